@@ -1,0 +1,4 @@
+using BenchmarkDotNet.Running;
+
+// dotnet run -c Release --project benchmarks/RemoteSupport.Benchmarks -- --filter '*Envelope*'
+BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
