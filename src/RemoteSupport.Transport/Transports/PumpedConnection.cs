@@ -1,0 +1,176 @@
+using System.Buffers;
+using System.IO.Pipelines;
+
+namespace RemoteSupport.Transport.Transports;
+
+/// <summary>
+/// A connection whose bytes move between pipes and a byte transport (a socket, a stream) on two
+/// loops: receive (transport → input pipe) and send (output pipe → transport).
+/// </summary>
+internal abstract class PumpedConnection : TransportConnection
+{
+    private readonly Pipe _input;
+    private readonly Pipe _output;
+    // Never disposed: it has no timer, and Abort may race with disposal.
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly TransportOptions _options;
+    private Task _receiving = Task.CompletedTask;
+    private Task _sending = Task.CompletedTask;
+    private int _transportClosed;
+
+    protected PumpedConnection(string remoteEndPoint, TransportOptions options)
+        : base(remoteEndPoint)
+    {
+        _options = options;
+        _input = new Pipe(options.InputPipeOptions);
+        _output = new Pipe(options.OutputPipeOptions);
+    }
+
+    public override PipeReader Input => _input.Reader;
+
+    public override PipeWriter Output => _output.Writer;
+
+    protected void Start()
+    {
+        _receiving = ReceiveLoopAsync();
+        _sending = SendLoopAsync();
+        _ = WhenBothStoppedAsync();
+    }
+
+    protected abstract ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken);
+
+    protected abstract ValueTask SendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken);
+
+    /// <summary>Called after a batch of sends; streams flush here.</summary>
+    protected virtual ValueTask AfterSendBatchAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
+
+    /// <summary>Tells the peer nothing more will be sent (half-close), where the transport can.</summary>
+    protected abstract void ShutdownSend();
+
+    /// <summary>Releases the transport; pending receives and sends fail.</summary>
+    protected abstract void CloseTransport();
+
+    protected override void AbortCore()
+    {
+        _stopping.Cancel();
+        _output.Reader.CancelPendingRead();
+        CloseTransportOnce();
+    }
+
+    protected override async ValueTask DisposeCoreAsync()
+    {
+        // The application may still hold its ends; completing them is how it says it is done.
+        await _output.Writer.CompleteAsync().ConfigureAwait(false);
+        await _sending.WaitAsync(_options.ShutdownTimeout).ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false);
+        _stopping.Cancel();
+        CloseTransportOnce();
+        await Task.WhenAll(_receiving, _sending).ContinueWith(static _ => { }, TaskScheduler.Default).ConfigureAwait(false);
+        await _input.Reader.CompleteAsync().ConfigureAwait(false);
+    }
+
+    private async Task ReceiveLoopAsync()
+    {
+        PipeWriter writer = _input.Writer;
+        Exception? error = null;
+        try
+        {
+            while (true)
+            {
+                Memory<byte> memory = writer.GetMemory(_options.ReceiveBufferSize);
+                int received = await ReceiveAsync(memory, _stopping.Token).ConfigureAwait(false);
+                if (received == 0)
+                {
+                    RecordCloseReason(ConnectionCloseReason.RemoteClose, "The peer ended the connection.");
+                    break;
+                }
+
+                writer.Advance(received);
+                FlushResult flushed = await writer.FlushAsync(_stopping.Token).ConfigureAwait(false);
+                if (flushed.IsCompleted || flushed.IsCanceled)
+                {
+                    break;
+                }
+            }
+        }
+        catch (Exception ex) when (_stopping.IsCancellationRequested)
+        {
+            error = new ConnectionAbortedException(CloseDetail ?? "The connection was aborted.", ex);
+        }
+        catch (Exception ex)
+        {
+            RecordCloseReason(ConnectionCloseReason.TransportError, "Receiving failed: " + ex.Message);
+            error = new IOException("Receiving failed: " + ex.Message, ex);
+        }
+
+        await writer.CompleteAsync(error).ConfigureAwait(false);
+    }
+
+    private async Task SendLoopAsync()
+    {
+        PipeReader reader = _output.Reader;
+        Exception? error = null;
+        try
+        {
+            while (true)
+            {
+                ReadResult result = await reader.ReadAsync().ConfigureAwait(false);
+                if (result.IsCanceled)
+                {
+                    break;
+                }
+
+                ReadOnlySequence<byte> buffer = result.Buffer;
+                try
+                {
+                    foreach (ReadOnlyMemory<byte> segment in buffer)
+                    {
+                        await SendAsync(segment, _stopping.Token).ConfigureAwait(false);
+                    }
+
+                    if (!buffer.IsEmpty)
+                    {
+                        await AfterSendBatchAsync(_stopping.Token).ConfigureAwait(false);
+                    }
+                }
+                finally
+                {
+                    reader.AdvanceTo(buffer.End);
+                }
+
+                if (result.IsCompleted)
+                {
+                    ShutdownSend();
+                    break;
+                }
+            }
+        }
+        catch (Exception ex) when (_stopping.IsCancellationRequested)
+        {
+            error = new ConnectionAbortedException(CloseDetail ?? "The connection was aborted.", ex);
+        }
+        catch (Exception ex)
+        {
+            RecordCloseReason(ConnectionCloseReason.TransportError, "Sending failed: " + ex.Message);
+            error = new IOException("Sending failed: " + ex.Message, ex);
+            _stopping.Cancel();
+            CloseTransportOnce();
+        }
+
+        await reader.CompleteAsync(error).ConfigureAwait(false);
+    }
+
+    private async Task WhenBothStoppedAsync()
+    {
+        await Task.WhenAll(_receiving, _sending).ConfigureAwait(false);
+        CloseTransportOnce();
+        SignalClosed();
+    }
+
+    private void CloseTransportOnce()
+    {
+        if (Interlocked.Exchange(ref _transportClosed, 1) == 0)
+        {
+            CloseTransport();
+        }
+    }
+}

@@ -1,0 +1,171 @@
+using System.Net;
+using System.Net.Sockets;
+
+namespace RemoteSupport.Transport.Transports;
+
+/// <summary>Dials a TCP endpoint: a real socket, Nagle off, with graceful half-close.</summary>
+public sealed class TcpDialer : IConnectionDialer
+{
+    private readonly EndPoint _endPoint;
+    private readonly TransportOptions _options;
+
+    /// <summary>Creates a dialer for <paramref name="endPoint"/> (an <see cref="IPEndPoint"/> or a <see cref="DnsEndPoint"/>).</summary>
+    public TcpDialer(EndPoint endPoint, TransportOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(endPoint);
+        _endPoint = endPoint;
+        _options = options ?? new TransportOptions();
+        _options.Validate();
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask<TransportConnection> DialAsync(CancellationToken cancellationToken = default)
+    {
+        var socket = new Socket(SocketType.Stream, ProtocolType.Tcp) { NoDelay = true };
+        try
+        {
+            await socket.ConnectAsync(_endPoint, cancellationToken).ConfigureAwait(false);
+        }
+        catch (SocketException ex)
+        {
+            socket.Dispose();
+            throw new IOException($"Could not connect to {_endPoint}: {ex.Message} ({ex.SocketErrorCode}).", ex);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+
+        return SocketConnection.Start(socket, _options);
+    }
+}
+
+/// <summary>Accepts TCP connections on a local endpoint.</summary>
+public sealed class TcpConnectionListener : IConnectionListener
+{
+    private readonly Socket _socket;
+    private readonly TransportOptions _options;
+    private int _stopped;
+
+    private TcpConnectionListener(Socket socket, TransportOptions options)
+    {
+        _socket = socket;
+        _options = options;
+        BoundEndPoint = (IPEndPoint)socket.LocalEndPoint!;
+    }
+
+    /// <summary>Gets the endpoint the listener is bound to (with the port chosen when 0 was asked).</summary>
+    public IPEndPoint BoundEndPoint { get; }
+
+    /// <inheritdoc/>
+    public string LocalEndPoint => "tcp://" + BoundEndPoint;
+
+    /// <summary>Binds and starts listening on <paramref name="endPoint"/>; port 0 picks a free port.</summary>
+    public static TcpConnectionListener Listen(IPEndPoint endPoint, TransportOptions? options = null, int backlog = 512)
+    {
+        ArgumentNullException.ThrowIfNull(endPoint);
+        options ??= new TransportOptions();
+        options.Validate();
+        var socket = new Socket(endPoint.AddressFamily, SocketType.Stream, ProtocolType.Tcp);
+        try
+        {
+            socket.Bind(endPoint);
+            socket.Listen(backlog);
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
+
+        return new TcpConnectionListener(socket, options);
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask<TransportConnection?> AcceptAsync(CancellationToken cancellationToken = default)
+    {
+        while (Volatile.Read(ref _stopped) == 0)
+        {
+            Socket accepted;
+            try
+            {
+                accepted = await _socket.AcceptAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (ObjectDisposedException) when (Volatile.Read(ref _stopped) != 0)
+            {
+                return null;
+            }
+            catch (SocketException ex) when (Volatile.Read(ref _stopped) != 0 || ex.SocketErrorCode == SocketError.OperationAborted)
+            {
+                return null;
+            }
+            catch (SocketException ex) when (ex.SocketErrorCode == SocketError.ConnectionReset)
+            {
+                continue; // the client gave up before we accepted; serve the next one
+            }
+
+            accepted.NoDelay = true;
+            return SocketConnection.Start(accepted, _options);
+        }
+
+        return null;
+    }
+
+    /// <summary>Stops accepting; connections already accepted are not affected.</summary>
+    public ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _stopped, 1) == 0)
+        {
+            _socket.Dispose();
+        }
+
+        return ValueTask.CompletedTask;
+    }
+}
+
+internal sealed class SocketConnection : PumpedConnection
+{
+    private readonly Socket _socket;
+
+    private SocketConnection(Socket socket, TransportOptions options)
+        : base("tcp://" + socket.RemoteEndPoint, options)
+    {
+        _socket = socket;
+    }
+
+    public static SocketConnection Start(Socket socket, TransportOptions options)
+    {
+        var connection = new SocketConnection(socket, options);
+        connection.Start();
+        return connection;
+    }
+
+    protected override ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken) =>
+        _socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);
+
+    protected override async ValueTask SendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    {
+        while (!data.IsEmpty)
+        {
+            int sent = await _socket.SendAsync(data, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+            data = data[sent..];
+        }
+    }
+
+    protected override void ShutdownSend()
+    {
+        try
+        {
+            _socket.Shutdown(SocketShutdown.Send);
+        }
+        catch (SocketException)
+        {
+        }
+        catch (ObjectDisposedException)
+        {
+        }
+    }
+
+    protected override void CloseTransport() => _socket.Dispose();
+}
