@@ -162,6 +162,40 @@ public sealed class TrustStore
     }
 
     /// <summary>
+    /// Checks that <paramref name="key"/> is trusted now in <paramref name="role"/>, for
+    /// <paramref name="partyId"/> (any party when null): used to authenticate a peer that proved it holds the key.
+    /// </summary>
+    /// <returns><see cref="SignatureProblem.None"/> with the trusted key, or why the key is not acceptable.</returns>
+    public SignatureProblem CheckKey(PartyKey key, PartyRole role, string? partyId, out TrustedKey? trustedKey)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        DateTimeOffset now = _time.GetUtcNow();
+        trustedKey = null;
+        SignatureProblem problem = SignatureProblem.UntrustedKey;
+        lock (_gate)
+        {
+            foreach (TrustedKey candidate in AllKeys())
+            {
+                if (!candidate.Key.Equals(key) || candidate.Role != role || (partyId is not null && candidate.PartyId != partyId))
+                {
+                    continue;
+                }
+
+                SignatureProblem candidateProblem = candidate.CheckValidAt(now);
+                if (candidateProblem == SignatureProblem.None)
+                {
+                    trustedKey = candidate;
+                    return SignatureProblem.None;
+                }
+
+                problem = candidateProblem;
+            }
+        }
+
+        return problem;
+    }
+
+    /// <summary>
     /// Verifies <paramref name="envelope"/> against <paramref name="policy"/> at the current time. Never throws
     /// for a bad envelope: the result says which trusted keys signed and why it failed.
     /// </summary>

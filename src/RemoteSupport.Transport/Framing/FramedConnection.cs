@@ -168,7 +168,7 @@ public sealed class FramedConnection : IAsyncDisposable
     {
         ArgumentNullException.ThrowIfNull(reason);
         _transport.RecordCloseReason(ConnectionCloseReason.LocalClose, reason);
-        await SendGoAwayAsync(FramingError.None, reason, cancellationToken).ConfigureAwait(false);
+        await SendGoAwayAsync((uint)FramingError.None, reason, cancellationToken).ConfigureAwait(false);
         await DisposeAsync().ConfigureAwait(false);
     }
 
@@ -450,14 +450,17 @@ public sealed class FramedConnection : IAsyncDisposable
             $"A frame arrived slower than {_options.MinDataRate:0.###} bytes/s after a {_options.MinDataRateGracePeriod.TotalSeconds:0.###} s grace period ({pendingBytes} bytes had arrived)."));
 
     /// <summary>Records the reason, tells the peer with GoAway (best effort, bounded), and closes.</summary>
-    private async ValueTask FailAsync(FramingException error)
+    private ValueTask FailAsync(FramingException error) => CloseWithErrorAsync((uint)error.Error, error.Message, error.CloseReason);
+
+    /// <summary>Records <paramref name="closeReason"/>, sends GoAway with <paramref name="code"/> and <paramref name="reason"/> (best effort, bounded by a short timeout), and closes.</summary>
+    internal async ValueTask CloseWithErrorAsync(uint code, string reason, ConnectionCloseReason closeReason)
     {
         _ended = true;
-        _transport.RecordCloseReason(error.CloseReason, error.Message);
+        _transport.RecordCloseReason(closeReason, reason);
         try
         {
             using var timeout = new CancellationTokenSource(GoAwayTimeout, _time);
-            await SendGoAwayAsync(error.Error, error.Message, timeout.Token).ConfigureAwait(false);
+            await SendGoAwayAsync(code, reason, timeout.Token).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is OperationCanceledException or InvalidOperationException or IOException)
         {
@@ -467,7 +470,7 @@ public sealed class FramedConnection : IAsyncDisposable
         await DisposeAsync().ConfigureAwait(false);
     }
 
-    private async ValueTask SendGoAwayAsync(FramingError code, string reason, CancellationToken cancellationToken)
+    private async ValueTask SendGoAwayAsync(uint code, string reason, CancellationToken cancellationToken)
     {
         if (Interlocked.CompareExchange(ref _writeState, 1, 0) != 0)
         {
@@ -479,7 +482,7 @@ public sealed class FramedConnection : IAsyncDisposable
             int max = Math.Max(0, Math.Min(PeerMaxFramePayload == 0 ? FrameCodec.MinMaxFramePayload : PeerMaxFramePayload, 512) - 4);
             byte[] text = Encoding.UTF8.GetBytes(reason.Length > max ? reason[..max] : reason);
             byte[] payload = new byte[4 + Math.Min(text.Length, max)];
-            BinaryPrimitives.WriteUInt32BigEndian(payload, (uint)code);
+            BinaryPrimitives.WriteUInt32BigEndian(payload, code);
             text.AsSpan(0, payload.Length - 4).CopyTo(payload.AsSpan(4));
             FrameCodec.WriteFrame(_output, FrameType.GoAway, FrameFlags.None, 0, payload);
             await _output.FlushAsync(cancellationToken).ConfigureAwait(false);

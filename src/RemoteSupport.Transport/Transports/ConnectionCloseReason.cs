@@ -29,4 +29,7 @@ public enum ConnectionCloseReason
 
     /// <summary>The connection was aborted by this side, for a reason in the detail.</summary>
     Aborted = 8,
+
+    /// <summary>The secure channel failed: a rejected identity, a tampered, replayed or reordered message, a downgrade.</summary>
+    SecurityFailure = 9,
 }

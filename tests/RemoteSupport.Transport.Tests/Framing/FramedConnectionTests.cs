@@ -212,7 +212,13 @@ public sealed class FramedConnectionTests
     [Fact]
     public Task SteadyState_ReadAndWrite_DoNotAllocatePerFrame() => WithoutSynchronizationContext(async () =>
     {
-        (FramedConnection client, FramedConnection server) = await ConnectAsync();
+        // A pool of this test's own, so buffers other tests rent from the shared pool cannot be counted here.
+        var pool = new ReusingMemoryPool();
+        var pipes = new PipeOptions(pool, PipeScheduler.Inline, PipeScheduler.Inline, 64 * 1024 * 1024, 32 * 1024 * 1024, useSynchronizationContext: false);
+        (TransportConnection a, TransportConnection b) = InMemoryTransport.CreatePair(new TransportOptions { InputPipeOptions = pipes, OutputPipeOptions = pipes });
+        ValueTask<FramedConnection> clientStart = FramedConnection.StartAsync(a, Framing());
+        FramedConnection server = await FramedConnection.StartAsync(b, Framing());
+        FramedConnection client = await clientStart;
         byte[] payload = new byte[64];
 
         int received = 0;
@@ -298,5 +304,46 @@ public sealed class FramedConnectionTests
         byte[] payload = frame.Payload.ToArray();
         raw.Input.AdvanceTo(consumed);
         return (BinaryPrimitives.ReadUInt32BigEndian(payload), Encoding.UTF8.GetString(payload, 4, payload.Length - 4));
+    }
+
+    /// <summary>A single-threaded pool that hands back returned blocks, so steady state allocates nothing.</summary>
+    private sealed class ReusingMemoryPool : MemoryPool<byte>
+    {
+        private readonly Stack<Block> _free = new();
+
+        public override int MaxBufferSize => 1024 * 1024;
+
+        public override IMemoryOwner<byte> Rent(int minBufferSize = -1)
+        {
+            int size = Math.Max(minBufferSize, 4096);
+            lock (_free)
+            {
+                if (_free.Count > 0 && _free.Peek().Memory.Length >= size)
+                {
+                    return _free.Pop();
+                }
+            }
+
+            return new Block(this, size);
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+        }
+
+        private sealed class Block(ReusingMemoryPool pool, int size) : IMemoryOwner<byte>
+        {
+            private readonly byte[] _array = new byte[size];
+
+            public Memory<byte> Memory => _array;
+
+            public void Dispose()
+            {
+                lock (pool._free)
+                {
+                    pool._free.Push(this);
+                }
+            }
+        }
     }
 }

@@ -113,9 +113,20 @@ internal sealed class NoiseHandshakeState : IDisposable
         return state;
     }
 
+    /// <summary>Makes a handshake payload from the handshake hash that will authenticate it.</summary>
+    public delegate byte[] PayloadFactory(ReadOnlySpan<byte> handshakeHash);
+
     /// <summary>Writes the next handshake message carrying <paramref name="payload"/>.</summary>
     /// <returns>The message length.</returns>
     public int WriteMessage(ReadOnlySpan<byte> payload, Span<byte> message)
+    {
+        byte[] copy = payload.ToArray();
+        return WriteMessage(_ => copy, message);
+    }
+
+    /// <summary>Writes the next handshake message; the payload is made once the tokens are processed, from the hash that authenticates it.</summary>
+    /// <returns>The message length.</returns>
+    public int WriteMessage(PayloadFactory payload, Span<byte> message)
     {
         if (!IsMyTurn)
         {
@@ -152,7 +163,7 @@ internal sealed class NoiseHandshakeState : IDisposable
         }
 
         _h.CopyTo(_hBeforePayload, 0);
-        offset += EncryptAndHash(payload, message[offset..]);
+        offset += EncryptAndHash(payload(PayloadHandshakeHash), message[offset..]);
         _messageIndex++;
         return offset;
     }

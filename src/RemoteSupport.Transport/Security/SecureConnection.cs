@@ -1,0 +1,359 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Globalization;
+using System.Text;
+using RemoteSupport.Identities;
+using RemoteSupport.Transport.Framing;
+using RemoteSupport.Transport.Security.Noise;
+using RemoteSupport.Transport.Transports;
+using RemoteSupport.Trust;
+
+namespace RemoteSupport.Transport.Security;
+
+/// <summary>
+/// An encrypted, mutually authenticated channel over a <see cref="FramedConnection"/>: a Noise
+/// handshake (<c>XX</c> on first contact, <c>IK</c> when the initiator knows the responder's static
+/// key) in which each side proves its Ed25519 identity, then AEAD-protected messages
+/// (docs/protocol/secure-channel.md). Nothing is sent or delivered before the handshake completes;
+/// any failure closes the connection with a reason both sides can log.
+/// </summary>
+public sealed partial class SecureConnection : IAsyncDisposable
+{
+    /// <summary>The secure channel protocol version bound into every handshake's prologue.</summary>
+    public const int ProtocolVersion = 1;
+
+    /// <summary>The largest Noise message, and so the largest frame payload the channel sends.</summary>
+    public const int MaxNoiseMessage = 65535;
+
+    private const byte FinalFragment = 0x01;
+    private const int TagLength = NoiseCipher.TagLength;
+
+    private readonly FramedConnection _framed;
+    private readonly NoiseCipherState _send;
+    private readonly NoiseCipherState _receive;
+    private readonly long _sendRekeyAfter;
+    private readonly long _receiveRekeyAfter;
+    private readonly int _maxMessageSize;
+    private readonly int _maxFragment;
+    private readonly byte[] _sendBuffer = new byte[MaxNoiseMessage];
+    private readonly byte[] _plainBuffer = new byte[MaxNoiseMessage];
+    private readonly byte[] _cipherScratch = new byte[MaxNoiseMessage];
+    private long _sentSinceRekey;
+    private long _receivedSinceRekey;
+    private byte[]? _assembly;
+    private int _assembled;
+    private bool _closed;
+
+    private SecureConnection(
+        FramedConnection framed, HandshakeOutcome outcome, NoiseCipherState send, NoiseCipherState receive, long sendRekeyAfter, int maxMessageSize)
+    {
+        _framed = framed;
+        _send = send;
+        _receive = receive;
+        _sendRekeyAfter = sendRekeyAfter;
+        _receiveRekeyAfter = outcome.PeerRekeyAfterBytes;
+        _maxMessageSize = maxMessageSize;
+        _maxFragment = Math.Min(framed.PeerMaxFramePayload, MaxNoiseMessage) - TagLength - 1;
+        ProtocolName = outcome.ProtocolName;
+        PeerIdentity = outcome.PeerIdentity;
+        PeerStaticKey = outcome.PeerStaticKey;
+        HandshakeHash = outcome.HandshakeHash;
+    }
+
+    /// <summary>Gets the Noise protocol name the handshake ran, for example <c>Noise_XX_25519_AESGCM_SHA256</c>.</summary>
+    public string ProtocolName { get; }
+
+    /// <summary>Gets the trusted key the peer proved it holds, with its party and role.</summary>
+    public TrustedKey PeerIdentity { get; }
+
+    /// <summary>Gets the peer's Noise static public key; an initiator keeps it to use <c>IK</c> next time.</summary>
+    public ReadOnlyMemory<byte> PeerStaticKey { get; }
+
+    /// <summary>Gets the handshake hash, unique to this session (channel binding).</summary>
+    public ReadOnlyMemory<byte> HandshakeHash { get; }
+
+    /// <summary>Gets the framed connection the channel runs over.</summary>
+    public FramedConnection Framed => _framed;
+
+    /// <summary>Gets how many times each direction has rekeyed (sent, received).</summary>
+    public (long Sent, long Received) RekeyCount { get; private set; }
+
+    /// <summary>
+    /// Sends <paramref name="message"/>; one longer than a frame spans several. Encrypts into a
+    /// reused buffer: no allocation per message.
+    /// </summary>
+    public async ValueTask SendAsync(ReadOnlyMemory<byte> message, CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_closed, this);
+        if (message.Length > int.MaxValue - 1)
+        {
+            Error.Argument(nameof(message), "The message is too large.");
+        }
+
+        int offset = 0;
+        do
+        {
+            int chunk = Math.Min(_maxFragment, message.Length - offset);
+            bool final = offset + chunk == message.Length;
+            WriteFragment(message.Span.Slice(offset, chunk), final);
+            offset += chunk;
+        }
+        while (offset < message.Length);
+
+        await _framed.FlushAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Receives the next message. Its bytes are valid until the next call. Returns
+    /// <see cref="SecureReceiveResult.IsCompleted"/> when the peer closed the channel gracefully.
+    /// </summary>
+    /// <exception cref="SecureChannelException">A message failed authentication, was too large, or the peer broke the protocol; the connection is closed.</exception>
+    public async ValueTask<SecureReceiveResult> ReceiveAsync(CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_closed, this);
+        _assembled = 0;
+        while (true)
+        {
+            FrameReadResult result;
+            try
+            {
+                result = await _framed.ReadFrameAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (FramingException ex)
+            {
+                throw new SecureChannelException(SecureChannelError.PeerClosed, "The connection failed: " + ex.Message, ex);
+            }
+
+            if (result.IsCompleted)
+            {
+                return new SecureReceiveResult(ReadOnlyMemory<byte>.Empty, isCompleted: true);
+            }
+
+            if (result.IsCanceled)
+            {
+                throw new OperationCanceledException("The receive was canceled.");
+            }
+
+            Frame frame = result.Frame;
+            if (frame.Type == FrameType.GoAway)
+            {
+                (uint code, string reason) = ReadGoAway(frame);
+                if (code == 0)
+                {
+                    continue; // graceful: the end of the stream follows
+                }
+
+                await DisposeAsync().ConfigureAwait(false);
+                throw new SecureChannelException(SecureChannelError.PeerClosed, $"The peer closed the channel: {reason} (code {code}).");
+            }
+
+            if (frame.Type != FrameType.Data || frame.ChannelId != 0)
+            {
+                throw await FailAsync(SecureChannelError.UnexpectedFrame, $"A {frame.Type} frame on channel {frame.ChannelId} is not part of the secure channel.").ConfigureAwait(false);
+            }
+
+            int length = DecryptFrame(frame, out bool final);
+            if (length < 0)
+            {
+                throw await FailAsync(SecureChannelError.DecryptionFailed,
+                    "A message failed authentication: it was tampered with, replayed, reordered or truncated.").ConfigureAwait(false);
+            }
+
+            if (final && _assembled == 0)
+            {
+                return new SecureReceiveResult(_plainBuffer.AsMemory(1, length), isCompleted: false);
+            }
+
+            if ((long)_assembled + length > _maxMessageSize)
+            {
+                throw await FailAsync(SecureChannelError.MessageTooLarge, string.Create(CultureInfo.InvariantCulture,
+                    $"A message exceeds the limit of {_maxMessageSize} bytes.")).ConfigureAwait(false);
+            }
+
+            Append(_plainBuffer.AsSpan(1, length));
+            if (final)
+            {
+                return new SecureReceiveResult(_assembly.AsMemory(0, _assembled), isCompleted: false);
+            }
+        }
+    }
+
+    /// <summary>Closes gracefully: a GoAway with <paramref name="reason"/>, then the connection ends.</summary>
+    public async ValueTask CloseAsync(string reason = "closing", CancellationToken cancellationToken = default)
+    {
+        if (_closed)
+        {
+            return;
+        }
+
+        await _framed.CloseAsync(reason, cancellationToken).ConfigureAwait(false);
+        await DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Releases the channel's keys and the connection.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        if (_closed)
+        {
+            return;
+        }
+
+        _closed = true;
+        _send.Dispose();
+        _receive.Dispose();
+        if (_assembly is not null)
+        {
+            ArrayPool<byte>.Shared.Return(_assembly, clearArray: true);
+            _assembly = null;
+        }
+
+        await _framed.DisposeAsync().ConfigureAwait(false);
+    }
+
+    internal void SetSendNonceForTest(ulong nonce) => _send.Nonce = nonce;
+
+    internal void SetReceiveNonceForTest(ulong nonce) => _receive.Nonce = nonce;
+
+    private void WriteFragment(ReadOnlySpan<byte> chunk, bool final)
+    {
+        int plainLength = chunk.Length + 1;
+        int cipherLength = plainLength + TagLength;
+        Span<byte> header = stackalloc byte[FrameCodec.HeaderSize];
+        FrameHeaderBytes(header, (uint)cipherLength, FrameType.Data, FrameFlags.None, 0);
+        Span<byte> plain = _plainBuffer.AsSpan(0, plainLength);
+        plain[0] = final ? FinalFragment : (byte)0;
+        chunk.CopyTo(plain[1..]);
+        try
+        {
+            _send.EncryptWithAd(header, plain, _sendBuffer);
+        }
+        catch (NoiseException ex)
+        {
+            _ = _framed.CloseWithErrorAsync((uint)SecureChannelError.NonceExhausted, ex.Message, ConnectionCloseReason.SecurityFailure).AsTask();
+            _closed = true;
+            throw new SecureChannelException(SecureChannelError.NonceExhausted, ex.Message, ex);
+        }
+
+        _framed.WriteFrame(FrameType.Data, FrameFlags.None, 0, _sendBuffer.AsSpan(0, cipherLength));
+        _sentSinceRekey += plainLength;
+        if (_sentSinceRekey >= _sendRekeyAfter)
+        {
+            _send.Rekey();
+            _sentSinceRekey = 0;
+            RekeyCount = (RekeyCount.Sent + 1, RekeyCount.Received);
+        }
+    }
+
+    /// <summary>Decrypts a Data frame into <c>_plainBuffer</c> (flags byte first).</summary>
+    /// <returns>The fragment's length without the flags byte, or -1 when authentication fails.</returns>
+    private int DecryptFrame(Frame frame, out bool final)
+    {
+        final = false;
+        ReadOnlySequence<byte> payload = frame.Payload;
+        if (payload.Length < TagLength + 1 || payload.Length > MaxNoiseMessage)
+        {
+            return -1;
+        }
+
+        ReadOnlySpan<byte> cipher;
+        if (payload.IsSingleSegment)
+        {
+            cipher = payload.FirstSpan;
+        }
+        else
+        {
+            payload.CopyTo(_cipherScratch);
+            cipher = _cipherScratch.AsSpan(0, (int)payload.Length);
+        }
+
+        Span<byte> header = stackalloc byte[FrameCodec.HeaderSize];
+        FrameHeaderBytes(header, (uint)cipher.Length, frame.Type, frame.Flags, frame.ChannelId);
+        int plainLength;
+        try
+        {
+            plainLength = _receive.DecryptWithAd(header, cipher, _plainBuffer);
+        }
+        catch (NoiseException)
+        {
+            return -1;
+        }
+
+        if (plainLength < 1 || (_plainBuffer[0] & ~FinalFragment) != 0)
+        {
+            return -1;
+        }
+
+        final = (_plainBuffer[0] & FinalFragment) != 0;
+        _receivedSinceRekey += plainLength;
+        if (_receivedSinceRekey >= _receiveRekeyAfter)
+        {
+            _receive.Rekey();
+            _receivedSinceRekey = 0;
+            RekeyCount = (RekeyCount.Sent, RekeyCount.Received + 1);
+        }
+
+        return plainLength - 1;
+    }
+
+    private void Append(ReadOnlySpan<byte> fragment)
+    {
+        int needed = _assembled + fragment.Length;
+        if (_assembly is null || _assembly.Length < needed)
+        {
+            byte[] larger = ArrayPool<byte>.Shared.Rent(Math.Max(needed, Math.Min(_maxMessageSize, (_assembly?.Length ?? 0) * 2)));
+            if (_assembly is not null)
+            {
+                _assembly.AsSpan(0, _assembled).CopyTo(larger);
+                ArrayPool<byte>.Shared.Return(_assembly, clearArray: true);
+            }
+
+            _assembly = larger;
+        }
+
+        fragment.CopyTo(_assembly.AsSpan(_assembled));
+        _assembled = needed;
+    }
+
+    private async ValueTask<SecureChannelException> FailAsync(SecureChannelError error, string reason)
+    {
+        _closed = true;
+        _send.Dispose();
+        _receive.Dispose();
+        await _framed.CloseWithErrorAsync((uint)error, reason, ConnectionCloseReason.SecurityFailure).ConfigureAwait(false);
+        return new SecureChannelException(error, reason);
+    }
+
+    internal static void FrameHeaderBytes(Span<byte> header, uint length, FrameType type, FrameFlags flags, ushort channelId)
+    {
+        BinaryPrimitives.WriteUInt32BigEndian(header, length);
+        header[4] = (byte)type;
+        header[5] = (byte)flags;
+        BinaryPrimitives.WriteUInt16BigEndian(header[6..], channelId);
+    }
+
+    internal static (uint Code, string Reason) ReadGoAway(Frame frame)
+    {
+        byte[] payload = frame.Payload.ToArray();
+        uint code = payload.Length >= 4 ? BinaryPrimitives.ReadUInt32BigEndian(payload) : 0;
+        string reason = payload.Length > 4 ? Encoding.UTF8.GetString(payload, 4, payload.Length - 4) : string.Empty;
+        return (code, reason);
+    }
+
+    private sealed record HandshakeOutcome(string ProtocolName, TrustedKey PeerIdentity, byte[] PeerStaticKey, byte[] HandshakeHash, long PeerRekeyAfterBytes);
+}
+
+/// <summary>A received message, or the graceful end of the channel.</summary>
+public readonly struct SecureReceiveResult
+{
+    internal SecureReceiveResult(ReadOnlyMemory<byte> message, bool isCompleted)
+    {
+        Message = message;
+        IsCompleted = isCompleted;
+    }
+
+    /// <summary>Gets the message; valid until the next receive.</summary>
+    public ReadOnlyMemory<byte> Message { get; }
+
+    /// <summary>Gets a value indicating whether the peer closed the channel gracefully.</summary>
+    public bool IsCompleted { get; }
+}
