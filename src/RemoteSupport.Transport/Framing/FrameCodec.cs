@@ -34,7 +34,6 @@ public static class FrameCodec
     public const int HardMaxFramePayload = 16 * 1024 * 1024;
 
     private const uint Magic = 0x52535550; // "RSUP"
-    private const int SmallPayload = 2048;
 
     /// <summary>Writes this side's preface, advertising <paramref name="maxFramePayload"/>.</summary>
     public static void WritePreface(IBufferWriter<byte> output, int maxFramePayload)
@@ -171,23 +170,22 @@ public static class FrameCodec
         return true;
     }
 
-    /// <summary>Writes one frame (header and payload) into <paramref name="output"/>; no flush.</summary>
+    /// <summary>
+    /// Writes one frame (header and payload) into <paramref name="output"/> as one contiguous block,
+    /// so a reader over the same kind of buffer finds the payload in one segment; no flush.
+    /// </summary>
     public static void WriteFrame(IBufferWriter<byte> output, FrameType type, FrameFlags flags, ushort channelId, ReadOnlySpan<byte> payload)
     {
         ArgumentNullException.ThrowIfNull(output);
-        if (payload.Length <= SmallPayload)
+        if (payload.Length > HardMaxFramePayload)
         {
-            Span<byte> span = output.GetSpan(HeaderSize + payload.Length);
-            WriteHeader(span, (uint)payload.Length, type, flags, channelId);
-            payload.CopyTo(span[HeaderSize..]);
-            output.Advance(HeaderSize + payload.Length);
-            return;
+            Error.Argument(nameof(payload), $"A frame payload is at most {HardMaxFramePayload} bytes.");
         }
 
-        Span<byte> headerSpan = output.GetSpan(HeaderSize);
-        WriteHeader(headerSpan, (uint)payload.Length, type, flags, channelId);
-        output.Advance(HeaderSize);
-        output.Write(payload);
+        Span<byte> span = output.GetSpan(HeaderSize + payload.Length);
+        WriteHeader(span, (uint)payload.Length, type, flags, channelId);
+        payload.CopyTo(span[HeaderSize..]);
+        output.Advance(HeaderSize + payload.Length);
     }
 
     /// <summary>Writes one frame whose payload is a sequence (for example a slice of another pipe); no flush.</summary>
@@ -215,7 +213,7 @@ public static class FrameCodec
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void WriteHeader(Span<byte> span, uint length, FrameType type, FrameFlags flags, ushort channelId)
+    internal static void WriteHeader(Span<byte> span, uint length, FrameType type, FrameFlags flags, ushort channelId)
     {
         BinaryPrimitives.WriteUInt32BigEndian(span, length);
         span[4] = (byte)type;

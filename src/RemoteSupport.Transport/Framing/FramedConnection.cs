@@ -146,6 +146,34 @@ public sealed class FramedConnection : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Starts a frame of <paramref name="payloadLength"/> bytes and returns its payload's place in the
+    /// output buffer, to fill in place (the secure channel encrypts straight into it); finish with <see cref="CommitFrame"/>.
+    /// </summary>
+    internal Span<byte> BeginFrame(FrameType type, FrameFlags flags, ushort channelId, int payloadLength)
+    {
+        if (payloadLength > PeerMaxFramePayload)
+        {
+            Error.Argument(nameof(payloadLength), string.Create(CultureInfo.InvariantCulture,
+                $"The payload is {payloadLength} bytes; the peer accepts at most {PeerMaxFramePayload} per frame."));
+        }
+
+        EnterWrite();
+        Span<byte> span = _output.GetSpan(FrameCodec.HeaderSize + payloadLength);
+        FrameCodec.WriteHeader(span, (uint)payloadLength, type, flags, channelId);
+        return span.Slice(FrameCodec.HeaderSize, payloadLength);
+    }
+
+    /// <summary>Finishes the frame started by <see cref="BeginFrame"/>.</summary>
+    internal void CommitFrame(int payloadLength)
+    {
+        _output.Advance(FrameCodec.HeaderSize + payloadLength);
+        ExitWrite();
+    }
+
+    /// <summary>Gives up the frame started by <see cref="BeginFrame"/> without writing it.</summary>
+    internal void AbandonFrame() => ExitWrite();
+
     /// <summary>Sends the buffered frames; waits while the transport applies backpressure.</summary>
     public async ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
     {

@@ -73,6 +73,8 @@ public sealed partial class SecureConnection
         NoiseStaticKey? ownedStatic = options.StaticKey is null ? NoiseStaticKey.Generate() : null;
         NoiseStaticKey staticKey = options.StaticKey ?? ownedStatic!;
         NoiseHandshakeState? handshake = null;
+        byte[]? message = null;
+        byte[]? payload = null;
         try
         {
             if (initiator)
@@ -83,8 +85,8 @@ public sealed partial class SecureConnection
                 handshake = NoiseHandshakeState.Create(protocol, true, Prologue(name), staticKey.Key, options.KnownResponderStaticKey.Span);
             }
 
-            byte[] message = new byte[MaxNoiseMessage];
-            byte[] payload = new byte[MaxNoiseMessage];
+            message = ArrayPool<byte>.Shared.Rent(MaxNoiseMessage);
+            payload = ArrayPool<byte>.Shared.Rent(MaxNoiseMessage);
             bool myStaticKnown = initiator && handshake!.Protocol.Pattern.InitiatorPreStatic;
             bool proofSent = false;
             bool first = true;
@@ -202,6 +204,15 @@ public sealed partial class SecureConnection
         {
             handshake?.Dispose();
             ownedStatic?.Dispose();
+            if (message is not null)
+            {
+                ArrayPool<byte>.Shared.Return(message);
+            }
+
+            if (payload is not null)
+            {
+                ArrayPool<byte>.Shared.Return(payload, clearArray: true);
+            }
         }
     }
 

@@ -35,9 +35,8 @@ public sealed partial class SecureConnection : IAsyncDisposable
     private readonly long _receiveRekeyAfter;
     private readonly int _maxMessageSize;
     private readonly int _maxFragment;
-    private readonly byte[] _sendBuffer = new byte[MaxNoiseMessage];
-    private readonly byte[] _plainBuffer = new byte[MaxNoiseMessage];
-    private readonly byte[] _cipherScratch = new byte[MaxNoiseMessage];
+    private readonly byte[] _plainBuffer = ArrayPool<byte>.Shared.Rent(MaxNoiseMessage);
+    private byte[]? _cipherScratch;
     private long _sentSinceRekey;
     private long _receivedSinceRekey;
     private byte[]? _assembly;
@@ -95,7 +94,11 @@ public sealed partial class SecureConnection : IAsyncDisposable
         {
             int chunk = Math.Min(_maxFragment, message.Length - offset);
             bool final = offset + chunk == message.Length;
-            WriteFragment(message.Span.Slice(offset, chunk), final);
+            if (!WriteFragment(message.Span.Slice(offset, chunk), final, out string? exhausted))
+            {
+                throw await FailAsync(SecureChannelError.NonceExhausted, exhausted!).ConfigureAwait(false);
+            }
+
             offset += chunk;
         }
         while (offset < message.Length);
@@ -201,12 +204,7 @@ public sealed partial class SecureConnection : IAsyncDisposable
         _closed = true;
         _send.Dispose();
         _receive.Dispose();
-        if (_assembly is not null)
-        {
-            ArrayPool<byte>.Shared.Return(_assembly, clearArray: true);
-            _assembly = null;
-        }
-
+        ReturnBuffers();
         await _framed.DisposeAsync().ConfigureAwait(false);
     }
 
@@ -214,8 +212,9 @@ public sealed partial class SecureConnection : IAsyncDisposable
 
     internal void SetReceiveNonceForTest(ulong nonce) => _receive.Nonce = nonce;
 
-    private void WriteFragment(ReadOnlySpan<byte> chunk, bool final)
+    private bool WriteFragment(ReadOnlySpan<byte> chunk, bool final, out string? exhausted)
     {
+        exhausted = null;
         int plainLength = chunk.Length + 1;
         int cipherLength = plainLength + TagLength;
         Span<byte> header = stackalloc byte[FrameCodec.HeaderSize];
@@ -223,18 +222,21 @@ public sealed partial class SecureConnection : IAsyncDisposable
         Span<byte> plain = _plainBuffer.AsSpan(0, plainLength);
         plain[0] = final ? FinalFragment : (byte)0;
         chunk.CopyTo(plain[1..]);
+
+        // Encrypt straight into the frame's place in the output buffer.
+        Span<byte> frame = _framed.BeginFrame(FrameType.Data, FrameFlags.None, 0, cipherLength);
         try
         {
-            _send.EncryptWithAd(header, plain, _sendBuffer);
+            _send.EncryptWithAd(header, plain, frame);
         }
         catch (NoiseException ex)
         {
-            _ = _framed.CloseWithErrorAsync((uint)SecureChannelError.NonceExhausted, ex.Message, ConnectionCloseReason.SecurityFailure).AsTask();
-            _closed = true;
-            throw new SecureChannelException(SecureChannelError.NonceExhausted, ex.Message, ex);
+            _framed.AbandonFrame();
+            exhausted = ex.Message;
+            return false;
         }
 
-        _framed.WriteFrame(FrameType.Data, FrameFlags.None, 0, _sendBuffer.AsSpan(0, cipherLength));
+        _framed.CommitFrame(cipherLength);
         _sentSinceRekey += plainLength;
         if (_sentSinceRekey >= _sendRekeyAfter)
         {
@@ -242,6 +244,8 @@ public sealed partial class SecureConnection : IAsyncDisposable
             _sentSinceRekey = 0;
             RekeyCount = (RekeyCount.Sent + 1, RekeyCount.Received);
         }
+
+        return true;
     }
 
     /// <summary>Decrypts a Data frame into <c>_plainBuffer</c> (flags byte first).</summary>
@@ -262,6 +266,7 @@ public sealed partial class SecureConnection : IAsyncDisposable
         }
         else
         {
+            _cipherScratch ??= ArrayPool<byte>.Shared.Rent(MaxNoiseMessage);
             payload.CopyTo(_cipherScratch);
             cipher = _cipherScratch.AsSpan(0, (int)payload.Length);
         }
@@ -314,11 +319,28 @@ public sealed partial class SecureConnection : IAsyncDisposable
         _assembled = needed;
     }
 
+    private void ReturnBuffers()
+    {
+        ArrayPool<byte>.Shared.Return(_plainBuffer, clearArray: true);
+        if (_cipherScratch is not null)
+        {
+            ArrayPool<byte>.Shared.Return(_cipherScratch);
+            _cipherScratch = null;
+        }
+
+        if (_assembly is not null)
+        {
+            ArrayPool<byte>.Shared.Return(_assembly, clearArray: true);
+            _assembly = null;
+        }
+    }
+
     private async ValueTask<SecureChannelException> FailAsync(SecureChannelError error, string reason)
     {
         _closed = true;
         _send.Dispose();
         _receive.Dispose();
+        ReturnBuffers();
         await _framed.CloseWithErrorAsync((uint)error, reason, ConnectionCloseReason.SecurityFailure).ConfigureAwait(false);
         return new SecureChannelException(error, reason);
     }

@@ -39,7 +39,8 @@ internal abstract class PumpedConnection : TransportConnection
 
     protected abstract ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken);
 
-    protected abstract ValueTask SendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken);
+    /// <summary>Sends everything in <paramref name="data"/>; several segments may go out in one call.</summary>
+    protected abstract ValueTask SendAsync(ReadOnlySequence<byte> data, CancellationToken cancellationToken);
 
     /// <summary>Called after a batch of sends; streams flush here.</summary>
     protected virtual ValueTask AfterSendBatchAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
@@ -122,13 +123,9 @@ internal abstract class PumpedConnection : TransportConnection
                 ReadOnlySequence<byte> buffer = result.Buffer;
                 try
                 {
-                    foreach (ReadOnlyMemory<byte> segment in buffer)
-                    {
-                        await SendAsync(segment, _stopping.Token).ConfigureAwait(false);
-                    }
-
                     if (!buffer.IsEmpty)
                     {
+                        await SendAsync(buffer, _stopping.Token).ConfigureAwait(false);
                         await AfterSendBatchAsync(_stopping.Token).ConfigureAwait(false);
                     }
                 }

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net.Sockets;
 
 namespace RemoteSupport.Transport.Transports;
@@ -35,8 +36,13 @@ public static class StreamTransport
         protected override ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken) =>
             stream.ReadAsync(buffer, cancellationToken);
 
-        protected override ValueTask SendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken) =>
-            stream.WriteAsync(data, cancellationToken);
+        protected override async ValueTask SendAsync(ReadOnlySequence<byte> data, CancellationToken cancellationToken)
+        {
+            foreach (ReadOnlyMemory<byte> segment in data)
+            {
+                await stream.WriteAsync(segment, cancellationToken).ConfigureAwait(false);
+            }
+        }
 
         protected override ValueTask AfterSendBatchAsync(CancellationToken cancellationToken) =>
             new(stream.FlushAsync(cancellationToken));

@@ -1,5 +1,7 @@
+using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.InteropServices;
 
 namespace RemoteSupport.Transport.Transports;
 
@@ -127,6 +129,7 @@ public sealed class TcpConnectionListener : IConnectionListener
 internal sealed class SocketConnection : PumpedConnection
 {
     private readonly Socket _socket;
+    private readonly List<ArraySegment<byte>> _segments = [];
 
     private SocketConnection(Socket socket, TransportOptions options)
         : base("tcp://" + socket.RemoteEndPoint, options)
@@ -144,12 +147,33 @@ internal sealed class SocketConnection : PumpedConnection
     protected override ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken) =>
         _socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);
 
-    protected override async ValueTask SendAsync(ReadOnlyMemory<byte> data, CancellationToken cancellationToken)
+    protected override async ValueTask SendAsync(ReadOnlySequence<byte> data, CancellationToken cancellationToken)
     {
         while (!data.IsEmpty)
         {
-            int sent = await _socket.SendAsync(data, SocketFlags.None, cancellationToken).ConfigureAwait(false);
-            data = data[sent..];
+            int sent;
+            if (data.IsSingleSegment)
+            {
+                sent = await _socket.SendAsync(data.First, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+            }
+            else
+            {
+                // One gathered send for the whole batch instead of a system call per pipe segment.
+                _segments.Clear();
+                foreach (ReadOnlyMemory<byte> segment in data)
+                {
+                    if (!MemoryMarshal.TryGetArray(segment, out ArraySegment<byte> array))
+                    {
+                        array = new ArraySegment<byte>(segment.ToArray());
+                    }
+
+                    _segments.Add(array);
+                }
+
+                sent = await _socket.SendAsync(_segments, SocketFlags.None).ConfigureAwait(false);
+            }
+
+            data = data.Slice(sent);
         }
     }
 

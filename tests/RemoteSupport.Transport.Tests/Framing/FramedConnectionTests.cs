@@ -242,14 +242,21 @@ public sealed class FramedConnectionTests
             await RoundAsync(1000); // fills the pipe's segment and buffer pools
         }
 
-        long before = GC.GetAllocatedBytesForCurrentThread();
-        for (int round = 0; round < 10; round++)
+        // Three windows of 10,000 frames; the least one shows the steady state (a one-off runtime
+        // event, such as tiered compilation, cannot repeat in every window).
+        long allocated = long.MaxValue;
+        for (int window = 0; window < 3; window++)
         {
-            await RoundAsync(1000);
+            long before = GC.GetAllocatedBytesForCurrentThread();
+            for (int round = 0; round < 10; round++)
+            {
+                await RoundAsync(1000);
+            }
+
+            allocated = Math.Min(allocated, GC.GetAllocatedBytesForCurrentThread() - before);
         }
 
-        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
-        received.Should().Be(15_000);
+        received.Should().Be(35_000);
         allocated.Should().BeLessThan(10_000, "10,000 frames must cost less than a byte each");
     });
 
