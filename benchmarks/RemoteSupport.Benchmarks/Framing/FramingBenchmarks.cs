@@ -74,7 +74,10 @@ public class FramingBenchmarks
         {
             for (int i = 0; i < _batch; i++)
             {
-                _rawPipe.Writer.Write(_payload);
+                // One contiguous block per payload, as the framing writes each frame.
+                Span<byte> span = _rawPipe.Writer.GetSpan(_payload.Length);
+                _payload.CopyTo(span);
+                _rawPipe.Writer.Advance(_payload.Length);
             }
 
             await _rawPipe.Writer.FlushAsync();

@@ -222,7 +222,7 @@ public sealed partial class SecureConnection
     {
         byte[] sealedConfirmation = new byte[1 + TagLength];
         Span<byte> header = stackalloc byte[FrameCodec.HeaderSize];
-        FrameHeaderBytes(header, (uint)sealedConfirmation.Length, FrameType.Handshake, FrameFlags.None, 0);
+        FrameCodec.WriteHeader(header, (uint)sealedConfirmation.Length, FrameType.Handshake, FrameFlags.None, 0);
         send.EncryptWithAd(header, [Accepted], sealedConfirmation);
         return sealedConfirmation;
     }
@@ -235,7 +235,7 @@ public sealed partial class SecureConnection
         }
 
         Span<byte> header = stackalloc byte[FrameCodec.HeaderSize];
-        FrameHeaderBytes(header, (uint)sealedConfirmation.Length, FrameType.Handshake, FrameFlags.None, 0);
+        FrameCodec.WriteHeader(header, (uint)sealedConfirmation.Length, FrameType.Handshake, FrameFlags.None, 0);
         Span<byte> plain = stackalloc byte[1];
         return receive.DecryptWithAd(header, sealedConfirmation, plain) == 1 && plain[0] == Accepted;
     }

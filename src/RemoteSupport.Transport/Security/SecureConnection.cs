@@ -218,7 +218,7 @@ public sealed partial class SecureConnection : IAsyncDisposable
         int plainLength = chunk.Length + 1;
         int cipherLength = plainLength + TagLength;
         Span<byte> header = stackalloc byte[FrameCodec.HeaderSize];
-        FrameHeaderBytes(header, (uint)cipherLength, FrameType.Data, FrameFlags.None, 0);
+        FrameCodec.WriteHeader(header, (uint)cipherLength, FrameType.Data, FrameFlags.None, 0);
         Span<byte> plain = _plainBuffer.AsSpan(0, plainLength);
         plain[0] = final ? FinalFragment : (byte)0;
         chunk.CopyTo(plain[1..]);
@@ -272,7 +272,7 @@ public sealed partial class SecureConnection : IAsyncDisposable
         }
 
         Span<byte> header = stackalloc byte[FrameCodec.HeaderSize];
-        FrameHeaderBytes(header, (uint)cipher.Length, frame.Type, frame.Flags, frame.ChannelId);
+        FrameCodec.WriteHeader(header, (uint)cipher.Length, frame.Type, frame.Flags, frame.ChannelId);
         int plainLength;
         try
         {
@@ -343,14 +343,6 @@ public sealed partial class SecureConnection : IAsyncDisposable
         ReturnBuffers();
         await _framed.CloseWithErrorAsync((uint)error, reason, ConnectionCloseReason.SecurityFailure).ConfigureAwait(false);
         return new SecureChannelException(error, reason);
-    }
-
-    internal static void FrameHeaderBytes(Span<byte> header, uint length, FrameType type, FrameFlags flags, ushort channelId)
-    {
-        BinaryPrimitives.WriteUInt32BigEndian(header, length);
-        header[4] = (byte)type;
-        header[5] = (byte)flags;
-        BinaryPrimitives.WriteUInt16BigEndian(header[6..], channelId);
     }
 
     internal static (uint Code, string Reason) ReadGoAway(Frame frame)
