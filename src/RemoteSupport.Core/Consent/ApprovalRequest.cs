@@ -1,0 +1,200 @@
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using RemoteSupport.Documents;
+using RemoteSupport.GroundRules;
+
+namespace RemoteSupport.Consent;
+
+/// <summary>
+/// A request for written approval that a person can read: what, which files, whose, why, the
+/// ticket, the technician and how long (docs/formats/approvals.md, version 1). The approval signed
+/// for it covers <see cref="RenderText"/> by its hash.
+/// </summary>
+public sealed record ApprovalRequest
+{
+    /// <summary>Gets the request's id.</summary>
+    public required string RequestId { get; init; }
+
+    /// <summary>Gets the support session.</summary>
+    public required string SessionId { get; init; }
+
+    /// <summary>Gets the technician's party.</summary>
+    public required string TechnicianId { get; init; }
+
+    /// <summary>Gets the technician's key id.</summary>
+    public required string TechnicianKeyId { get; init; }
+
+    /// <summary>Gets the operation.</summary>
+    public required SupportOperation Operation { get; init; }
+
+    /// <summary>Gets the data root, for data operations.</summary>
+    public string? Root { get; init; }
+
+    /// <summary>Gets the files, relative to the root.</summary>
+    public IReadOnlyList<string> Paths { get; init; } = [];
+
+    /// <summary>Gets the owner of the files: the customer or an affiliate.</summary>
+    public string? Owner { get; init; }
+
+    /// <summary>Gets why the technician asks.</summary>
+    public required string Reason { get; init; }
+
+    /// <summary>Gets the support ticket.</summary>
+    public string? Ticket { get; init; }
+
+    /// <summary>Gets how long the approval is asked for, in seconds.</summary>
+    public required int RequestedDurationSeconds { get; init; }
+
+    /// <summary>Gets when it was asked.</summary>
+    public required DateTimeOffset RequestedAt { get; init; }
+
+    /// <summary>Gets the fix package's hash, for fix installs.</summary>
+    public string? PackageHash { get; init; }
+
+    /// <summary>Renders the request as the text the approver reads and signs (by hash).</summary>
+    public string RenderText()
+    {
+        var text = new StringBuilder();
+        text.Append(CultureInfo.InvariantCulture, $"RemoteSupport written approval request {RequestId}\n");
+        string verb = Operation switch
+        {
+            SupportOperation.ViewData => "VIEW (read only)",
+            SupportOperation.ChangeData => "CHANGE (replace, create or delete)",
+            SupportOperation.InstallFix => "INSTALL a software fix on",
+            _ => "RUN a diagnostic on",
+        };
+        text.Append(CultureInfo.InvariantCulture, $"Technician {TechnicianId} (key {TechnicianKeyId}) asks to {verb}");
+        if (Root is not null)
+        {
+            text.Append(CultureInfo.InvariantCulture, $" these data files of {Owner}:\n");
+            foreach (string path in Paths)
+            {
+                text.Append(CultureInfo.InvariantCulture, $"  {Root}/{path}\n");
+            }
+        }
+        else
+        {
+            text.Append(" this unit.\n");
+        }
+
+        if (PackageHash is not null)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"Fix package SHA-256: {PackageHash}\n");
+        }
+
+        text.Append(CultureInfo.InvariantCulture, $"Reason: {Reason}\n");
+        text.Append(CultureInfo.InvariantCulture, $"Ticket: {Ticket ?? "none"}\n");
+        text.Append(CultureInfo.InvariantCulture, $"Session: {SessionId}\n");
+        text.Append(CultureInfo.InvariantCulture, $"Requested at {RequestedAt:yyyy-MM-dd HH:mm:ss}Z for {TimeSpan.FromSeconds(RequestedDurationSeconds):c}.\n");
+        return text.ToString();
+    }
+
+    /// <summary>Gets the SHA-256 (lowercase hex) of <see cref="RenderText"/>, which the approval names.</summary>
+    public string TextHash => DocumentJson.Hash(Encoding.UTF8.GetBytes(RenderText()));
+
+    /// <summary>Exports the request for the offline route.</summary>
+    public string ToJson() => Encoding.UTF8.GetString(DocumentJson.Serialize(this));
+
+    /// <summary>Imports a request exported by <see cref="ToJson"/>.</summary>
+    /// <exception cref="FormatException">The text is not an approval request.</exception>
+    public static ApprovalRequest FromJson(string json)
+    {
+        try
+        {
+            return JsonSerializer.Deserialize<ApprovalRequest>(json, DocumentJson.Options) ?? throw new FormatException("The approval request is empty.");
+        }
+        catch (JsonException ex)
+        {
+            throw new FormatException("Not an approval request: " + ex.Message, ex);
+        }
+    }
+}
+
+/// <summary>
+/// A written approval: the scope the approvers sign (version 1). Its signatures, by the approver
+/// groups the ground rules require, make it valid; it binds the request's text by hash.
+/// </summary>
+public sealed record Approval
+{
+    /// <summary>The document type of an approval.</summary>
+    public static DocumentType DocumentType { get; } = new("approval", 1);
+
+    /// <summary>Gets the approval's id (uses are counted per id).</summary>
+    public required string ApprovalId { get; init; }
+
+    /// <summary>Gets the request it answers.</summary>
+    public required string RequestId { get; init; }
+
+    /// <summary>Gets the SHA-256 of the request text the approvers read.</summary>
+    public required string RequestTextHash { get; init; }
+
+    /// <summary>Gets the session it is valid in.</summary>
+    public required string SessionId { get; init; }
+
+    /// <summary>Gets the technician key id it is valid for.</summary>
+    public required string TechnicianKeyId { get; init; }
+
+    /// <summary>Gets the operations it allows (view and change are separate).</summary>
+    public required IReadOnlyList<SupportOperation> Operations { get; init; }
+
+    /// <summary>Gets the data root.</summary>
+    public string? Root { get; init; }
+
+    /// <summary>Gets the path patterns it covers.</summary>
+    public IReadOnlyList<string> PathPatterns { get; init; } = [];
+
+    /// <summary>Gets the owners whose files it covers.</summary>
+    public IReadOnlyList<string> Owners { get; init; } = [];
+
+    /// <summary>Gets the start of validity, inclusive.</summary>
+    public required DateTimeOffset ValidFrom { get; init; }
+
+    /// <summary>Gets the end of validity, exclusive.</summary>
+    public required DateTimeOffset ValidUntil { get; init; }
+
+    /// <summary>Gets how many operations it allows.</summary>
+    public required int MaxUses { get; init; }
+
+    /// <summary>Gets the fix package hash it binds, for fix installs.</summary>
+    public string? PackageHash { get; init; }
+
+    /// <summary>Creates the approval answering <paramref name="request"/> exactly as asked.</summary>
+    public static Approval For(ApprovalRequest request, DateTimeOffset validFrom, int maxUses = 1)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return new Approval
+        {
+            ApprovalId = "approval-" + Guid.NewGuid().ToString("N"),
+            RequestId = request.RequestId,
+            RequestTextHash = request.TextHash,
+            SessionId = request.SessionId,
+            TechnicianKeyId = request.TechnicianKeyId,
+            Operations = [request.Operation],
+            Root = request.Root,
+            PathPatterns = request.Paths,
+            Owners = request.Owner is null ? [] : [request.Owner],
+            ValidFrom = validFrom,
+            ValidUntil = validFrom.AddSeconds(request.RequestedDurationSeconds),
+            MaxUses = maxUses,
+            PackageHash = request.PackageHash,
+        };
+    }
+
+    /// <summary>Creates the unsigned envelope the approvers sign.</summary>
+    public SignedEnvelope ToEnvelope() => SignedEnvelope.Create(DocumentType, DocumentJson.Serialize(this));
+
+    /// <summary>Reads an approval from an envelope (signatures are checked by the consent gate).</summary>
+    public static Approval FromEnvelope(SignedEnvelope envelope)
+    {
+        ArgumentNullException.ThrowIfNull(envelope);
+        return DocumentJson.Deserialize<Approval>(envelope, DocumentType);
+    }
+}
+
+/// <summary>The interactive route: the integrator shows the request to an approver on the unit, who signs or refuses.</summary>
+public interface IApprovalPrompt
+{
+    /// <summary>Asks for approval; returns the signed approval, or null when refused.</summary>
+    ValueTask<SignedEnvelope?> RequestApprovalAsync(ApprovalRequest request, CancellationToken cancellationToken = default);
+}

@@ -1,0 +1,41 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace RemoteSupport.Documents;
+
+/// <summary>The JSON settings every RemoteSupport document payload is written and read with.</summary>
+internal static class DocumentJson
+{
+    public static JsonSerializerOptions Options { get; } = new(JsonSerializerDefaults.Web)
+    {
+        Converters = { new JsonStringEnumConverter(JsonNamingPolicy.KebabCaseLower, allowIntegerValues: false) },
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+        MaxDepth = 16,
+        WriteIndented = false,
+    };
+
+    public static byte[] Serialize<T>(T document) => JsonSerializer.SerializeToUtf8Bytes(document, Options);
+
+    /// <summary>Reads a payload of the expected document type, or throws <see cref="EnvelopeFormatException"/> naming the problem.</summary>
+    public static T Deserialize<T>(SignedEnvelope envelope, DocumentType type)
+    {
+        if (envelope.PayloadType != type.PayloadType)
+        {
+            throw new EnvelopeFormatException($"The envelope holds a '{envelope.PayloadType}', not a '{type.PayloadType}'.");
+        }
+
+        try
+        {
+            return JsonSerializer.Deserialize<T>(envelope.Payload.Span, Options)
+                ?? throw new EnvelopeFormatException($"The {type.Kind} payload is empty.");
+        }
+        catch (JsonException ex)
+        {
+            throw new EnvelopeFormatException($"The {type.Kind} payload is not valid: {ex.Message}", ex);
+        }
+    }
+
+    /// <summary>The lowercase hex SHA-256 of a payload: how documents name each other.</summary>
+    public static string Hash(ReadOnlySpan<byte> payload) => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(payload));
+}
