@@ -1,5 +1,8 @@
 using System.Text;
+using RemoteSupport.Authorization;
+using RemoteSupport.Consent;
 using RemoteSupport.Documents;
+using RemoteSupport.GroundRules;
 using RemoteSupport.Identities;
 using RemoteSupport.Trust;
 
@@ -25,27 +28,69 @@ public class ReadmeQuickStartTests
     [Fact]
     public void QuickStart_IsTheCodeInTheReadme()
     {
-        string root = FindRepositoryRoot();
-        string readme = File.ReadAllText(Path.Combine(root, "README.md")).ReplaceLineEndings("\n");
-        int marker = readme.IndexOf("<!-- quick-start -->", StringComparison.Ordinal);
-        marker.Should().BePositive("the README marks its quick start");
-        int start = readme.IndexOf("```csharp\n", marker, StringComparison.Ordinal) + "```csharp\n".Length;
+        (string[] imports, string[] statements, string[] classes) = ReadmeBlock("<!-- quick-start -->");
+
+        statements.Should().Equal(SourceBetween("// README quick start: begin", "// README quick start: end", indent: 8));
+        classes.Should().BeEmpty();
+        SourceImportsInclude(imports);
+    }
+
+    [Fact]
+    public async Task Consent_RunsAndGrantsTheChangeAfterTheApproval()
+    {
+        Console.Lines.Clear();
+        await ConsentExample();
+
+        Console.Lines.Should().Contain("NeedsApproval, then Granted");
+        Console.Lines.Where(l => l.StartsWith("audit: ", StringComparison.Ordinal)).Should().HaveCount(2, "both decisions are audited before they are returned");
+    }
+
+    [Fact]
+    public void Consent_IsTheCodeInTheReadme()
+    {
+        (string[] imports, string[] statements, string[] classes) = ReadmeBlock("<!-- consent-example -->");
+
+        statements.Should().Equal(SourceBetween("// README consent: begin", "// README consent: end", indent: 8));
+        classes.Should().Equal(SourceBetween("// README consent class: begin", "// README consent class: end", indent: 4));
+        SourceImportsInclude(imports);
+    }
+
+    private static (string[] Imports, string[] Statements, string[] Classes) ReadmeBlock(string marker)
+    {
+        string readme = File.ReadAllText(Path.Combine(FindRepositoryRoot(), "README.md")).ReplaceLineEndings("\n");
+        int at = readme.IndexOf(marker, StringComparison.Ordinal);
+        at.Should().BePositive($"the README marks {marker}");
+        int start = readme.IndexOf("```csharp\n", at, StringComparison.Ordinal) + "```csharp\n".Length;
         int end = readme.IndexOf("```", start, StringComparison.Ordinal);
-        string[] readmeLines = readme[start..end].TrimEnd('\n').Split('\n');
+        string[] lines = readme[start..end].TrimEnd('\n').Split('\n');
+        string[] imports = lines.Where(l => l.StartsWith("using ", StringComparison.Ordinal) && !l.StartsWith("using var ", StringComparison.Ordinal)).ToArray();
+        string[] rest = lines.Skip(imports.Length).SkipWhile(string.IsNullOrEmpty).ToArray();
+        int classStart = Array.FindIndex(rest, l => l.StartsWith("sealed class ", StringComparison.Ordinal));
+        return classStart < 0
+            ? (imports, rest, [])
+            : (imports, rest[..classStart].Reverse().SkipWhile(string.IsNullOrEmpty).Reverse().ToArray(), rest[classStart..]);
+    }
 
-        string source = File.ReadAllText(Path.Combine(root, "tests", "RemoteSupport.Core.Tests", "ReadmeQuickStartTests.cs")).ReplaceLineEndings("\n");
-        int bodyStart = source.IndexOf(Begin + "\n", StringComparison.Ordinal) + Begin.Length + 1;
-        int bodyEnd = source.LastIndexOf("        " + End, StringComparison.Ordinal);
-        string[] body = source[bodyStart..bodyEnd].TrimEnd('\n').Split('\n')
-            .Select(line => line.Length >= 8 ? line[8..] : line.TrimStart()).ToArray();
+    private static string[] SourceBetween(string begin, string end, int indent)
+    {
+        string source = ThisFile();
+        int from = source.IndexOf(begin + "\n", StringComparison.Ordinal) + begin.Length + 1;
+        int to = source.IndexOf(end, from, StringComparison.Ordinal);
+        to = source.LastIndexOf('\n', to) + 1;
+        return source[from..to].TrimEnd('\n').Split('\n').Select(line => line.Length >= indent ? line[indent..] : line.TrimStart()).ToArray();
+    }
 
-        string[] imports = readmeLines.Where(l => l.StartsWith("using ", StringComparison.Ordinal) && !l.StartsWith("using var ", StringComparison.Ordinal)).ToArray();
-        readmeLines.Skip(imports.Length).SkipWhile(string.IsNullOrEmpty).Should().Equal(body);
+    private static void SourceImportsInclude(string[] imports)
+    {
+        string source = ThisFile();
         foreach (string import in imports)
         {
             source.Should().Contain(import + "\n");
         }
     }
+
+    private static string ThisFile() =>
+        File.ReadAllText(Path.Combine(FindRepositoryRoot(), "tests", "RemoteSupport.Core.Tests", "ReadmeQuickStartTests.cs")).ReplaceLineEndings("\n");
 
     private static void QuickStart()
     {
@@ -73,6 +118,66 @@ public class ReadmeQuickStartTests
         Console.WriteLine(result.Message);
         // README quick start: end
     }
+
+    private static async Task ConsentExample()
+    {
+        // README consent: begin
+        using var customer = PartyIdentity.Create("fabrikam", PartyRole.Customer);
+        using var vendor = PartyIdentity.Create("contoso", PartyRole.Vendor);
+        using var technician = PartyIdentity.Create("contoso", PartyRole.Technician);
+        using var approver = PartyIdentity.Create("fabrikam", PartyRole.Approver);
+        var trust = new TrustStore();
+        foreach (PartyIdentity party in new[] { customer, vendor, technician, approver })
+        {
+            trust.Trust(party.PartyId, party.Role, party.PublicKey);
+        }
+
+        // Jointly signed ground rules: changes need one approver of fabrikam.
+        var rules = new SecurityGroundRules
+        {
+            Version = 1, CustomerId = "fabrikam", VendorId = "contoso", TimeZone = "Europe/Berlin",
+            Operations = [new(SupportOperation.ChangeData, true, new ApprovalRequirement([new("IT", "fabrikam", PartyRole.Approver, null, 1)]))],
+            DataScopes = [new("finance", ["ledger/**"], "fabrikam")],
+            Hours = new(Enum.GetValues<DayOfWeek>(), "00:00", "00:00"), MaxSessionMinutes = 120, MaxApprovalLifetimeSeconds = 3600,
+            TollCharges = new("EUR", 500, 120, 60, 500, 20_000, 100_000, 10_000),
+        };
+        var groundRules = new GroundRulesBook(trust);
+        groundRules.Accept(rules.ToEnvelope().Sign(customer).Sign(vendor));
+
+        // The customer authorizes the vendor's technician on unit-7.
+        var authorizations = new AuthorizationBook(trust);
+        authorizations.Accept(new ServiceAuthorization
+        {
+            AuthorizationId = "auth-1", CustomerId = "fabrikam", VendorId = "contoso", VendorKeys = [technician.PublicKey.ToString()],
+            Units = ["unit-7"], ValidFrom = DateTimeOffset.UtcNow.AddDays(-1), ValidUntil = DateTimeOffset.UtcNow.AddDays(30),
+            GroundRulesHash = groundRules.CurrentHash!,
+        }.ToEnvelope().Sign(customer));
+
+        // The technician asks; the gate wants a written approval; the approver signs exactly that request.
+        using var uses = FileApprovalUseCounter.Open(Path.GetTempFileName());
+        var gate = new ConsentGate(trust, authorizations, groundRules, uses, new ConsoleAudit());
+        var request = new ConsentRequest
+        {
+            SessionId = "s-1", UnitId = "unit-7", VendorId = "contoso", TechnicianId = "contoso", TechnicianKey = technician.PublicKey,
+            Operation = SupportOperation.ChangeData, Root = "finance", Path = "ledger/2026.db", Owner = "fabrikam",
+        };
+        ConsentDecision first = await gate.DecideAsync(request);
+        var approval = Approval.For(first.ApprovalRequest!, DateTimeOffset.UtcNow).ToEnvelope().Sign(approver);
+        ConsentDecision second = await gate.DecideAsync(request, [approval]);
+        Console.WriteLine($"{first.Outcome}, then {second.Outcome}");
+        // README consent: end
+    }
+
+    // README consent class: begin
+    sealed class ConsoleAudit : IConsentAuditSink
+    {
+        public ValueTask RecordAsync(ConsentDecision decision, CancellationToken cancellationToken = default)
+        {
+            Console.WriteLine($"audit: {decision.Outcome} {decision.Sentence}");
+            return ValueTask.CompletedTask;
+        }
+    }
+    // README consent class: end
 
     internal static string FindRepositoryRoot()
     {

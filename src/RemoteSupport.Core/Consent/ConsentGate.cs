@@ -261,7 +261,8 @@ public sealed class ConsentGate
             IsoDayOfWeek.Saturday => DayOfWeek.Saturday,
             _ => DayOfWeek.Sunday,
         };
-        bool inside = rules.Hours.Days.Contains(day) && local.TimeOfDay >= from && local.TimeOfDay < to;
+        // From == To means the whole day.
+        bool inside = rules.Hours.Days.Contains(day) && (from == to || (local.TimeOfDay >= from && local.TimeOfDay < to));
         sentence = inside
             ? string.Empty
             : string.Create(CultureInfo.InvariantCulture,

@@ -114,7 +114,7 @@ public sealed record DataScope(string Root, IReadOnlyList<string> PathPatterns, 
 /// <summary>Service hours: days of the week and a local time window, in the ground rules' time zone.</summary>
 /// <param name="Days">Days such as <c>Monday</c>.</param>
 /// <param name="From">Local start, <c>HH:mm</c>, inclusive.</param>
-/// <param name="To">Local end, <c>HH:mm</c>, exclusive.</param>
+/// <param name="To">Local end, <c>HH:mm</c>, exclusive; equal to <paramref name="From"/> for the whole day.</param>
 public sealed record ServiceHours(IReadOnlyList<DayOfWeek> Days, string From, string To);
 
 /// <summary>The toll charge policy: the rate card, caps and the approval threshold, in minor units of one currency.</summary>
