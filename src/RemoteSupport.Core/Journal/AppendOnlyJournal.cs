@@ -1,0 +1,415 @@
+using System.Buffers.Binary;
+using System.Globalization;
+using System.Threading.Channels;
+
+namespace RemoteSupport.Journal;
+
+/// <summary>A journal could not be opened or written; the message says why and where.</summary>
+public sealed class JournalException : IOException
+{
+    /// <summary>Creates the exception.</summary>
+    public JournalException(string message, Exception? innerException = null)
+        : base(message, innerException)
+    {
+    }
+}
+
+/// <summary>
+/// An append-only journal file (docs/formats/journal.md, version 1): records framed with their
+/// length and a CRC-32C, appended and made durable with fsync before an append is acknowledged
+/// (concurrent appends are committed together), one writer process at a time (an exclusive file
+/// lock). On open, a torn last record is cut off; a damaged record with records after it refuses
+/// the open, naming it. Keeps the RFC 6962 leaf hashes, so it can give tree heads and proofs.
+/// </summary>
+public sealed class AppendOnlyJournal : IAsyncDisposable
+{
+    /// <summary>The largest record payload, in bytes.</summary>
+    public const int MaxRecordLength = 16 * 1024 * 1024;
+
+    internal const int FileHeaderLength = 16;
+    internal const int RecordHeaderLength = 12;
+    private static readonly byte[] Magic = "RSJOURNL"u8.ToArray();
+    private const uint FormatVersion = 1;
+
+    private readonly FileStream _file;
+    private readonly List<byte[]> _leafHashes;
+    private readonly List<long> _offsets;
+    private readonly Channel<PendingAppend> _pending = Channel.CreateUnbounded<PendingAppend>(new UnboundedChannelOptions { SingleReader = true });
+    private readonly Task _writer;
+    private readonly Lock _gate = new();
+    private long _length;
+
+    private AppendOnlyJournal(FileStream file, List<byte[]> leafHashes, List<long> offsets, long length, long truncatedBytes)
+    {
+        _file = file;
+        _leafHashes = leafHashes;
+        _offsets = offsets;
+        _length = length;
+        TruncatedBytesOnOpen = truncatedBytes;
+        _writer = WriteLoopAsync();
+    }
+
+    /// <summary>Gets the file's path.</summary>
+    public string Path => _file.Name;
+
+    /// <summary>Gets how many torn bytes were cut off the end when the journal was opened.</summary>
+    public long TruncatedBytesOnOpen { get; }
+
+    /// <summary>Gets the number of durable records.</summary>
+    public long Count
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _leafHashes.Count;
+            }
+        }
+    }
+
+    /// <summary>Opens the journal at <paramref name="path"/>, creating it when missing, and recovers a torn tail.</summary>
+    /// <exception cref="JournalException">Another writer holds the journal, the file is not a journal, or a record before the end is damaged.</exception>
+    public static async Task<AppendOnlyJournal> OpenAsync(string path, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        FileStream file;
+        try
+        {
+            file = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.Asynchronous);
+        }
+        catch (IOException ex) when (ex is not FileNotFoundException and not DirectoryNotFoundException)
+        {
+            throw new JournalException($"The journal '{path}' is open for writing by another process or writer; one writer at a time.", ex);
+        }
+
+        try
+        {
+            (List<byte[]> leaves, List<long> offsets, long valid, long truncated) = await RecoverAsync(file, cancellationToken).ConfigureAwait(false);
+            return new AppendOnlyJournal(file, leaves, offsets, valid, truncated);
+        }
+        catch
+        {
+            await file.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Appends a record; completes once it is durable on disk, with the record's index.</summary>
+    public async ValueTask<long> AppendAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
+    {
+        if (payload.Length > MaxRecordLength)
+        {
+            Error.Argument(nameof(payload), $"A journal record is at most {MaxRecordLength} bytes.");
+        }
+
+        var pending = new PendingAppend(payload.ToArray());
+        ObjectDisposedException.ThrowIf(!_pending.Writer.TryWrite(pending), this);
+
+        return await pending.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Reads record <paramref name="index"/>'s payload from the file.</summary>
+    public async Task<byte[]> ReadAsync(long index, CancellationToken cancellationToken = default)
+    {
+        long offset;
+        lock (_gate)
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(index);
+            ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, _leafHashes.Count);
+            offset = _offsets[(int)index];
+        }
+
+        // Read through the writer's own handle: the exclusive lock keeps other handles out.
+        byte[] header = new byte[RecordHeaderLength];
+        await RandomAccess.ReadAsync(_file.SafeFileHandle, header, offset, cancellationToken).ConfigureAwait(false);
+        byte[] payload = new byte[BinaryPrimitives.ReadUInt32BigEndian(header)];
+        await RandomAccess.ReadAsync(_file.SafeFileHandle, payload, offset + RecordHeaderLength, cancellationToken).ConfigureAwait(false);
+        return payload;
+    }
+
+    /// <summary>Copies every durable record to a new file at <paramref name="destination"/>: the copy a customer verifies offline.</summary>
+    /// <returns>The number of records exported.</returns>
+    public async Task<long> ExportAsync(string destination, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(destination);
+        long length;
+        long count;
+        lock (_gate)
+        {
+            length = _length;
+            count = _leafHashes.Count;
+        }
+
+        FileStream target = new(destination, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1, FileOptions.Asynchronous);
+        await using (target.ConfigureAwait(false))
+        {
+            byte[] chunk = new byte[64 * 1024];
+            for (long position = 0; position < length;)
+            {
+                int read = await RandomAccess.ReadAsync(_file.SafeFileHandle, chunk.AsMemory(0, (int)Math.Min(chunk.Length, length - position)), position, cancellationToken).ConfigureAwait(false);
+                await target.WriteAsync(chunk.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+                position += read;
+            }
+
+            target.Flush(flushToDisk: true);
+        }
+
+        return count;
+    }
+
+    /// <summary>Gets the tree head over the first <paramref name="size"/> records (all when null).</summary>
+    public byte[] Root(long? size = null)
+    {
+        lock (_gate)
+        {
+            return MerkleTree.Root(_leafHashes, size ?? _leafHashes.Count);
+        }
+    }
+
+    /// <summary>Gets the inclusion proof of record <paramref name="index"/> in the tree of <paramref name="size"/> records.</summary>
+    public IReadOnlyList<byte[]> InclusionProof(long index, long size)
+    {
+        lock (_gate)
+        {
+            return MerkleTree.InclusionProof(_leafHashes, index, size);
+        }
+    }
+
+    /// <summary>Gets the consistency proof between the trees of <paramref name="size1"/> and <paramref name="size2"/> records.</summary>
+    public IReadOnlyList<byte[]> ConsistencyProof(long size1, long size2)
+    {
+        lock (_gate)
+        {
+            return MerkleTree.ConsistencyProof(_leafHashes, size1, size2);
+        }
+    }
+
+    /// <summary>Gets record <paramref name="index"/>'s leaf hash.</summary>
+    public byte[] LeafHash(long index)
+    {
+        lock (_gate)
+        {
+            return _leafHashes[(int)index];
+        }
+    }
+
+    /// <summary>Finishes pending appends and closes the file, releasing the lock.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        _pending.Writer.TryComplete();
+        await _writer.ConfigureAwait(false);
+        await _file.DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Reads every record of a journal file; for offline verification of an exported copy.</summary>
+    /// <exception cref="JournalException">The file is not a journal, or a record is damaged (named by index and offset).</exception>
+    public static async Task<IReadOnlyList<byte[]>> ReadAllRecordsAsync(string path, CancellationToken cancellationToken = default)
+    {
+        using var file = new FileStream(path, new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.Read, Share = FileShare.ReadWrite, Options = FileOptions.Asynchronous });
+        var records = new List<byte[]>();
+        await ScanAsync(file, strict: true, (payload, _) => records.Add(payload), cancellationToken).ConfigureAwait(false);
+        return records;
+    }
+
+    private static async Task<(List<byte[]> Leaves, List<long> Offsets, long Valid, long Truncated)> RecoverAsync(FileStream file, CancellationToken cancellationToken)
+    {
+        if (file.Length == 0)
+        {
+            byte[] header = new byte[FileHeaderLength];
+            Magic.CopyTo(header, 0);
+            BinaryPrimitives.WriteUInt32BigEndian(header.AsSpan(8), FormatVersion);
+            await file.WriteAsync(header, cancellationToken).ConfigureAwait(false);
+            file.Flush(flushToDisk: true);
+            return ([], [], FileHeaderLength, 0);
+        }
+
+        var leaves = new List<byte[]>();
+        var offsets = new List<long>();
+        long valid = await ScanAsync(file, strict: false, (payload, offset) =>
+        {
+            leaves.Add(MerkleTree.LeafHash(payload));
+            offsets.Add(offset);
+        }, cancellationToken).ConfigureAwait(false);
+        long truncated = file.Length - valid;
+        if (truncated > 0)
+        {
+            file.SetLength(valid);
+            file.Flush(flushToDisk: true);
+        }
+
+        file.Position = valid;
+        return (leaves, offsets, valid, truncated);
+    }
+
+    /// <summary>
+    /// Reads records from the start and returns the end of the last whole record. Only an incomplete
+    /// last record (or a zero-filled tail) counts as torn; any other mismatch is damage, named by record.
+    /// </summary>
+    private static async Task<long> ScanAsync(FileStream file, bool strict, Action<byte[], long> onRecord, CancellationToken cancellationToken)
+    {
+        file.Position = 0;
+        byte[] header = new byte[FileHeaderLength];
+        if (file.Length < FileHeaderLength)
+        {
+            throw new JournalException($"'{file.Name}' is not a journal: it is shorter than the {FileHeaderLength}-byte header.");
+        }
+
+        await file.ReadExactlyAsync(header, cancellationToken).ConfigureAwait(false);
+        if (!header.AsSpan(0, 8).SequenceEqual(Magic) || BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(8)) != FormatVersion)
+        {
+            throw new JournalException($"'{file.Name}' is not a version {FormatVersion} journal.");
+        }
+
+        long offset = FileHeaderLength;
+        long fileLength = file.Length;
+        byte[] recordHeader = new byte[RecordHeaderLength];
+        for (long index = 0; ; index++)
+        {
+            if (offset == fileLength)
+            {
+                return offset;
+            }
+
+            if (fileLength - offset < RecordHeaderLength)
+            {
+                return Torn(strict, index, offset);
+            }
+
+            await file.ReadExactlyAsync(recordHeader, cancellationToken).ConfigureAwait(false);
+            uint length = BinaryPrimitives.ReadUInt32BigEndian(recordHeader);
+            if (Crc32C.Compute(recordHeader.AsSpan(0, 4)) != BinaryPrimitives.ReadUInt32BigEndian(recordHeader.AsSpan(4)))
+            {
+                if (!strict && await RestIsZeroAsync(file, offset, cancellationToken).ConfigureAwait(false))
+                {
+                    return offset; // a tail the file system extended but the write never filled
+                }
+
+                throw Damaged(file, index, offset, "its header does not match its check");
+            }
+
+            if (length > MaxRecordLength)
+            {
+                throw Damaged(file, index, offset, "its length is over the limit");
+            }
+
+            if (offset + RecordHeaderLength + length > fileLength)
+            {
+                return Torn(strict, index, offset);
+            }
+
+            byte[] payload = new byte[length];
+            await file.ReadExactlyAsync(payload, cancellationToken).ConfigureAwait(false);
+            if (Crc32C.Compute(payload) != BinaryPrimitives.ReadUInt32BigEndian(recordHeader.AsSpan(8)))
+            {
+                throw Damaged(file, index, offset, "its checksum does not match its content");
+            }
+
+            onRecord(payload, offset);
+            offset += RecordHeaderLength + length;
+        }
+    }
+
+    private static async Task<bool> RestIsZeroAsync(FileStream file, long offset, CancellationToken cancellationToken)
+    {
+        file.Position = offset;
+        byte[] chunk = new byte[64 * 1024];
+        int read;
+        while ((read = await file.ReadAsync(chunk, cancellationToken).ConfigureAwait(false)) > 0)
+        {
+            if (chunk.AsSpan(0, read).ContainsAnyExcept((byte)0))
+            {
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static long Torn(bool strict, long index, long offset)
+    {
+        if (strict)
+        {
+            throw new JournalException(string.Create(CultureInfo.InvariantCulture, $"Record {index} at offset {offset} is incomplete: the file ends inside it."));
+        }
+
+        return offset;
+    }
+
+    private static JournalException Damaged(FileStream file, long index, long offset, string what) =>
+        new(string.Create(CultureInfo.InvariantCulture, $"Record {index} at offset {offset} of '{file.Name}' is damaged: {what}."));
+
+    private async Task WriteLoopAsync()
+    {
+        var batch = new List<PendingAppend>();
+        while (await _pending.Reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            batch.Clear();
+            while (_pending.Reader.TryRead(out PendingAppend? next))
+            {
+                batch.Add(next);
+            }
+
+            try
+            {
+                long offset = _length;
+                var buffer = new MemoryStream();
+                var written = new List<(byte[] Leaf, long Offset)>(batch.Count);
+                byte[] header = new byte[RecordHeaderLength];
+                foreach (PendingAppend append in batch)
+                {
+                    BinaryPrimitives.WriteUInt32BigEndian(header, (uint)append.Payload.Length);
+                    BinaryPrimitives.WriteUInt32BigEndian(header.AsSpan(4), Crc32C.Compute(header.AsSpan(0, 4)));
+                    BinaryPrimitives.WriteUInt32BigEndian(header.AsSpan(8), Crc32C.Compute(append.Payload));
+                    buffer.Write(header);
+                    buffer.Write(append.Payload);
+                    written.Add((MerkleTree.LeafHash(append.Payload), offset));
+                    offset += RecordHeaderLength + append.Payload.Length;
+                }
+
+                _file.Position = _length;
+                await _file.WriteAsync(buffer.GetBuffer().AsMemory(0, (int)buffer.Length)).ConfigureAwait(false);
+                _file.Flush(flushToDisk: true); // group commit: one fsync for the whole batch
+                long first;
+                lock (_gate)
+                {
+                    first = _leafHashes.Count;
+                    foreach ((byte[] leaf, long recordOffset) in written)
+                    {
+                        _leafHashes.Add(leaf);
+                        _offsets.Add(recordOffset);
+                    }
+
+                    _length = offset;
+                }
+
+                for (int i = 0; i < batch.Count; i++)
+                {
+                    batch[i].Completion.TrySetResult(first + i);
+                }
+            }
+            catch (Exception ex)
+            {
+                // Nothing of this batch is acknowledged; cut back whatever part of it reached the file.
+                try
+                {
+                    _file.SetLength(_length);
+                }
+                catch (IOException)
+                {
+                }
+
+                foreach (PendingAppend append in batch)
+                {
+                    append.Completion.TrySetException(new JournalException("The append was not made durable: " + ex.Message, ex));
+                }
+            }
+        }
+    }
+
+    private sealed class PendingAppend(byte[] payload)
+    {
+        public byte[] Payload { get; } = payload;
+
+        public TaskCompletionSource<long> Completion { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    }
+}
