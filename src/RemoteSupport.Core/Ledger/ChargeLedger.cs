@@ -1,0 +1,317 @@
+using System.Globalization;
+using System.Text.Json;
+using NodaTime;
+using RemoteSupport.Documents;
+using RemoteSupport.GroundRules;
+using RemoteSupport.Journal;
+
+namespace RemoteSupport.Ledger;
+
+/// <summary>What a toll charge is for.</summary>
+public enum ChargeKind
+{
+    /// <summary>The fee for setting up a call.</summary>
+    CallSetup = 1,
+
+    /// <summary>Connect time.</summary>
+    ConnectTime = 2,
+
+    /// <summary>Data volume.</summary>
+    DataVolume = 3,
+
+    /// <summary>Anything else, described.</summary>
+    Other = 4,
+}
+
+/// <summary>Whether a charge counts towards the totals.</summary>
+public enum ChargeStatus
+{
+    /// <summary>Due: in the totals.</summary>
+    Due = 1,
+
+    /// <summary>Held outside the totals: beyond the ground rules' caps or approval threshold, until the customer approves it.</summary>
+    Held = 2,
+}
+
+/// <summary>A charge to record; the ledger adds the entry id, the recording time and the status.</summary>
+public sealed record ChargeRequest
+{
+    /// <summary>Gets the key that makes recording idempotent: the same key and content return the original entry.</summary>
+    public required string IdempotencyKey { get; init; }
+
+    /// <summary>Gets the customer.</summary>
+    public required string CustomerId { get; init; }
+
+    /// <summary>Gets the unit.</summary>
+    public required string UnitId { get; init; }
+
+    /// <summary>Gets the session.</summary>
+    public required string SessionId { get; init; }
+
+    /// <summary>Gets the kind.</summary>
+    public required ChargeKind Kind { get; init; }
+
+    /// <summary>Gets the quantity (seconds, calls, bytes …).</summary>
+    public required decimal Quantity { get; init; }
+
+    /// <summary>Gets the quantity's unit, for example <c>second</c>.</summary>
+    public required string QuantityUnit { get; init; }
+
+    /// <summary>Gets the rate in minor units per quantity unit (may be fractional).</summary>
+    public required decimal Rate { get; init; }
+
+    /// <summary>Gets the amount in integer minor units.</summary>
+    public required long AmountMinor { get; init; }
+
+    /// <summary>Gets the ISO 4217 currency.</summary>
+    public required string Currency { get; init; }
+
+    /// <summary>Gets when the charge was incurred.</summary>
+    public required DateTimeOffset IncurredAt { get; init; }
+
+    /// <summary>Gets the line's description.</summary>
+    public required string Description { get; init; }
+
+    /// <summary>Gets the evidence: a carrier call record id or an invoice's hash.</summary>
+    public string? EvidenceReference { get; init; }
+
+    /// <summary>Gets the audit record backing the charge.</summary>
+    public long? AuditRecord { get; init; }
+
+    /// <summary>Gets the entry this one reverses (a correction), if any.</summary>
+    public string? Reverses { get; init; }
+}
+
+/// <summary>A recorded charge (schema version 1): the request plus id, recording time and status.</summary>
+public sealed record ChargeEntry
+{
+    /// <summary>Gets the schema version.</summary>
+    public int SchemaVersion { get; init; } = 1;
+
+    /// <summary>Gets the entry's id.</summary>
+    public required string EntryId { get; init; }
+
+    /// <summary>Gets the charge as requested.</summary>
+    public required ChargeRequest Charge { get; init; }
+
+    /// <summary>Gets when it was recorded.</summary>
+    public required DateTimeOffset RecordedAt { get; init; }
+
+    /// <summary>Gets whether it is due or held.</summary>
+    public required ChargeStatus Status { get; init; }
+
+    /// <summary>Gets why it is held, if it is.</summary>
+    public string? HeldBecause { get; init; }
+}
+
+/// <summary>The same idempotency key came with different content; nothing was recorded.</summary>
+public sealed class IdempotencyConflictException : InvalidOperationException
+{
+    /// <summary>Creates the exception.</summary>
+    public IdempotencyConflictException(string idempotencyKey, IReadOnlyList<string> differingFields)
+        : base($"Idempotency key '{idempotencyKey}' was recorded with different content: {string.Join(", ", differingFields)} differ.")
+    {
+        IdempotencyKey = idempotencyKey;
+        DifferingFields = differingFields;
+    }
+
+    /// <summary>Gets the key.</summary>
+    public string IdempotencyKey { get; }
+
+    /// <summary>Gets the names of the fields that differ.</summary>
+    public IReadOnlyList<string> DifferingFields { get; }
+}
+
+/// <summary>
+/// The charge ledger on an <see cref="AppendOnlyJournal"/>: append-only, idempotent by key,
+/// corrections as reversal entries, entries beyond the ground rules' caps or approval threshold held
+/// outside the totals. Totals per currency are sums of the entries' integer minor units.
+/// </summary>
+public sealed class ChargeLedger : IDisposable
+{
+    private readonly AppendOnlyJournal _journal;
+    private readonly TollChargePolicy _policy;
+    private readonly DateTimeZone _zone;
+    private readonly TimeProvider _time;
+    private readonly SemaphoreSlim _gate = new(1, 1);
+    private readonly Dictionary<string, ChargeEntry> _byKey = new(StringComparer.Ordinal);
+    private readonly List<ChargeEntry> _entries = [];
+
+    private ChargeLedger(AppendOnlyJournal journal, SecurityGroundRules rules, TimeProvider time)
+    {
+        _journal = journal;
+        _policy = rules.TollCharges;
+        _zone = DateTimeZoneProviders.Tzdb[rules.TimeZone];
+        _time = time;
+    }
+
+    /// <summary>Gets the entries, in recording order.</summary>
+    public IReadOnlyList<ChargeEntry> Entries
+    {
+        get
+        {
+            lock (_entries)
+            {
+                return [.. _entries];
+            }
+        }
+    }
+
+    /// <summary>Opens the ledger over <paramref name="journal"/>, replaying its entries.</summary>
+    public static async Task<ChargeLedger> OpenAsync(AppendOnlyJournal journal, SecurityGroundRules rules, TimeProvider? timeProvider = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(journal);
+        ArgumentNullException.ThrowIfNull(rules);
+        var ledger = new ChargeLedger(journal, rules, timeProvider ?? TimeProvider.System);
+        for (long i = 0; i < journal.Count; i++)
+        {
+            byte[] record = await journal.ReadAsync(i, cancellationToken).ConfigureAwait(false);
+            ChargeEntry entry = JsonSerializer.Deserialize<ChargeEntry>(record, DocumentJson.Options)
+                ?? throw new JournalException(string.Create(CultureInfo.InvariantCulture, $"Ledger record {i} is empty."));
+            ledger._entries.Add(entry);
+            ledger._byKey[entry.Charge.IdempotencyKey] = entry;
+        }
+
+        return ledger;
+    }
+
+    /// <summary>
+    /// Records a charge durably. The same key with the same content returns the original entry; the
+    /// same key with different content throws <see cref="IdempotencyConflictException"/> naming the fields.
+    /// </summary>
+    public async Task<ChargeEntry> RecordAsync(ChargeRequest charge, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(charge);
+        Validate(charge);
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (_byKey.TryGetValue(charge.IdempotencyKey, out ChargeEntry? existing))
+            {
+                List<string> differing = Differences(existing.Charge, charge);
+                return differing.Count == 0 ? existing : throw new IdempotencyConflictException(charge.IdempotencyKey, differing);
+            }
+
+            (ChargeStatus status, string? heldBecause) = Judge(charge);
+            var entry = new ChargeEntry
+            {
+                EntryId = "charge-" + Guid.NewGuid().ToString("N"),
+                Charge = charge,
+                RecordedAt = _time.GetUtcNow(),
+                Status = status,
+                HeldBecause = heldBecause,
+            };
+            await _journal.AppendAsync(DocumentJson.Serialize(entry), cancellationToken).ConfigureAwait(false);
+            lock (_entries)
+            {
+                _entries.Add(entry);
+            }
+
+            _byKey[charge.IdempotencyKey] = entry;
+            return entry;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>Corrects an entry by recording its reversal (the negated amount), referencing it.</summary>
+    public Task<ChargeEntry> ReverseAsync(string entryId, string idempotencyKey, string reason, CancellationToken cancellationToken = default)
+    {
+        ChargeEntry original = Entries.FirstOrDefault(e => e.EntryId == entryId)
+            ?? throw new ArgumentException($"No entry '{entryId}' in the ledger.", nameof(entryId));
+        return RecordAsync(original.Charge with
+        {
+            IdempotencyKey = idempotencyKey,
+            AmountMinor = -original.Charge.AmountMinor,
+            Quantity = -original.Charge.Quantity,
+            Description = $"Reversal of {entryId}: {reason}",
+            Reverses = entryId,
+            IncurredAt = _time.GetUtcNow(),
+        }, cancellationToken);
+    }
+
+    /// <summary>Releases the ledger's lock (the journal is the caller's).</summary>
+    public void Dispose() => _gate.Dispose();
+
+    /// <summary>Gets the totals of due entries per currency, in minor units.</summary>
+    public IReadOnlyDictionary<string, long> DueTotals() =>
+        Entries.Where(e => e.Status == ChargeStatus.Due).GroupBy(e => e.Charge.Currency)
+            .ToDictionary(g => g.Key, g => g.Sum(e => e.Charge.AmountMinor), StringComparer.Ordinal);
+
+    private (ChargeStatus Status, string? Because) Judge(ChargeRequest charge)
+    {
+        if (charge.Reverses is not null || charge.AmountMinor <= 0)
+        {
+            return (ChargeStatus.Due, null);
+        }
+
+        if (charge.AmountMinor > _policy.ApprovalThresholdMinor)
+        {
+            return (ChargeStatus.Held, string.Create(CultureInfo.InvariantCulture,
+                $"{charge.AmountMinor} is above the approval threshold of {_policy.ApprovalThresholdMinor}."));
+        }
+
+        List<ChargeEntry> due = Entries.Where(e => e.Status == ChargeStatus.Due && e.Charge.Currency == charge.Currency).ToList();
+        long session = due.Where(e => e.Charge.SessionId == charge.SessionId).Sum(e => e.Charge.AmountMinor);
+        if (session + charge.AmountMinor > _policy.SessionCapMinor)
+        {
+            return (ChargeStatus.Held, string.Create(CultureInfo.InvariantCulture,
+                $"The session would total {session + charge.AmountMinor}, above its cap of {_policy.SessionCapMinor}."));
+        }
+
+        YearMonth month = MonthOf(charge.IncurredAt);
+        long monthly = due.Where(e => e.Charge.CustomerId == charge.CustomerId && MonthOf(e.Charge.IncurredAt) == month).Sum(e => e.Charge.AmountMinor);
+        if (monthly + charge.AmountMinor > _policy.MonthlyCapMinor)
+        {
+            return (ChargeStatus.Held, string.Create(CultureInfo.InvariantCulture,
+                $"{month} would total {monthly + charge.AmountMinor}, above the monthly cap of {_policy.MonthlyCapMinor}."));
+        }
+
+        return (ChargeStatus.Due, null);
+    }
+
+    private YearMonth MonthOf(DateTimeOffset instant)
+    {
+        LocalDate date = Instant.FromDateTimeOffset(instant).InZone(_zone).Date;
+        return new YearMonth(date.Year, date.Month);
+    }
+
+    private static void Validate(ChargeRequest charge)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(charge.IdempotencyKey, nameof(charge));
+        if (charge.Currency.Length != 3 || !charge.Currency.All(char.IsAsciiLetterUpper))
+        {
+            Error.Argument(nameof(charge), $"'{charge.Currency}' is not an ISO 4217 currency code.");
+        }
+    }
+
+    private static List<string> Differences(ChargeRequest a, ChargeRequest b)
+    {
+        var differing = new List<string>();
+        void Check<T>(string name, T x, T y)
+        {
+            if (!EqualityComparer<T>.Default.Equals(x, y))
+            {
+                differing.Add(name);
+            }
+        }
+
+        Check(nameof(a.CustomerId), a.CustomerId, b.CustomerId);
+        Check(nameof(a.UnitId), a.UnitId, b.UnitId);
+        Check(nameof(a.SessionId), a.SessionId, b.SessionId);
+        Check(nameof(a.Kind), a.Kind, b.Kind);
+        Check(nameof(a.Quantity), a.Quantity, b.Quantity);
+        Check(nameof(a.QuantityUnit), a.QuantityUnit, b.QuantityUnit);
+        Check(nameof(a.Rate), a.Rate, b.Rate);
+        Check(nameof(a.AmountMinor), a.AmountMinor, b.AmountMinor);
+        Check(nameof(a.Currency), a.Currency, b.Currency);
+        Check(nameof(a.IncurredAt), a.IncurredAt, b.IncurredAt);
+        Check(nameof(a.Description), a.Description, b.Description);
+        Check(nameof(a.EvidenceReference), a.EvidenceReference, b.EvidenceReference);
+        Check(nameof(a.AuditRecord), a.AuditRecord, b.AuditRecord);
+        Check(nameof(a.Reverses), a.Reverses, b.Reverses);
+        return differing;
+    }
+}

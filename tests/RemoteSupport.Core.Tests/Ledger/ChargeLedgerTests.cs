@@ -1,0 +1,144 @@
+using Microsoft.Extensions.Time.Testing;
+using RemoteSupport.GroundRules;
+using RemoteSupport.Journal;
+using RemoteSupport.Ledger;
+using RemoteSupport.Tests.Consent;
+
+namespace RemoteSupport.Tests.Ledger;
+
+public sealed class ChargeLedgerTests : IDisposable
+{
+    private readonly ConsentFixture _f = new();
+    private readonly TemporaryFolder _folder = new();
+
+    public void Dispose()
+    {
+        _f.Dispose();
+        _folder.Dispose();
+    }
+
+    private TollChargePolicy Policy => _f.Rules.TollCharges; // EUR, setup 500, 120/min, 60 s increment, minimum 500
+
+    [Theory]
+    [InlineData(0, 0)]
+    [InlineData(1, 60)]
+    [InlineData(59, 60)]
+    [InlineData(60, 60)]
+    [InlineData(61, 120)]
+    [InlineData(119.2, 120)]
+    [InlineData(120, 120)]
+    [InlineData(3600, 3600)]
+    public void BilledSeconds_RoundUpToWholeIncrements(double seconds, long billed)
+    {
+        new RateCard(Policy).BilledSeconds(TimeSpan.FromSeconds(seconds)).Should().Be(billed);
+    }
+
+    [Theory]
+    [InlineData(1, 500)] // 60 s at 120/min = 120, below the minimum of 500
+    [InlineData(300, 600)] // 5 minutes
+    [InlineData(301, 720)] // into the sixth increment
+    [InlineData(3600, 7200)]
+    public void ConnectTime_IsRateTimesBilledMinutes_AtLeastTheMinimum(int seconds, long amount)
+    {
+        new RateCard(Policy).ConnectTimeMinor(TimeSpan.FromSeconds(seconds)).Should().Be(amount);
+    }
+
+    [Theory]
+    [InlineData(ChargeRounding.HalfUp, 8)]
+    [InlineData(ChargeRounding.HalfEven, 8)]
+    [InlineData(ChargeRounding.Up, 8)]
+    [InlineData(ChargeRounding.Down, 7)]
+    public void Rounding_FollowsTheDocumentedRule(ChargeRounding rounding, long expected)
+    {
+        // 15-second increments at 30/min: 1 increment = 7.5 minor units.
+        var policy = Policy with { PerMinuteMinor = 30, BillingIncrementSeconds = 15, MinimumMinor = 0 };
+
+        new RateCard(policy, rounding).ConnectTimeMinor(TimeSpan.FromSeconds(10)).Should().Be(expected);
+    }
+
+    [Fact]
+    public async Task SameKeySameContent_ReturnsTheOriginal_SameKeyOtherContent_NamesTheFields()
+    {
+        await using AppendOnlyJournal journal = await AppendOnlyJournal.OpenAsync(_folder.File("ledger.journal"));
+        using ChargeLedger ledger = await ChargeLedger.OpenAsync(journal, _f.Rules, _f.Time);
+        ChargeRequest charge = Charge("session-1/setup", 500);
+
+        ChargeEntry first = await ledger.RecordAsync(charge);
+        ChargeEntry again = await ledger.RecordAsync(charge);
+        var conflicting = async () => await ledger.RecordAsync(charge with { AmountMinor = 900, Description = "other" });
+
+        again.EntryId.Should().Be(first.EntryId);
+        journal.Count.Should().Be(1, "a retry never bills twice");
+        (await conflicting.Should().ThrowAsync<IdempotencyConflictException>()).Which.DifferingFields.Should().Equal("AmountMinor", "Description");
+    }
+
+    [Fact]
+    public async Task Reversal_ReferencesTheOriginal_AndTotalsAreExact()
+    {
+        await using AppendOnlyJournal journal = await AppendOnlyJournal.OpenAsync(_folder.File("ledger.journal"));
+        using ChargeLedger ledger = await ChargeLedger.OpenAsync(journal, _f.Rules, _f.Time);
+        ChargeEntry setup = await ledger.RecordAsync(Charge("s1/setup", 500));
+        await ledger.RecordAsync(Charge("s1/connect", 720, ChargeKind.ConnectTime));
+
+        ChargeEntry reversal = await ledger.ReverseAsync(setup.EntryId, "s1/setup/reversal", "setup billed in error");
+
+        reversal.Charge.Reverses.Should().Be(setup.EntryId);
+        reversal.Charge.AmountMinor.Should().Be(-500);
+        ledger.DueTotals()["EUR"].Should().Be(720);
+    }
+
+    [Fact]
+    public async Task EntriesBeyondThresholdOrCaps_AreHeld_OutsideTheTotals()
+    {
+        await using AppendOnlyJournal journal = await AppendOnlyJournal.OpenAsync(_folder.File("ledger.journal"));
+        using ChargeLedger ledger = await ChargeLedger.OpenAsync(journal, _f.Rules, _f.Time);
+
+        ChargeEntry big = await ledger.RecordAsync(Charge("big", 15_000)); // threshold 10,000
+        for (int i = 0; i < 2; i++)
+        {
+            (await ledger.RecordAsync(Charge($"s1/{i}", 9_000))).Status.Should().Be(ChargeStatus.Due);
+        }
+
+        ChargeEntry overSessionCap = await ledger.RecordAsync(Charge("s1/3", 9_000)); // session cap 20,000
+
+        big.Status.Should().Be(ChargeStatus.Held);
+        big.HeldBecause.Should().Contain("approval threshold");
+        overSessionCap.Status.Should().Be(ChargeStatus.Held);
+        overSessionCap.HeldBecause.Should().Contain("cap of 20000");
+        ledger.DueTotals()["EUR"].Should().Be(18_000);
+    }
+
+    [Fact]
+    public async Task ConcurrentRecorders_ExactTotals_AndTheLedgerReplaysFromTheJournal()
+    {
+        string path = _folder.File("ledger.journal");
+        var rules = _f.Rules with { TollCharges = Policy with { SessionCapMinor = long.MaxValue, MonthlyCapMinor = long.MaxValue } };
+        await using (AppendOnlyJournal journal = await AppendOnlyJournal.OpenAsync(path))
+        {
+            using ChargeLedger ledger = await ChargeLedger.OpenAsync(journal, rules, _f.Time);
+            await Task.WhenAll(Enumerable.Range(0, 200).Select(i => Task.Run(() => ledger.RecordAsync(Charge($"k{i % 150}", 37)))));
+            ledger.DueTotals()["EUR"].Should().Be(150 * 37, "150 distinct keys; the other 50 are retries");
+        }
+
+        await using AppendOnlyJournal reopened = await AppendOnlyJournal.OpenAsync(path);
+        using ChargeLedger replayed = await ChargeLedger.OpenAsync(reopened, rules, _f.Time);
+        replayed.Entries.Should().HaveCount(150);
+        replayed.DueTotals()["EUR"].Should().Be(150 * 37);
+    }
+
+    private ChargeRequest Charge(string key, long amount, ChargeKind kind = ChargeKind.CallSetup) => new()
+    {
+        IdempotencyKey = key,
+        CustomerId = "fabrikam",
+        UnitId = ConsentFixture.Unit,
+        SessionId = "session-1",
+        Kind = kind,
+        Quantity = 1,
+        QuantityUnit = kind == ChargeKind.ConnectTime ? "second" : "call",
+        Rate = amount,
+        AmountMinor = amount,
+        Currency = "EUR",
+        IncurredAt = _f.Time.GetUtcNow(),
+        Description = kind.ToString(),
+    };
+}
