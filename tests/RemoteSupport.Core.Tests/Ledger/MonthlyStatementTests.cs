@@ -1,0 +1,172 @@
+using Microsoft.Extensions.Time.Testing;
+using NodaTime;
+using RemoteSupport.Documents;
+using RemoteSupport.GroundRules;
+using RemoteSupport.Identities;
+using RemoteSupport.Journal;
+using RemoteSupport.Ledger;
+using RemoteSupport.Tests.Consent;
+using RemoteSupport.Trust;
+
+namespace RemoteSupport.Tests.Ledger;
+
+public sealed class MonthlyStatementTests : IAsyncLifetime
+{
+    private readonly ConsentFixture _f = new();
+    private readonly TemporaryFolder _folder = new();
+    private readonly FakeTimeProvider _clock = new(new DateTimeOffset(2030, 1, 1, 0, 0, 0, TimeSpan.Zero));
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    public async Task DisposeAsync()
+    {
+        foreach (AppendOnlyJournal journal in _journals)
+        {
+            await journal.DisposeAsync();
+        }
+
+        _f.Dispose();
+        _folder.Dispose();
+    }
+
+    [Fact]
+    public void MonthStartingOnADstChange_NewYork_HasItsLocalMidnightBounds()
+    {
+        (DateTimeOffset start, DateTimeOffset end) = MonthlyStatement.MonthBounds(new YearMonth(2026, 11), DateTimeZoneProviders.Tzdb["America/New_York"]);
+
+        start.Should().Be(new DateTimeOffset(2026, 11, 1, 4, 0, 0, TimeSpan.Zero), "November 1 2026 begins in daylight time (UTC-4)");
+        end.Should().Be(new DateTimeOffset(2026, 12, 1, 5, 0, 0, TimeSpan.Zero), "December begins in standard time (UTC-5)");
+    }
+
+    [Fact]
+    public async Task NewYork_ChargesEitherSideOfTheBoundary_GoToTheirMonths()
+    {
+        (ChargeLedger ledger, StatementIssuer issuer) = await OpenAsync("America/New_York");
+        await ledger.RecordAsync(Charge("oct", 100, new DateTimeOffset(2026, 11, 1, 3, 59, 59, TimeSpan.Zero)));
+        await ledger.RecordAsync(Charge("nov", 200, new DateTimeOffset(2026, 11, 1, 4, 0, 0, TimeSpan.Zero)));
+
+        MonthlyStatement october = MonthlyStatement.FromEnvelope(await Issue(ledger, issuer, new YearMonth(2026, 10), "America/New_York"));
+        MonthlyStatement november = MonthlyStatement.FromEnvelope(await Issue(ledger, issuer, new YearMonth(2026, 11), "America/New_York"));
+
+        october.Lines.Should().ContainSingle().Which.Date.Should().Be("2026-10-31");
+        november.Lines.Should().ContainSingle().Which.Date.Should().Be("2026-11-01");
+        november.Number.Should().Be(2);
+    }
+
+    [Fact]
+    public async Task Apia_TheDayThatDidNotExist_NoLineIsDatedOnIt()
+    {
+        (ChargeLedger ledger, StatementIssuer issuer) = await OpenAsync("Pacific/Apia");
+        await ledger.RecordAsync(Charge("before", 100, new DateTimeOffset(2011, 12, 30, 9, 59, 59, TimeSpan.Zero)));
+        await ledger.RecordAsync(Charge("after", 200, new DateTimeOffset(2011, 12, 30, 10, 0, 0, TimeSpan.Zero)));
+
+        MonthlyStatement december = MonthlyStatement.FromEnvelope(await Issue(ledger, issuer, new YearMonth(2011, 12), "Pacific/Apia"));
+
+        december.Lines.Select(l => l.Date).Should().Equal("2011-12-29", "2011-12-31");
+        december.Totals["EUR"].Should().Be(300);
+    }
+
+    [Fact]
+    public async Task LeapDay_BelongsToFebruary()
+    {
+        (ChargeLedger ledger, StatementIssuer issuer) = await OpenAsync("Europe/Berlin");
+        await ledger.RecordAsync(Charge("leap", 100, new DateTimeOffset(2028, 2, 29, 12, 0, 0, TimeSpan.Zero)));
+        await ledger.RecordAsync(Charge("march", 200, new DateTimeOffset(2028, 2, 29, 23, 0, 0, TimeSpan.Zero))); // March 1 00:00 CET
+
+        MonthlyStatement february = MonthlyStatement.FromEnvelope(await Issue(ledger, issuer, new YearMonth(2028, 2), "Europe/Berlin"));
+
+        february.Lines.Should().ContainSingle().Which.Date.Should().Be("2028-02-29");
+        february.PeriodEnd.Should().Be(new DateTimeOffset(2028, 2, 29, 23, 0, 0, TimeSpan.Zero));
+    }
+
+    [Fact]
+    public async Task IssuedMonthNeverChanges_LateChargeGoesOnTheNextStatement()
+    {
+        (ChargeLedger ledger, StatementIssuer issuer) = await OpenAsync("Europe/Berlin");
+        await ledger.RecordAsync(Charge("nov-1", 500, new DateTimeOffset(2026, 11, 10, 9, 0, 0, TimeSpan.Zero)));
+        await Issue(ledger, issuer, new YearMonth(2026, 11), "Europe/Berlin");
+
+        await ledger.RecordAsync(Charge("nov-late", 700, new DateTimeOffset(2026, 11, 20, 9, 0, 0, TimeSpan.Zero)));
+        await ledger.RecordAsync(Charge("dec-1", 300, new DateTimeOffset(2026, 12, 5, 9, 0, 0, TimeSpan.Zero)));
+        var again = async () => await Issue(ledger, issuer, new YearMonth(2026, 11), "Europe/Berlin");
+        MonthlyStatement december = MonthlyStatement.FromEnvelope(await Issue(ledger, issuer, new YearMonth(2026, 12), "Europe/Berlin"));
+
+        (await again.Should().ThrowAsync<InvalidOperationException>()).Which.Message.Should().Contain("never changes");
+        december.Number.Should().Be(2);
+        december.Lines.Should().HaveCount(2);
+        december.Lines.Single(l => l.PriorPeriod).Date.Should().Be("2026-11-20");
+        december.Totals["EUR"].Should().Be(1000);
+    }
+
+    [Fact]
+    public async Task Statement_IsSigned_TotalsFromLines_HeldApart_AndRendersCsvJsonText()
+    {
+        (ChargeLedger ledger, StatementIssuer issuer) = await OpenAsync("Europe/Berlin", threshold: 10_000);
+        await ledger.RecordAsync(Charge("a", 1_234, new DateTimeOffset(2026, 11, 3, 9, 0, 0, TimeSpan.Zero), "Connect time, \"night\" rate"));
+        await ledger.RecordAsync(Charge("b", 766, new DateTimeOffset(2026, 11, 4, 9, 0, 0, TimeSpan.Zero)));
+        await ledger.RecordAsync(Charge("c", 50_000, new DateTimeOffset(2026, 11, 5, 9, 0, 0, TimeSpan.Zero)));
+
+        SignedEnvelope signed = await Issue(ledger, issuer, new YearMonth(2026, 11), "Europe/Berlin");
+        MonthlyStatement statement = MonthlyStatement.FromEnvelope(signed);
+
+        _f.Trust.Verify(signed, new SignaturePolicy(MonthlyStatement.DocumentType, new SignatureRequirement("contoso", PartyRole.Vendor))).IsValid.Should().BeTrue();
+        statement.LedgerCheckpoint.Should().StartWith("fabrikam.example/ledger\n3\n");
+        statement.Totals["EUR"].Should().Be(2_000);
+        statement.Subtotals["CallSetup/EUR"].Should().Be(2_000);
+        statement.HeldLines.Should().ContainSingle().Which.AmountMinor.Should().Be(50_000);
+        string csv = statement.ToCsv();
+        csv.Should().Contain("\r\n").And.Contain("\"Connect time, \"\"night\"\" rate\"").And.Contain(",12.34,EUR,due,").And.Contain(",500.00,EUR,held,");
+        statement.ToText().Should().Contain("TOTAL DUE").And.Contain("20.00 EUR").And.Contain("Held, not due");
+        statement.ToJson().Should().Contain("\"number\": 1");
+    }
+
+    [Fact]
+    public async Task MonthNotEnded_CannotBeIssued()
+    {
+        (ChargeLedger ledger, StatementIssuer issuer) = await OpenAsync("Europe/Berlin");
+
+        var early = async () => await Issue(ledger, issuer, new YearMonth(2030, 1), "Europe/Berlin");
+
+        (await early.Should().ThrowAsync<InvalidOperationException>()).Which.Message.Should().Contain("has not ended");
+    }
+
+    private async Task<(ChargeLedger Ledger, StatementIssuer Issuer)> OpenAsync(string zone, long threshold = long.MaxValue)
+    {
+        SecurityGroundRules rules = _f.Rules with
+        {
+            TimeZone = zone,
+            TollCharges = _f.Rules.TollCharges with { ApprovalThresholdMinor = threshold, SessionCapMinor = long.MaxValue, MonthlyCapMinor = long.MaxValue },
+        };
+        AppendOnlyJournal ledgerJournal = await AppendOnlyJournal.OpenAsync(_folder.File($"ledger-{Guid.NewGuid():N}.journal"));
+        AppendOnlyJournal statementJournal = await AppendOnlyJournal.OpenAsync(_folder.File($"statements-{Guid.NewGuid():N}.journal"));
+        _journals.Add(ledgerJournal);
+        _journals.Add(statementJournal);
+        _ledgerJournal = ledgerJournal;
+        return (await ChargeLedger.OpenAsync(ledgerJournal, rules, _clock), await StatementIssuer.OpenAsync(statementJournal, _clock));
+    }
+
+    private readonly List<AppendOnlyJournal> _journals = [];
+    private AppendOnlyJournal? _ledgerJournal;
+
+    private Task<SignedEnvelope> Issue(ChargeLedger ledger, StatementIssuer issuer, YearMonth month, string zone)
+    {
+        string checkpoint = new Checkpoint("fabrikam.example/ledger", _ledgerJournal!.Count, _ledgerJournal.Root()).Sign("contoso-billing", _f.Vendor);
+        return issuer.IssueAsync(ledger, "fabrikam", month, zone, checkpoint, _f.Vendor);
+    }
+
+    private static ChargeRequest Charge(string key, long amount, DateTimeOffset incurred, string description = "Call setup") => new()
+    {
+        IdempotencyKey = key,
+        CustomerId = "fabrikam",
+        UnitId = ConsentFixture.Unit,
+        SessionId = "session-" + key,
+        Kind = ChargeKind.CallSetup,
+        Quantity = 1,
+        QuantityUnit = "call",
+        Rate = amount,
+        AmountMinor = amount,
+        Currency = "EUR",
+        IncurredAt = incurred,
+        Description = description,
+    };
+}
