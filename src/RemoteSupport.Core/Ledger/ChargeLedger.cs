@@ -31,6 +31,63 @@ public enum ChargeStatus
 
     /// <summary>Held outside the totals: beyond the ground rules' caps or approval threshold, until the customer approves it.</summary>
     Held = 2,
+
+    /// <summary>Disputed by the customer (signed): not due until resolved by new entries (a reversal).</summary>
+    Disputed = 3,
+}
+
+/// <summary>The customer's signed approval of held charges (version 1): they become due.</summary>
+public sealed record ChargeApproval
+{
+    /// <summary>The document type.</summary>
+    public static DocumentType DocumentType { get; } = new("charge-approval", 1);
+
+    /// <summary>Gets the customer.</summary>
+    public required string CustomerId { get; init; }
+
+    /// <summary>Gets the approved entries.</summary>
+    public required IReadOnlyList<string> EntryIds { get; init; }
+
+    /// <summary>Creates the unsigned envelope the customer signs.</summary>
+    public SignedEnvelope ToEnvelope() => SignedEnvelope.Create(DocumentType, DocumentJson.Serialize(this));
+}
+
+/// <summary>The customer's signed dispute of a charge (version 1): shown as disputed, not due, until reversed.</summary>
+public sealed record ChargeDispute
+{
+    /// <summary>The document type.</summary>
+    public static DocumentType DocumentType { get; } = new("charge-dispute", 1);
+
+    /// <summary>Gets the customer.</summary>
+    public required string CustomerId { get; init; }
+
+    /// <summary>Gets the disputed entry.</summary>
+    public required string EntryId { get; init; }
+
+    /// <summary>Gets why.</summary>
+    public required string Reason { get; init; }
+
+    /// <summary>Creates the unsigned envelope the customer signs.</summary>
+    public SignedEnvelope ToEnvelope() => SignedEnvelope.Create(DocumentType, DocumentJson.Serialize(this));
+}
+
+/// <summary>A customer's approval or dispute, as recorded in the ledger's journal (schema version 1).</summary>
+public sealed record ChargeAnnotation
+{
+    /// <summary>Gets the schema version.</summary>
+    public int SchemaVersion { get; init; } = 1;
+
+    /// <summary>Gets <c>approved</c> or <c>disputed</c>.</summary>
+    public required string Annotation { get; init; }
+
+    /// <summary>Gets the entries it concerns.</summary>
+    public required IReadOnlyList<string> EntryIds { get; init; }
+
+    /// <summary>Gets the customer-signed document, in its JSON form.</summary>
+    public required string Document { get; init; }
+
+    /// <summary>Gets when it was recorded.</summary>
+    public required DateTimeOffset RecordedAt { get; init; }
 }
 
 /// <summary>A charge to record; the ledger adds the entry id, the recording time and the status.</summary>
@@ -136,6 +193,8 @@ public sealed class ChargeLedger : IDisposable
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly Dictionary<string, ChargeEntry> _byKey = new(StringComparer.Ordinal);
     private readonly List<ChargeEntry> _entries = [];
+    private readonly HashSet<string> _approved = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _disputed = new(StringComparer.Ordinal);
 
     private ChargeLedger(AppendOnlyJournal journal, SecurityGroundRules rules, TimeProvider time)
     {
@@ -166,6 +225,15 @@ public sealed class ChargeLedger : IDisposable
         for (long i = 0; i < journal.Count; i++)
         {
             byte[] record = await journal.ReadAsync(i, cancellationToken).ConfigureAwait(false);
+            using (JsonDocument shape = JsonDocument.Parse(record))
+            {
+                if (shape.RootElement.TryGetProperty("annotation", out _))
+                {
+                    ledger.Apply(JsonSerializer.Deserialize<ChargeAnnotation>(record, DocumentJson.Options)!);
+                    continue;
+                }
+            }
+
             ChargeEntry entry = JsonSerializer.Deserialize<ChargeEntry>(record, DocumentJson.Options)
                 ?? throw new JournalException(string.Create(CultureInfo.InvariantCulture, $"Ledger record {i} is empty."));
             ledger._entries.Add(entry);
@@ -232,12 +300,106 @@ public sealed class ChargeLedger : IDisposable
         }, cancellationToken);
     }
 
+    /// <summary>Gets an entry's status now: disputed (until reversed), held (until approved), or due.</summary>
+    public ChargeStatus StatusOf(ChargeEntry entry)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        lock (_entries)
+        {
+            if (_disputed.Contains(entry.EntryId) && !_entries.Any(e => e.Charge.Reverses == entry.EntryId))
+            {
+                return ChargeStatus.Disputed;
+            }
+
+            return entry.Status == ChargeStatus.Held && !_approved.Contains(entry.EntryId) ? ChargeStatus.Held : ChargeStatus.Due;
+        }
+    }
+
+    /// <summary>Accepts the customer's signed approval of held entries; they become due.</summary>
+    /// <returns>An empty string when accepted, otherwise why not.</returns>
+    public Task<string> ApproveAsync(SignedEnvelope approval, Trust.TrustStore trust, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(approval);
+        ChargeApproval document;
+        try
+        {
+            document = DocumentJson.Deserialize<ChargeApproval>(approval, ChargeApproval.DocumentType);
+        }
+        catch (EnvelopeFormatException ex)
+        {
+            return Task.FromResult(ex.Message);
+        }
+
+        return AnnotateAsync("approved", document.CustomerId, document.EntryIds, approval, ChargeApproval.DocumentType, trust, cancellationToken);
+    }
+
+    /// <summary>Accepts the customer's signed dispute of an entry; it is not due until reversed.</summary>
+    /// <returns>An empty string when accepted, otherwise why not.</returns>
+    public Task<string> DisputeAsync(SignedEnvelope dispute, Trust.TrustStore trust, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(dispute);
+        ChargeDispute document;
+        try
+        {
+            document = DocumentJson.Deserialize<ChargeDispute>(dispute, ChargeDispute.DocumentType);
+        }
+        catch (EnvelopeFormatException ex)
+        {
+            return Task.FromResult(ex.Message);
+        }
+
+        return AnnotateAsync("disputed", document.CustomerId, [document.EntryId], dispute, ChargeDispute.DocumentType, trust, cancellationToken);
+    }
+
+    private async Task<string> AnnotateAsync(
+        string annotation, string customerId, IReadOnlyList<string> entryIds, SignedEnvelope signed, DocumentType type, Trust.TrustStore trust, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(trust);
+        Trust.VerificationResult verified = trust.Verify(signed, new Trust.SignaturePolicy(type, new Trust.SignatureRequirement(customerId, Identities.PartyRole.Customer)));
+        if (!verified.IsValid)
+        {
+            return $"The {type.Kind} is not signed by the customer: {verified.Message}";
+        }
+
+        List<ChargeEntry> entries = Entries.Where(e => entryIds.Contains(e.EntryId)).ToList();
+        if (entries.Count != entryIds.Count || entries.Any(e => e.Charge.CustomerId != customerId))
+        {
+            return $"The {type.Kind} names entries that are not {customerId}'s.";
+        }
+
+        var record = new ChargeAnnotation { Annotation = annotation, EntryIds = entryIds, Document = signed.ToJson(), RecordedAt = _time.GetUtcNow() };
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await _journal.AppendAsync(DocumentJson.Serialize(record), cancellationToken).ConfigureAwait(false);
+            Apply(record);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+
+        return string.Empty;
+    }
+
+    private void Apply(ChargeAnnotation annotation)
+    {
+        lock (_entries)
+        {
+            HashSet<string> target = annotation.Annotation == "approved" ? _approved : _disputed;
+            foreach (string id in annotation.EntryIds)
+            {
+                target.Add(id);
+            }
+        }
+    }
+
     /// <summary>Releases the ledger's lock (the journal is the caller's).</summary>
     public void Dispose() => _gate.Dispose();
 
     /// <summary>Gets the totals of due entries per currency, in minor units.</summary>
     public IReadOnlyDictionary<string, long> DueTotals() =>
-        Entries.Where(e => e.Status == ChargeStatus.Due).GroupBy(e => e.Charge.Currency)
+        Entries.Where(e => StatusOf(e) == ChargeStatus.Due).GroupBy(e => e.Charge.Currency)
             .ToDictionary(g => g.Key, g => g.Sum(e => e.Charge.AmountMinor), StringComparer.Ordinal);
 
     private (ChargeStatus Status, string? Because) Judge(ChargeRequest charge)
@@ -253,7 +415,7 @@ public sealed class ChargeLedger : IDisposable
                 $"{charge.AmountMinor} is above the approval threshold of {_policy.ApprovalThresholdMinor}."));
         }
 
-        List<ChargeEntry> due = Entries.Where(e => e.Status == ChargeStatus.Due && e.Charge.Currency == charge.Currency).ToList();
+        List<ChargeEntry> due = Entries.Where(e => StatusOf(e) == ChargeStatus.Due && e.Charge.Currency == charge.Currency).ToList();
         long session = due.Where(e => e.Charge.SessionId == charge.SessionId).Sum(e => e.Charge.AmountMinor);
         if (session + charge.AmountMinor > _policy.SessionCapMinor)
         {

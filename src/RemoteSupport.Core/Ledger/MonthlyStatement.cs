@@ -86,6 +86,9 @@ public sealed record MonthlyStatement
     /// <summary>Gets the held lines: shown, not due.</summary>
     public required IReadOnlyList<StatementLine> HeldLines { get; init; }
 
+    /// <summary>Gets the disputed lines: shown, not due until resolved.</summary>
+    public IReadOnlyList<StatementLine> DisputedLines { get; init; } = [];
+
     /// <summary>Gets the subtotal per kind and currency (<c>kind/currency</c>) in minor units.</summary>
     public required IReadOnlyDictionary<string, long> Subtotals { get; init; }
 
@@ -125,7 +128,8 @@ public sealed record MonthlyStatement
     {
         var csv = new StringBuilder();
         csv.Append("date,session,unit,kind,description,quantity,unit_of_quantity,rate,amount,currency,status,entry\r\n");
-        foreach ((StatementLine line, string status) in Lines.Select(l => (l, l.PriorPeriod ? "prior-period" : "due")).Concat(HeldLines.Select(l => (l, "held"))))
+        foreach ((StatementLine line, string status) in Lines.Select(l => (l, l.PriorPeriod ? "prior-period" : "due"))
+            .Concat(HeldLines.Select(l => (l, "held"))).Concat(DisputedLines.Select(l => (l, "disputed"))))
         {
             string[] fields =
             [
@@ -167,6 +171,15 @@ public sealed record MonthlyStatement
         {
             text.Append("\nHeld, not due until the customer approves:\n");
             foreach (StatementLine line in HeldLines)
+            {
+                text.Append(CultureInfo.InvariantCulture, $"{line.Date}  {line.Description,-30} {Money.Format(line.AmountMinor, line.Currency),12} {line.Currency}\n");
+            }
+        }
+
+        if (DisputedLines.Count > 0)
+        {
+            text.Append("\nDisputed by the customer, not due until resolved:\n");
+            foreach (StatementLine line in DisputedLines)
             {
                 text.Append(CultureInfo.InvariantCulture, $"{line.Date}  {line.Description,-30} {Money.Format(line.AmountMinor, line.Currency),12} {line.Currency}\n");
             }

@@ -65,9 +65,10 @@ public sealed class StatementIssuer
         }
 
         var billed = new HashSet<string>(_issued.Where(s => s.CustomerId == customerId)
-            .SelectMany(s => s.Lines.Concat(s.HeldLines)).Select(l => l.EntryId), StringComparer.Ordinal);
+            .SelectMany(s => s.Lines).Select(l => l.EntryId), StringComparer.Ordinal);
         var lines = new List<StatementLine>();
         var held = new List<StatementLine>();
+        var disputed = new List<StatementLine>();
         foreach (ChargeEntry entry in ledger.Entries.Where(e => e.Charge.CustomerId == customerId && !billed.Contains(e.EntryId)))
         {
             bool inMonth = entry.Charge.IncurredAt >= start && entry.Charge.IncurredAt < end;
@@ -78,7 +79,7 @@ public sealed class StatementIssuer
             }
 
             StatementLine line = Line(entry, zone, priorPeriod);
-            (entry.Status == ChargeStatus.Held ? held : lines).Add(line);
+            (ledger.StatusOf(entry) switch { ChargeStatus.Held => held, ChargeStatus.Disputed => disputed, _ => lines }).Add(line);
         }
 
         lines.Sort((a, b) => string.CompareOrdinal(a.Date + a.EntryId, b.Date + b.EntryId));
@@ -92,6 +93,7 @@ public sealed class StatementIssuer
             PeriodEnd = end,
             Lines = lines,
             HeldLines = held,
+            DisputedLines = disputed,
             Subtotals = lines.GroupBy(l => $"{l.Kind}/{l.Currency}").ToDictionary(g => g.Key, g => g.Sum(l => l.AmountMinor), StringComparer.Ordinal),
             Totals = lines.GroupBy(l => l.Currency).ToDictionary(g => g.Key, g => g.Sum(l => l.AmountMinor), StringComparer.Ordinal),
             LedgerCheckpoint = ledgerCheckpoint,

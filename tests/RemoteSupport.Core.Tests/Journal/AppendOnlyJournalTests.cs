@@ -120,6 +120,44 @@ public sealed class AppendOnlyJournalTests : IDisposable
     }
 
     [Fact]
+    public async Task SecondProcessHoldingTheJournal_IsRefusedClearly()
+    {
+        await (await AppendOnlyJournal.OpenAsync(JournalPath)).DisposeAsync();
+        using var holder = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo("flock", ["--exclusive", JournalPath, "sleep", "30"])
+        {
+            RedirectStandardOutput = true,
+        })!;
+        try
+        {
+            // Wait until the other process holds the lock (bounded: 10 s).
+            bool locked = false;
+            for (int attempt = 0; attempt < 200 && !locked; attempt++)
+            {
+                try
+                {
+                    await using var probe = new FileStream(JournalPath, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
+                }
+                catch (IOException)
+                {
+                    locked = true;
+                    break;
+                }
+
+                await Task.Delay(50);
+            }
+
+            locked.Should().BeTrue("the flock process takes the journal's lock");
+            var open = async () => await AppendOnlyJournal.OpenAsync(JournalPath);
+            (await open.Should().ThrowAsync<JournalException>()).Which.Message.Should().Contain("another process");
+        }
+        finally
+        {
+            holder.Kill();
+            await holder.WaitForExitAsync();
+        }
+    }
+
+    [Fact]
     public async Task NotAJournal_IsRefused()
     {
         await File.WriteAllTextAsync(JournalPath, "this is a text file, not a journal");

@@ -1,5 +1,6 @@
 using Microsoft.Extensions.Time.Testing;
 using RemoteSupport.GroundRules;
+using RemoteSupport.Documents;
 using RemoteSupport.Journal;
 using RemoteSupport.Ledger;
 using RemoteSupport.Tests.Consent;
@@ -106,6 +107,54 @@ public sealed class ChargeLedgerTests : IDisposable
         overSessionCap.Status.Should().Be(ChargeStatus.Held);
         overSessionCap.HeldBecause.Should().Contain("cap of 20000");
         ledger.DueTotals()["EUR"].Should().Be(18_000);
+    }
+
+    [Fact]
+    public async Task HeldEntry_BecomesDue_OnlyWithTheCustomersSignedApproval()
+    {
+        await using AppendOnlyJournal journal = await AppendOnlyJournal.OpenAsync(_folder.File("ledger.journal"));
+        using ChargeLedger ledger = await ChargeLedger.OpenAsync(journal, _f.Rules, _f.Time);
+        ChargeEntry big = await ledger.RecordAsync(Charge("big", 15_000));
+
+        string byVendor = await ledger.ApproveAsync(new ChargeApproval { CustomerId = "fabrikam", EntryIds = [big.EntryId] }.ToEnvelope().Sign(_f.Vendor), _f.Trust);
+        ledger.StatusOf(big).Should().Be(ChargeStatus.Held);
+        string byCustomer = await ledger.ApproveAsync(new ChargeApproval { CustomerId = "fabrikam", EntryIds = [big.EntryId] }.ToEnvelope().Sign(_f.Customer), _f.Trust);
+
+        byVendor.Should().Contain("not signed by the customer");
+        byCustomer.Should().BeEmpty();
+        ledger.StatusOf(big).Should().Be(ChargeStatus.Due);
+        ledger.DueTotals()["EUR"].Should().Be(15_000);
+    }
+
+    [Fact]
+    public async Task DisputedEntry_IsNotDue_UntilReversed_AndTheStateReplays()
+    {
+        string path = _folder.File("ledger.journal");
+        string disputedId;
+        await using (AppendOnlyJournal journal = await AppendOnlyJournal.OpenAsync(path))
+        {
+            using ChargeLedger ledger = await ChargeLedger.OpenAsync(journal, _f.Rules, _f.Time);
+            ChargeEntry setup = await ledger.RecordAsync(Charge("s1/setup", 500));
+            await ledger.RecordAsync(Charge("s1/connect", 720, ChargeKind.ConnectTime));
+            disputedId = setup.EntryId;
+
+            (await ledger.DisputeAsync(new ChargeDispute { CustomerId = "fabrikam", EntryId = setup.EntryId, Reason = "no call that day" }.ToEnvelope().Sign(_f.Customer), _f.Trust))
+                .Should().BeEmpty();
+            ledger.StatusOf(setup).Should().Be(ChargeStatus.Disputed);
+            ledger.DueTotals()["EUR"].Should().Be(720);
+        }
+
+        await using (AppendOnlyJournal journal = await AppendOnlyJournal.OpenAsync(path))
+        {
+            using ChargeLedger replayed = await ChargeLedger.OpenAsync(journal, _f.Rules, _f.Time);
+            ChargeEntry setup = replayed.Entries.Single(e => e.EntryId == disputedId);
+            replayed.StatusOf(setup).Should().Be(ChargeStatus.Disputed);
+
+            await replayed.ReverseAsync(disputedId, "s1/setup/reversal", "dispute upheld");
+
+            replayed.StatusOf(setup).Should().Be(ChargeStatus.Due, "the reversal resolves the dispute");
+            replayed.DueTotals()["EUR"].Should().Be(720);
+        }
     }
 
     [Fact]

@@ -121,6 +121,23 @@ public sealed class MonthlyStatementTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task DisputedLine_IsShownApart_AndNotInTheTotals()
+    {
+        (ChargeLedger ledger, StatementIssuer issuer) = await OpenAsync("Europe/Berlin");
+        ChargeEntry disputed = await ledger.RecordAsync(Charge("x", 900, new DateTimeOffset(2026, 11, 3, 9, 0, 0, TimeSpan.Zero)));
+        await ledger.RecordAsync(Charge("y", 100, new DateTimeOffset(2026, 11, 4, 9, 0, 0, TimeSpan.Zero)));
+        (await ledger.DisputeAsync(new ChargeDispute { CustomerId = "fabrikam", EntryId = disputed.EntryId, Reason = "not ours" }.ToEnvelope().Sign(_f.Customer), _f.Trust))
+            .Should().BeEmpty();
+
+        MonthlyStatement statement = MonthlyStatement.FromEnvelope(await Issue(ledger, issuer, new YearMonth(2026, 11), "Europe/Berlin"));
+
+        statement.DisputedLines.Should().ContainSingle().Which.EntryId.Should().Be(disputed.EntryId);
+        statement.Totals["EUR"].Should().Be(100);
+        statement.ToCsv().Should().Contain(",9.00,EUR,disputed,");
+        statement.ToText().Should().Contain("Disputed by the customer");
+    }
+
+    [Fact]
     public async Task MonthNotEnded_CannotBeIssued()
     {
         (ChargeLedger ledger, StatementIssuer issuer) = await OpenAsync("Europe/Berlin");
