@@ -195,6 +195,11 @@ public sealed class ChargeLedger : IDisposable
     private readonly List<ChargeEntry> _entries = [];
     private readonly HashSet<string> _approved = new(StringComparer.Ordinal);
     private readonly HashSet<string> _disputed = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _reversed = new(StringComparer.Ordinal);
+
+    // Due totals for the caps, kept up to date so recording stays O(1) however long the ledger is.
+    private readonly Dictionary<(string Currency, string Session), long> _sessionDue = [];
+    private readonly Dictionary<(string Currency, string Customer, YearMonth Month), long> _monthDue = [];
 
     private ChargeLedger(AppendOnlyJournal journal, SecurityGroundRules rules, TimeProvider time)
     {
@@ -236,10 +241,10 @@ public sealed class ChargeLedger : IDisposable
 
             ChargeEntry entry = JsonSerializer.Deserialize<ChargeEntry>(record, DocumentJson.Options)
                 ?? throw new JournalException(string.Create(CultureInfo.InvariantCulture, $"Ledger record {i} is empty."));
-            ledger._entries.Add(entry);
-            ledger._byKey[entry.Charge.IdempotencyKey] = entry;
+            ledger.Track(entry);
         }
 
+        ledger.Recount();
         return ledger;
     }
 
@@ -270,12 +275,16 @@ public sealed class ChargeLedger : IDisposable
                 HeldBecause = heldBecause,
             };
             await _journal.AppendAsync(DocumentJson.Serialize(entry), cancellationToken).ConfigureAwait(false);
-            lock (_entries)
+            Track(entry);
+            if (charge.Reverses is not null)
             {
-                _entries.Add(entry);
+                Recount(); // a reversal may resolve a dispute
+            }
+            else if (StatusOf(entry) == ChargeStatus.Due)
+            {
+                AddDue(entry);
             }
 
-            _byKey[charge.IdempotencyKey] = entry;
             return entry;
         }
         finally
@@ -306,7 +315,7 @@ public sealed class ChargeLedger : IDisposable
         ArgumentNullException.ThrowIfNull(entry);
         lock (_entries)
         {
-            if (_disputed.Contains(entry.EntryId) && !_entries.Any(e => e.Charge.Reverses == entry.EntryId))
+            if (_disputed.Contains(entry.EntryId) && !_reversed.Contains(entry.EntryId))
             {
                 return ChargeStatus.Disputed;
             }
@@ -373,6 +382,7 @@ public sealed class ChargeLedger : IDisposable
         {
             await _journal.AppendAsync(DocumentJson.Serialize(record), cancellationToken).ConfigureAwait(false);
             Apply(record);
+            Recount();
         }
         finally
         {
@@ -391,6 +401,47 @@ public sealed class ChargeLedger : IDisposable
             {
                 target.Add(id);
             }
+        }
+    }
+
+    private void Track(ChargeEntry entry)
+    {
+        lock (_entries)
+        {
+            _entries.Add(entry);
+            _byKey[entry.Charge.IdempotencyKey] = entry;
+            if (entry.Charge.Reverses is not null)
+            {
+                _reversed.Add(entry.Charge.Reverses);
+            }
+        }
+    }
+
+    private void Recount()
+    {
+        lock (_entries)
+        {
+            _sessionDue.Clear();
+            _monthDue.Clear();
+            foreach (ChargeEntry entry in _entries)
+            {
+                if (StatusOf(entry) == ChargeStatus.Due)
+                {
+                    AddDue(entry);
+                }
+            }
+        }
+    }
+
+    private void AddDue(ChargeEntry entry)
+    {
+        lock (_entries)
+        {
+            ChargeRequest c = entry.Charge;
+            (string, string) session = (c.Currency, c.SessionId);
+            (string, string, YearMonth) month = (c.Currency, c.CustomerId, MonthOf(c.IncurredAt));
+            _sessionDue[session] = _sessionDue.GetValueOrDefault(session) + c.AmountMinor;
+            _monthDue[month] = _monthDue.GetValueOrDefault(month) + c.AmountMinor;
         }
     }
 
@@ -415,16 +466,21 @@ public sealed class ChargeLedger : IDisposable
                 $"{charge.AmountMinor} is above the approval threshold of {_policy.ApprovalThresholdMinor}."));
         }
 
-        List<ChargeEntry> due = Entries.Where(e => StatusOf(e) == ChargeStatus.Due && e.Charge.Currency == charge.Currency).ToList();
-        long session = due.Where(e => e.Charge.SessionId == charge.SessionId).Sum(e => e.Charge.AmountMinor);
+        long session;
+        long monthly;
+        YearMonth month = MonthOf(charge.IncurredAt);
+        lock (_entries)
+        {
+            session = _sessionDue.GetValueOrDefault((charge.Currency, charge.SessionId));
+            monthly = _monthDue.GetValueOrDefault((charge.Currency, charge.CustomerId, month));
+        }
+
         if (session + charge.AmountMinor > _policy.SessionCapMinor)
         {
             return (ChargeStatus.Held, string.Create(CultureInfo.InvariantCulture,
                 $"The session would total {session + charge.AmountMinor}, above its cap of {_policy.SessionCapMinor}."));
         }
 
-        YearMonth month = MonthOf(charge.IncurredAt);
-        long monthly = due.Where(e => e.Charge.CustomerId == charge.CustomerId && MonthOf(e.Charge.IncurredAt) == month).Sum(e => e.Charge.AmountMinor);
         if (monthly + charge.AmountMinor > _policy.MonthlyCapMinor)
         {
             return (ChargeStatus.Held, string.Create(CultureInfo.InvariantCulture,
