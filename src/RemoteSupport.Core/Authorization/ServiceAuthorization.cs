@@ -124,22 +124,10 @@ public sealed class AuthorizationBook
     /// <returns>An empty string when accepted, otherwise why not.</returns>
     public string Accept(SignedEnvelope envelope)
     {
-        ArgumentNullException.ThrowIfNull(envelope);
-        ServiceAuthorization authorization;
-        try
+        if (!SignedDocumentReader.TryRead(envelope, ServiceAuthorization.DocumentType, _trust,
+                a => [new SignatureRequirement(a.CustomerId, PartyRole.Customer)], "the customer", out ServiceAuthorization? authorization, out string error))
         {
-            authorization = ServiceAuthorization.FromEnvelope(envelope);
-        }
-        catch (EnvelopeFormatException ex)
-        {
-            return ex.Message;
-        }
-
-        VerificationResult verified = _trust.Verify(envelope,
-            new SignaturePolicy(ServiceAuthorization.DocumentType, new SignatureRequirement(authorization.CustomerId, PartyRole.Customer)));
-        if (!verified.IsValid)
-        {
-            return "The authorization is not signed by the customer: " + verified.Message;
+            return error;
         }
 
         if (authorization.ValidUntil <= authorization.ValidFrom || authorization.VendorKeys.Count == 0 || authorization.Units.Count == 0)
@@ -159,22 +147,10 @@ public sealed class AuthorizationBook
     /// <returns>An empty string when accepted, otherwise why not.</returns>
     public string Revoke(SignedEnvelope envelope)
     {
-        ArgumentNullException.ThrowIfNull(envelope);
-        AuthorizationRevocation revocation;
-        try
+        if (!SignedDocumentReader.TryRead(envelope, AuthorizationRevocation.DocumentType, _trust,
+                r => [new SignatureRequirement(r.CustomerId, PartyRole.Customer)], "the customer", out AuthorizationRevocation? revocation, out string error))
         {
-            revocation = AuthorizationRevocation.FromEnvelope(envelope);
-        }
-        catch (EnvelopeFormatException ex)
-        {
-            return ex.Message;
-        }
-
-        VerificationResult verified = _trust.Verify(envelope,
-            new SignaturePolicy(AuthorizationRevocation.DocumentType, new SignatureRequirement(revocation.CustomerId, PartyRole.Customer)));
-        if (!verified.IsValid)
-        {
-            return "The revocation is not signed by the customer: " + verified.Message;
+            return error;
         }
 
         lock (_gate)

@@ -43,24 +43,11 @@ public sealed class GroundRulesBook
     /// <returns>An empty string when accepted, otherwise a sentence saying why not.</returns>
     public string Accept(SignedEnvelope envelope)
     {
-        ArgumentNullException.ThrowIfNull(envelope);
-        SecurityGroundRules rules;
-        try
+        if (!SignedDocumentReader.TryRead(envelope, SecurityGroundRules.DocumentType, _trust,
+                r => [new SignatureRequirement(r.CustomerId, PartyRole.Customer), new SignatureRequirement(r.VendorId, PartyRole.Vendor)],
+                "both parties", out SecurityGroundRules? rules, out string error))
         {
-            rules = SecurityGroundRules.FromEnvelope(envelope);
-        }
-        catch (EnvelopeFormatException ex)
-        {
-            return ex.Message;
-        }
-
-        var bothParties = new SignaturePolicy(SecurityGroundRules.DocumentType,
-            new SignatureRequirement(rules.CustomerId, PartyRole.Customer),
-            new SignatureRequirement(rules.VendorId, PartyRole.Vendor));
-        VerificationResult verified = _trust.Verify(envelope, bothParties);
-        if (!verified.IsValid)
-        {
-            return "The ground rules are not signed by both parties: " + verified.Message;
+            return error;
         }
 
         try

@@ -326,54 +326,26 @@ public sealed class ChargeLedger : IDisposable
 
     /// <summary>Accepts the customer's signed approval of held entries; they become due.</summary>
     /// <returns>An empty string when accepted, otherwise why not.</returns>
-    public Task<string> ApproveAsync(SignedEnvelope approval, Trust.TrustStore trust, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(approval);
-        ChargeApproval document;
-        try
-        {
-            document = DocumentJson.Deserialize<ChargeApproval>(approval, ChargeApproval.DocumentType);
-        }
-        catch (EnvelopeFormatException ex)
-        {
-            return Task.FromResult(ex.Message);
-        }
-
-        return AnnotateAsync("approved", document.CustomerId, document.EntryIds, approval, ChargeApproval.DocumentType, trust, cancellationToken);
-    }
+    public Task<string> ApproveAsync(SignedEnvelope approval, Trust.TrustStore trust, CancellationToken cancellationToken = default) =>
+        Trust.SignedDocumentReader.TryRead(approval, ChargeApproval.DocumentType, trust,
+            a => [new Trust.SignatureRequirement(a.CustomerId, Identities.PartyRole.Customer)], "the customer", out ChargeApproval? document, out string error)
+            ? AnnotateAsync("approved", document.CustomerId, document.EntryIds, approval, cancellationToken)
+            : Task.FromResult(error);
 
     /// <summary>Accepts the customer's signed dispute of an entry; it is not due until reversed.</summary>
     /// <returns>An empty string when accepted, otherwise why not.</returns>
-    public Task<string> DisputeAsync(SignedEnvelope dispute, Trust.TrustStore trust, CancellationToken cancellationToken = default)
+    public Task<string> DisputeAsync(SignedEnvelope dispute, Trust.TrustStore trust, CancellationToken cancellationToken = default) =>
+        Trust.SignedDocumentReader.TryRead(dispute, ChargeDispute.DocumentType, trust,
+            d => [new Trust.SignatureRequirement(d.CustomerId, Identities.PartyRole.Customer)], "the customer", out ChargeDispute? document, out string error)
+            ? AnnotateAsync("disputed", document.CustomerId, [document.EntryId], dispute, cancellationToken)
+            : Task.FromResult(error);
+
+    private async Task<string> AnnotateAsync(string annotation, string customerId, IReadOnlyList<string> entryIds, SignedEnvelope signed, CancellationToken cancellationToken)
     {
-        ArgumentNullException.ThrowIfNull(dispute);
-        ChargeDispute document;
-        try
-        {
-            document = DocumentJson.Deserialize<ChargeDispute>(dispute, ChargeDispute.DocumentType);
-        }
-        catch (EnvelopeFormatException ex)
-        {
-            return Task.FromResult(ex.Message);
-        }
-
-        return AnnotateAsync("disputed", document.CustomerId, [document.EntryId], dispute, ChargeDispute.DocumentType, trust, cancellationToken);
-    }
-
-    private async Task<string> AnnotateAsync(
-        string annotation, string customerId, IReadOnlyList<string> entryIds, SignedEnvelope signed, DocumentType type, Trust.TrustStore trust, CancellationToken cancellationToken)
-    {
-        ArgumentNullException.ThrowIfNull(trust);
-        Trust.VerificationResult verified = trust.Verify(signed, new Trust.SignaturePolicy(type, new Trust.SignatureRequirement(customerId, Identities.PartyRole.Customer)));
-        if (!verified.IsValid)
-        {
-            return $"The {type.Kind} is not signed by the customer: {verified.Message}";
-        }
-
         List<ChargeEntry> entries = Entries.Where(e => entryIds.Contains(e.EntryId)).ToList();
         if (entries.Count != entryIds.Count || entries.Any(e => e.Charge.CustomerId != customerId))
         {
-            return $"The {type.Kind} names entries that are not {customerId}'s.";
+            return $"The {annotation} document names entries that are not {customerId}'s.";
         }
 
         var record = new ChargeAnnotation { Annotation = annotation, EntryIds = entryIds, Document = signed.ToJson(), RecordedAt = _time.GetUtcNow() };
