@@ -193,9 +193,12 @@ public sealed class ChargeLedger : IDisposable
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly Dictionary<string, ChargeEntry> _byKey = new(StringComparer.Ordinal);
     private readonly List<ChargeEntry> _entries = [];
-    private readonly HashSet<string> _approved = new(StringComparer.Ordinal);
-    private readonly HashSet<string> _disputed = new(StringComparer.Ordinal);
-    private readonly HashSet<string> _reversed = new(StringComparer.Ordinal);
+    // Journal record indexes: of each entry, and of the first approval, dispute and reversal of an entry,
+    // so the status of any entry at any earlier ledger size can be told (statements rely on it).
+    private readonly Dictionary<string, long> _indexOf = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, long> _approved = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, long> _disputed = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, long> _reversed = new(StringComparer.Ordinal);
 
     // Due totals for the caps, kept up to date so recording stays O(1) however long the ledger is.
     private readonly Dictionary<(string Currency, string Session), long> _sessionDue = [];
@@ -234,14 +237,14 @@ public sealed class ChargeLedger : IDisposable
             {
                 if (shape.RootElement.TryGetProperty("annotation", out _))
                 {
-                    ledger.Apply(JsonSerializer.Deserialize<ChargeAnnotation>(record, DocumentJson.Options)!);
+                    ledger.Apply(JsonSerializer.Deserialize<ChargeAnnotation>(record, DocumentJson.Options)!, i);
                     continue;
                 }
             }
 
             ChargeEntry entry = JsonSerializer.Deserialize<ChargeEntry>(record, DocumentJson.Options)
                 ?? throw new JournalException(string.Create(CultureInfo.InvariantCulture, $"Ledger record {i} is empty."));
-            ledger.Track(entry);
+            ledger.Track(entry, i);
         }
 
         ledger.Recount();
@@ -274,8 +277,8 @@ public sealed class ChargeLedger : IDisposable
                 Status = status,
                 HeldBecause = heldBecause,
             };
-            await _journal.AppendAsync(DocumentJson.Serialize(entry), cancellationToken).ConfigureAwait(false);
-            Track(entry);
+            long index = await _journal.AppendAsync(DocumentJson.Serialize(entry), cancellationToken).ConfigureAwait(false);
+            Track(entry, index);
             if (charge.Reverses is not null)
             {
                 Recount(); // a reversal may resolve a dispute
@@ -310,19 +313,38 @@ public sealed class ChargeLedger : IDisposable
     }
 
     /// <summary>Gets an entry's status now: disputed (until reversed), held (until approved), or due.</summary>
-    public ChargeStatus StatusOf(ChargeEntry entry)
+    public ChargeStatus StatusOf(ChargeEntry entry) => StatusAt(entry, long.MaxValue);
+
+    /// <summary>Gets an entry's status as it was when the ledger held <paramref name="ledgerSize"/> records.</summary>
+    public ChargeStatus StatusAt(ChargeEntry entry, long ledgerSize)
     {
         ArgumentNullException.ThrowIfNull(entry);
         lock (_entries)
         {
-            if (_disputed.Contains(entry.EntryId) && !_reversed.Contains(entry.EntryId))
+            if (Before(_disputed, entry.EntryId, ledgerSize) && !Before(_reversed, entry.EntryId, ledgerSize))
             {
                 return ChargeStatus.Disputed;
             }
 
-            return entry.Status == ChargeStatus.Held && !_approved.Contains(entry.EntryId) ? ChargeStatus.Held : ChargeStatus.Due;
+            return entry.Status == ChargeStatus.Held && !Before(_approved, entry.EntryId, ledgerSize) ? ChargeStatus.Held : ChargeStatus.Due;
         }
     }
+
+    /// <summary>Gets the journal record index of <paramref name="entry"/>.</summary>
+    public long IndexOf(ChargeEntry entry)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        lock (_entries)
+        {
+            return _indexOf[entry.EntryId];
+        }
+    }
+
+    /// <summary>Gets the number of journal records (entries, approvals and disputes) the ledger holds.</summary>
+    public long RecordCount => _journal.Count;
+
+    private static bool Before(Dictionary<string, long> marks, string entryId, long ledgerSize) =>
+        marks.TryGetValue(entryId, out long index) && index < ledgerSize;
 
     /// <summary>Accepts the customer's signed approval of held entries; they become due.</summary>
     /// <returns>An empty string when accepted, otherwise why not.</returns>
@@ -352,8 +374,8 @@ public sealed class ChargeLedger : IDisposable
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            await _journal.AppendAsync(DocumentJson.Serialize(record), cancellationToken).ConfigureAwait(false);
-            Apply(record);
+            long index = await _journal.AppendAsync(DocumentJson.Serialize(record), cancellationToken).ConfigureAwait(false);
+            Apply(record, index);
             Recount();
         }
         finally
@@ -364,27 +386,28 @@ public sealed class ChargeLedger : IDisposable
         return string.Empty;
     }
 
-    private void Apply(ChargeAnnotation annotation)
+    private void Apply(ChargeAnnotation annotation, long index)
     {
         lock (_entries)
         {
-            HashSet<string> target = annotation.Annotation == "approved" ? _approved : _disputed;
+            Dictionary<string, long> target = annotation.Annotation == "approved" ? _approved : _disputed;
             foreach (string id in annotation.EntryIds)
             {
-                target.Add(id);
+                target.TryAdd(id, index);
             }
         }
     }
 
-    private void Track(ChargeEntry entry)
+    private void Track(ChargeEntry entry, long index)
     {
         lock (_entries)
         {
             _entries.Add(entry);
             _byKey[entry.Charge.IdempotencyKey] = entry;
+            _indexOf[entry.EntryId] = index;
             if (entry.Charge.Reverses is not null)
             {
-                _reversed.Add(entry.Charge.Reverses);
+                _reversed.TryAdd(entry.Charge.Reverses, index);
             }
         }
     }

@@ -95,6 +95,18 @@ public sealed record MonthlyStatement
     /// <summary>Gets the total per currency in minor units, the sum of the due lines.</summary>
     public required IReadOnlyDictionary<string, long> Totals { get; init; }
 
+    /// <summary>Gets the number of ledger journal records when the statement was issued: what it could bill.</summary>
+    public required long LedgerSize { get; init; }
+
+    /// <summary>Gets the number of lines (due, held and disputed).</summary>
+    public required long LineCount { get; init; }
+
+    /// <summary>Gets the SHA-256 (lowercase hex) of the CSV rendering of all lines, inline or in the lines file.</summary>
+    public required string LinesSha256 { get; init; }
+
+    /// <summary>Gets a value indicating whether the lines are in this document; a large statement carries them in a CSV file bound by <see cref="LinesSha256"/>.</summary>
+    public required bool LinesInline { get; init; }
+
     /// <summary>Gets the signed checkpoint of the ledger journal when the statement was issued.</summary>
     public required string LedgerCheckpoint { get; init; }
 
@@ -123,24 +135,36 @@ public sealed record MonthlyStatement
     /// <summary>Renders the statement as JSON (the signed payload's form).</summary>
     public string ToJson() => Encoding.UTF8.GetString(JsonSerializer.SerializeToUtf8Bytes(this, IndentedJson));
 
-    /// <summary>Renders the lines as CSV (RFC 4180: CRLF, quoted fields where needed), held lines marked.</summary>
+    /// <summary>The CSV header line (RFC 4180, CRLF).</summary>
+    internal const string CsvHeader = "date,session,unit,kind,description,quantity,unit_of_quantity,rate,amount,currency,status,entry\r\n";
+
+    /// <summary>Renders the inline lines as CSV (RFC 4180: CRLF, quoted fields where needed), held and disputed lines marked.</summary>
     public string ToCsv()
     {
-        var csv = new StringBuilder();
-        csv.Append("date,session,unit,kind,description,quantity,unit_of_quantity,rate,amount,currency,status,entry\r\n");
-        foreach ((StatementLine line, string status) in Lines.Select(l => (l, l.PriorPeriod ? "prior-period" : "due"))
-            .Concat(HeldLines.Select(l => (l, "held"))).Concat(DisputedLines.Select(l => (l, "disputed"))))
+        var csv = new StringBuilder(CsvHeader);
+        foreach ((StatementLine line, string status) in AllLines(Lines, HeldLines, DisputedLines))
         {
-            string[] fields =
-            [
-                line.Date, line.SessionId, line.UnitId, Kebab(line.Kind), line.Description,
-                line.Quantity.ToString(CultureInfo.InvariantCulture), line.QuantityUnit, line.Rate.ToString(CultureInfo.InvariantCulture),
-                Money.Format(line.AmountMinor, line.Currency), line.Currency, status, line.EntryId,
-            ];
-            csv.Append(string.Join(',', fields.Select(Quote))).Append("\r\n");
+            csv.Append(CsvRow(line, status));
         }
 
         return csv.ToString();
+    }
+
+    internal static IEnumerable<(StatementLine Line, string Status)> AllLines(
+        IEnumerable<StatementLine> due, IEnumerable<StatementLine> held, IEnumerable<StatementLine> disputed) =>
+        due.Select(l => (l, l.PriorPeriod ? "prior-period" : "due"))
+            .Concat(held.Select(l => (l, "held")))
+            .Concat(disputed.Select(l => (l, "disputed")));
+
+    internal static string CsvRow(StatementLine line, string status)
+    {
+        string[] fields =
+        [
+            line.Date, line.SessionId, line.UnitId, Kebab(line.Kind), line.Description,
+            line.Quantity.ToString(CultureInfo.InvariantCulture), line.QuantityUnit, line.Rate.ToString(CultureInfo.InvariantCulture),
+            Money.Format(line.AmountMinor, line.Currency), line.Currency, status, line.EntryId,
+        ];
+        return string.Join(',', fields.Select(Quote)) + "\r\n";
     }
 
     /// <summary>Renders the statement as plain text for people.</summary>

@@ -17,20 +17,29 @@ public sealed class StatementIssuer
     private readonly TimeProvider _time;
     private readonly List<MonthlyStatement> _issued = [];
 
-    private StatementIssuer(AppendOnlyJournal statements, TimeProvider time)
+    private readonly int _inlineLineLimit;
+
+    private StatementIssuer(AppendOnlyJournal statements, TimeProvider time, int inlineLineLimit)
     {
         _statements = statements;
         _time = time;
+        _inlineLineLimit = inlineLineLimit;
     }
 
     /// <summary>Gets the statements issued so far.</summary>
     public IReadOnlyList<MonthlyStatement> Issued => _issued;
 
     /// <summary>Opens the issuer over the journal of issued statements.</summary>
-    public static async Task<StatementIssuer> OpenAsync(AppendOnlyJournal statements, TimeProvider? timeProvider = null, CancellationToken cancellationToken = default)
+    /// <param name="statements">The journal of issued statements.</param>
+    /// <param name="timeProvider">The clock; the system clock when null.</param>
+    /// <param name="inlineLineLimit">The most lines carried inline; default <see cref="InlineLineLimit"/>.</param>
+    /// <param name="cancellationToken">Cancels the replay.</param>
+    public static async Task<StatementIssuer> OpenAsync(
+        AppendOnlyJournal statements, TimeProvider? timeProvider = null, int inlineLineLimit = InlineLineLimit, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(statements);
-        var issuer = new StatementIssuer(statements, timeProvider ?? TimeProvider.System);
+        ArgumentOutOfRangeException.ThrowIfNegative(inlineLineLimit);
+        var issuer = new StatementIssuer(statements, timeProvider ?? TimeProvider.System, inlineLineLimit);
         for (long i = 0; i < statements.Count; i++)
         {
             issuer._issued.Add(MonthlyStatement.FromEnvelope(SignedEnvelope.Parse(await statements.ReadAsync(i, cancellationToken).ConfigureAwait(false))));
@@ -39,14 +48,18 @@ public sealed class StatementIssuer
         return issuer;
     }
 
+    /// <summary>The most lines a statement carries inline; a larger one writes them to a CSV stream.</summary>
+    public const int InlineLineLimit = 10_000;
+
     /// <summary>
     /// Issues <paramref name="customerId"/>'s statement for <paramref name="month"/> (in <paramref name="timeZone"/>),
-    /// signed by <paramref name="signer"/>, embedding <paramref name="ledgerCheckpoint"/>.
+    /// signed by <paramref name="signer"/>, embedding <paramref name="ledgerCheckpoint"/>. A statement with more than
+    /// <see cref="InlineLineLimit"/> lines writes them as CSV to <paramref name="linesCsv"/>, bound into the signed document by hash.
     /// </summary>
-    /// <exception cref="InvalidOperationException">The month was already issued, or has not ended.</exception>
+    /// <exception cref="InvalidOperationException">The month was already issued, or has not ended, or a large statement has no lines stream.</exception>
     public async Task<SignedEnvelope> IssueAsync(
         ChargeLedger ledger, string customerId, YearMonth month, string timeZone, string ledgerCheckpoint, PartyIdentity signer,
-        CancellationToken cancellationToken = default)
+        Stream? linesCsv = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(ledger);
         ArgumentNullException.ThrowIfNull(signer);
@@ -64,38 +77,56 @@ public sealed class StatementIssuer
             throw new InvalidOperationException($"The statement of {customerId} for {monthText} was issued; an issued month never changes.");
         }
 
-        var billed = new HashSet<string>(_issued.Where(s => s.CustomerId == customerId)
-            .SelectMany(s => s.Lines).Select(l => l.EntryId), StringComparer.Ordinal);
+        // An entry was billed by an earlier statement S when S could see it (recorded before S's ledger
+        // size), it was incurred before S's period end, and it was due at that time.
+        List<MonthlyStatement> earlier = _issued.Where(s => s.CustomerId == customerId).ToList();
+        long ledgerSize = ledger.RecordCount;
         var lines = new List<StatementLine>();
         var held = new List<StatementLine>();
         var disputed = new List<StatementLine>();
-        foreach (ChargeEntry entry in ledger.Entries.Where(e => e.Charge.CustomerId == customerId && !billed.Contains(e.EntryId)))
+        foreach (ChargeEntry entry in ledger.Entries)
         {
-            bool inMonth = entry.Charge.IncurredAt >= start && entry.Charge.IncurredAt < end;
-            bool priorPeriod = entry.Charge.IncurredAt < start;
-            if (!inMonth && !priorPeriod)
+            if (entry.Charge.CustomerId != customerId || entry.Charge.IncurredAt >= end)
             {
-                continue; // a later month's charge
+                continue;
             }
 
-            StatementLine line = Line(entry, zone, priorPeriod);
-            (ledger.StatusOf(entry) switch { ChargeStatus.Held => held, ChargeStatus.Disputed => disputed, _ => lines }).Add(line);
+            long index = ledger.IndexOf(entry);
+            if (earlier.Any(s => index < s.LedgerSize && entry.Charge.IncurredAt < s.PeriodEnd && ledger.StatusAt(entry, s.LedgerSize) == ChargeStatus.Due))
+            {
+                continue;
+            }
+
+            StatementLine line = Line(entry, zone, priorPeriod: entry.Charge.IncurredAt < start);
+            (ledger.StatusAt(entry, ledgerSize) switch { ChargeStatus.Held => held, ChargeStatus.Disputed => disputed, _ => lines }).Add(line);
         }
 
-        lines.Sort((a, b) => string.CompareOrdinal(a.Date + a.EntryId, b.Date + b.EntryId));
+        lines.Sort((a, b) => string.CompareOrdinal(a.Date, b.Date) is int c && c != 0 ? c : string.CompareOrdinal(a.EntryId, b.EntryId));
+        long lineCount = lines.Count + held.Count + disputed.Count;
+        bool inline = lineCount <= _inlineLineLimit;
+        if (!inline && linesCsv is null)
+        {
+            throw new InvalidOperationException($"The statement has {lineCount} lines, more than {_inlineLineLimit}; give a stream for its CSV lines.");
+        }
+
+        string linesHash = await WriteLinesAsync(lines, held, disputed, inline ? null : linesCsv, cancellationToken).ConfigureAwait(false);
         var statement = new MonthlyStatement
         {
-            Number = _issued.Count(s => s.CustomerId == customerId) + 1,
+            Number = earlier.Count + 1,
             CustomerId = customerId,
             Month = monthText,
             TimeZone = timeZone,
             PeriodStart = start,
             PeriodEnd = end,
-            Lines = lines,
-            HeldLines = held,
-            DisputedLines = disputed,
-            Subtotals = lines.GroupBy(l => $"{l.Kind}/{l.Currency}").ToDictionary(g => g.Key, g => g.Sum(l => l.AmountMinor), StringComparer.Ordinal),
-            Totals = lines.GroupBy(l => l.Currency).ToDictionary(g => g.Key, g => g.Sum(l => l.AmountMinor), StringComparer.Ordinal),
+            Lines = inline ? lines : [],
+            HeldLines = inline ? held : [],
+            DisputedLines = inline ? disputed : [],
+            Subtotals = Sum(lines, l => $"{l.Kind}/{l.Currency}"),
+            Totals = Sum(lines, l => l.Currency),
+            LedgerSize = ledgerSize,
+            LineCount = lineCount,
+            LinesSha256 = linesHash,
+            LinesInline = inline,
             LedgerCheckpoint = ledgerCheckpoint,
             IssuedAt = now,
         };
@@ -103,6 +134,49 @@ public sealed class StatementIssuer
         await _statements.AppendAsync(signed.ToUtf8Json(), cancellationToken).ConfigureAwait(false);
         _issued.Add(statement);
         return signed;
+    }
+
+    private static Dictionary<string, long> Sum(List<StatementLine> lines, Func<StatementLine, string> key)
+    {
+        var sums = new Dictionary<string, long>(StringComparer.Ordinal);
+        foreach (StatementLine line in lines)
+        {
+            string k = key(line);
+            sums[k] = checked(sums.GetValueOrDefault(k) + line.AmountMinor);
+        }
+
+        return sums;
+    }
+
+    /// <summary>Renders every line as CSV, hashing it; writes it to <paramref name="output"/> when given.</summary>
+    private static async Task<string> WriteLinesAsync(
+        List<StatementLine> due, List<StatementLine> held, List<StatementLine> disputed, Stream? output, CancellationToken cancellationToken)
+    {
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        var chunk = new System.Text.StringBuilder(MonthlyStatement.CsvHeader);
+        foreach ((StatementLine line, string status) in MonthlyStatement.AllLines(due, held, disputed))
+        {
+            chunk.Append(MonthlyStatement.CsvRow(line, status));
+            if (chunk.Length > 1 << 20)
+            {
+                await FlushChunkAsync(chunk, hash, output, cancellationToken).ConfigureAwait(false);
+            }
+        }
+
+        await FlushChunkAsync(chunk, hash, output, cancellationToken).ConfigureAwait(false);
+        return Convert.ToHexStringLower(hash.GetHashAndReset());
+    }
+
+    private static async Task FlushChunkAsync(System.Text.StringBuilder chunk, System.Security.Cryptography.IncrementalHash hash, Stream? output, CancellationToken cancellationToken)
+    {
+        byte[] bytes = System.Text.Encoding.UTF8.GetBytes(chunk.ToString());
+        hash.AppendData(bytes);
+        if (output is not null)
+        {
+            await output.WriteAsync(bytes, cancellationToken).ConfigureAwait(false);
+        }
+
+        chunk.Clear();
     }
 
     private static StatementLine Line(ChargeEntry entry, DateTimeZone zone, bool priorPeriod) => new()

@@ -138,6 +138,61 @@ public sealed class MonthlyStatementTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task LargeStatement_CarriesItsLinesInACsvBoundByHash()
+    {
+        (ChargeLedger ledger, StatementIssuer issuer) = await OpenAsync("Europe/Berlin", inlineLimit: 5);
+        for (int i = 0; i < 8; i++)
+        {
+            await ledger.RecordAsync(Charge($"k{i}", 100 + i, new DateTimeOffset(2026, 11, 3 + i, 9, 0, 0, TimeSpan.Zero)));
+        }
+
+        var noStream = async () => await Issue(ledger, issuer, new YearMonth(2026, 11), "Europe/Berlin");
+        (await noStream.Should().ThrowAsync<InvalidOperationException>()).Which.Message.Should().Contain("stream");
+
+        using var csv = new MemoryStream();
+        MonthlyStatement statement = MonthlyStatement.FromEnvelope(await Issue(ledger, issuer, new YearMonth(2026, 11), "Europe/Berlin", csv));
+
+        statement.LinesInline.Should().BeFalse();
+        statement.Lines.Should().BeEmpty();
+        statement.LineCount.Should().Be(8);
+        statement.Totals["EUR"].Should().Be(8 * 100 + 28);
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(csv.ToArray())).Should().Be(statement.LinesSha256);
+        System.Text.Encoding.UTF8.GetString(csv.ToArray()).Split("\r\n", StringSplitOptions.RemoveEmptyEntries).Should().HaveCount(9, "a header and eight lines");
+    }
+
+    [Fact]
+    public async Task IssuedStatementsSurviveARestart_AndTheNextStatementBillsOnlyWhatIsLeft()
+    {
+        string ledgerPath = _folder.File("ledger.journal");
+        string statementsPath = _folder.File("statements.journal");
+        SecurityGroundRules rules = _f.Rules with { TollCharges = _f.Rules.TollCharges with { ApprovalThresholdMinor = long.MaxValue, SessionCapMinor = long.MaxValue, MonthlyCapMinor = long.MaxValue } };
+        await using (AppendOnlyJournal ledgerJournal = await AppendOnlyJournal.OpenAsync(ledgerPath))
+        await using (AppendOnlyJournal statementJournal = await AppendOnlyJournal.OpenAsync(statementsPath))
+        {
+            using ChargeLedger ledger = await ChargeLedger.OpenAsync(ledgerJournal, rules, _clock);
+            StatementIssuer issuer = await StatementIssuer.OpenAsync(statementJournal, _clock);
+            await ledger.RecordAsync(Charge("a", 100, new DateTimeOffset(2026, 11, 3, 9, 0, 0, TimeSpan.Zero)));
+            _ledgerJournal = ledgerJournal;
+            await Issue(ledger, issuer, new YearMonth(2026, 11), "Europe/Berlin");
+            await ledger.RecordAsync(Charge("late", 50, new DateTimeOffset(2026, 11, 20, 9, 0, 0, TimeSpan.Zero)));
+        }
+
+        await using (AppendOnlyJournal ledgerJournal = await AppendOnlyJournal.OpenAsync(ledgerPath))
+        await using (AppendOnlyJournal statementJournal = await AppendOnlyJournal.OpenAsync(statementsPath))
+        {
+            using ChargeLedger ledger = await ChargeLedger.OpenAsync(ledgerJournal, rules, _clock);
+            StatementIssuer issuer = await StatementIssuer.OpenAsync(statementJournal, _clock);
+            _ledgerJournal = ledgerJournal;
+
+            MonthlyStatement december = MonthlyStatement.FromEnvelope(await Issue(ledger, issuer, new YearMonth(2026, 12), "Europe/Berlin"));
+
+            december.Number.Should().Be(2);
+            december.Lines.Should().ContainSingle().Which.PriorPeriod.Should().BeTrue();
+            december.Totals["EUR"].Should().Be(50);
+        }
+    }
+
+    [Fact]
     public async Task MonthNotEnded_CannotBeIssued()
     {
         (ChargeLedger ledger, StatementIssuer issuer) = await OpenAsync("Europe/Berlin");
@@ -147,7 +202,7 @@ public sealed class MonthlyStatementTests : IAsyncLifetime
         (await early.Should().ThrowAsync<InvalidOperationException>()).Which.Message.Should().Contain("has not ended");
     }
 
-    private async Task<(ChargeLedger Ledger, StatementIssuer Issuer)> OpenAsync(string zone, long threshold = long.MaxValue)
+    private async Task<(ChargeLedger Ledger, StatementIssuer Issuer)> OpenAsync(string zone, long threshold = long.MaxValue, int inlineLimit = StatementIssuer.InlineLineLimit)
     {
         SecurityGroundRules rules = _f.Rules with
         {
@@ -159,16 +214,16 @@ public sealed class MonthlyStatementTests : IAsyncLifetime
         _journals.Add(ledgerJournal);
         _journals.Add(statementJournal);
         _ledgerJournal = ledgerJournal;
-        return (await ChargeLedger.OpenAsync(ledgerJournal, rules, _clock), await StatementIssuer.OpenAsync(statementJournal, _clock));
+        return (await ChargeLedger.OpenAsync(ledgerJournal, rules, _clock), await StatementIssuer.OpenAsync(statementJournal, _clock, inlineLimit));
     }
 
     private readonly List<AppendOnlyJournal> _journals = [];
     private AppendOnlyJournal? _ledgerJournal;
 
-    private Task<SignedEnvelope> Issue(ChargeLedger ledger, StatementIssuer issuer, YearMonth month, string zone)
+    private Task<SignedEnvelope> Issue(ChargeLedger ledger, StatementIssuer issuer, YearMonth month, string zone, Stream? lines = null)
     {
         string checkpoint = new Checkpoint("fabrikam.example/ledger", _ledgerJournal!.Count, _ledgerJournal.Root()).Sign("contoso-billing", _f.Vendor);
-        return issuer.IssueAsync(ledger, "fabrikam", month, zone, checkpoint, _f.Vendor);
+        return issuer.IssueAsync(ledger, "fabrikam", month, zone, checkpoint, _f.Vendor, lines);
     }
 
     private static ChargeRequest Charge(string key, long amount, DateTimeOffset incurred, string description = "Call setup") => new()
