@@ -1,0 +1,209 @@
+using System.Security.Cryptography;
+using Microsoft.Extensions.Time.Testing;
+using RemoteSupport.Documents;
+using RemoteSupport.Fixes;
+using RemoteSupport.Identities;
+
+namespace RemoteSupport.Tests.Fixes;
+
+public sealed class FixVerifierTests : IDisposable
+{
+    private readonly TemporaryFolder _folder = new();
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 27, 9, 0, 0, TimeSpan.Zero));
+    private readonly PartyIdentity[] _release = [.. Enumerable.Range(0, 4).Select(_ => PartyIdentity.Create("contoso", PartyRole.Vendor))];
+    private readonly FixTrust _trust;
+    private readonly FixContext _unit = new("unit-7", "fabrikam", "contract-42", "ledger", "2.3.0");
+    private readonly byte[] _dll = RandomNumberGenerator.GetBytes(3 * 1024 * 1024 + 17);
+
+    public FixVerifierTests()
+    {
+        _trust = new FixTrust(Root(1, [_release[0], _release[1], _release[2]]).ToEnvelope().Sign(_release[0]).Sign(_release[1]), _time);
+        string source = Path.Combine(_folder.Path, "source");
+        Directory.CreateDirectory(Path.Combine(source, "bin"));
+        Directory.CreateDirectory(Path.Combine(source, "config"));
+        File.WriteAllBytes(Path.Combine(source, "bin", "app.dll"), _dll);
+        File.WriteAllText(Path.Combine(source, "config", "app.json"), "{\"retries\":3}");
+    }
+
+    public void Dispose()
+    {
+        _folder.Dispose();
+        foreach (PartyIdentity key in _release)
+        {
+            key.Dispose();
+        }
+    }
+
+    [Fact]
+    public async Task BuiltPackage_Verifies_AndStagesExactlyItsFiles()
+    {
+        string package = await BuildAsync(Template(), [_release[0], _release[2]]);
+
+        FixVerification result = await VerifyAsync(package);
+
+        result.IsValid.Should().BeTrue(result.Message);
+        result.PackageHash.Should().Be(Convert.ToHexStringLower(SHA256.HashData(await File.ReadAllBytesAsync(package))));
+        (await File.ReadAllBytesAsync(Path.Combine(Staging, "bin", "app.dll"))).Should().Equal(_dll);
+        result.Manifest!.Files.Select(f => f.Path).Should().Equal("bin/app.dll", "config/app.json");
+        result.Manifest.Files[0].ChunkHashes.Should().HaveCount(4);
+    }
+
+    [Fact]
+    public async Task FlippedByteInTheManifest_IsRefused()
+    {
+        string package = await BuildAsync(Template(), [_release[0], _release[1]]);
+        byte[] bytes = await File.ReadAllBytesAsync(package);
+        bytes[200] ^= 0x01;
+        await File.WriteAllBytesAsync(package, bytes);
+
+        FixVerification result = await VerifyAsync(package);
+
+        result.Refusal.Should().BeOneOf(FixRefusal.Malformed, FixRefusal.SignaturesInsufficient);
+    }
+
+    [Fact]
+    public async Task FlippedByteInThePayload_IsRefused_NamingTheChunk()
+    {
+        string package = await BuildAsync(Template(), [_release[0], _release[1]]);
+        byte[] bytes = await File.ReadAllBytesAsync(package);
+        bytes[^100_000] ^= 0x01; // inside the last chunk of app.dll
+        await File.WriteAllBytesAsync(package, bytes);
+
+        FixVerification result = await VerifyAsync(package);
+
+        result.Refusal.Should().Be(FixRefusal.HashMismatch);
+        result.Message.Should().Contain("bin/app.dll");
+    }
+
+    [Fact]
+    public async Task PayloadShorterOrLongerThanDeclared_IsRefused()
+    {
+        string package = await BuildAsync(Template(), [_release[0], _release[1]]);
+        byte[] bytes = await File.ReadAllBytesAsync(package);
+
+        await File.WriteAllBytesAsync(package, bytes[..^5]);
+        (await VerifyAsync(package)).Refusal.Should().Be(FixRefusal.Truncated);
+        await File.WriteAllBytesAsync(package, [.. bytes, 0x42]);
+        (await VerifyAsync(package, "staging-2")).Refusal.Should().Be(FixRefusal.TrailingData);
+    }
+
+    [Fact]
+    public async Task TooFewOrDuplicatedSignatures_AreRefused()
+    {
+        string one = await BuildAsync(Template(), [_release[0]]);
+        (await VerifyAsync(one)).Refusal.Should().Be(FixRefusal.SignaturesInsufficient);
+
+        SignedEnvelope signedOnce = Template().ToEnvelope().Sign(_release[0]);
+        SignedEnvelope twice = signedOnce.AddSignature(signedOnce.Signatures[0]);
+        string duplicated = Path.Combine(_folder.Path, "duplicated.rsfix");
+        await FixPackage.WriteAsync(twice, [], duplicated, default);
+        (await VerifyAsync(duplicated, "staging-2")).Refusal.Should().Be(FixRefusal.SignaturesInsufficient);
+    }
+
+    [Fact]
+    public async Task SignatureOfARotatedOutKey_NoLongerCounts()
+    {
+        SignedEnvelope next = Root(2, [_release[1], _release[2], _release[3]]).ToEnvelope()
+            .Sign(_release[0]).Sign(_release[1]).Sign(_release[2]);
+        _trust.Rotate(next).Should().BeEmpty();
+        string package = await BuildAsync(Template(), [_release[0], _release[1]]);
+
+        FixVerification result = await VerifyAsync(package);
+
+        result.Refusal.Should().Be(FixRefusal.SignaturesInsufficient);
+        result.Message.Should().Contain("signed by 1 release key");
+    }
+
+    [Fact]
+    public void RootRotation_WithoutTheOldThreshold_IsRefused()
+    {
+        SignedEnvelope next = Root(2, [_release[3]]).ToEnvelope().Sign(_release[3]).Sign(_release[0]);
+
+        _trust.Rotate(next).Should().Contain("needs 2");
+        _trust.Root.Version.Should().Be(1);
+    }
+
+    [Fact]
+    public async Task ExpiredPackage_IsRefused()
+    {
+        string package = await BuildAsync(Template() with { ExpiresAt = _time.GetUtcNow().AddMinutes(-1) }, [_release[0], _release[1]]);
+
+        (await VerifyAsync(package)).Refusal.Should().Be(FixRefusal.Expired);
+    }
+
+    [Theory]
+    [InlineData("2.3.0")]
+    [InlineData("2.2.9")]
+    public async Task VersionNotAboveTheInstalledOne_IsRefused(string version)
+    {
+        string package = await BuildAsync(Template() with { Version = version }, [_release[0], _release[1]]);
+
+        (await VerifyAsync(package)).Refusal.Should().Be(FixRefusal.Rollback);
+    }
+
+    [Fact]
+    public async Task WrongProductOrCustomer_IsRefused()
+    {
+        FixManifest template = Template();
+        string otherCustomer = await BuildAsync(template with { AppliesTo = template.AppliesTo with { CustomerId = "globex" } }, [_release[0], _release[1]]);
+        string otherProduct = await BuildAsync(template with { Product = "other", AppliesTo = template.AppliesTo with { Product = "other" } }, [_release[0], _release[1]], "other.rsfix");
+
+        (await VerifyAsync(otherCustomer)).Refusal.Should().Be(FixRefusal.WrongTarget);
+        (await VerifyAsync(otherProduct, "staging-2", _unit)).Refusal.Should().Be(FixRefusal.WrongTarget);
+    }
+
+    [Theory]
+    [InlineData("../evil.dll")]
+    [InlineData("/etc/cron.d/evil")]
+    [InlineData("bin/../../evil")]
+    public async Task EntryPathsEscapingTheRoot_AreRefused(string path)
+    {
+        FixManifest manifest = Template() with { Files = [new FixFile(path, FixFileAction.Add, 1, Convert.ToHexStringLower(SHA256.HashData([0x41])), [Convert.ToHexStringLower(SHA256.HashData([0x41]))])] };
+        string payload = Path.Combine(_folder.Path, "payload.bin");
+        await File.WriteAllBytesAsync(payload, [0x41]);
+        string package = Path.Combine(_folder.Path, "evil.rsfix");
+        await FixPackage.WriteAsync(manifest.ToEnvelope().Sign(_release[0]).Sign(_release[1]), [payload], package, default);
+
+        FixVerification result = await VerifyAsync(package);
+
+        result.Refusal.Should().Be(FixRefusal.BadEntryPath);
+        Directory.Exists(Staging).Should().BeFalse("nothing is staged for a refused manifest");
+    }
+
+    private string Staging => Path.Combine(_folder.Path, "staging");
+
+    private async Task<FixVerification> VerifyAsync(string package, string staging = "staging", FixContext? context = null)
+    {
+        await using FileStream stream = File.OpenRead(package);
+        return await FixVerifier.VerifyAsync(stream, _trust, context ?? _unit, Path.Combine(_folder.Path, staging), _time);
+    }
+
+    private async Task<string> BuildAsync(FixManifest template, PartyIdentity[] keys, string name = "fix.rsfix")
+    {
+        string package = Path.Combine(_folder.Path, name);
+        File.Delete(package);
+        await FixPackage.BuildAsync(Path.Combine(_folder.Path, "source"), template, keys, package);
+        return package;
+    }
+
+    private VendorRoot Root(long version, PartyIdentity[] keys) => new()
+    {
+        VendorId = "contoso",
+        Version = version,
+        Expires = _time.GetUtcNow().AddYears(1),
+        ReleaseKeys = [.. keys.Select(k => k.PublicKey.ToString())],
+        Threshold = 2,
+    };
+
+    private FixManifest Template() => new()
+    {
+        PackageId = "ledger-fix-2.4.0",
+        Product = "ledger",
+        Version = "2.4.0",
+        AppliesTo = new FixTarget("ledger", "2.0.0", "3.0.0", ["*"], "fabrikam", null),
+        CreatedAt = _time.GetUtcNow(),
+        ExpiresAt = _time.GetUtcNow().AddDays(30),
+        ReleaseNotes = "Fixes month-end reconciliation.",
+        Files = [],
+    };
+}
