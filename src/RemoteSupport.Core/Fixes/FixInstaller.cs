@@ -1,0 +1,305 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using RemoteSupport.Consent;
+using RemoteSupport.Documents;
+using RemoteSupport.GroundRules;
+using RemoteSupport.Identities;
+
+namespace RemoteSupport.Fixes;
+
+/// <summary>What became of an install.</summary>
+public enum InstallResult
+{
+    /// <summary>Installed and committed.</summary>
+    Installed = 1,
+
+    /// <summary>Installed, then rolled back (the health check failed); the unit is as it was.</summary>
+    RolledBack = 2,
+
+    /// <summary>Refused before anything changed; the unit is as it was.</summary>
+    Refused = 3,
+}
+
+/// <summary>A file's hashes before and after an install (lowercase hex SHA-256; null where absent).</summary>
+/// <param name="Path">The path under the install root.</param>
+/// <param name="HashBefore">Before.</param>
+/// <param name="HashAfter">After.</param>
+public sealed record InstalledFile(string Path, string? HashBefore, string? HashAfter);
+
+/// <summary>The unit-signed install receipt (version 1).</summary>
+public sealed record InstallReceipt
+{
+    /// <summary>The document type of a receipt.</summary>
+    public static DocumentType DocumentType { get; } = new("install-receipt", 1);
+
+    /// <summary>Gets the package id, when the manifest could be read.</summary>
+    public string? PackageId { get; init; }
+
+    /// <summary>Gets the version, when the manifest could be read.</summary>
+    public string? Version { get; init; }
+
+    /// <summary>Gets the package's SHA-256, when it was read to the end.</summary>
+    public string? PackageHash { get; init; }
+
+    /// <summary>Gets the session.</summary>
+    public required string SessionId { get; init; }
+
+    /// <summary>Gets the result.</summary>
+    public required InstallResult Result { get; init; }
+
+    /// <summary>Gets why (refused or rolled back), or what was installed.</summary>
+    public required string Reason { get; init; }
+
+    /// <summary>Gets the affected files' hashes before and after.</summary>
+    public IReadOnlyList<InstalledFile> Files { get; init; } = [];
+
+    /// <summary>Gets when.</summary>
+    public required DateTimeOffset At { get; init; }
+
+    /// <summary>Reads a receipt from an envelope.</summary>
+    public static InstallReceipt FromEnvelope(SignedEnvelope envelope)
+    {
+        ArgumentNullException.ThrowIfNull(envelope);
+        return DocumentJson.Deserialize<InstallReceipt>(envelope, DocumentType);
+    }
+}
+
+/// <summary>
+/// Installs verified fixes atomically: stage (verified) on the same volume, back up what is replaced,
+/// swap with renames, run the integrator's health check, then commit or roll back by itself. Every
+/// step is recorded first in an install journal (a small file flushed to disk), so
+/// <see cref="RecoverAsync"/> after a crash returns the unit to the state before or after, never between.
+/// </summary>
+public sealed class FixInstaller
+{
+    private readonly string _root;
+    private readonly string _work;
+    private readonly PartyIdentity _unit;
+    private readonly TimeProvider _time;
+
+    /// <summary>Creates an installer.</summary>
+    /// <param name="installRoot">Where the product's files live.</param>
+    /// <param name="workFolder">Staging, backups and the install journal; must be on the same volume as the root.</param>
+    /// <param name="unitIdentity">Signs install receipts.</param>
+    /// <param name="timeProvider">The clock.</param>
+    public FixInstaller(string installRoot, string workFolder, PartyIdentity unitIdentity, TimeProvider? timeProvider = null)
+    {
+        ArgumentNullException.ThrowIfNull(unitIdentity);
+        _root = Path.GetFullPath(installRoot);
+        _work = Path.GetFullPath(workFolder);
+        _unit = unitIdentity;
+        _time = timeProvider ?? TimeProvider.System;
+        Directory.CreateDirectory(_work);
+    }
+
+    /// <summary>A test hook: called with each step's name; throwing there simulates a crash after it.</summary>
+    internal Action<string>? AfterStep { get; set; }
+
+    private string JournalPath => Path.Combine(_work, "install.journal.json");
+
+    private string VersionsPath => Path.Combine(_work, "installed-versions.json");
+
+    /// <summary>Gets the installed version of <paramref name="product"/>, kept durably, or null.</summary>
+    public string? InstalledVersion(string product) =>
+        File.Exists(VersionsPath) ? JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllBytes(VersionsPath))!.GetValueOrDefault(product) : null;
+
+    /// <summary>
+    /// Verifies and installs <paramref name="package"/>. The consent decision must grant installing
+    /// exactly this package (its approval binds the package hash) when the ground rules require one.
+    /// </summary>
+    /// <returns>The unit-signed receipt: installed, rolled back or refused, with the files' hashes.</returns>
+    public async Task<SignedEnvelope> InstallAsync(
+        Stream package, FixTrust trust, FixContext context, ConsentDecision consent, Func<CancellationToken, Task<bool>> healthCheck,
+        string sessionId, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(consent);
+        ArgumentNullException.ThrowIfNull(healthCheck);
+        await RecoverAsync(cancellationToken).ConfigureAwait(false);
+        string transaction = Path.Combine(_work, "tx-" + Guid.NewGuid().ToString("N"));
+        string staging = Path.Combine(transaction, "staged");
+        FixVerification verified = await FixVerifier.VerifyAsync(package, trust, context with { InstalledVersion = context.InstalledVersion ?? InstalledVersion(context.Product) }, staging, _time, cancellationToken).ConfigureAwait(false);
+        if (!verified.IsValid)
+        {
+            DeleteQuietly(transaction);
+            return Receipt(verified.Manifest, verified.PackageHash, sessionId, InstallResult.Refused, verified.Message, []);
+        }
+
+        if (!consent.IsGranted || consent.Request.Operation != SupportOperation.InstallFix
+            || (consent.Request.PackageHash is not null && consent.Request.PackageHash != verified.PackageHash))
+        {
+            DeleteQuietly(transaction);
+            return Receipt(verified.Manifest, verified.PackageHash, sessionId, InstallResult.Refused,
+                $"No consent decision grants installing this package ({consent.Outcome}: {consent.Sentence}).", []);
+        }
+
+        FixManifest manifest = verified.Manifest!;
+        var plan = new InstallJournal
+        {
+            Transaction = transaction,
+            Phase = "staged",
+            Product = manifest.Product,
+            Version = manifest.Version,
+            Files = [.. manifest.Files.Select(f => new JournalFile(f.Path, f.Action, Hash(Target(f.Path)), f.Action == FixFileAction.Delete ? null : f.Sha256))],
+        };
+        WriteJournal(plan);
+        AfterStep?.Invoke("staged");
+
+        WriteJournal(plan with { Phase = "swapping" });
+        for (int i = 0; i < plan.Files.Count; i++)
+        {
+            JournalFile file = plan.Files[i];
+            string target = Target(file.Path);
+            if (File.Exists(target))
+            {
+                string backup = Path.Combine(transaction, "backup", file.Path);
+                Directory.CreateDirectory(Path.GetDirectoryName(backup)!);
+                File.Move(target, backup, overwrite: true);
+            }
+
+            AfterStep?.Invoke($"backup:{i}");
+            if (file.Action != FixFileAction.Delete)
+            {
+                Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                File.Move(Path.Combine(staging, file.Path), target, overwrite: true);
+            }
+
+            AfterStep?.Invoke($"swap:{i}");
+        }
+
+        WriteJournal(plan with { Phase = "swapped" });
+        AfterStep?.Invoke("swapped");
+        bool healthy;
+        try
+        {
+            healthy = await healthCheck(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            healthy = false;
+        }
+
+        if (!healthy)
+        {
+            RollBack(plan);
+            return Receipt(manifest, verified.PackageHash, sessionId, InstallResult.RolledBack, "The health check failed; the previous files are back.",
+                [.. plan.Files.Select(f => new InstalledFile(f.Path, f.HashBefore, f.HashBefore))]);
+        }
+
+        WriteJournal(plan with { Phase = "committed" });
+        AfterStep?.Invoke("committed");
+        Commit(plan);
+        return Receipt(manifest, verified.PackageHash, sessionId, InstallResult.Installed, $"{manifest.PackageId} {manifest.Version} installed.",
+            [.. plan.Files.Select(f => new InstalledFile(f.Path, f.HashBefore, f.HashAfter))]);
+    }
+
+    /// <summary>Finishes or undoes an install a crash interrupted: committed ones are completed, all others rolled back.</summary>
+    public Task RecoverAsync(CancellationToken cancellationToken = default)
+    {
+        if (File.Exists(JournalPath))
+        {
+            InstallJournal plan = JsonSerializer.Deserialize<InstallJournal>(File.ReadAllBytes(JournalPath), DocumentJson.Options)!;
+            if (plan.Phase == "committed")
+            {
+                Commit(plan);
+            }
+            else
+            {
+                RollBack(plan);
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
+    private void RollBack(InstallJournal plan)
+    {
+        foreach (JournalFile file in plan.Files)
+        {
+            string target = Target(file.Path);
+            string backup = Path.Combine(plan.Transaction, "backup", file.Path);
+            if (File.Exists(backup))
+            {
+                File.Move(backup, target, overwrite: true);
+            }
+            else if (file.HashBefore is null && File.Exists(target) && Hash(target) == file.HashAfter)
+            {
+                File.Delete(target); // an added file
+            }
+        }
+
+        Finish(plan);
+    }
+
+    private void Commit(InstallJournal plan)
+    {
+        Dictionary<string, string> versions = File.Exists(VersionsPath)
+            ? JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllBytes(VersionsPath))!
+            : [];
+        versions[plan.Product] = plan.Version;
+        WriteDurably(VersionsPath, JsonSerializer.SerializeToUtf8Bytes(versions));
+        Finish(plan);
+    }
+
+    private void Finish(InstallJournal plan)
+    {
+        DeleteQuietly(plan.Transaction);
+        File.Delete(JournalPath);
+    }
+
+    private void WriteJournal(InstallJournal plan) => WriteDurably(JournalPath, DocumentJson.Serialize(plan));
+
+    private static void WriteDurably(string path, byte[] content)
+    {
+        string temporary = path + ".tmp";
+        using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
+        {
+            stream.Write(content);
+            stream.Flush(flushToDisk: true);
+        }
+
+        File.Move(temporary, path, overwrite: true);
+    }
+
+    private string Target(string path) => Path.Combine(_root, path.Replace('/', Path.DirectorySeparatorChar));
+
+    private static string? Hash(string path) => File.Exists(path) ? Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(path))) : null;
+
+    private static void DeleteQuietly(string folder)
+    {
+        if (Directory.Exists(folder))
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    private SignedEnvelope Receipt(FixManifest? manifest, string? packageHash, string sessionId, InstallResult result, string reason, IReadOnlyList<InstalledFile> files)
+    {
+        var receipt = new InstallReceipt
+        {
+            PackageId = manifest?.PackageId,
+            Version = manifest?.Version,
+            PackageHash = packageHash,
+            SessionId = sessionId,
+            Result = result,
+            Reason = reason,
+            Files = files,
+            At = _time.GetUtcNow(),
+        };
+        return SignedEnvelope.Create(InstallReceipt.DocumentType, DocumentJson.Serialize(receipt)).Sign(_unit);
+    }
+
+    internal sealed record InstallJournal
+    {
+        public required string Transaction { get; init; }
+
+        public required string Phase { get; init; }
+
+        public required string Product { get; init; }
+
+        public required string Version { get; init; }
+
+        public required IReadOnlyList<JournalFile> Files { get; init; }
+    }
+
+    internal sealed record JournalFile(string Path, FixFileAction Action, string? HashBefore, string? HashAfter);
+}

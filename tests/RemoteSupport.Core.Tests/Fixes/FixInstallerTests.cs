@@ -1,0 +1,181 @@
+using System.Security.Cryptography;
+using Microsoft.Extensions.Time.Testing;
+using RemoteSupport.Consent;
+using RemoteSupport.Documents;
+using RemoteSupport.Fixes;
+using RemoteSupport.GroundRules;
+using RemoteSupport.Identities;
+
+namespace RemoteSupport.Tests.Fixes;
+
+public sealed class FixInstallerTests : IDisposable
+{
+    private readonly TemporaryFolder _folder = new();
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 27, 9, 0, 0, TimeSpan.Zero));
+    private readonly PartyIdentity _release1 = PartyIdentity.Create("contoso", PartyRole.Vendor);
+    private readonly PartyIdentity _release2 = PartyIdentity.Create("contoso", PartyRole.Vendor);
+    private readonly PartyIdentity _unit = PartyIdentity.Create("fabrikam", PartyRole.Unit);
+    private readonly FixTrust _trust;
+    private readonly FixContext _context = new("unit-7", "fabrikam", null, "ledger", "2.3.0");
+    private readonly Dictionary<string, byte[]> _before;
+
+    public FixInstallerTests()
+    {
+        _trust = new FixTrust(new VendorRoot
+        {
+            VendorId = "contoso", Version = 1, Expires = _time.GetUtcNow().AddYears(1), Threshold = 2,
+            ReleaseKeys = [_release1.PublicKey.ToString(), _release2.PublicKey.ToString()],
+        }.ToEnvelope().Sign(_release1).Sign(_release2), _time);
+
+        Directory.CreateDirectory(Path.Combine(Root, "bin"));
+        File.WriteAllText(Path.Combine(Root, "bin", "app.dll"), "old app");
+        File.WriteAllText(Path.Combine(Root, "bin", "legacy.dll"), "legacy");
+        Directory.CreateDirectory(Path.Combine(Source, "bin"));
+        File.WriteAllText(Path.Combine(Source, "bin", "app.dll"), "new app");
+        File.WriteAllText(Path.Combine(Source, "bin", "extra.dll"), "new extra");
+        _before = Snapshot();
+    }
+
+    private string Root => Path.Combine(_folder.Path, "install");
+
+    private string Source => Path.Combine(_folder.Path, "source");
+
+    private string Work => Path.Combine(_folder.Path, "work");
+
+    public void Dispose()
+    {
+        _folder.Dispose();
+        _release1.Dispose();
+        _release2.Dispose();
+        _unit.Dispose();
+    }
+
+    [Fact]
+    public async Task Install_SwapsTheFiles_RecordsTheVersion_AndSignsAReceipt()
+    {
+        string package = await BuildAsync();
+        var installer = new FixInstaller(Root, Work, _unit, _time);
+
+        InstallReceipt receipt = await InstallAsync(installer, package, () => true);
+
+        receipt.Result.Should().Be(InstallResult.Installed, receipt.Reason);
+        (await File.ReadAllTextAsync(Path.Combine(Root, "bin", "app.dll"))).Should().Be("new app");
+        (await File.ReadAllTextAsync(Path.Combine(Root, "bin", "extra.dll"))).Should().Be("new extra");
+        File.Exists(Path.Combine(Root, "bin", "legacy.dll")).Should().BeFalse();
+        installer.InstalledVersion("ledger").Should().Be("2.4.0");
+        receipt.Files.Single(f => f.Path == "bin/app.dll").HashBefore.Should().Be(Sha("old app"));
+        receipt.Files.Single(f => f.Path == "bin/app.dll").HashAfter.Should().Be(Sha("new app"));
+        receipt.PackageHash.Should().Be(Convert.ToHexStringLower(SHA256.HashData(await File.ReadAllBytesAsync(package))));
+        Directory.GetFileSystemEntries(Work).Should().ContainSingle("only the installed-versions file remains");
+    }
+
+    [Fact]
+    public async Task FailingHealthCheck_RollsBack_ToTheExactPreviousFiles()
+    {
+        string package = await BuildAsync();
+
+        InstallReceipt receipt = await InstallAsync(new FixInstaller(Root, Work, _unit, _time), package, () => false);
+
+        receipt.Result.Should().Be(InstallResult.RolledBack);
+        Snapshot().Should().BeEquivalentTo(_before);
+    }
+
+    [Fact]
+    public async Task RefusedPackage_LeavesTheRootUnchanged_WithAReceiptSayingWhy()
+    {
+        string package = await BuildAsync();
+        byte[] bytes = await File.ReadAllBytesAsync(package);
+        bytes[^2] ^= 0x01;
+        await File.WriteAllBytesAsync(package, bytes);
+
+        InstallReceipt receipt = await InstallAsync(new FixInstaller(Root, Work, _unit, _time), package, () => true);
+
+        receipt.Result.Should().Be(InstallResult.Refused);
+        receipt.Reason.Should().Contain("does not match");
+        Snapshot().Should().BeEquivalentTo(_before);
+    }
+
+    [Fact]
+    public async Task ConsentForAnotherPackage_IsRefused()
+    {
+        string package = await BuildAsync();
+
+        InstallReceipt receipt = await InstallAsync(new FixInstaller(Root, Work, _unit, _time), package, () => true, packageHash: new string('0', 64));
+
+        receipt.Result.Should().Be(InstallResult.Refused);
+        Snapshot().Should().BeEquivalentTo(_before);
+    }
+
+    [Theory]
+    [InlineData("staged", false)]
+    [InlineData("backup:0", false)]
+    [InlineData("swap:0", false)]
+    [InlineData("backup:1", false)]
+    [InlineData("swap:2", false)]
+    [InlineData("swapped", false)]
+    [InlineData("committed", true)]
+    public async Task CrashAfterAnyStep_RecoversToBeforeOrAfter_NeverBetween(string step, bool after)
+    {
+        string package = await BuildAsync();
+        var crashing = new FixInstaller(Root, Work, _unit, _time) { AfterStep = s => { if (s == step) { throw new SimulatedCrash(); } } };
+        await FluentActions.Awaiting(() => InstallAsync(crashing, package, () => true)).Should().ThrowAsync<SimulatedCrash>();
+
+        var restarted = new FixInstaller(Root, Work, _unit, _time);
+        await restarted.RecoverAsync();
+
+        Dictionary<string, byte[]> now = Snapshot();
+        if (after)
+        {
+            now.Keys.Should().BeEquivalentTo("bin/app.dll", "bin/extra.dll");
+            restarted.InstalledVersion("ledger").Should().Be("2.4.0");
+        }
+        else
+        {
+            now.Should().BeEquivalentTo(_before);
+            restarted.InstalledVersion("ledger").Should().BeNull();
+        }
+    }
+
+    private async Task<InstallReceipt> InstallAsync(FixInstaller installer, string package, Func<bool> healthy, string? packageHash = null)
+    {
+        var consent = new ConsentDecision
+        {
+            DecisionId = "decision-1",
+            DecidedAt = _time.GetUtcNow(),
+            Outcome = ConsentOutcome.Granted,
+            Reason = ConsentReason.None,
+            Sentence = "granted",
+            Request = new ConsentRequest
+            {
+                SessionId = "session-1", UnitId = "unit-7", VendorId = "contoso", TechnicianId = "contoso",
+                TechnicianKey = _release1.PublicKey, Operation = SupportOperation.InstallFix, PackageHash = packageHash,
+            },
+        };
+        await using FileStream stream = File.OpenRead(package);
+        SignedEnvelope signed = await installer.InstallAsync(stream, _trust, _context, consent, _ => Task.FromResult(healthy()), "session-1");
+        _unit.PublicKey.Verify(signed.PreAuthenticationEncoding(), signed.Signatures[0].Signature.Span).Should().BeTrue("the unit signs its receipts");
+        return InstallReceipt.FromEnvelope(signed);
+    }
+
+    private async Task<string> BuildAsync()
+    {
+        string package = Path.Combine(_folder.Path, "fix.rsfix");
+        var template = new FixManifest
+        {
+            PackageId = "ledger-fix-2.4.0", Product = "ledger", Version = "2.4.0",
+            AppliesTo = new FixTarget("ledger", "2.0.0", "3.0.0", ["*"], null, null),
+            CreatedAt = _time.GetUtcNow(), ExpiresAt = _time.GetUtcNow().AddDays(30), ReleaseNotes = "Fix.",
+            Files = [new FixFile("bin/legacy.dll", FixFileAction.Delete, 0, "", [])],
+        };
+        await FixPackage.BuildAsync(Source, template, [_release1, _release2], package);
+        return package;
+    }
+
+    private Dictionary<string, byte[]> Snapshot() =>
+        Directory.GetFiles(Root, "*", SearchOption.AllDirectories)
+            .ToDictionary(f => Path.GetRelativePath(Root, f).Replace('\\', '/'), File.ReadAllBytes);
+
+    private static string Sha(string text) => Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text)));
+
+    private sealed class SimulatedCrash : Exception;
+}
