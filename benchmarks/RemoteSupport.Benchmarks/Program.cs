@@ -1,4 +1,29 @@
+using System.Diagnostics;
 using BenchmarkDotNet.Running;
+using RemoteSupport.Benchmarks.Fixes;
+using RemoteSupport.Fixes;
 
 // dotnet run -c Release --project benchmarks/RemoteSupport.Benchmarks -- --filter '*Envelope*'
-BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+// Peak memory of a process that only verifies a fix package (docs/benchmarks.md):
+//   dotnet RemoteSupport.Benchmarks.dll build-fix 1073741824      (prints the package folder)
+//   /usr/bin/time -v dotnet RemoteSupport.Benchmarks.dll verify-fix <folder>
+switch (args)
+{
+    case ["build-fix", string size]:
+        (string built, _, _, _, _) = await FixPackageBenchmarks.BuildAsync(long.Parse(size, System.Globalization.CultureInfo.InvariantCulture));
+        Console.WriteLine(built);
+        return 0;
+    case ["verify-fix", string folder]:
+        (FixTrust trust, FixContext context) = FixPackageBenchmarks.LoadTrust(folder);
+        var watch = Stopwatch.StartNew();
+        await using (FileStream stream = new(Path.Combine(folder, "fix.rsfix"), FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.Asynchronous | FileOptions.SequentialScan))
+        {
+            FixVerification result = await FixVerifier.VerifyAsync(stream, trust, context, stagingFolder: null);
+            Console.WriteLine($"{result.Message} in {watch.Elapsed.TotalSeconds:0.00} s");
+            return result.IsValid ? 0 : 1;
+        }
+
+    default:
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+        return 0;
+}

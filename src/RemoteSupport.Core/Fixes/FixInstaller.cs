@@ -76,14 +76,17 @@ public sealed class FixInstaller
     private readonly string _work;
     private readonly PartyIdentity _unit;
     private readonly TimeProvider _time;
+    private readonly Audit.AuditLog? _audit;
 
     /// <summary>Creates an installer.</summary>
     /// <param name="installRoot">Where the product's files live.</param>
     /// <param name="workFolder">Staging, backups and the install journal; must be on the same volume as the root.</param>
     /// <param name="unitIdentity">Signs install receipts.</param>
     /// <param name="timeProvider">The clock.</param>
-    public FixInstaller(string installRoot, string workFolder, PartyIdentity unitIdentity, TimeProvider? timeProvider = null)
+    /// <param name="audit">Where each receipt is recorded (fix installed, rolled back or refused) before it is returned.</param>
+    public FixInstaller(string installRoot, string workFolder, PartyIdentity unitIdentity, TimeProvider? timeProvider = null, Audit.AuditLog? audit = null)
     {
+        _audit = audit;
         ArgumentNullException.ThrowIfNull(unitIdentity);
         _root = Path.GetFullPath(installRoot);
         _work = Path.GetFullPath(workFolder);
@@ -121,15 +124,15 @@ public sealed class FixInstaller
         if (!verified.IsValid)
         {
             DeleteQuietly(transaction);
-            return Receipt(verified.Manifest, verified.PackageHash, sessionId, InstallResult.Refused, verified.Message, []);
+            return await ReceiptAsync(verified.Manifest, verified.PackageHash, sessionId, InstallResult.Refused, verified.Message, []).ConfigureAwait(false);
         }
 
         if (!consent.IsGranted || consent.Request.Operation != SupportOperation.InstallFix
             || (consent.Request.PackageHash is not null && consent.Request.PackageHash != verified.PackageHash))
         {
             DeleteQuietly(transaction);
-            return Receipt(verified.Manifest, verified.PackageHash, sessionId, InstallResult.Refused,
-                $"No consent decision grants installing this package ({consent.Outcome}: {consent.Sentence}).", []);
+            return await ReceiptAsync(verified.Manifest, verified.PackageHash, sessionId, InstallResult.Refused,
+                $"No consent decision grants installing this package ({consent.Outcome}: {consent.Sentence}).", []).ConfigureAwait(false);
         }
 
         FixManifest manifest = verified.Manifest!;
@@ -181,15 +184,15 @@ public sealed class FixInstaller
         if (!healthy)
         {
             RollBack(plan);
-            return Receipt(manifest, verified.PackageHash, sessionId, InstallResult.RolledBack, "The health check failed; the previous files are back.",
-                [.. plan.Files.Select(f => new InstalledFile(f.Path, f.HashBefore, f.HashBefore))]);
+            return await ReceiptAsync(manifest, verified.PackageHash, sessionId, InstallResult.RolledBack, "The health check failed; the previous files are back.",
+                [.. plan.Files.Select(f => new InstalledFile(f.Path, f.HashBefore, f.HashBefore))]).ConfigureAwait(false);
         }
 
         WriteJournal(plan with { Phase = "committed" });
         AfterStep?.Invoke("committed");
         Commit(plan);
-        return Receipt(manifest, verified.PackageHash, sessionId, InstallResult.Installed, $"{manifest.PackageId} {manifest.Version} installed.",
-            [.. plan.Files.Select(f => new InstalledFile(f.Path, f.HashBefore, f.HashAfter))]);
+        return await ReceiptAsync(manifest, verified.PackageHash, sessionId, InstallResult.Installed, $"{manifest.PackageId} {manifest.Version} installed.",
+            [.. plan.Files.Select(f => new InstalledFile(f.Path, f.HashBefore, f.HashAfter))]).ConfigureAwait(false);
     }
 
     /// <summary>Finishes or undoes an install a crash interrupted: committed ones are completed, all others rolled back.</summary>
@@ -272,7 +275,7 @@ public sealed class FixInstaller
         }
     }
 
-    private SignedEnvelope Receipt(FixManifest? manifest, string? packageHash, string sessionId, InstallResult result, string reason, IReadOnlyList<InstalledFile> files)
+    private async Task<SignedEnvelope> ReceiptAsync(FixManifest? manifest, string? packageHash, string sessionId, InstallResult result, string reason, IReadOnlyList<InstalledFile> files)
     {
         var receipt = new InstallReceipt
         {
@@ -285,7 +288,33 @@ public sealed class FixInstaller
             Files = files,
             At = _time.GetUtcNow(),
         };
-        return SignedEnvelope.Create(InstallReceipt.DocumentType, DocumentJson.Serialize(receipt)).Sign(_unit);
+        SignedEnvelope signed = SignedEnvelope.Create(InstallReceipt.DocumentType, DocumentJson.Serialize(receipt)).Sign(_unit);
+        if (_audit is not null)
+        {
+            await _audit.RecordAsync(new Audit.AuditEvent
+            {
+                Kind = result switch
+                {
+                    InstallResult.Installed => Audit.AuditEventKind.FixInstalled,
+                    InstallResult.RolledBack => Audit.AuditEventKind.FixRolledBack,
+                    _ => Audit.AuditEventKind.FixVerified,
+                },
+                At = receipt.At,
+                SessionId = sessionId,
+                Actor = "unit/" + _unit.PublicKey.KeyId,
+                Details = new Dictionary<string, string>
+                {
+                    ["packageId"] = receipt.PackageId ?? "unknown",
+                    ["version"] = receipt.Version ?? "unknown",
+                    ["packageHash"] = receipt.PackageHash ?? "unknown",
+                    ["result"] = result.ToString(),
+                    ["reason"] = reason,
+                    ["receipt"] = signed.ToJson(),
+                },
+            }).ConfigureAwait(false);
+        }
+
+        return signed;
     }
 
     internal sealed record InstallJournal

@@ -64,7 +64,10 @@ public sealed record FixVerification
     /// <summary>Gets the manifest, once it could be read.</summary>
     public FixManifest? Manifest { get; init; }
 
-    /// <summary>Gets the SHA-256 of the whole package file (what an approval binds), once read to the end.</summary>
+    /// <summary>
+    /// Gets the package hash: the SHA-256 of the signed manifest's bytes, which commit to every payload
+    /// byte through the chunk hashes; what an approval binds.
+    /// </summary>
     public string? PackageHash { get; init; }
 }
 
@@ -79,15 +82,17 @@ public static class FixVerifier
     /// <summary>The largest manifest accepted, in bytes.</summary>
     public const int MaxManifestBytes = SignedEnvelope.MaxEnvelopeBytes;
 
-    /// <summary>Verifies <paramref name="package"/> and stages its files under <paramref name="stagingFolder"/> (which it creates; never the install root).</summary>
+    /// <summary>
+    /// Verifies <paramref name="package"/> and stages its files under <paramref name="stagingFolder"/> (which it
+    /// creates; never the install root). With a null staging folder it only verifies.
+    /// </summary>
     public static async Task<FixVerification> VerifyAsync(
-        Stream package, FixTrust trust, FixContext context, string stagingFolder, TimeProvider? timeProvider = null, CancellationToken cancellationToken = default)
+        Stream package, FixTrust trust, FixContext context, string? stagingFolder, TimeProvider? timeProvider = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(package);
         ArgumentNullException.ThrowIfNull(trust);
         ArgumentNullException.ThrowIfNull(context);
         DateTimeOffset now = (timeProvider ?? TimeProvider.System).GetUtcNow();
-        using var packageHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
 
         byte[] header = new byte[FixPackage.Magic.Length + 4];
         if (await package.ReadAtLeastAsync(header, header.Length, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false) < header.Length
@@ -96,7 +101,6 @@ public static class FixVerifier
             return Refuse(FixRefusal.Malformed, "The file is not a version 1 fix package.");
         }
 
-        packageHash.AppendData(header);
         uint manifestLength = BinaryPrimitives.ReadUInt32BigEndian(header.AsSpan(FixPackage.Magic.Length));
         if (manifestLength == 0 || manifestLength > MaxManifestBytes)
         {
@@ -109,7 +113,7 @@ public static class FixVerifier
             return Refuse(FixRefusal.Truncated, "The package ends inside its manifest.");
         }
 
-        packageHash.AppendData(manifestBytes);
+        string packageHash = Convert.ToHexStringLower(SHA256.HashData(manifestBytes));
         FixManifest manifest;
         SignedEnvelope envelope;
         try
@@ -128,14 +132,24 @@ public static class FixVerifier
             return refused with { Manifest = manifest };
         }
 
-        Directory.CreateDirectory(stagingFolder);
+        if (stagingFolder is not null)
+        {
+            Directory.CreateDirectory(stagingFolder);
+        }
+
+        // The chunk hashes are signed in the manifest: every chunk matching them means every byte is
+        // the one the release keys signed. One SHA-256 pass over the payload, one chunk in memory.
         byte[] chunk = new byte[manifest.ChunkSize];
         foreach (FixFile file in manifest.Files.Where(f => f.Action != FixFileAction.Delete))
         {
-            string staged = Path.Combine(stagingFolder, file.Path.Replace('/', Path.DirectorySeparatorChar));
-            Directory.CreateDirectory(Path.GetDirectoryName(staged)!);
-            using var fileHash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
-            FileStream output = new(staged, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true);
+            Stream output = Stream.Null;
+            if (stagingFolder is not null)
+            {
+                string staged = Path.Combine(stagingFolder, file.Path.Replace('/', Path.DirectorySeparatorChar));
+                Directory.CreateDirectory(Path.GetDirectoryName(staged)!);
+                output = new FileStream(staged, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true);
+            }
+
             await using (output.ConfigureAwait(false))
             {
                 long remaining = file.Length;
@@ -148,24 +162,19 @@ public static class FixVerifier
                         return Refuse(FixRefusal.Truncated, $"The payload of {file.Path} ends after {file.Length - remaining + read} of {file.Length} bytes.") with { Manifest = manifest };
                     }
 
-                    ReadOnlySpan<byte> data = chunk.AsSpan(0, want);
-                    if (index >= file.ChunkHashes.Count || Convert.ToHexStringLower(SHA256.HashData(data)) != file.ChunkHashes[index])
+                    if (index >= file.ChunkHashes.Count || !ChunkMatches(chunk.AsSpan(0, want), file.ChunkHashes[index]))
                     {
                         return Refuse(FixRefusal.HashMismatch, string.Create(CultureInfo.InvariantCulture, $"Chunk {index} of {file.Path} does not match its hash.")) with { Manifest = manifest };
                     }
 
-                    fileHash.AppendData(data);
-                    packageHash.AppendData(data);
                     await output.WriteAsync(chunk.AsMemory(0, want), cancellationToken).ConfigureAwait(false);
                     remaining -= want;
                 }
 
-                output.Flush(flushToDisk: true);
-            }
-
-            if (Convert.ToHexStringLower(fileHash.GetHashAndReset()) != file.Sha256)
-            {
-                return Refuse(FixRefusal.HashMismatch, $"{file.Path} does not match its SHA-256.") with { Manifest = manifest };
+                if (output is FileStream fileStream)
+                {
+                    fileStream.Flush(flushToDisk: true);
+                }
             }
         }
 
@@ -177,9 +186,9 @@ public static class FixVerifier
         return new FixVerification
         {
             Refusal = FixRefusal.None,
-            Message = $"{manifest.PackageId} {manifest.Version} verified: {manifest.Files.Count} entries staged.",
+            Message = $"{manifest.PackageId} {manifest.Version} verified: {manifest.Files.Count} entries{(stagingFolder is null ? string.Empty : " staged")}.",
             Manifest = manifest,
-            PackageHash = Convert.ToHexStringLower(packageHash.GetHashAndReset()),
+            PackageHash = packageHash,
         };
     }
 
@@ -253,6 +262,15 @@ public static class FixVerifier
         return manifest.ChunkSize is < 4096 or > 16 * 1024 * 1024
             ? Refuse(FixRefusal.Malformed, "The chunk size is outside [4 KiB, 16 MiB].")
             : null;
+    }
+
+    private static bool ChunkMatches(ReadOnlySpan<byte> data, string expectedHex)
+    {
+        Span<byte> digest = stackalloc byte[32];
+        Span<byte> expected = stackalloc byte[32];
+        SHA256.HashData(data, digest);
+        return Convert.FromHexString(expectedHex, expected, out _, out int decoded) == System.Buffers.OperationStatus.Done
+            && decoded == 32 && digest.SequenceEqual(expected);
     }
 
     private static FixVerification Refuse(FixRefusal refusal, string message) => new() { Refusal = refusal, Message = message };

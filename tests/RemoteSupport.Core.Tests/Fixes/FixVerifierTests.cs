@@ -42,7 +42,9 @@ public sealed class FixVerifierTests : IDisposable
         FixVerification result = await VerifyAsync(package);
 
         result.IsValid.Should().BeTrue(result.Message);
-        result.PackageHash.Should().Be(Convert.ToHexStringLower(SHA256.HashData(await File.ReadAllBytesAsync(package))));
+        byte[] file = await File.ReadAllBytesAsync(package);
+        int manifestLength = (int)System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(file.AsSpan(8));
+        result.PackageHash.Should().Be(Convert.ToHexStringLower(SHA256.HashData(file.AsSpan(12, manifestLength))), "the package hash is the signed manifest's");
         (await File.ReadAllBytesAsync(Path.Combine(Staging, "bin", "app.dll"))).Should().Equal(_dll);
         result.Manifest!.Files.Select(f => f.Path).Should().Equal("bin/app.dll", "config/app.json");
         result.Manifest.Files[0].ChunkHashes.Should().HaveCount(4);
