@@ -220,9 +220,11 @@ public sealed class ConsentGate
             }
         }
 
-        if (request.PackageHash is not null && approval.PackageHash != request.PackageHash)
+        if (request.Operation == SupportOperation.InstallFix
+            ? request.PackageHash is null || approval.PackageHash != request.PackageHash
+            : request.PackageHash is not null && approval.PackageHash != request.PackageHash)
         {
-            return (ConsentReason.ApprovalMalformed, $"Approval {approval.ApprovalId} binds another fix package.", null);
+            return (ConsentReason.ApprovalMalformed, $"Approval {approval.ApprovalId} does not bind this fix package (an install approval must name the package hash).", null);
         }
 
         if (now < approval.ValidFrom || now >= approval.ValidUntil)

@@ -117,18 +117,22 @@ public sealed class FixInstaller
     {
         ArgumentNullException.ThrowIfNull(consent);
         ArgumentNullException.ThrowIfNull(healthCheck);
-        await RecoverAsync(cancellationToken).ConfigureAwait(false);
+        using FileStream installLock = AcquireLock();
+        await RecoverLocked().ConfigureAwait(false);
         string transaction = Path.Combine(_work, "tx-" + Guid.NewGuid().ToString("N"));
         string staging = Path.Combine(transaction, "staged");
-        FixVerification verified = await FixVerifier.VerifyAsync(package, trust, context with { InstalledVersion = context.InstalledVersion ?? InstalledVersion(context.Product) }, staging, _time, cancellationToken).ConfigureAwait(false);
+        string? installed = Highest(context.InstalledVersion, InstalledVersion(context.Product));
+        FixVerification verified = await FixVerifier.VerifyAsync(package, trust, context with { InstalledVersion = installed }, staging, _time, cancellationToken).ConfigureAwait(false);
         if (!verified.IsValid)
         {
             DeleteQuietly(transaction);
             return await ReceiptAsync(verified.Manifest, verified.PackageHash, sessionId, InstallResult.Refused, verified.Message, []).ConfigureAwait(false);
         }
 
-        if (!consent.IsGranted || consent.Request.Operation != SupportOperation.InstallFix
-            || (consent.Request.PackageHash is not null && consent.Request.PackageHash != verified.PackageHash))
+        bool bindsThisPackage = consent.Request.PackageHash is null
+            ? consent.ApprovalsUsed.Count == 0
+            : consent.Request.PackageHash == verified.PackageHash;
+        if (!consent.IsGranted || consent.Request.Operation != SupportOperation.InstallFix || consent.Request.SessionId != sessionId || !bindsThisPackage)
         {
             DeleteQuietly(transaction);
             return await ReceiptAsync(verified.Manifest, verified.PackageHash, sessionId, InstallResult.Refused,
@@ -144,9 +148,31 @@ public sealed class FixInstaller
             Version = manifest.Version,
             Files = [.. manifest.Files.Select(f => new JournalFile(f.Path, f.Action, Hash(Target(f.Path)), f.Action == FixFileAction.Delete ? null : f.Sha256))],
         };
+        JournalFile? clash = plan.Files.FirstOrDefault(f => f.Action == FixFileAction.Add && f.HashBefore is not null);
+        if (clash is not null)
+        {
+            DeleteQuietly(transaction);
+            return await ReceiptAsync(manifest, verified.PackageHash, sessionId, InstallResult.Refused,
+                $"{clash.Path} already exists; the package adds it.", []).ConfigureAwait(false);
+        }
+
         WriteJournal(plan);
         AfterStep?.Invoke("staged");
+        try
+        {
+            return await SwapAndCheckAsync(plan, manifest, verified, transaction, staging, healthCheck, sessionId, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is not InstallInterruptedException)
+        {
+            RollBack(plan); // an I/O error or cancellation mid-install: back to the state before
+            throw;
+        }
+    }
 
+    private async Task<SignedEnvelope> SwapAndCheckAsync(
+        InstallJournal plan, FixManifest manifest, FixVerification verified, string transaction, string staging,
+        Func<CancellationToken, Task<bool>> healthCheck, string sessionId, CancellationToken cancellationToken)
+    {
         WriteJournal(plan with { Phase = "swapping" });
         for (int i = 0; i < plan.Files.Count; i++)
         {
@@ -198,6 +224,12 @@ public sealed class FixInstaller
     /// <summary>Finishes or undoes an install a crash interrupted: committed ones are completed, all others rolled back.</summary>
     public Task RecoverAsync(CancellationToken cancellationToken = default)
     {
+        using FileStream recoveryLock = AcquireLock();
+        return RecoverLocked();
+    }
+
+    private Task RecoverLocked()
+    {
         if (File.Exists(JournalPath))
         {
             InstallJournal plan = JsonSerializer.Deserialize<InstallJournal>(File.ReadAllBytes(JournalPath), DocumentJson.Options)!;
@@ -212,6 +244,29 @@ public sealed class FixInstaller
         }
 
         return Task.CompletedTask;
+    }
+
+    /// <summary>One install or recovery at a time, across processes: an exclusive lock on a file in the work folder.</summary>
+    private FileStream AcquireLock()
+    {
+        try
+        {
+            return new FileStream(Path.Combine(_work, "install.lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None);
+        }
+        catch (IOException ex)
+        {
+            throw new InvalidOperationException("Another install or recovery is running on this unit; one at a time.", ex);
+        }
+    }
+
+    private static string? Highest(string? a, string? b)
+    {
+        if (a is null || b is null)
+        {
+            return a ?? b;
+        }
+
+        return NuGet.Versioning.SemanticVersion.Parse(a) >= NuGet.Versioning.SemanticVersion.Parse(b) ? a : b;
     }
 
     private void RollBack(InstallJournal plan)
@@ -316,6 +371,9 @@ public sealed class FixInstaller
 
         return signed;
     }
+
+    /// <summary>Thrown by the test hook to stand for a crash: no rollback runs, as after a real crash.</summary>
+    internal sealed class InstallInterruptedException : Exception;
 
     internal sealed record InstallJournal
     {

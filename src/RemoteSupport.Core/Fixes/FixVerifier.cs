@@ -150,6 +150,7 @@ public static class FixVerifier
                 output = new FileStream(staged, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true);
             }
 
+            using IncrementalHash? fileHash = stagingFolder is null ? null : IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
             await using (output.ConfigureAwait(false))
             {
                 long remaining = file.Length;
@@ -167,8 +168,15 @@ public static class FixVerifier
                         return Refuse(FixRefusal.HashMismatch, string.Create(CultureInfo.InvariantCulture, $"Chunk {index} of {file.Path} does not match its hash.")) with { Manifest = manifest };
                     }
 
+                    fileHash?.AppendData(chunk, 0, want);
                     await output.WriteAsync(chunk.AsMemory(0, want), cancellationToken).ConfigureAwait(false);
                     remaining -= want;
+                }
+
+                // When staging for an install, the whole-file hash (used by receipts and rollback) must hold too.
+                if (fileHash is not null && Convert.ToHexStringLower(fileHash.GetHashAndReset()) != file.Sha256)
+                {
+                    return Refuse(FixRefusal.HashMismatch, $"{file.Path} does not match its SHA-256.") with { Manifest = manifest };
                 }
 
                 if (output is FileStream fileStream)

@@ -102,10 +102,13 @@ public sealed class AppendOnlyJournal : IAsyncDisposable
             Error.Argument(nameof(payload), $"A journal record is at most {MaxRecordLength} bytes.");
         }
 
+        cancellationToken.ThrowIfCancellationRequested();
         var pending = new PendingAppend(payload.ToArray());
         ObjectDisposedException.ThrowIf(!_pending.Writer.TryWrite(pending), this);
 
-        return await pending.Completion.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        // Once queued, the record will be written: the caller must learn its index, so the wait
+        // is not cancellable (a canceled wait would hide a durable record and invite a duplicate).
+        return await pending.Completion.Task.ConfigureAwait(false);
     }
 
     /// <summary>Reads record <paramref name="index"/>'s payload from the file.</summary>
@@ -213,6 +216,11 @@ public sealed class AppendOnlyJournal : IAsyncDisposable
 
     private static async Task<(List<byte[]> Leaves, List<long> Offsets, long Valid, long Truncated)> RecoverAsync(FileStream file, CancellationToken cancellationToken)
     {
+        if (file.Length < FileHeaderLength && await IsTornHeaderAsync(file, cancellationToken).ConfigureAwait(false))
+        {
+            file.SetLength(0); // the header write itself was torn: nothing was ever acknowledged
+        }
+
         if (file.Length == 0)
         {
             byte[] header = new byte[FileHeaderLength];
@@ -307,6 +315,17 @@ public sealed class AppendOnlyJournal : IAsyncDisposable
             onRecord(payload, offset);
             offset += RecordHeaderLength + length;
         }
+    }
+
+    private static async Task<bool> IsTornHeaderAsync(FileStream file, CancellationToken cancellationToken)
+    {
+        byte[] start = new byte[file.Length];
+        file.Position = 0;
+        await file.ReadExactlyAsync(start, cancellationToken).ConfigureAwait(false);
+        byte[] header = new byte[FileHeaderLength];
+        Magic.CopyTo(header, 0);
+        BinaryPrimitives.WriteUInt32BigEndian(header.AsSpan(8), FormatVersion);
+        return !start.AsSpan().ContainsAnyExcept((byte)0) || header.AsSpan().StartsWith(start);
     }
 
     private static async Task<bool> RestIsZeroAsync(FileStream file, long offset, CancellationToken cancellationToken)

@@ -108,9 +108,17 @@ public sealed class FramedConnection : IAsyncDisposable
 
         if (_holding)
         {
-            if (TryParseHeld(out Frame frame))
+            Frame frame;
+            try
             {
-                return new(new FrameReadResult(frame, false, false));
+                if (TryParseHeld(out frame))
+                {
+                    return new(new FrameReadResult(frame, false, false));
+                }
+            }
+            catch (FramingException ex)
+            {
+                return FailThenThrowAsync(ex);
             }
 
             if (_inputCompleted)
@@ -250,6 +258,12 @@ public sealed class FramedConnection : IAsyncDisposable
         _input.AdvanceTo(_consumed, _buffer.End);
         _buffer = default;
         _consumed = default;
+    }
+
+    private async ValueTask<FrameReadResult> FailThenThrowAsync(FramingException error)
+    {
+        await FailAsync(error).ConfigureAwait(false);
+        throw error;
     }
 
     private async ValueTask<FrameReadResult> ReadFrameSlowAsync(CancellationToken cancellationToken)

@@ -36,6 +36,8 @@ public sealed partial class SecureConnection : IAsyncDisposable
     private readonly int _maxMessageSize;
     private readonly int _maxFragment;
     private readonly byte[] _plainBuffer = ArrayPool<byte>.Shared.Rent(MaxNoiseMessage);
+    private readonly byte[] _sendPlain = ArrayPool<byte>.Shared.Rent(MaxNoiseMessage); // the sender's own: a concurrent receive must never see it
+    private int _buffersReturned;
     private byte[]? _cipherScratch;
     private long _sentSinceRekey;
     private long _receivedSinceRekey;
@@ -129,6 +131,11 @@ public sealed partial class SecureConnection : IAsyncDisposable
 
             if (result.IsCompleted)
             {
+                if (_assembled > 0)
+                {
+                    throw await FailAsync(SecureChannelError.DecryptionFailed, "The connection ended inside a message: it was cut off.").ConfigureAwait(false);
+                }
+
                 return new SecureReceiveResult(ReadOnlyMemory<byte>.Empty, isCompleted: true);
             }
 
@@ -164,6 +171,12 @@ public sealed partial class SecureConnection : IAsyncDisposable
 
             if (final && _assembled == 0)
             {
+                if (length > _maxMessageSize)
+                {
+                    throw await FailAsync(SecureChannelError.MessageTooLarge, string.Create(CultureInfo.InvariantCulture,
+                        $"A message exceeds the limit of {_maxMessageSize} bytes.")).ConfigureAwait(false);
+                }
+
                 return new SecureReceiveResult(_plainBuffer.AsMemory(1, length), isCompleted: false);
             }
 
@@ -219,7 +232,7 @@ public sealed partial class SecureConnection : IAsyncDisposable
         int cipherLength = plainLength + TagLength;
         Span<byte> header = stackalloc byte[FrameCodec.HeaderSize];
         FrameCodec.WriteHeader(header, (uint)cipherLength, FrameType.Data, FrameFlags.None, 0);
-        Span<byte> plain = _plainBuffer.AsSpan(0, plainLength);
+        Span<byte> plain = _sendPlain.AsSpan(0, plainLength);
         plain[0] = final ? FinalFragment : (byte)0;
         chunk.CopyTo(plain[1..]);
 
@@ -321,7 +334,13 @@ public sealed partial class SecureConnection : IAsyncDisposable
 
     private void ReturnBuffers()
     {
+        if (Interlocked.Exchange(ref _buffersReturned, 1) != 0)
+        {
+            return; // once only: a pooled array returned twice could be handed to two connections
+        }
+
         ArrayPool<byte>.Shared.Return(_plainBuffer, clearArray: true);
+        ArrayPool<byte>.Shared.Return(_sendPlain, clearArray: true);
         if (_cipherScratch is not null)
         {
             ArrayPool<byte>.Shared.Return(_cipherScratch);

@@ -107,8 +107,15 @@ public sealed class TcpConnectionListener : IConnectionListener
                 continue; // the client gave up before we accepted; serve the next one
             }
 
-            accepted.NoDelay = true;
-            return SocketConnection.Start(accepted, _options);
+            try
+            {
+                accepted.NoDelay = true;
+                return SocketConnection.Start(accepted, _options);
+            }
+            catch (Exception ex) when (ex is SocketException or ObjectDisposedException)
+            {
+                accepted.Dispose(); // the client reset before we could set it up; serve the next one
+            }
         }
 
         return null;

@@ -98,6 +98,26 @@ public sealed class ConsentGateTests : IDisposable
     }
 
     [Fact]
+    public async Task InstallApproval_MustBindThePackageHash()
+    {
+        using var f = new ConsentFixture();
+        SecurityGroundRules rules = f.Rules with
+        {
+            Version = 2,
+            Replaces = f.GroundRules.CurrentHash,
+            Operations = [.. f.Rules.Operations, new OperationRule(SupportOperation.InstallFix, true, new ApprovalRequirement([f.It()]))],
+        };
+        f.GroundRules.Accept(rules.ToEnvelope().Sign(f.Customer).Sign(f.Vendor)).Should().BeEmpty();
+        f.Authorizations.Accept((f.AuthorizationFor(f.GroundRules.CurrentHash!) with { AuthorizationId = "auth-v2" }).ToEnvelope().Sign(f.Customer)).Should().BeEmpty();
+        ConsentRequest install = f.Request(SupportOperation.InstallFix) with { Root = null, Path = null, Owner = null, PackageHash = new string('a', 64) };
+        SignedEnvelope approval = f.Approve(install with { Path = "x" }, [f.ItApprover], a => a with { PackageHash = new string('a', 64), Root = null, PathPatterns = [], Owners = [] });
+
+        (await f.Gate().DecideAsync(install, [approval])).IsGranted.Should().BeTrue();
+        (await f.Gate().DecideAsync(install with { PackageHash = null }, [approval])).Reason.Should().Be(ConsentReason.ApprovalMalformed);
+        (await f.Gate().DecideAsync(install with { PackageHash = new string('b', 64) }, [approval])).Reason.Should().Be(ConsentReason.ApprovalMalformed);
+    }
+
+    [Fact]
     public async Task ApprovalForAnotherPath_IsDenied()
     {
         SignedEnvelope approval = _f.Approve(_f.Request(path: "ledger/2025/ledger.db"), [_f.ItApprover]);

@@ -66,7 +66,7 @@ public sealed class FixInstallerTests : IDisposable
         receipt.Files.Single(f => f.Path == "bin/app.dll").HashBefore.Should().Be(Sha("old app"));
         receipt.Files.Single(f => f.Path == "bin/app.dll").HashAfter.Should().Be(Sha("new app"));
         receipt.PackageHash.Should().HaveLength(64);
-        Directory.GetFileSystemEntries(Work).Should().ContainSingle("only the installed-versions file remains");
+        Directory.GetFileSystemEntries(Work).Select(Path.GetFileName).Should().BeEquivalentTo(["installed-versions.json", "install.lock"], "staging, backups and the journal are gone");
     }
 
     [Fact]
@@ -131,8 +131,8 @@ public sealed class FixInstallerTests : IDisposable
     public async Task CrashAfterAnyStep_RecoversToBeforeOrAfter_NeverBetween(string step, bool after)
     {
         string package = await BuildAsync();
-        var crashing = new FixInstaller(Root, Work, _unit, _time) { AfterStep = s => { if (s == step) { throw new SimulatedCrash(); } } };
-        await FluentActions.Awaiting(() => InstallAsync(crashing, package, () => true)).Should().ThrowAsync<SimulatedCrash>();
+        var crashing = new FixInstaller(Root, Work, _unit, _time) { AfterStep = s => { if (s == step) { throw new FixInstaller.InstallInterruptedException(); } } };
+        await FluentActions.Awaiting(() => InstallAsync(crashing, package, () => true)).Should().ThrowAsync<FixInstaller.InstallInterruptedException>();
 
         var restarted = new FixInstaller(Root, Work, _unit, _time);
         await restarted.RecoverAsync();
@@ -190,6 +190,4 @@ public sealed class FixInstallerTests : IDisposable
             .ToDictionary(f => Path.GetRelativePath(Root, f).Replace('\\', '/'), File.ReadAllBytes);
 
     private static string Sha(string text) => Convert.ToHexStringLower(SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text)));
-
-    private sealed class SimulatedCrash : Exception;
 }

@@ -157,6 +157,22 @@ public sealed class AppendOnlyJournalTests : IDisposable
         }
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(5)]
+    [InlineData(15)]
+    public async Task TornFileHeader_OpensAsAnEmptyJournal(int headerBytes)
+    {
+        await (await AppendOnlyJournal.OpenAsync(JournalPath)).DisposeAsync();
+        byte[] header = await File.ReadAllBytesAsync(JournalPath);
+        await File.WriteAllBytesAsync(JournalPath, header[..headerBytes]);
+
+        await using AppendOnlyJournal reopened = await AppendOnlyJournal.OpenAsync(JournalPath);
+
+        reopened.Count.Should().Be(0);
+        (await reopened.AppendAsync("after the crash"u8.ToArray())).Should().Be(0);
+    }
+
     [Fact]
     public async Task NotAJournal_IsRefused()
     {

@@ -105,6 +105,19 @@ public sealed class FramedConnectionTests
     });
 
     [Fact]
+    public Task BadFrameBehindAGoodOneInTheSameRead_IsStillReportedAndClosed() => WithoutSynchronizationContext(async () =>
+    {
+        (TransportConnection raw, FramedConnection server) = await ConnectRawAsync();
+        byte[] good = [.. FrameCodecTests.Header(2, FrameType.Data, FrameFlags.None, 1), 7, 7];
+        await raw.Output.WriteAsync((byte[])[.. good, .. FrameCodecTests.Header(1, (FrameType)0x44, FrameFlags.None, 0)]);
+
+        (await server.ReadFrameAsync()).Frame.Payload.Length.Should().Be(2);
+        (await ReadErrorAsync(server)).Error.Should().Be(FramingError.UnknownFrameType);
+        server.CloseReason.Should().Be(ConnectionCloseReason.ProtocolError);
+        (await ReadGoAwayAsync(raw)).Code.Should().Be((uint)FramingError.UnknownFrameType);
+    });
+
+    [Fact]
     public Task ZeroLengthFrame_ClosesWithProtocolError() => WithoutSynchronizationContext(async () =>
     {
         (TransportConnection raw, FramedConnection server) = await ConnectRawAsync();

@@ -13,6 +13,7 @@ internal sealed class NoiseCipherState : IDisposable
 
     private readonly NoiseCipher _cipher;
     private Key? _key;
+    private bool _disposed;
 
     public NoiseCipherState(NoiseCipher cipher)
     {
@@ -36,6 +37,7 @@ internal sealed class NoiseCipherState : IDisposable
     /// <returns>The number of bytes written.</returns>
     public int EncryptWithAd(ReadOnlySpan<byte> associatedData, ReadOnlySpan<byte> plaintext, Span<byte> ciphertext)
     {
+        ObjectDisposedException.ThrowIf(_disposed, this); // a disposed state must never fall back to plaintext
         if (_key is null)
         {
             plaintext.CopyTo(ciphertext);
@@ -54,6 +56,7 @@ internal sealed class NoiseCipherState : IDisposable
     /// <returns>The plaintext length, or -1 when authentication fails (the nonce does not advance).</returns>
     public int DecryptWithAd(ReadOnlySpan<byte> associatedData, ReadOnlySpan<byte> ciphertext, Span<byte> plaintext)
     {
+        ObjectDisposedException.ThrowIf(_disposed, this);
         if (_key is null)
         {
             ciphertext.CopyTo(plaintext);
@@ -100,6 +103,7 @@ internal sealed class NoiseCipherState : IDisposable
 
     public void Dispose()
     {
+        _disposed = true;
         _key?.Dispose();
         _key = null;
     }
