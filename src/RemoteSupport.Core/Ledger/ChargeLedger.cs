@@ -199,6 +199,7 @@ public sealed class ChargeLedger : IDisposable
     private readonly Dictionary<string, long> _approved = new(StringComparer.Ordinal);
     private readonly Dictionary<string, long> _disputed = new(StringComparer.Ordinal);
     private readonly Dictionary<string, long> _reversed = new(StringComparer.Ordinal);
+    private long _applied; // journal records applied to the state above (entries and annotations)
 
     // Due totals for the caps, kept up to date so recording stays O(1) however long the ledger is.
     private readonly Dictionary<(string Currency, string Session), long> _sessionDue = [];
@@ -301,6 +302,24 @@ public sealed class ChargeLedger : IDisposable
     {
         ChargeEntry original = Entries.FirstOrDefault(e => e.EntryId == entryId)
             ?? throw new ArgumentException($"No entry '{entryId}' in the ledger.", nameof(entryId));
+        lock (_entries)
+        {
+            if (_byKey.TryGetValue(idempotencyKey, out ChargeEntry? retried) && retried.Charge.Reverses == entryId)
+            {
+                return Task.FromResult(retried); // a retry of this reversal
+            }
+
+            if (original.Charge.Reverses is not null || _reversed.ContainsKey(entryId))
+            {
+                throw new InvalidOperationException($"Entry {entryId} is a reversal or is already reversed; it cannot be reversed again.");
+            }
+        }
+
+        if (StatusOf(original) == ChargeStatus.Held)
+        {
+            throw new InvalidOperationException($"Entry {entryId} is held, not due: there is nothing to reverse.");
+        }
+
         return RecordAsync(original.Charge with
         {
             IdempotencyKey = idempotencyKey,
@@ -340,8 +359,26 @@ public sealed class ChargeLedger : IDisposable
         }
     }
 
-    /// <summary>Gets the number of journal records (entries, approvals and disputes) the ledger holds.</summary>
-    public long RecordCount => _journal.Count;
+    /// <summary>Gets the number of journal records (entries, approvals and disputes) applied to the ledger.</summary>
+    public long RecordCount
+    {
+        get
+        {
+            lock (_entries)
+            {
+                return _applied;
+            }
+        }
+    }
+
+    /// <summary>Gets the entries and the number of records they reflect, taken together (a consistent snapshot).</summary>
+    public (IReadOnlyList<ChargeEntry> Entries, long RecordCount) Snapshot()
+    {
+        lock (_entries)
+        {
+            return ([.. _entries], _applied);
+        }
+    }
 
     private static bool Before(Dictionary<string, long> marks, string entryId, long ledgerSize) =>
         marks.TryGetValue(entryId, out long index) && index < ledgerSize;
@@ -390,6 +427,7 @@ public sealed class ChargeLedger : IDisposable
     {
         lock (_entries)
         {
+            _applied++;
             Dictionary<string, long> target = annotation.Annotation == "approved" ? _approved : _disputed;
             foreach (string id in annotation.EntryIds)
             {
@@ -402,6 +440,7 @@ public sealed class ChargeLedger : IDisposable
     {
         lock (_entries)
         {
+            _applied++;
             _entries.Add(entry);
             _byKey[entry.Charge.IdempotencyKey] = entry;
             _indexOf[entry.EntryId] = index;

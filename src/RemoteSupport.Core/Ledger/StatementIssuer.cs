@@ -11,11 +11,12 @@ namespace RemoteSupport.Ledger;
 /// numbers are sequential per customer, an issued month never changes, and a charge recorded after
 /// its month was issued goes onto the next statement as a prior-period adjustment.
 /// </summary>
-public sealed class StatementIssuer
+public sealed class StatementIssuer : IDisposable
 {
     private readonly AppendOnlyJournal _statements;
     private readonly TimeProvider _time;
     private readonly List<MonthlyStatement> _issued = [];
+    private readonly SemaphoreSlim _issuing = new(1, 1); // one issue at a time: numbers and months stay unique
 
     private readonly int _inlineLineLimit;
 
@@ -63,6 +64,24 @@ public sealed class StatementIssuer
     {
         ArgumentNullException.ThrowIfNull(ledger);
         ArgumentNullException.ThrowIfNull(signer);
+        await _issuing.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await IssueLockedAsync(ledger, customerId, month, timeZone, ledgerCheckpoint, signer, linesCsv, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _issuing.Release();
+        }
+    }
+
+    /// <summary>Releases the issuing lock (the journal is the caller's).</summary>
+    public void Dispose() => _issuing.Dispose();
+
+    private async Task<SignedEnvelope> IssueLockedAsync(
+        ChargeLedger ledger, string customerId, YearMonth month, string timeZone, string ledgerCheckpoint, PartyIdentity signer,
+        Stream? linesCsv, CancellationToken cancellationToken)
+    {
         DateTimeZone zone = DateTimeZoneProviders.Tzdb[timeZone];
         string monthText = month.ToString("yyyy-MM", CultureInfo.InvariantCulture);
         (DateTimeOffset start, DateTimeOffset end) = MonthlyStatement.MonthBounds(month, zone);
@@ -80,11 +99,11 @@ public sealed class StatementIssuer
         // An entry was billed by an earlier statement S when S could see it (recorded before S's ledger
         // size), it was incurred before S's period end, and it was due at that time.
         List<MonthlyStatement> earlier = _issued.Where(s => s.CustomerId == customerId).ToList();
-        long ledgerSize = ledger.RecordCount;
+        (IReadOnlyList<ChargeEntry> entries, long ledgerSize) = ledger.Snapshot();
         var lines = new List<StatementLine>();
         var held = new List<StatementLine>();
         var disputed = new List<StatementLine>();
-        foreach (ChargeEntry entry in ledger.Entries)
+        foreach (ChargeEntry entry in entries)
         {
             if (entry.Charge.CustomerId != customerId || entry.Charge.IncurredAt >= end)
             {

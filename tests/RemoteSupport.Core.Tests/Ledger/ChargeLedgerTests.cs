@@ -89,6 +89,26 @@ public sealed class ChargeLedgerTests : IDisposable
     }
 
     [Fact]
+    public async Task Reversal_IsIdempotent_AndNeverCreditsTwiceOrCreditsAHeldEntry()
+    {
+        await using AppendOnlyJournal journal = await AppendOnlyJournal.OpenAsync(_folder.File("ledger.journal"));
+        using ChargeLedger ledger = await ChargeLedger.OpenAsync(journal, _f.Rules, _f.Time);
+        ChargeEntry setup = await ledger.RecordAsync(Charge("s1/setup", 500));
+        ChargeEntry held = await ledger.RecordAsync(Charge("big", 15_000));
+
+        ChargeEntry first = await ledger.ReverseAsync(setup.EntryId, "rev-1", "error");
+        _f.Time.Advance(TimeSpan.FromMinutes(1));
+        ChargeEntry retry = await ledger.ReverseAsync(setup.EntryId, "rev-1", "error");
+        var again = async () => await ledger.ReverseAsync(setup.EntryId, "rev-2", "error again");
+        var ofHeld = async () => await ledger.ReverseAsync(held.EntryId, "rev-3", "held");
+
+        retry.EntryId.Should().Be(first.EntryId);
+        await again.Should().ThrowAsync<InvalidOperationException>().WithMessage("*already reversed*");
+        await ofHeld.Should().ThrowAsync<InvalidOperationException>().WithMessage("*held*");
+        ledger.DueTotals()["EUR"].Should().Be(0);
+    }
+
+    [Fact]
     public async Task EntriesBeyondThresholdOrCaps_AreHeld_OutsideTheTotals()
     {
         await using AppendOnlyJournal journal = await AppendOnlyJournal.OpenAsync(_folder.File("ledger.journal"));
