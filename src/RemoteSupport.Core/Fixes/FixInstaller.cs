@@ -44,8 +44,8 @@ public sealed record InstallReceipt
     /// <summary>Gets the session.</summary>
     public required string SessionId { get; init; }
 
-    /// <summary>Gets the result.</summary>
-    public required InstallResult Result { get; init; }
+    /// <summary>Gets the outcome.</summary>
+    public required InstallResult Outcome { get; init; }
 
     /// <summary>Gets why (refused or rolled back), or what was installed.</summary>
     public required string Reason { get; init; }
@@ -338,7 +338,7 @@ public sealed class FixInstaller
             Version = manifest?.Version,
             PackageHash = packageHash,
             SessionId = sessionId,
-            Result = result,
+            Outcome = result,
             Reason = reason,
             Files = files,
             At = _time.GetUtcNow(),

@@ -58,7 +58,7 @@ public sealed class FixInstallerTests : IDisposable
 
         InstallReceipt receipt = await InstallAsync(installer, package, () => true);
 
-        receipt.Result.Should().Be(InstallResult.Installed, receipt.Reason);
+        receipt.Outcome.Should().Be(InstallResult.Installed, receipt.Reason);
         (await File.ReadAllTextAsync(Path.Combine(Root, "bin", "app.dll"))).Should().Be("new app");
         (await File.ReadAllTextAsync(Path.Combine(Root, "bin", "extra.dll"))).Should().Be("new extra");
         File.Exists(Path.Combine(Root, "bin", "legacy.dll")).Should().BeFalse();
@@ -90,7 +90,7 @@ public sealed class FixInstallerTests : IDisposable
 
         InstallReceipt receipt = await InstallAsync(new FixInstaller(Root, Work, _unit, _time), package, () => false);
 
-        receipt.Result.Should().Be(InstallResult.RolledBack);
+        receipt.Outcome.Should().Be(InstallResult.RolledBack);
         Snapshot().Should().BeEquivalentTo(_before);
     }
 
@@ -104,7 +104,7 @@ public sealed class FixInstallerTests : IDisposable
 
         InstallReceipt receipt = await InstallAsync(new FixInstaller(Root, Work, _unit, _time), package, () => true);
 
-        receipt.Result.Should().Be(InstallResult.Refused);
+        receipt.Outcome.Should().Be(InstallResult.Refused);
         receipt.Reason.Should().Contain("does not match");
         Snapshot().Should().BeEquivalentTo(_before);
     }
@@ -116,7 +116,7 @@ public sealed class FixInstallerTests : IDisposable
 
         InstallReceipt receipt = await InstallAsync(new FixInstaller(Root, Work, _unit, _time), package, () => true, packageHash: new string('0', 64));
 
-        receipt.Result.Should().Be(InstallResult.Refused);
+        receipt.Outcome.Should().Be(InstallResult.Refused);
         Snapshot().Should().BeEquivalentTo(_before);
     }
 
