@@ -57,7 +57,7 @@ public class ReadmeQuickStartTests
 
     private static (string[] Imports, string[] Statements, string[] Classes) ReadmeBlock(string marker)
     {
-        string readme = File.ReadAllText(Path.Combine(FindRepositoryRoot(), "README.md")).ReplaceLineEndings("\n");
+        string readme = File.ReadAllText(Path.Combine(RepositoryPaths.Root(), "README.md")).ReplaceLineEndings("\n");
         int at = readme.IndexOf(marker, StringComparison.Ordinal);
         at.Should().BePositive($"the README marks {marker}");
         int start = readme.IndexOf("```csharp\n", at, StringComparison.Ordinal) + "```csharp\n".Length;
@@ -90,7 +90,7 @@ public class ReadmeQuickStartTests
     }
 
     private static string ThisFile() =>
-        File.ReadAllText(Path.Combine(FindRepositoryRoot(), "tests", "RemoteSupport.Core.Tests", "ReadmeQuickStartTests.cs")).ReplaceLineEndings("\n");
+        File.ReadAllText(Path.Combine(RepositoryPaths.Root(), "tests", "RemoteSupport.Core.Tests", "ReadmeQuickStartTests.cs")).ReplaceLineEndings("\n");
 
     private static void QuickStart()
     {
@@ -178,19 +178,6 @@ public class ReadmeQuickStartTests
         }
     }
     // README consent class: end
-
-    internal static string FindRepositoryRoot()
-    {
-        for (DirectoryInfo? dir = new(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "RemoteSupport.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("RemoteSupport.sln not found above " + AppContext.BaseDirectory);
-    }
 
     /// <summary>Stands in for <see cref="System.Console"/> inside this class so the quick start's output is captured.</summary>
     private static class Console

@@ -267,16 +267,28 @@ public sealed class TrustStore
         // A key may be trusted in several roles (a customer key that also approves): a valid signature
         // counts for every set that holds the key.
         SignatureFinding? best = null;
-        bool? verified = null;
+        string? verifiedKeyId = null;
+        bool verified = false;
         foreach (TrustedKey candidate in AllKeys())
         {
-            if (signature.KeyId.Length > 0 ? candidate.Key.KeyId != signature.KeyId : !candidate.Key.Verify(pae, signature.Signature.Span))
+            if (signature.KeyId.Length > 0 && candidate.Key.KeyId != signature.KeyId)
             {
                 continue;
             }
 
-            verified ??= candidate.Key.Verify(pae, signature.Signature.Span);
-            SignatureProblem problem = verified.Value ? candidate.CheckValidAt(now) : SignatureProblem.BadSignature;
+            // One Ed25519 verification per distinct key (a key trusted in several roles appears several times).
+            if (verifiedKeyId != candidate.Key.KeyId)
+            {
+                verifiedKeyId = candidate.Key.KeyId;
+                verified = candidate.Key.Verify(pae, signature.Signature.Span);
+            }
+
+            if (signature.KeyId.Length == 0 && !verified)
+            {
+                continue; // without a key id, only a key the signature verifies under is a candidate
+            }
+
+            SignatureProblem problem = verified ? candidate.CheckValidAt(now) : SignatureProblem.BadSignature;
             if (problem == SignatureProblem.None && signers.Contains(candidate))
             {
                 problem = SignatureProblem.DuplicateSigner;

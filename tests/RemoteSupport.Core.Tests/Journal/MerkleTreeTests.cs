@@ -82,10 +82,7 @@ public class Rfc6962VectorTests
         verified.Should().Be(!wantErr, v.GetProperty("desc").GetString());
     }
 
-    private static string Folder() =>
-        Environment.GetEnvironmentVariable("RFC6962_VECTORS_DIR") is { Length: > 0 } folder
-            ? folder
-            : Path.GetFullPath(Path.Combine(ReadmeQuickStartTests.FindRepositoryRoot(), "..", "shared", "vectors", "rfc6962"));
+    private static string Folder() => RepositoryPaths.Vectors("RFC6962_VECTORS_DIR", "rfc6962");
 
     /// <summary>Sizes and indexes beyond a signed 64-bit value (the vectors' unsigned wrap-arounds) are invalid: -1.</summary>
     private static long Number(JsonElement v, string name) => v.GetProperty(name).TryGetInt64(out long value) ? value : -1;

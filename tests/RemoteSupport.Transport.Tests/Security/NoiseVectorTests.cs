@@ -2,6 +2,8 @@ using System.Text.Json;
 using NSec.Cryptography;
 using RemoteSupport.Transport.Security.Noise;
 
+using RemoteSupport.Tests;
+
 namespace RemoteSupport.Transport.Tests.Security;
 
 /// <summary>
@@ -108,12 +110,7 @@ public class NoiseVectorTests
     private static byte[] Hex(JsonElement element, string property) =>
         element.TryGetProperty(property, out JsonElement value) ? Convert.FromHexString(value.GetString()!) : [];
 
-    internal static string VectorFolder() =>
-        Environment.GetEnvironmentVariable("NOISE_VECTORS_DIR") is { Length: > 0 } folder
-            ? folder
-            : Path.GetFullPath(Path.Combine(CustomTransportGuideTestsRoot(), "..", "shared", "vectors", "noise"));
-
-    private static string CustomTransportGuideTestsRoot() => Transports.CustomTransportGuideTests.RepositoryRoot();
+    internal static string VectorFolder() => RepositoryPaths.Vectors("NOISE_VECTORS_DIR", "noise");
 
     private static Dictionary<string, JsonElement> Load()
     {

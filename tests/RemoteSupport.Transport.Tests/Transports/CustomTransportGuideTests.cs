@@ -3,6 +3,8 @@ using RemoteSupport.Samples.UnixSocketTransport;
 using RemoteSupport.Transport.Framing;
 using RemoteSupport.Transport.Transports;
 
+using RemoteSupport.Tests;
+
 namespace RemoteSupport.Transport.Tests.Transports;
 
 public sealed class CustomTransportGuideTests : IDisposable
@@ -19,7 +21,7 @@ public sealed class CustomTransportGuideTests : IDisposable
     [Fact]
     public void Guide_ShowsTheExampleFileVerbatim()
     {
-        string root = RepositoryRoot();
+        string root = RepositoryPaths.Root();
         string guide = File.ReadAllText(Path.Combine(root, "docs", "guides", "custom-transport.md")).ReplaceLineEndings("\n");
         string example = File.ReadAllText(Path.Combine(root, "samples", "RemoteSupport.Samples.UnixSocketTransport", "UnixSocketTransport.cs")).ReplaceLineEndings("\n");
 
@@ -66,18 +68,5 @@ public sealed class CustomTransportGuideTests : IDisposable
 
         FluentActions.Invoking(() => StreamTransport.Connect(readOnly, "memory"))
             .Should().Throw<ArgumentException>().Which.ParamName.Should().Be("stream");
-    }
-
-    internal static string RepositoryRoot()
-    {
-        for (DirectoryInfo? dir = new(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "RemoteSupport.sln")))
-            {
-                return dir.FullName;
-            }
-        }
-
-        throw new InvalidOperationException("RemoteSupport.sln not found above " + AppContext.BaseDirectory);
     }
 }
