@@ -221,7 +221,7 @@ public static class FrameCodec
         BinaryPrimitives.WriteUInt16BigEndian(span[6..], channelId);
     }
 
-    private static void ValidateHeader(uint length, FrameType type, FrameFlags flags, int maxPayloadLength)
+    internal static void ValidateHeader(uint length, FrameType type, FrameFlags flags, int maxPayloadLength)
     {
         if (length > (uint)maxPayloadLength)
         {

@@ -154,6 +154,26 @@ public sealed class FramedConnection : IAsyncDisposable
         }
     }
 
+    /// <summary>Buffers one frame whose payload is a sequence (the multiplexer sends slices of its channels' buffers).</summary>
+    internal void WriteFrame(FrameType type, FrameFlags flags, ushort channelId, in ReadOnlySequence<byte> payload)
+    {
+        if (payload.Length > PeerMaxFramePayload)
+        {
+            Error.Argument(nameof(payload), string.Create(CultureInfo.InvariantCulture,
+                $"The payload is {payload.Length} bytes; the peer accepts at most {PeerMaxFramePayload} per frame."));
+        }
+
+        EnterWrite();
+        try
+        {
+            FrameCodec.WriteFrame(_output, type, flags, channelId, payload);
+        }
+        finally
+        {
+            ExitWrite();
+        }
+    }
+
     /// <summary>
     /// Starts a frame of <paramref name="payloadLength"/> bytes and returns its payload's place in the
     /// output buffer, to fill in place (the secure channel encrypts straight into it); finish with <see cref="CommitFrame"/>.
@@ -213,6 +233,9 @@ public sealed class FramedConnection : IAsyncDisposable
     {
         Interlocked.Exchange(ref _writeState, 2);
         _timer.Dispose();
+        _ended = true;
+        _input.CancelPendingRead(); // a reader waiting on another thread wakes and sees the end
+        _output.CancelPendingFlush(); // so does a writer waiting for a peer that stopped reading
         if (_holding)
         {
             ReleaseHeld();

@@ -186,8 +186,8 @@ public sealed partial class SecureConnection
 
             var outcome = new HandshakeOutcome(handshake.Protocol.Name, peer, handshake.RemoteStaticPublicKey.ToArray(), handshake.HandshakeHash.ToArray(), peerRekeyAfter);
             return initiator
-                ? new SecureConnection(framed, outcome, initiatorToResponder, responderToInitiator, options.RekeyAfterBytes, options.MaxMessageSize)
-                : new SecureConnection(framed, outcome, responderToInitiator, initiatorToResponder, options.RekeyAfterBytes, options.MaxMessageSize);
+                ? new SecureConnection(framed, outcome, initiatorToResponder, responderToInitiator, options.RekeyAfterBytes, options.MaxMessageSize, isInitiator: true)
+                : new SecureConnection(framed, outcome, responderToInitiator, initiatorToResponder, options.RekeyAfterBytes, options.MaxMessageSize, isInitiator: false);
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {

@@ -26,6 +26,8 @@ public sealed partial class SecureConnection : IAsyncDisposable
     public const int MaxNoiseMessage = 65535;
 
     private const byte FinalFragment = 0x01;
+    private const byte SealedFrameRecord = 0x02;
+    private const int SealedFrameHeader = 3; // record kind, inner type, inner flags
     private const int TagLength = NoiseCipher.TagLength;
 
     private readonly FramedConnection _framed;
@@ -46,9 +48,10 @@ public sealed partial class SecureConnection : IAsyncDisposable
     private bool _closed;
 
     private SecureConnection(
-        FramedConnection framed, HandshakeOutcome outcome, NoiseCipherState send, NoiseCipherState receive, long sendRekeyAfter, int maxMessageSize)
+        FramedConnection framed, HandshakeOutcome outcome, NoiseCipherState send, NoiseCipherState receive, long sendRekeyAfter, int maxMessageSize, bool isInitiator)
     {
         _framed = framed;
+        IsInitiator = isInitiator;
         _send = send;
         _receive = receive;
         _sendRekeyAfter = sendRekeyAfter;
@@ -75,6 +78,12 @@ public sealed partial class SecureConnection : IAsyncDisposable
 
     /// <summary>Gets the framed connection the channel runs over.</summary>
     public FramedConnection Framed => _framed;
+
+    /// <summary>Gets a value indicating whether this side ran the handshake as the initiator (it dialed).</summary>
+    public bool IsInitiator { get; }
+
+    /// <summary>Gets the largest payload of one sealed frame (see <see cref="WriteSealedFrame"/>).</summary>
+    internal int MaxSealedFramePayload => _maxFragment + 1 - SealedFrameHeader;
 
     /// <summary>Gets how many times each direction has rekeyed (sent, received).</summary>
     public (long Sent, long Received) RekeyCount { get; private set; }
@@ -162,7 +171,7 @@ public sealed partial class SecureConnection : IAsyncDisposable
                 throw await FailAsync(SecureChannelError.UnexpectedFrame, $"A {frame.Type} frame on channel {frame.ChannelId} is not part of the secure channel.").ConfigureAwait(false);
             }
 
-            int length = DecryptFrame(frame, out bool final);
+            int length = DecryptFrame(frame, out bool final, sealedFrame: false);
             if (length < 0)
             {
                 throw await FailAsync(SecureChannelError.DecryptionFailed,
@@ -221,6 +230,78 @@ public sealed partial class SecureConnection : IAsyncDisposable
         await _framed.DisposeAsync().ConfigureAwait(false);
     }
 
+    /// <summary>
+    /// Buffers one frame of another layer (the multiplexer) sealed in a secure record: the outer
+    /// frame is <c>Data</c> on <paramref name="channelId"/>, its plaintext the record kind, the inner
+    /// type and flags, then <paramref name="payload"/>; the outer header is the AEAD's associated data.
+    /// </summary>
+    /// <exception cref="SecureChannelException">The send nonce is exhausted; the caller must close the connection.</exception>
+    internal void WriteSealedFrame(FrameType type, FrameFlags flags, ushort channelId, in ReadOnlySequence<byte> payload)
+    {
+        ObjectDisposedException.ThrowIf(_closed, this);
+        if (payload.Length > MaxSealedFramePayload)
+        {
+            Error.Argument(nameof(payload), "The payload is larger than one sealed frame.");
+        }
+
+        int plainLength = SealedFrameHeader + (int)payload.Length;
+        int cipherLength = plainLength + TagLength;
+        Span<byte> plain = _sendPlain.AsSpan(0, plainLength);
+        plain[0] = SealedFrameRecord;
+        plain[1] = (byte)type;
+        plain[2] = (byte)flags;
+        payload.CopyTo(plain[SealedFrameHeader..]);
+        Seal(plain, cipherLength, channelId);
+    }
+
+    /// <summary>
+    /// Reads the next sealed frame (see <see cref="WriteSealedFrame"/>). Its payload is valid until the
+    /// next read. A GoAway frame of the framing layer is returned as it is.
+    /// </summary>
+    /// <exception cref="SecureChannelException">A record failed authentication or is not a sealed frame; the connection is closed.</exception>
+    /// <exception cref="FramingException">The framing layer failed; the connection is closed.</exception>
+    internal async ValueTask<FrameReadResult> ReadSealedFrameAsync(CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_closed, this);
+        FrameReadResult result = await _framed.ReadFrameAsync(cancellationToken).ConfigureAwait(false);
+        if (!result.HasFrame || result.Frame.Type == FrameType.GoAway)
+        {
+            return result;
+        }
+
+        Frame frame = result.Frame;
+        if (frame.Type != FrameType.Data)
+        {
+            throw await FailAsync(SecureChannelError.UnexpectedFrame, $"A {frame.Type} frame in the clear is not part of the secure channel.").ConfigureAwait(false);
+        }
+
+        int length = DecryptFrame(frame, out _, sealedFrame: true);
+        if (length < 0)
+        {
+            throw await FailAsync(SecureChannelError.DecryptionFailed,
+                "A record failed authentication: it was tampered with, replayed, reordered or truncated.").ConfigureAwait(false);
+        }
+
+        var type = (FrameType)_plainBuffer[1];
+        var flags = (FrameFlags)_plainBuffer[2];
+        int payloadLength = length - SealedFrameHeader;
+        try
+        {
+            FrameCodec.ValidateHeader((uint)payloadLength, type, flags, MaxNoiseMessage);
+        }
+        catch (FramingException ex)
+        {
+            throw await FailAsync(SecureChannelError.UnexpectedFrame, "A sealed frame is malformed: " + ex.Message).ConfigureAwait(false);
+        }
+
+        return new FrameReadResult(
+            new Frame(type, flags, frame.ChannelId, new ReadOnlySequence<byte>(_plainBuffer, SealedFrameHeader, payloadLength)), isCompleted: false, isCanceled: false);
+    }
+
+    /// <summary>Closes the connection after a failure of the layer above: GoAway with the code and reason, keys kept until <see cref="DisposeAsync"/>.</summary>
+    internal ValueTask CloseWithErrorAsync(uint code, string reason) =>
+        _framed.CloseWithErrorAsync(code, reason, ConnectionCloseReason.ProtocolError);
+
     internal void SetSendNonceForTest(ulong nonce) => _send.Nonce = nonce;
 
     internal void SetReceiveNonceForTest(ulong nonce) => _receive.Nonce = nonce;
@@ -229,15 +310,28 @@ public sealed partial class SecureConnection : IAsyncDisposable
     {
         exhausted = null;
         int plainLength = chunk.Length + 1;
-        int cipherLength = plainLength + TagLength;
-        Span<byte> header = stackalloc byte[FrameCodec.HeaderSize];
-        FrameCodec.WriteHeader(header, (uint)cipherLength, FrameType.Data, FrameFlags.None, 0);
         Span<byte> plain = _sendPlain.AsSpan(0, plainLength);
         plain[0] = final ? FinalFragment : (byte)0;
         chunk.CopyTo(plain[1..]);
+        try
+        {
+            Seal(plain, plainLength + TagLength, 0);
+        }
+        catch (SecureChannelException ex)
+        {
+            exhausted = ex.Message;
+            return false;
+        }
 
-        // Encrypt straight into the frame's place in the output buffer.
-        Span<byte> frame = _framed.BeginFrame(FrameType.Data, FrameFlags.None, 0, cipherLength);
+        return true;
+    }
+
+    /// <summary>Encrypts <paramref name="plain"/> straight into a Data frame's place in the output buffer.</summary>
+    private void Seal(ReadOnlySpan<byte> plain, int cipherLength, ushort channelId)
+    {
+        Span<byte> header = stackalloc byte[FrameCodec.HeaderSize];
+        FrameCodec.WriteHeader(header, (uint)cipherLength, FrameType.Data, FrameFlags.None, channelId);
+        Span<byte> frame = _framed.BeginFrame(FrameType.Data, FrameFlags.None, channelId, cipherLength);
         try
         {
             _send.EncryptWithAd(header, plain, frame);
@@ -245,25 +339,22 @@ public sealed partial class SecureConnection : IAsyncDisposable
         catch (NoiseException ex)
         {
             _framed.AbandonFrame();
-            exhausted = ex.Message;
-            return false;
+            throw new SecureChannelException(SecureChannelError.NonceExhausted, ex.Message, ex);
         }
 
         _framed.CommitFrame(cipherLength);
-        _sentSinceRekey += plainLength;
+        _sentSinceRekey += plain.Length;
         if (_sentSinceRekey >= _sendRekeyAfter)
         {
             _send.Rekey();
             _sentSinceRekey = 0;
             RekeyCount = (RekeyCount.Sent + 1, RekeyCount.Received);
         }
-
-        return true;
     }
 
     /// <summary>Decrypts a Data frame into <c>_plainBuffer</c> (flags byte first).</summary>
-    /// <returns>The fragment's length without the flags byte, or -1 when authentication fails.</returns>
-    private int DecryptFrame(Frame frame, out bool final)
+    /// <returns>The fragment's length without the flags byte (a sealed frame's with it), or -1 when authentication fails or the record is of the other kind.</returns>
+    private int DecryptFrame(Frame frame, out bool final, bool sealedFrame)
     {
         final = false;
         ReadOnlySequence<byte> payload = frame.Payload;
@@ -296,7 +387,10 @@ public sealed partial class SecureConnection : IAsyncDisposable
             return -1;
         }
 
-        if (plainLength < 1 || (_plainBuffer[0] & ~FinalFragment) != 0)
+        bool wellFormed = sealedFrame
+            ? plainLength >= SealedFrameHeader && _plainBuffer[0] == SealedFrameRecord
+            : plainLength >= 1 && (_plainBuffer[0] & ~FinalFragment) == 0;
+        if (!wellFormed)
         {
             return -1;
         }
@@ -310,7 +404,7 @@ public sealed partial class SecureConnection : IAsyncDisposable
             RekeyCount = (RekeyCount.Sent, RekeyCount.Received + 1);
         }
 
-        return plainLength - 1;
+        return sealedFrame ? plainLength : plainLength - 1;
     }
 
     private void Append(ReadOnlySpan<byte> fragment)

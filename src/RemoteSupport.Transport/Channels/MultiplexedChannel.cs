@@ -1,0 +1,332 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Globalization;
+using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
+
+namespace RemoteSupport.Transport.Channels;
+
+/// <summary>
+/// One logical channel of a <see cref="MultiplexedConnection"/>: a byte stream each way
+/// (<see cref="Input"/>, <see cref="Output"/>) with flow control, and length-prefixed messages on top.
+/// </summary>
+/// <remarks>
+/// Completing <see cref="Output"/> ends this side's stream (half-close); the peer reads to the end.
+/// Memory is bounded both ways: the peer sends at most the channel's window before the application
+/// here consumes, and <see cref="Output"/>'s flush waits while the send buffer is full.
+/// </remarks>
+public sealed class MultiplexedChannel : IDuplexPipe, IAsyncDisposable
+{
+    private readonly MultiplexedConnection _connection;
+    private readonly Pipe _receive;
+    private readonly Pipe _send;
+    private readonly ChannelInput _input;
+    private readonly ChannelOutput _output;
+    private readonly TaskCompletionSource _opened = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    internal MultiplexedChannel(MultiplexedConnection connection, ushort id, string name, bool isLocal, int receiveWindow, int sendBufferSize)
+    {
+        _connection = connection;
+        Id = id;
+        Name = name;
+        IsLocal = isLocal;
+        ReceiveWindow = receiveWindow;
+        ReceiveCredit = receiveWindow;
+        _receive = new Pipe(new PipeOptions(pauseWriterThreshold: 0, resumeWriterThreshold: 0, minimumSegmentSize: 16 * 1024, useSynchronizationContext: false));
+        _send = new Pipe(new PipeOptions(
+            pauseWriterThreshold: sendBufferSize, resumeWriterThreshold: sendBufferSize / 2, minimumSegmentSize: 16 * 1024,
+            readerScheduler: PipeScheduler.Inline, useSynchronizationContext: false));
+        _input = new ChannelInput(this, _receive.Reader);
+        _output = new ChannelOutput(this, _send.Writer);
+    }
+
+    /// <summary>Gets the channel id: odd when the connection's initiator opened it, even otherwise.</summary>
+    public ushort Id { get; }
+
+    /// <summary>Gets the name the opener gave the channel (for example <c>control</c> or <c>fix</c>).</summary>
+    public string Name { get; }
+
+    /// <summary>Gets a value indicating whether this side opened the channel.</summary>
+    public bool IsLocal { get; }
+
+    /// <summary>Gets the bytes the peer sends, in order; completed at the peer's end of stream, faulted with <see cref="ChannelException"/> on a reset.</summary>
+    public PipeReader Input => _input;
+
+    /// <summary>Gets the writer for bytes to the peer; complete it to end this side's stream.</summary>
+    public PipeWriter Output => _output;
+
+    /// <summary>Gets a task that completes when the channel is closed both ways or reset.</summary>
+    public Task Closed => _closed.Task;
+
+    // State below is guarded by the connection's lock.
+    internal ChannelState State { get; set; }
+
+    internal long SendCredit { get; set; }
+
+    internal int ReceiveWindow { get; }
+
+    internal long ReceiveCredit { get; set; }
+
+    internal long ConsumedUnacknowledged { get; set; }
+
+    internal long Received { get; set; }
+
+    internal long Consumed { get; set; }
+
+    internal bool LocalEnded { get; set; }
+
+    internal bool RemoteEnded { get; set; }
+
+    internal bool InputCompleted { get; set; }
+
+    internal bool Queued { get; set; }
+
+    internal bool WaitingForConnectionCredit { get; set; }
+
+    internal ChannelException? Failure { get; set; }
+
+    /// <summary>Guards the receive pipe's writer: the read loop writes, a reset from any thread completes.</summary>
+    internal Lock ReceiveLock { get; } = new();
+
+    /// <summary>Guards the send pipe's reader: the write loop reads, a reset from any thread completes.</summary>
+    internal Lock SendLock { get; } = new();
+
+    internal PipeWriter ReceiveWriter => _receive.Writer;
+
+    internal PipeReader SendReader => _send.Reader;
+
+    internal Task Opened => _opened.Task;
+
+    /// <summary>
+    /// Sends one message: a 4-byte big-endian length, then the bytes. Not to be mixed with other
+    /// writes in progress on <see cref="Output"/>.
+    /// </summary>
+    /// <exception cref="ChannelException">The channel was reset or the connection ended.</exception>
+    public async ValueTask SendMessageAsync(ReadOnlyMemory<byte> message, CancellationToken cancellationToken = default)
+    {
+        Span<byte> prefix = _output.GetSpan(4);
+        BinaryPrimitives.WriteUInt32BigEndian(prefix, (uint)message.Length);
+        _output.Advance(4);
+        _output.Write(message.Span);
+        FlushResult result = await _output.FlushAsync(cancellationToken).ConfigureAwait(false);
+        if (result.IsCompleted)
+        {
+            throw Failure ?? new ChannelException(ChannelError.StreamClosed, Id, false, $"Channel {Id} ({Name}) is closed for sending.");
+        }
+    }
+
+    /// <summary>
+    /// Receives the next message sent with <see cref="SendMessageAsync"/>, or <see langword="null"/>
+    /// when the peer ended its stream between messages.
+    /// </summary>
+    /// <exception cref="ChannelException">The channel was reset, the stream ended inside a message, or a message exceeds <see cref="MultiplexerOptions.MaxMessageSize"/> (the channel is reset).</exception>
+    public async ValueTask<byte[]?> ReceiveMessageAsync(CancellationToken cancellationToken = default)
+    {
+        byte[]? message = null;
+        int filled = 0;
+        int length = -1;
+        while (true)
+        {
+            ReadResult result = await _input.ReadAsync(cancellationToken).ConfigureAwait(false);
+            ReadOnlySequence<byte> buffer = result.Buffer;
+            if (length < 0 && buffer.Length >= 4)
+            {
+                uint announced = MultiplexedConnection.ReadUInt32(buffer);
+                if (announced > (uint)_connection.Options.MaxMessageSize)
+                {
+                    _input.AdvanceTo(buffer.Start);
+                    var tooLarge = new ChannelException(ChannelError.MessageTooLarge, Id, false, string.Create(CultureInfo.InvariantCulture,
+                        $"A message on channel {Id} ({Name}) announces {announced} bytes; the limit is {_connection.Options.MaxMessageSize}."));
+                    _connection.Reset(this, tooLarge);
+                    throw tooLarge;
+                }
+
+                length = (int)announced;
+                buffer = buffer.Slice(4);
+
+                // Grown as bytes arrive: memory follows what the peer sent, not what it announced.
+                message = new byte[Math.Min(length, 64 * 1024)];
+            }
+
+            if (length >= 0)
+            {
+                int take = (int)Math.Min(buffer.Length, length - filled);
+                if (filled + take > message!.Length)
+                {
+                    Array.Resize(ref message, (int)Math.Min(length, Math.Max((long)message.Length * 2, filled + take)));
+                }
+
+                buffer.Slice(0, take).CopyTo(message.AsSpan(filled));
+                filled += take;
+                buffer = buffer.Slice(take);
+                if (filled == length)
+                {
+                    _input.AdvanceTo(buffer.Start);
+                    return message;
+                }
+            }
+
+            if (result.IsCompleted)
+            {
+                _input.AdvanceTo(buffer.End);
+                if (length < 0 && buffer.IsEmpty)
+                {
+                    return null;
+                }
+
+                throw new ChannelException(ChannelError.StreamClosed, Id, true, string.Create(CultureInfo.InvariantCulture,
+                    $"Channel {Id} ({Name}) ended inside a message ({filled} of {(length < 0 ? 4 : length)} bytes)."));
+            }
+
+            _input.AdvanceTo(buffer.Start, buffer.End);
+        }
+    }
+
+    /// <summary>Resets the channel both ways: the peer's reads and writes fail with <paramref name="reason"/>.</summary>
+    public void Reset(string reason = "reset by the application")
+    {
+        ArgumentNullException.ThrowIfNull(reason);
+        _connection.Reset(this, new ChannelException(ChannelError.Canceled, Id, false, reason));
+    }
+
+    /// <summary>
+    /// Releases the channel: one that has not finished both ways is reset; one whose ends are complete
+    /// stays until the peer's end arrives.
+    /// </summary>
+    public ValueTask DisposeAsync()
+    {
+        bool finished;
+        lock (_connection.Sync)
+        {
+            finished = State == ChannelState.Closed || (LocalEnded && RemoteEnded);
+        }
+
+        if (!finished)
+        {
+            _connection.Reset(this, new ChannelException(ChannelError.Canceled, Id, false, $"Channel {Id} ({Name}) was disposed before it finished."));
+        }
+
+        _input.Complete();
+        _output.Complete();
+        return ValueTask.CompletedTask;
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => string.Create(CultureInfo.InvariantCulture, $"channel {Id} ({Name})");
+
+    internal void MarkOpened() => _opened.TrySetResult();
+
+    internal void MarkClosed(ChannelException? failure)
+    {
+        if (failure is not null)
+        {
+            _opened.TrySetException(failure);
+            _opened.Task.Exception?.Handle(_ => true);
+        }
+        else
+        {
+            _opened.TrySetResult();
+        }
+
+        _closed.TrySetResult();
+    }
+
+    /// <summary>Completes the receive pipe's writer (the application reads to the end, or gets <paramref name="failure"/>).</summary>
+    internal void CompleteReceive(Exception? failure)
+    {
+        lock (ReceiveLock)
+        {
+            _receive.Writer.Complete(failure);
+        }
+    }
+
+    /// <summary>Completes the send pipe's reader: the application's next flush fails with <paramref name="failure"/>.</summary>
+    internal void CompleteSend(Exception? failure)
+    {
+        lock (SendLock)
+        {
+            _send.Reader.Complete(failure);
+        }
+    }
+
+    private sealed class ChannelInput(MultiplexedChannel channel, PipeReader inner) : PipeReader
+    {
+        private ReadOnlySequence<byte> _last;
+
+        public override void AdvanceTo(SequencePosition consumed) => AdvanceTo(consumed, consumed);
+
+        public override void AdvanceTo(SequencePosition consumed, SequencePosition examined)
+        {
+            long bytes = _last.Slice(_last.Start, consumed).Length;
+            _last = default;
+            inner.AdvanceTo(consumed, examined);
+            if (bytes > 0)
+            {
+                channel._connection.OnConsumed(channel, bytes);
+            }
+        }
+
+        public override void CancelPendingRead() => inner.CancelPendingRead();
+
+        public override void Complete(Exception? exception = null)
+        {
+            inner.Complete(exception);
+            channel._connection.OnInputCompleted(channel);
+        }
+
+        [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+        public override async ValueTask<ReadResult> ReadAsync(CancellationToken cancellationToken = default)
+        {
+            ReadResult result = await inner.ReadAsync(cancellationToken).ConfigureAwait(false);
+            _last = result.Buffer;
+            return result;
+        }
+
+        public override bool TryRead(out ReadResult result)
+        {
+            if (inner.TryRead(out result))
+            {
+                _last = result.Buffer;
+                return true;
+            }
+
+            return false;
+        }
+    }
+
+    private sealed class ChannelOutput(MultiplexedChannel channel, PipeWriter inner) : PipeWriter
+    {
+        public override bool CanGetUnflushedBytes => inner.CanGetUnflushedBytes;
+
+        public override long UnflushedBytes => inner.UnflushedBytes;
+
+        public override void Advance(int bytes) => inner.Advance(bytes);
+
+        public override void CancelPendingFlush() => inner.CancelPendingFlush();
+
+        public override void Complete(Exception? exception = null)
+        {
+            inner.Complete(exception);
+            channel._connection.OnOutputCompleted(channel, exception);
+        }
+
+        public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
+        {
+            ValueTask<FlushResult> flush = inner.FlushAsync(cancellationToken);
+            channel._connection.MarkReady(channel);
+            return flush;
+        }
+
+        public override Memory<byte> GetMemory(int sizeHint = 0) => inner.GetMemory(sizeHint);
+
+        public override Span<byte> GetSpan(int sizeHint = 0) => inner.GetSpan(sizeHint);
+    }
+}
+
+internal enum ChannelState
+{
+    Opening,
+    Open,
+    Closed,
+}

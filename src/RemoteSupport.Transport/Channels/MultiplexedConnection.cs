@@ -1,0 +1,1269 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Globalization;
+using System.IO.Pipelines;
+using System.Text;
+using RemoteSupport.Transport.Framing;
+using RemoteSupport.Transport.Security;
+using Signals = System.Threading.Channels;
+
+namespace RemoteSupport.Transport.Channels;
+
+/// <summary>
+/// Logical channels over one connection (docs/protocol/channels.md): each side opens channels in its
+/// own id space, every channel has credit-based flow control and the connection has one more, the
+/// channels with data to send take turns, control frames go first, keepalive pings measure the
+/// round-trip time. Over a <see cref="SecureConnection"/> every frame is sealed.
+/// </summary>
+/// <remarks>
+/// A read loop and a write loop run for the connection's life; nothing the application does blocks
+/// them. A protocol violation closes the connection with a reason both sides can log; a problem
+/// with one channel resets that channel only.
+/// </remarks>
+public sealed class MultiplexedConnection : IAsyncDisposable
+{
+    /// <summary>The channel protocol version (docs/protocol/channels.md).</summary>
+    public const int ProtocolVersion = 1;
+
+    /// <summary>The connection window both sides start with before their first window update.</summary>
+    public const int InitialConnectionWindow = 65536;
+
+    internal const int Quantum = 16 * 1024;
+    private const int FlushBudget = 64 * 1024;
+    private const int MaxNameBytes = 256;
+    private const ulong KeepAlivePingId = 0;
+
+    private readonly FrameLink _link;
+    private readonly MultiplexerOptions _options;
+    private readonly TimeProvider _time;
+    private readonly Dictionary<ushort, MultiplexedChannel> _channels = [];
+    private readonly Queue<ControlFrame> _control = new();
+    private readonly Queue<MultiplexedChannel> _ready = new();
+    private readonly List<MultiplexedChannel> _waitingForConnectionCredit = [];
+    private readonly Dictionary<ulong, (TaskCompletionSource<TimeSpan> Reply, long SentAt)> _pings = [];
+    private readonly Signals.Channel<MultiplexedChannel> _accepted = Signals.Channel.CreateUnbounded<MultiplexedChannel>();
+    private readonly Signals.Channel<bool> _wake = Signals.Channel.CreateUnbounded<bool>(new Signals.UnboundedChannelOptions { SingleReader = true });
+    private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly ITimer? _keepAliveTimer;
+    private readonly Task _readLoop;
+    private readonly Task _writeLoop;
+    private int _wakePending;
+    private long _connectionSendCredit = InitialConnectionWindow;
+    private long _connectionReceiveCredit = InitialConnectionWindow;
+    private long _connectionConsumedUnacknowledged;
+    private int _nextLocalId;
+    private int _highestRemoteId;
+    private int _remoteOpen;
+    private ulong _nextPingId = KeepAlivePingId + 1;
+    private long _lastReceivedAt;
+    private long _keepAliveSentAt;
+    private bool _peerGoingAway;
+    private bool _shuttingDown;
+    private bool _closeRequested;
+    private string _closeReason = "closing";
+    private ChannelException? _failure;
+    private bool _closed;
+
+    private MultiplexedConnection(FrameLink link, MultiplexerOptions options)
+    {
+        _link = link;
+        _options = options;
+        _time = options.TimeProvider;
+        _nextLocalId = link.IsInitiator ? 1 : 2;
+        _lastReceivedAt = _time.GetTimestamp();
+        if (options.ConnectionWindow > InitialConnectionWindow)
+        {
+            _connectionReceiveCredit = options.ConnectionWindow;
+            _control.Enqueue(ControlFrame.WindowUpdate(0, (uint)(options.ConnectionWindow - InitialConnectionWindow)));
+            _wakePending = 1;
+            _wake.Writer.TryWrite(true);
+        }
+
+        _readLoop = Task.Run(ReadLoopAsync);
+        _writeLoop = Task.Run(WriteLoopAsync);
+        if (options.KeepAliveInterval != Timeout.InfiniteTimeSpan)
+        {
+            TimeSpan tick = options.KeepAliveInterval < options.KeepAliveTimeout ? options.KeepAliveInterval : options.KeepAliveTimeout;
+            _keepAliveTimer = _time.CreateTimer(static state => ((MultiplexedConnection)state!).OnKeepAliveTick(), this, tick, tick);
+        }
+
+        _ = FinishAsync();
+    }
+
+    /// <summary>Gets the options the connection runs with.</summary>
+    public MultiplexerOptions Options => _options;
+
+    /// <summary>Gets the round-trip time of the last answered ping, or <see langword="null"/> before the first.</summary>
+    public TimeSpan? LastRoundTripTime { get; internal set; }
+
+    /// <summary>Gets how many channels are open (opening, open, or half-closed).</summary>
+    public int ChannelCount
+    {
+        get
+        {
+            lock (Sync)
+            {
+                return _channels.Count;
+            }
+        }
+    }
+
+    /// <summary>Gets a task that completes when the connection has closed and released everything.</summary>
+    public Task Completion => _completion.Task;
+
+    /// <summary>Gets why the connection ended with an error, or <see langword="null"/> while it runs or after a graceful close.</summary>
+    public ChannelException? Failure
+    {
+        get
+        {
+            lock (Sync)
+            {
+                return _failure;
+            }
+        }
+    }
+
+    internal Lock Sync { get; } = new();
+
+    /// <summary>Starts channels over a secure connection: every frame sealed; the side that dialed opens odd channel ids.</summary>
+    public static MultiplexedConnection Start(SecureConnection connection, MultiplexerOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        return Run(new SealedFrameLink(connection), options);
+    }
+
+    /// <summary>
+    /// Starts channels over a framed connection without a secure channel (a trusted link, or tests);
+    /// <paramref name="isInitiator"/> must differ on the two sides (the initiator opens odd channel ids).
+    /// </summary>
+    public static MultiplexedConnection StartUnencrypted(FramedConnection connection, bool isInitiator, MultiplexerOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(connection);
+        return Run(new PlainFrameLink(connection, isInitiator), options);
+    }
+
+    /// <summary>Opens a channel named <paramref name="name"/> and waits for the peer to accept it.</summary>
+    /// <exception cref="ChannelException">The peer refused the channel, or the connection is closing or closed.</exception>
+    public async ValueTask<MultiplexedChannel> OpenChannelAsync(string name, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(name);
+        byte[] nameBytes = Encoding.UTF8.GetBytes(name);
+        if (nameBytes.Length > MaxNameBytes)
+        {
+            Error.Argument(nameof(name), string.Create(CultureInfo.InvariantCulture, $"A channel name is at most {MaxNameBytes} UTF-8 bytes."));
+        }
+
+        MultiplexedChannel channel;
+        lock (Sync)
+        {
+            ThrowIfNotOpening();
+            if (_nextLocalId > ushort.MaxValue)
+            {
+                throw new ChannelException(ChannelError.Refused, 0, false, "This connection has used all its channel ids; open a new connection.");
+            }
+
+            var id = (ushort)_nextLocalId;
+            _nextLocalId += 2;
+            channel = new MultiplexedChannel(this, id, name, isLocal: true, _options.ChannelWindow, _options.SendBufferSize) { State = ChannelState.Opening };
+            _channels.Add(id, channel);
+            byte[] payload = new byte[4 + nameBytes.Length];
+            BinaryPrimitives.WriteUInt32BigEndian(payload, (uint)_options.ChannelWindow);
+            nameBytes.CopyTo(payload, 4);
+            _control.Enqueue(new ControlFrame(FrameType.ChannelOpen, FrameFlags.None, id, payload));
+        }
+
+        Wake();
+        try
+        {
+            await channel.Opened.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            Reset(channel, new ChannelException(ChannelError.Canceled, channel.Id, false, "The open was canceled."));
+            throw;
+        }
+
+        return channel;
+    }
+
+    /// <summary>
+    /// Waits for the next channel the peer opens, or returns <see langword="null"/> when no more will
+    /// come (the connection is shutting down or closed).
+    /// </summary>
+    public async ValueTask<MultiplexedChannel?> AcceptChannelAsync(CancellationToken cancellationToken = default)
+    {
+        while (await _accepted.Reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+        {
+            if (_accepted.Reader.TryRead(out MultiplexedChannel? channel))
+            {
+                return channel;
+            }
+        }
+
+        return null;
+    }
+
+    /// <summary>Sends a ping and returns the round-trip time when the answer arrives.</summary>
+    /// <exception cref="ChannelException">The connection closed before the answer.</exception>
+    public async ValueTask<TimeSpan> PingAsync(CancellationToken cancellationToken = default)
+    {
+        var reply = new TaskCompletionSource<TimeSpan>(TaskCreationOptions.RunContinuationsAsynchronously);
+        ulong id;
+        lock (Sync)
+        {
+            ThrowIfClosed();
+            id = _nextPingId++;
+            _pings.Add(id, (reply, _time.GetTimestamp()));
+            _control.Enqueue(ControlFrame.Ping(id, ack: false));
+        }
+
+        Wake();
+        try
+        {
+            return await reply.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            lock (Sync)
+            {
+                _pings.Remove(id);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Shuts down gracefully: tells the peer no new channels will be accepted, waits until every open
+    /// channel has finished both ways, then closes the connection.
+    /// </summary>
+    /// <param name="reason">The reason given to the peer.</param>
+    /// <param name="cancellationToken">Stops waiting: the connection is then aborted.</param>
+    public async ValueTask ShutdownAsync(string reason = "shutting down", CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(reason);
+        lock (Sync)
+        {
+            if (_closed || _shuttingDown)
+            {
+                goto wait;
+            }
+
+            _shuttingDown = true;
+            _closeReason = reason;
+            _control.Enqueue(ControlFrame.GoAway(ChannelError.None, reason));
+            if (_channels.Count == 0)
+            {
+                _drained.TrySetResult();
+            }
+        }
+
+        _accepted.Writer.TryComplete();
+        Wake();
+    wait:
+        try
+        {
+            await _drained.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            await AbortAsync("the graceful shutdown was canceled").ConfigureAwait(false);
+            throw;
+        }
+
+        lock (Sync)
+        {
+            _closeRequested = true;
+        }
+
+        Wake();
+        await _completion.Task.ConfigureAwait(false);
+    }
+
+    /// <summary>Closes at once: every channel fails with <paramref name="reason"/>, and the peer is told.</summary>
+    public async ValueTask AbortAsync(string reason = "aborted")
+    {
+        ArgumentNullException.ThrowIfNull(reason);
+        await FailAsync(new ChannelException(ChannelError.ConnectionClosed, 0, false, "The connection was aborted: " + reason), tellPeer: true).ConfigureAwait(false);
+        await _completion.Task.ConfigureAwait(false);
+    }
+
+    /// <summary>Aborts the connection if it is still open and releases it.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        bool open;
+        lock (Sync)
+        {
+            open = !_closed;
+        }
+
+        if (open)
+        {
+            await AbortAsync("the connection was disposed").ConfigureAwait(false);
+        }
+
+        await _completion.Task.ConfigureAwait(false);
+    }
+
+    internal void MarkReady(MultiplexedChannel channel)
+    {
+        lock (Sync)
+        {
+            if (channel.Queued || channel.State == ChannelState.Closed)
+            {
+                return;
+            }
+
+            channel.Queued = true;
+            _ready.Enqueue(channel);
+        }
+
+        Wake();
+    }
+
+    internal void OnOutputCompleted(MultiplexedChannel channel, Exception? exception)
+    {
+        if (exception is not null)
+        {
+            Reset(channel, new ChannelException(ChannelError.Canceled, channel.Id, false, "The application failed the channel: " + exception.Message));
+            return;
+        }
+
+        MarkReady(channel); // the write loop sends the end of the stream after the data
+    }
+
+    /// <summary>The application consumed <paramref name="bytes"/>: credit the peer, batched at half a window.</summary>
+    internal void OnConsumed(MultiplexedChannel channel, long bytes)
+    {
+        bool wake = false;
+        lock (Sync)
+        {
+            channel.Consumed += bytes;
+            if (channel.State != ChannelState.Closed && !channel.RemoteEnded)
+            {
+                channel.ConsumedUnacknowledged += bytes;
+                if (channel.ConsumedUnacknowledged >= channel.ReceiveWindow / 2)
+                {
+                    channel.ReceiveCredit += channel.ConsumedUnacknowledged;
+                    _control.Enqueue(ControlFrame.WindowUpdate(channel.Id, (uint)channel.ConsumedUnacknowledged));
+                    channel.ConsumedUnacknowledged = 0;
+                    wake = true;
+                }
+            }
+
+            wake |= CreditConnection(bytes);
+        }
+
+        if (wake)
+        {
+            Wake();
+        }
+    }
+
+    internal void OnInputCompleted(MultiplexedChannel channel)
+    {
+        bool wake;
+        lock (Sync)
+        {
+            if (channel.InputCompleted)
+            {
+                return;
+            }
+
+            // What the application never read goes back to the connection; later data is dropped and credited.
+            channel.InputCompleted = true;
+            wake = CreditConnection(channel.Received - channel.Consumed);
+        }
+
+        if (wake)
+        {
+            Wake();
+        }
+    }
+
+    /// <summary>Resets <paramref name="channel"/> from this side: the peer is told, both pipes fail.</summary>
+    internal void Reset(MultiplexedChannel channel, ChannelException failure)
+    {
+        lock (Sync)
+        {
+            if (channel.State == ChannelState.Closed)
+            {
+                return;
+            }
+
+            if (!_closed)
+            {
+                _control.Enqueue(ControlFrame.Reset(channel.Id, failure.Error, failure.Message));
+            }
+
+            RemoveLocked(channel);
+        }
+
+        Release(channel, failure);
+        Wake();
+    }
+
+    private static MultiplexedConnection Run(FrameLink link, MultiplexerOptions? options)
+    {
+        options ??= new MultiplexerOptions();
+        options.Validate();
+        return new MultiplexedConnection(link, options);
+    }
+
+    private static void Release(MultiplexedChannel channel, ChannelException? failure)
+    {
+        channel.Failure ??= failure;
+        channel.CompleteReceive(failure);
+        channel.CompleteSend(failure);
+        channel.MarkClosed(failure);
+    }
+
+    private void ThrowIfClosed()
+    {
+        if (_closed)
+        {
+            throw _failure ?? new ChannelException(ChannelError.ConnectionClosed, 0, false, "The connection is closed.");
+        }
+    }
+
+    private void ThrowIfNotOpening()
+    {
+        ThrowIfClosed();
+        if (_shuttingDown)
+        {
+            throw new ChannelException(ChannelError.Refused, 0, false, "The connection is shutting down: no new channels.");
+        }
+
+        if (_peerGoingAway)
+        {
+            throw new ChannelException(ChannelError.Refused, 0, true, "The peer is shutting down: no new channels.");
+        }
+    }
+
+    private bool CreditConnection(long bytes)
+    {
+        if (bytes <= 0 || _closed)
+        {
+            return false;
+        }
+
+        _connectionConsumedUnacknowledged += bytes;
+        if (_connectionConsumedUnacknowledged < _options.ConnectionWindow / 2)
+        {
+            return false;
+        }
+
+        _connectionReceiveCredit += _connectionConsumedUnacknowledged;
+        _control.Enqueue(ControlFrame.WindowUpdate(0, (uint)_connectionConsumedUnacknowledged));
+        _connectionConsumedUnacknowledged = 0;
+        return true;
+    }
+
+    private void RemoveLocked(MultiplexedChannel channel)
+    {
+        if (channel.State == ChannelState.Closed)
+        {
+            return;
+        }
+
+        channel.State = ChannelState.Closed;
+        _channels.Remove(channel.Id);
+        _waitingForConnectionCredit.Remove(channel);
+        if (!channel.IsLocal)
+        {
+            _remoteOpen--;
+        }
+
+        if (_shuttingDown && _channels.Count == 0)
+        {
+            _drained.TrySetResult();
+        }
+    }
+
+    private void Wake()
+    {
+        if (Interlocked.Exchange(ref _wakePending, 1) == 0)
+        {
+            _wake.Writer.TryWrite(true);
+        }
+    }
+
+    private bool IsLocalId(ushort id) => (id & 1) == (_link.IsInitiator ? 1 : 0);
+
+    /// <summary>Whether <paramref name="id"/> was used on this connection (and so may still see late frames after it closed).</summary>
+    private bool WasUsed(ushort id) => IsLocalId(id) ? id < _nextLocalId : id <= _highestRemoteId;
+
+    // ---------------------------------------------------------------- read loop
+
+    private async Task ReadLoopAsync()
+    {
+        ChannelException? failure = null;
+        try
+        {
+            while (true)
+            {
+                FrameReadResult result = await _link.ReadFrameAsync(CancellationToken.None).ConfigureAwait(false);
+                if (result.IsCompleted)
+                {
+                    break;
+                }
+
+                if (result.IsCanceled)
+                {
+                    continue;
+                }
+
+                Volatile.Write(ref _lastReceivedAt, _time.GetTimestamp());
+                failure = Handle(result.Frame);
+                if (failure is not null)
+                {
+                    break;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is FramingException or SecureChannelException or IOException or InvalidOperationException or ObjectDisposedException)
+        {
+            failure = new ChannelException(ChannelError.ConnectionClosed, 0, ex is FramingException or SecureChannelException, "The connection failed: " + ex.Message);
+        }
+
+        if (failure is not null)
+        {
+            await FailAsync(failure, tellPeer: !failure.ByPeer).ConfigureAwait(false);
+        }
+        else
+        {
+            await FailAsync(new ChannelException(ChannelError.ConnectionClosed, 0, true, "The peer closed the connection."), tellPeer: false).ConfigureAwait(false);
+        }
+    }
+
+    /// <returns>A connection failure, or <see langword="null"/> to keep reading.</returns>
+    private ChannelException? Handle(Frame frame)
+    {
+        return frame.Type switch
+        {
+            FrameType.Data => OnData(frame),
+            FrameType.ChannelOpen => OnOpen(frame),
+            FrameType.ChannelAccept => OnAccept(frame),
+            FrameType.WindowUpdate => OnWindowUpdate(frame),
+            FrameType.ChannelReset => OnReset(frame),
+            FrameType.Ping => OnPing(frame),
+            FrameType.GoAway => OnGoAway(frame),
+            _ => Violation($"A {frame.Type} frame is not part of the channel protocol."),
+        };
+    }
+
+    private static ChannelException Violation(string message, ChannelError error = ChannelError.ProtocolError) => new(error, 0, false, message);
+
+    private ChannelException? OnData(Frame frame)
+    {
+        ushort id = frame.ChannelId;
+        long length = frame.Payload.Length;
+        bool end = frame.HasFlag(FrameFlags.EndOfStream);
+        MultiplexedChannel? channel;
+        ChannelException? channelFailure = null;
+        lock (Sync)
+        {
+            if (id == 0)
+            {
+                return Violation("A Data frame on channel 0: data travels on a channel.");
+            }
+
+            if (length > _connectionReceiveCredit)
+            {
+                return Violation(string.Create(CultureInfo.InvariantCulture,
+                    $"The peer sent {length} bytes with {_connectionReceiveCredit} bytes of connection window left."), ChannelError.FlowControlError);
+            }
+
+            _connectionReceiveCredit -= length;
+            if (!_channels.TryGetValue(id, out channel) || channel.State == ChannelState.Opening)
+            {
+                if (!WasUsed(id) || channel is not null)
+                {
+                    return Violation(string.Create(CultureInfo.InvariantCulture, $"Data on channel {id}, which is not open."));
+                }
+
+                // A late frame for a channel closed here: dropped, the window returned.
+                if (CreditConnection(length))
+                {
+                    Wake();
+                }
+
+                return null;
+            }
+
+            if (channel.RemoteEnded)
+            {
+                channelFailure = new ChannelException(ChannelError.StreamClosed, id, false, string.Create(CultureInfo.InvariantCulture,
+                    $"Data on channel {id} after the peer ended its stream."));
+            }
+            else if (length > channel.ReceiveCredit)
+            {
+                channelFailure = new ChannelException(ChannelError.FlowControlError, id, false, string.Create(CultureInfo.InvariantCulture,
+                    $"The peer sent {length} bytes on channel {id} with {channel.ReceiveCredit} bytes of its window left."));
+            }
+
+            if (channelFailure is not null)
+            {
+                CreditConnection(length);
+            }
+            else
+            {
+                channel.ReceiveCredit -= length;
+                channel.Received += length;
+                if (channel.InputCompleted)
+                {
+                    // Nobody reads: drop the bytes, return both windows at once.
+                    channel.Consumed += length;
+                    channel.ReceiveCredit += length;
+                    CreditConnection(length);
+                    if (length > 0 && !end)
+                    {
+                        _control.Enqueue(ControlFrame.WindowUpdate(id, (uint)length));
+                    }
+                }
+
+                if (end)
+                {
+                    channel.RemoteEnded = true;
+                }
+            }
+        }
+
+        if (channelFailure is not null)
+        {
+            Reset(channel, channelFailure);
+            return null;
+        }
+
+        if (length > 0)
+        {
+            lock (channel.ReceiveLock)
+            {
+                if (!channel.InputCompleted && channel.Failure is null)
+                {
+                    foreach (ReadOnlyMemory<byte> segment in frame.Payload)
+                    {
+                        channel.ReceiveWriter.Write(segment.Span);
+                    }
+
+#pragma warning disable CA2012 // The receive pipe never pauses (pauseWriterThreshold 0): the flush completes at once.
+                    _ = channel.ReceiveWriter.FlushAsync(CancellationToken.None);
+#pragma warning restore CA2012
+                }
+            }
+        }
+
+        if (end)
+        {
+            channel.CompleteReceive(null);
+            bool both;
+            lock (Sync)
+            {
+                both = channel.LocalEnded && channel.State != ChannelState.Closed;
+                if (both)
+                {
+                    RemoveLocked(channel);
+                }
+            }
+
+            if (both)
+            {
+                channel.MarkClosed(null);
+            }
+        }
+
+        Wake();
+        return null;
+    }
+
+    private ChannelException? OnOpen(Frame frame)
+    {
+        ushort id = frame.ChannelId;
+        if (id == 0 || IsLocalId(id))
+        {
+            return Violation(string.Create(CultureInfo.InvariantCulture, $"The peer opened channel {id}, which is not in its id space."));
+        }
+
+        if (frame.Payload.Length < 4 || frame.Payload.Length > 4 + MaxNameBytes)
+        {
+            return Violation("A ChannelOpen frame must carry a 4-byte window and a name of at most 256 bytes.");
+        }
+
+        byte[] payload = frame.Payload.ToArray();
+        uint window = BinaryPrimitives.ReadUInt32BigEndian(payload);
+        string name;
+        try
+        {
+            name = new UTF8Encoding(false, true).GetString(payload, 4, payload.Length - 4);
+        }
+        catch (DecoderFallbackException)
+        {
+            return Violation("A channel name is not valid UTF-8.");
+        }
+
+        MultiplexedChannel channel;
+        lock (Sync)
+        {
+            if (id <= _highestRemoteId)
+            {
+                return Violation(string.Create(CultureInfo.InvariantCulture,
+                    $"The peer opened channel {id} after channel {_highestRemoteId}: ids must increase."));
+            }
+
+            _highestRemoteId = id;
+            if (window > MultiplexerOptions.MaxWindow)
+            {
+                return Violation("A ChannelOpen frame announces a window beyond 2^31 - 1.", ChannelError.FlowControlError);
+            }
+
+            string? refusal = _shuttingDown ? "the connection is shutting down"
+                : _remoteOpen >= _options.MaxChannels ? string.Create(CultureInfo.InvariantCulture, $"{_options.MaxChannels} channels are open, the most allowed")
+                : null;
+            if (refusal is not null)
+            {
+                _control.Enqueue(ControlFrame.Reset(id, ChannelError.Refused, $"Channel {id} ({name}) was refused: {refusal}."));
+                Wake();
+                return null;
+            }
+
+            channel = new MultiplexedChannel(this, id, name, isLocal: false, _options.ChannelWindow, _options.SendBufferSize)
+            {
+                State = ChannelState.Open,
+                SendCredit = window,
+            };
+            _channels.Add(id, channel);
+            _remoteOpen++;
+            byte[] accept = new byte[4];
+            BinaryPrimitives.WriteUInt32BigEndian(accept, (uint)_options.ChannelWindow);
+            _control.Enqueue(new ControlFrame(FrameType.ChannelAccept, FrameFlags.None, id, accept));
+        }
+
+        channel.MarkOpened();
+        _accepted.Writer.TryWrite(channel);
+        Wake();
+        return null;
+    }
+
+    private ChannelException? OnAccept(Frame frame)
+    {
+        ushort id = frame.ChannelId;
+        if (frame.Payload.Length != 4)
+        {
+            return Violation("A ChannelAccept frame must carry exactly a 4-byte window.");
+        }
+
+        uint window = ReadUInt32(frame.Payload);
+        MultiplexedChannel? channel;
+        lock (Sync)
+        {
+            if (!_channels.TryGetValue(id, out channel))
+            {
+                return IsLocalId(id) && WasUsed(id) ? null : Violation(string.Create(CultureInfo.InvariantCulture, $"The peer accepted channel {id}, which was not opened."));
+            }
+
+            if (channel.State != ChannelState.Opening)
+            {
+                return Violation(string.Create(CultureInfo.InvariantCulture, $"The peer accepted channel {id} twice."));
+            }
+
+            if (window > MultiplexerOptions.MaxWindow)
+            {
+                return Violation("A ChannelAccept frame announces a window beyond 2^31 - 1.", ChannelError.FlowControlError);
+            }
+
+            channel.State = ChannelState.Open;
+            channel.SendCredit = window;
+        }
+
+        channel.MarkOpened();
+        MarkReady(channel);
+        return null;
+    }
+
+    private ChannelException? OnWindowUpdate(Frame frame)
+    {
+        ushort id = frame.ChannelId;
+        uint increment = ReadUInt32(frame.Payload);
+        if (increment == 0)
+        {
+            return Violation("A window update of 0 bytes.");
+        }
+
+        List<MultiplexedChannel>? unblocked = null;
+        MultiplexedChannel? channel;
+        lock (Sync)
+        {
+            if (id == 0)
+            {
+                if (_connectionSendCredit + increment > MultiplexerOptions.MaxWindow)
+                {
+                    return Violation("A connection window update takes the window beyond 2^31 - 1.", ChannelError.FlowControlError);
+                }
+
+                _connectionSendCredit += increment;
+                if (_waitingForConnectionCredit.Count > 0)
+                {
+                    unblocked = [.. _waitingForConnectionCredit];
+                    _waitingForConnectionCredit.Clear();
+                    foreach (MultiplexedChannel waiting in unblocked)
+                    {
+                        waiting.WaitingForConnectionCredit = false;
+                    }
+                }
+
+                channel = null;
+            }
+            else if (!_channels.TryGetValue(id, out channel))
+            {
+                return WasUsed(id) ? null : Violation(string.Create(CultureInfo.InvariantCulture, $"A window update for channel {id}, which was never opened."));
+            }
+            else if (channel.SendCredit + increment > MultiplexerOptions.MaxWindow)
+            {
+                // Reset below, outside the lock.
+            }
+            else
+            {
+                channel.SendCredit += increment;
+            }
+        }
+
+        if (channel is not null)
+        {
+            if (channel.SendCredit + increment > MultiplexerOptions.MaxWindow && channel.State != ChannelState.Closed)
+            {
+                Reset(channel, new ChannelException(ChannelError.FlowControlError, id, false, string.Create(CultureInfo.InvariantCulture,
+                    $"A window update takes channel {id}'s window beyond 2^31 - 1.")));
+            }
+            else
+            {
+                MarkReady(channel);
+            }
+        }
+
+        foreach (MultiplexedChannel waiting in unblocked ?? [])
+        {
+            MarkReady(waiting);
+        }
+
+        return null;
+    }
+
+    private ChannelException? OnReset(Frame frame)
+    {
+        ushort id = frame.ChannelId;
+        (uint code, string reason) = ReadCodeAndReason(frame.Payload);
+        MultiplexedChannel? channel;
+        lock (Sync)
+        {
+            if (id == 0)
+            {
+                return Violation("A ChannelReset frame on channel 0; the connection ends with GoAway.");
+            }
+
+            if (!_channels.TryGetValue(id, out channel))
+            {
+                return WasUsed(id) ? null : Violation(string.Create(CultureInfo.InvariantCulture, $"A reset of channel {id}, which was never opened."));
+            }
+
+            RemoveLocked(channel);
+        }
+
+        ChannelError error = Enum.IsDefined((ChannelError)code) ? (ChannelError)code : ChannelError.Canceled;
+        Release(channel, new ChannelException(error, id, true, string.Create(CultureInfo.InvariantCulture,
+            $"The peer reset channel {id} ({channel.Name}): {reason} ({error}).")));
+        return null;
+    }
+
+    private ChannelException? OnPing(Frame frame)
+    {
+        if (frame.ChannelId != 0)
+        {
+            return Violation("A Ping frame belongs on channel 0.");
+        }
+
+        ulong id = ReadUInt64(frame.Payload);
+        if (!frame.HasFlag(FrameFlags.Ack))
+        {
+            lock (Sync)
+            {
+                _control.Enqueue(ControlFrame.Ping(id, ack: true));
+            }
+
+            Wake();
+            return null;
+        }
+
+        lock (Sync)
+        {
+            if (id == KeepAlivePingId)
+            {
+                if (_keepAliveSentAt != 0)
+                {
+                    LastRoundTripTime = _time.GetElapsedTime(_keepAliveSentAt);
+                    _keepAliveSentAt = 0;
+                }
+            }
+            else if (_pings.Remove(id, out (TaskCompletionSource<TimeSpan> Reply, long SentAt) ping))
+            {
+                TimeSpan rtt = _time.GetElapsedTime(ping.SentAt);
+                LastRoundTripTime = rtt;
+                ping.Reply.TrySetResult(rtt);
+            }
+        }
+
+        return null;
+    }
+
+    private ChannelException? OnGoAway(Frame frame)
+    {
+        (uint code, string reason) = ReadCodeAndReason(frame.Payload);
+        if (code != 0)
+        {
+            ChannelError error = Enum.IsDefined((ChannelError)code) ? (ChannelError)code : ChannelError.ConnectionClosed;
+            return new ChannelException(error, 0, true, string.Create(CultureInfo.InvariantCulture, $"The peer closed the connection: {reason} (code {code})."));
+        }
+
+        lock (Sync)
+        {
+            _peerGoingAway = true;
+        }
+
+        return null;
+    }
+
+    internal static uint ReadUInt32(in ReadOnlySequence<byte> payload)
+    {
+        Span<byte> bytes = stackalloc byte[4];
+        payload.Slice(0, 4).CopyTo(bytes);
+        return BinaryPrimitives.ReadUInt32BigEndian(bytes);
+    }
+
+    private static ulong ReadUInt64(in ReadOnlySequence<byte> payload)
+    {
+        Span<byte> bytes = stackalloc byte[8];
+        payload.Slice(0, 8).CopyTo(bytes);
+        return BinaryPrimitives.ReadUInt64BigEndian(bytes);
+    }
+
+    private static (uint Code, string Reason) ReadCodeAndReason(in ReadOnlySequence<byte> payload)
+    {
+        if (payload.Length < 4)
+        {
+            return (0, string.Empty);
+        }
+
+        byte[] text = payload.Slice(4, Math.Min(payload.Length - 4, 512)).ToArray();
+        return (ReadUInt32(payload), Encoding.UTF8.GetString(text));
+    }
+
+    // ---------------------------------------------------------------- write loop
+
+    private async Task WriteLoopAsync()
+    {
+        try
+        {
+            while (await _wake.Reader.WaitToReadAsync().ConfigureAwait(false))
+            {
+                while (_wake.Reader.TryRead(out _))
+                {
+                }
+
+                Volatile.Write(ref _wakePending, 0);
+                bool more;
+                do
+                {
+                    more = WriteBatch();
+                    FlushResult flushed = await _link.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+                    if (flushed.IsCompleted || flushed.IsCanceled)
+                    {
+                        return;
+                    }
+                }
+                while (more);
+
+                bool close;
+                lock (Sync)
+                {
+                    close = _closeRequested && !_closed && _control.Count == 0;
+                    if (close)
+                    {
+                        _closed = true;
+                    }
+                }
+
+                if (close)
+                {
+                    await _link.CloseAsync(_closeReason).ConfigureAwait(false);
+                    return;
+                }
+            }
+        }
+        catch (Exception ex) when (ex is IOException or InvalidOperationException or ObjectDisposedException or SecureChannelException or ArgumentException)
+        {
+            await FailAsync(new ChannelException(ChannelError.ConnectionClosed, 0, false, "Sending failed: " + ex.Message), tellPeer: true).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Writes control frames first, then data from ready channels in turn, up to the flush budget.</summary>
+    /// <returns>Whether work remains.</returns>
+    private bool WriteBatch()
+    {
+        int written = 0;
+        while (true)
+        {
+            while (TryTakeControl(out ControlFrame control))
+            {
+                WriteControl(control);
+                written += 16;
+            }
+
+            MultiplexedChannel? channel;
+            lock (Sync)
+            {
+                if (_closed)
+                {
+                    return false;
+                }
+
+                if (written >= FlushBudget)
+                {
+                    return _ready.Count > 0 || _control.Count > 0;
+                }
+
+                if (!_ready.TryDequeue(out channel))
+                {
+                    return false;
+                }
+
+                channel.Queued = false;
+            }
+
+            written += SendFrom(channel);
+        }
+    }
+
+    private bool TryTakeControl(out ControlFrame control)
+    {
+        lock (Sync)
+        {
+            return _control.TryDequeue(out control);
+        }
+    }
+
+    private void WriteControl(in ControlFrame control) =>
+        _link.WriteFrame(control.Type, control.Flags, control.ChannelId, new ReadOnlySequence<byte>(control.Payload));
+
+    /// <summary>Sends one quantum of <paramref name="channel"/>'s data, or its end of stream.</summary>
+    /// <returns>The bytes written.</returns>
+    private int SendFrom(MultiplexedChannel channel)
+    {
+        bool ended = false;
+        bool more = false;
+        int sent = 0;
+        lock (channel.SendLock)
+        {
+            if (channel.Failure is not null || !channel.SendReader.TryRead(out ReadResult read))
+            {
+                return 0;
+            }
+
+            ReadOnlySequence<byte> buffer = read.Buffer;
+            long credit;
+            lock (Sync)
+            {
+                if (channel.State != ChannelState.Open || channel.LocalEnded)
+                {
+                    channel.SendReader.AdvanceTo(buffer.Start);
+                    return 0;
+                }
+
+                credit = Math.Min(channel.SendCredit, _connectionSendCredit);
+                if (credit <= 0 && !buffer.IsEmpty)
+                {
+                    if (channel.SendCredit > 0 && !channel.WaitingForConnectionCredit)
+                    {
+                        channel.WaitingForConnectionCredit = true;
+                        _waitingForConnectionCredit.Add(channel);
+                    }
+
+                    channel.SendReader.AdvanceTo(buffer.Start);
+                    return 0; // a window update makes it ready again
+                }
+            }
+
+            int length = (int)Math.Min(Math.Min(buffer.Length, credit), Math.Min(Quantum, _link.MaxPayload));
+            ReadOnlySequence<byte> slice = buffer.Slice(0, length);
+            ended = read.IsCompleted && length == buffer.Length;
+            if (length > 0 || ended)
+            {
+                _link.WriteFrame(FrameType.Data, ended ? FrameFlags.EndOfStream : FrameFlags.None, channel.Id, slice);
+                sent = FrameCodec.HeaderSize + length;
+            }
+
+            channel.SendReader.AdvanceTo(slice.End);
+            more = length < buffer.Length;
+            if (ended)
+            {
+                channel.SendReader.Complete();
+            }
+
+            lock (Sync)
+            {
+                channel.SendCredit -= length;
+                _connectionSendCredit -= length;
+                if (ended)
+                {
+                    channel.LocalEnded = true;
+                    if (channel.RemoteEnded)
+                    {
+                        RemoveLocked(channel);
+                    }
+                }
+            }
+        }
+
+        if (ended && channel.State == ChannelState.Closed)
+        {
+            channel.MarkClosed(null);
+        }
+        else if (more)
+        {
+            MarkReady(channel); // to the back of the queue: channels take turns
+        }
+
+        return sent;
+    }
+
+    // ---------------------------------------------------------------- keepalive and closing
+
+    private void OnKeepAliveTick()
+    {
+        ChannelException? timedOut = null;
+        lock (Sync)
+        {
+            if (_closed)
+            {
+                return;
+            }
+
+            if (_keepAliveSentAt != 0)
+            {
+                if (_time.GetElapsedTime(_keepAliveSentAt) >= _options.KeepAliveTimeout)
+                {
+                    timedOut = new ChannelException(ChannelError.KeepAliveTimeout, 0, false, string.Create(CultureInfo.InvariantCulture,
+                        $"The peer did not answer a keepalive ping within {_options.KeepAliveTimeout.TotalSeconds:0.###} s."));
+                }
+            }
+            else if (_time.GetElapsedTime(Volatile.Read(ref _lastReceivedAt)) >= _options.KeepAliveInterval)
+            {
+                _keepAliveSentAt = _time.GetTimestamp();
+                _control.Enqueue(ControlFrame.Ping(KeepAlivePingId, ack: false));
+            }
+        }
+
+        if (timedOut is not null)
+        {
+            _ = FailAsync(timedOut, tellPeer: true).AsTask();
+        }
+        else
+        {
+            Wake();
+        }
+    }
+
+    /// <summary>Ends the connection once: every channel, pending open and ping fails with <paramref name="failure"/>.</summary>
+    private async ValueTask FailAsync(ChannelException failure, bool tellPeer)
+    {
+        List<MultiplexedChannel> channels;
+        List<TaskCompletionSource<TimeSpan>> pings;
+        bool wasClosed;
+        lock (Sync)
+        {
+            wasClosed = _closed;
+            _closed = true;
+            if (!wasClosed && !(failure.ByPeer && failure.Error == ChannelError.ConnectionClosed && _closeRequested))
+            {
+                _failure ??= failure;
+            }
+
+            channels = [.. _channels.Values];
+            foreach (MultiplexedChannel channel in channels)
+            {
+                RemoveLocked(channel);
+            }
+
+            pings = [.. _pings.Values.Select(p => p.Reply)];
+            _pings.Clear();
+            _ready.Clear();
+            _control.Clear();
+        }
+
+        foreach (MultiplexedChannel channel in channels)
+        {
+            Release(channel, new ChannelException(failure.Error, channel.Id, failure.ByPeer, failure.Message));
+        }
+
+        foreach (TaskCompletionSource<TimeSpan> ping in pings)
+        {
+            ping.TrySetException(failure);
+        }
+
+        _accepted.Writer.TryComplete();
+        _drained.TrySetResult();
+        _wake.Writer.TryComplete();
+        if (!wasClosed)
+        {
+            if (tellPeer && failure.Error != ChannelError.None)
+            {
+                await _link.CloseWithErrorAsync((uint)failure.Error, failure.Message).ConfigureAwait(false);
+            }
+            else
+            {
+                await _link.CloseWithErrorAsync((uint)ChannelError.None, failure.Message).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task FinishAsync()
+    {
+        await _readLoop.ConfigureAwait(false);
+        _wake.Writer.TryComplete();
+        await _writeLoop.ConfigureAwait(false);
+        if (_keepAliveTimer is not null)
+        {
+            await _keepAliveTimer.DisposeAsync().ConfigureAwait(false);
+        }
+
+        await _link.DisposeAsync().ConfigureAwait(false);
+        _completion.TrySetResult();
+    }
+
+    private readonly record struct ControlFrame(FrameType Type, FrameFlags Flags, ushort ChannelId, byte[] Payload)
+    {
+        public static ControlFrame WindowUpdate(ushort channelId, uint increment)
+        {
+            byte[] payload = new byte[4];
+            BinaryPrimitives.WriteUInt32BigEndian(payload, increment);
+            return new(FrameType.WindowUpdate, FrameFlags.None, channelId, payload);
+        }
+
+        public static ControlFrame Ping(ulong id, bool ack)
+        {
+            byte[] payload = new byte[8];
+            BinaryPrimitives.WriteUInt64BigEndian(payload, id);
+            return new(FrameType.Ping, ack ? FrameFlags.Ack : FrameFlags.None, 0, payload);
+        }
+
+        public static ControlFrame Reset(ushort channelId, ChannelError error, string reason) => new(FrameType.ChannelReset, FrameFlags.None, channelId, CodeAndReason(error, reason));
+
+        public static ControlFrame GoAway(ChannelError error, string reason) => new(FrameType.GoAway, FrameFlags.None, 0, CodeAndReason(error, reason));
+
+        private static byte[] CodeAndReason(ChannelError error, string reason)
+        {
+            byte[] text = Encoding.UTF8.GetBytes(reason.Length > 400 ? reason[..400] : reason);
+            byte[] payload = new byte[4 + text.Length];
+            BinaryPrimitives.WriteUInt32BigEndian(payload, (uint)error);
+            text.CopyTo(payload, 4);
+            return payload;
+        }
+    }
+}
