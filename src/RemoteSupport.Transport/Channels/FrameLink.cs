@@ -25,8 +25,13 @@ internal abstract class FrameLink : IAsyncDisposable
 
     public abstract ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken);
 
-    /// <summary>Closes gracefully: the peer reads to the end.</summary>
-    public abstract ValueTask CloseAsync(string reason);
+    /// <summary>Sends GoAway (code 0) with <paramref name="reason"/> and ends the output; reading goes on to the peer's end.</summary>
+    public ValueTask ShutdownOutputAsync(string reason) => Framed.ShutdownOutputAsync(reason);
+
+    /// <summary>Wakes a read or flush waiting on another thread (it returns canceled).</summary>
+    public void CancelPendingIo() => Framed.CancelPendingIo();
+
+    protected abstract FramedConnection Framed { get; }
 
     /// <summary>Tells the peer with GoAway (best effort, bounded) and closes; buffers are kept until <see cref="DisposeAsync"/>.</summary>
     public abstract ValueTask CloseWithErrorAsync(uint code, string reason);
@@ -49,7 +54,7 @@ internal sealed class PlainFrameLink(FramedConnection framed, bool isInitiator) 
 
     public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken) => framed.FlushAsync(cancellationToken);
 
-    public override ValueTask CloseAsync(string reason) => framed.CloseAsync(reason);
+    protected override FramedConnection Framed => framed;
 
     public override ValueTask CloseWithErrorAsync(uint code, string reason) =>
         framed.CloseWithErrorAsync(code, reason, Transports.ConnectionCloseReason.ProtocolError);
@@ -72,7 +77,7 @@ internal sealed class SealedFrameLink(SecureConnection secure) : FrameLink
 
     public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken) => secure.Framed.FlushAsync(cancellationToken);
 
-    public override ValueTask CloseAsync(string reason) => secure.Framed.CloseAsync(reason);
+    protected override FramedConnection Framed => secure.Framed;
 
     public override ValueTask CloseWithErrorAsync(uint code, string reason) => secure.CloseWithErrorAsync(code, reason);
 

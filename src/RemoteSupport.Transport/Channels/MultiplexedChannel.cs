@@ -82,6 +82,9 @@ public sealed class MultiplexedChannel : IDuplexPipe, IAsyncDisposable
 
     internal bool Queued { get; set; }
 
+    /// <summary>Gets or sets whether received bytes wait for a flush (read loop only).</summary>
+    internal bool ReceivePending { get; set; }
+
     internal bool WaitingForConnectionCredit { get; set; }
 
     internal ChannelException? Failure { get; set; }
@@ -91,6 +94,9 @@ public sealed class MultiplexedChannel : IDuplexPipe, IAsyncDisposable
 
     /// <summary>Guards the send pipe's reader: the write loop reads, a reset from any thread completes.</summary>
     internal Lock SendLock { get; } = new();
+
+    /// <summary>Gets or sets whether the send pipe's reader is completed (guarded by <see cref="SendLock"/>).</summary>
+    internal bool SendDone { get; set; }
 
     internal PipeWriter ReceiveWriter => _receive.Writer;
 
@@ -246,6 +252,7 @@ public sealed class MultiplexedChannel : IDuplexPipe, IAsyncDisposable
     {
         lock (SendLock)
         {
+            SendDone = true;
             _send.Reader.Complete(failure);
         }
     }

@@ -40,6 +40,7 @@ public sealed class MultiplexedConnection : IAsyncDisposable
     private readonly Queue<ControlFrame> _control = new();
     private readonly Queue<MultiplexedChannel> _ready = new();
     private readonly List<MultiplexedChannel> _waitingForConnectionCredit = [];
+    private readonly List<MultiplexedChannel> _receivePending = []; // read loop only
     private readonly Dictionary<ulong, (TaskCompletionSource<TimeSpan> Reply, long SentAt)> _pings = [];
     private readonly Signals.Channel<MultiplexedChannel> _accepted = Signals.Channel.CreateUnbounded<MultiplexedChannel>();
     private readonly Signals.Channel<bool> _wake = Signals.Channel.CreateUnbounded<bool>(new Signals.UnboundedChannelOptions { SingleReader = true });
@@ -61,6 +62,7 @@ public sealed class MultiplexedConnection : IAsyncDisposable
     private bool _peerGoingAway;
     private bool _shuttingDown;
     private bool _closeRequested;
+    private bool _tellPeer;
     private string _closeReason = "closing";
     private ChannelException? _failure;
     private bool _closed;
@@ -283,7 +285,7 @@ public sealed class MultiplexedConnection : IAsyncDisposable
     public async ValueTask AbortAsync(string reason = "aborted")
     {
         ArgumentNullException.ThrowIfNull(reason);
-        await FailAsync(new ChannelException(ChannelError.ConnectionClosed, 0, false, "The connection was aborted: " + reason), tellPeer: true).ConfigureAwait(false);
+        Fail(new ChannelException(ChannelError.ConnectionClosed, 0, false, "The connection was aborted: " + reason), tellPeer: true);
         await _completion.Task.ConfigureAwait(false);
     }
 
@@ -499,9 +501,15 @@ public sealed class MultiplexedConnection : IAsyncDisposable
         ChannelException? failure = null;
         try
         {
-            while (true)
+            while (!Volatile.Read(ref _closed))
             {
-                FrameReadResult result = await _link.ReadFrameAsync(CancellationToken.None).ConfigureAwait(false);
+                ValueTask<FrameReadResult> reading = _link.ReadFrameAsync(CancellationToken.None);
+                if (!reading.IsCompleted)
+                {
+                    FlushReceived(); // the buffered frames are handled: wake the readers once, not per frame
+                }
+
+                FrameReadResult result = await reading.ConfigureAwait(false);
                 if (result.IsCompleted)
                 {
                     break;
@@ -509,7 +517,7 @@ public sealed class MultiplexedConnection : IAsyncDisposable
 
                 if (result.IsCanceled)
                 {
-                    continue;
+                    continue; // Fail() wakes the loop to end it
                 }
 
                 Volatile.Write(ref _lastReceivedAt, _time.GetTimestamp());
@@ -525,14 +533,7 @@ public sealed class MultiplexedConnection : IAsyncDisposable
             failure = new ChannelException(ChannelError.ConnectionClosed, 0, ex is FramingException or SecureChannelException, "The connection failed: " + ex.Message);
         }
 
-        if (failure is not null)
-        {
-            await FailAsync(failure, tellPeer: !failure.ByPeer).ConfigureAwait(false);
-        }
-        else
-        {
-            await FailAsync(new ChannelException(ChannelError.ConnectionClosed, 0, true, "The peer closed the connection."), tellPeer: false).ConfigureAwait(false);
-        }
+        Fail(failure ?? new ChannelException(ChannelError.ConnectionClosed, 0, true, "The peer closed the connection."), tellPeer: failure is { ByPeer: false });
     }
 
     /// <returns>A connection failure, or <see langword="null"/> to keep reading.</returns>
@@ -645,9 +646,11 @@ public sealed class MultiplexedConnection : IAsyncDisposable
                         channel.ReceiveWriter.Write(segment.Span);
                     }
 
-#pragma warning disable CA2012 // The receive pipe never pauses (pauseWriterThreshold 0): the flush completes at once.
-                    _ = channel.ReceiveWriter.FlushAsync(CancellationToken.None);
-#pragma warning restore CA2012
+                    if (!channel.ReceivePending)
+                    {
+                        channel.ReceivePending = true;
+                        _receivePending.Add(channel);
+                    }
                 }
             }
         }
@@ -673,6 +676,26 @@ public sealed class MultiplexedConnection : IAsyncDisposable
 
         Wake();
         return null;
+    }
+
+    /// <summary>Makes the bytes written into channels' receive pipes visible to their readers (read loop only).</summary>
+    private void FlushReceived()
+    {
+        foreach (MultiplexedChannel channel in _receivePending)
+        {
+            channel.ReceivePending = false;
+            lock (channel.ReceiveLock)
+            {
+                if (channel.Failure is null && !channel.InputCompleted)
+                {
+#pragma warning disable CA2012 // The receive pipe never pauses (pauseWriterThreshold 0): the flush completes at once.
+                    _ = channel.ReceiveWriter.FlushAsync(CancellationToken.None);
+#pragma warning restore CA2012
+                }
+            }
+        }
+
+        _receivePending.Clear();
     }
 
     private ChannelException? OnOpen(Frame frame)
@@ -984,22 +1007,20 @@ public sealed class MultiplexedConnection : IAsyncDisposable
                 lock (Sync)
                 {
                     close = _closeRequested && !_closed && _control.Count == 0;
-                    if (close)
-                    {
-                        _closed = true;
-                    }
                 }
 
                 if (close)
                 {
-                    await _link.CloseAsync(_closeReason).ConfigureAwait(false);
+                    // Graceful: everything is sent; end this side's output. The peer closes in turn,
+                    // and the read loop sees the end of the stream.
+                    await _link.ShutdownOutputAsync(_closeReason).ConfigureAwait(false);
                     return;
                 }
             }
         }
         catch (Exception ex) when (ex is IOException or InvalidOperationException or ObjectDisposedException or SecureChannelException or ArgumentException)
         {
-            await FailAsync(new ChannelException(ChannelError.ConnectionClosed, 0, false, "Sending failed: " + ex.Message), tellPeer: true).ConfigureAwait(false);
+            Fail(new ChannelException(ChannelError.ConnectionClosed, 0, false, "Sending failed: " + ex.Message), tellPeer: true);
         }
     }
 
@@ -1061,15 +1082,17 @@ public sealed class MultiplexedConnection : IAsyncDisposable
         int sent = 0;
         lock (channel.SendLock)
         {
-            if (channel.Failure is not null || !channel.SendReader.TryRead(out ReadResult read))
+            if (channel.SendDone || !channel.SendReader.TryRead(out ReadResult read))
             {
                 return 0;
             }
 
             ReadOnlySequence<byte> buffer = read.Buffer;
             long credit;
+            bool alone;
             lock (Sync)
             {
+                alone = _ready.Count == 0;
                 if (channel.State != ChannelState.Open || channel.LocalEnded)
                 {
                     channel.SendReader.AdvanceTo(buffer.Start);
@@ -1090,7 +1113,8 @@ public sealed class MultiplexedConnection : IAsyncDisposable
                 }
             }
 
-            int length = (int)Math.Min(Math.Min(buffer.Length, credit), Math.Min(Quantum, _link.MaxPayload));
+            int quantum = alone ? FlushBudget : Quantum; // a channel alone sends full frames; several take turns
+            int length = (int)Math.Min(Math.Min(buffer.Length, credit), Math.Min(quantum, _link.MaxPayload));
             ReadOnlySequence<byte> slice = buffer.Slice(0, length);
             ended = read.IsCompleted && length == buffer.Length;
             if (length > 0 || ended)
@@ -1103,6 +1127,7 @@ public sealed class MultiplexedConnection : IAsyncDisposable
             more = length < buffer.Length;
             if (ended)
             {
+                channel.SendDone = true;
                 channel.SendReader.Complete();
             }
 
@@ -1162,7 +1187,7 @@ public sealed class MultiplexedConnection : IAsyncDisposable
 
         if (timedOut is not null)
         {
-            _ = FailAsync(timedOut, tellPeer: true).AsTask();
+            Fail(timedOut, tellPeer: true);
         }
         else
         {
@@ -1170,19 +1195,28 @@ public sealed class MultiplexedConnection : IAsyncDisposable
         }
     }
 
-    /// <summary>Ends the connection once: every channel, pending open and ping fails with <paramref name="failure"/>.</summary>
-    private async ValueTask FailAsync(ChannelException failure, bool tellPeer)
+    /// <summary>
+    /// Ends the connection once, from any thread: every channel, pending open and ping fails with
+    /// <paramref name="failure"/>, and both loops are woken to end; the link is closed only after
+    /// they have (the read loop may hold a frame in the link's buffer until then).
+    /// </summary>
+    private void Fail(ChannelException failure, bool tellPeer)
     {
         List<MultiplexedChannel> channels;
         List<TaskCompletionSource<TimeSpan>> pings;
-        bool wasClosed;
         lock (Sync)
         {
-            wasClosed = _closed;
-            _closed = true;
-            if (!wasClosed && !(failure.ByPeer && failure.Error == ChannelError.ConnectionClosed && _closeRequested))
+            if (_closed)
             {
-                _failure ??= failure;
+                return;
+            }
+
+            _closed = true;
+            bool graceful = (_closeRequested || _peerGoingAway) && failure.ByPeer && failure.Error == ChannelError.ConnectionClosed;
+            if (!graceful)
+            {
+                _failure = failure;
+                _tellPeer = tellPeer && failure.Error != ChannelError.None;
             }
 
             channels = [.. _channels.Values];
@@ -1210,31 +1244,44 @@ public sealed class MultiplexedConnection : IAsyncDisposable
         _accepted.Writer.TryComplete();
         _drained.TrySetResult();
         _wake.Writer.TryComplete();
-        if (!wasClosed)
-        {
-            if (tellPeer && failure.Error != ChannelError.None)
-            {
-                await _link.CloseWithErrorAsync((uint)failure.Error, failure.Message).ConfigureAwait(false);
-            }
-            else
-            {
-                await _link.CloseWithErrorAsync((uint)ChannelError.None, failure.Message).ConfigureAwait(false);
-            }
-        }
+        _link.CancelPendingIo();
     }
 
     private async Task FinishAsync()
     {
-        await _readLoop.ConfigureAwait(false);
-        _wake.Writer.TryComplete();
-        await _writeLoop.ConfigureAwait(false);
+        await Task.WhenAll(_readLoop, _writeLoop).ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
+        Exception? bug = _readLoop.Exception?.InnerException ?? _writeLoop.Exception?.InnerException;
+        if (bug is not null)
+        {
+            Fail(new ChannelException(ChannelError.ConnectionClosed, 0, false, "The connection failed: " + bug.Message), tellPeer: true);
+        }
+
         if (_keepAliveTimer is not null)
         {
             await _keepAliveTimer.DisposeAsync().ConfigureAwait(false);
         }
 
-        await _link.DisposeAsync().ConfigureAwait(false);
-        _completion.TrySetResult();
+        ChannelException? failure;
+        bool tellPeer;
+        lock (Sync)
+        {
+            failure = _failure;
+            tellPeer = _tellPeer;
+        }
+
+        try
+        {
+            if (failure is not null)
+            {
+                // GoAway with the reason (best effort, bounded), then the connection closes.
+                await _link.CloseWithErrorAsync(tellPeer ? (uint)failure.Error : (uint)ChannelError.None, failure.Message).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            await _link.DisposeAsync().ConfigureAwait(false);
+            _completion.TrySetResult();
+        }
     }
 
     private readonly record struct ControlFrame(FrameType Type, FrameFlags Flags, ushort ChannelId, byte[] Payload)

@@ -13,9 +13,9 @@ public sealed class MultiplexerOptions
 
     /// <summary>
     /// Gets or sets how many bytes the peer may send on one channel before the application here
-    /// consumes them: the most a channel buffers here. Default 256 KiB.
+    /// consumes them: the most a channel buffers here. Default 128 KiB.
     /// </summary>
-    public int ChannelWindow { get; set; } = 256 * 1024;
+    public int ChannelWindow { get; set; } = 128 * 1024;
 
     /// <summary>Gets or sets how many bytes the peer may send on all channels together before they are consumed. Default 1 MiB.</summary>
     public int ConnectionWindow { get; set; } = 1024 * 1024;

@@ -228,6 +228,21 @@ public sealed class FramedConnection : IAsyncDisposable
         await DisposeAsync().ConfigureAwait(false);
     }
 
+    /// <summary>Sends GoAway (code 0) with <paramref name="reason"/> and ends the output; the input stays open until the peer ends.</summary>
+    internal async ValueTask ShutdownOutputAsync(string reason)
+    {
+        _transport.RecordCloseReason(ConnectionCloseReason.LocalClose, reason);
+        await SendGoAwayAsync((uint)FramingError.None, reason, CancellationToken.None).ConfigureAwait(false);
+        await _output.CompleteAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>Wakes a read or a flush waiting on another thread: it returns canceled.</summary>
+    internal void CancelPendingIo()
+    {
+        _input.CancelPendingRead();
+        _output.CancelPendingFlush();
+    }
+
     /// <summary>Releases the connection; unsent data drains within the transport's shutdown timeout.</summary>
     public async ValueTask DisposeAsync()
     {

@@ -351,7 +351,7 @@ public sealed class MultiplexedConnectionTests : IDisposable
         await movingWriting;
 
         received.Should().Equal(data);
-        stalledWriting.IsCompleted.Should().BeFalse("the stalled channel's writer waits for window");
+        stalledWriting.IsCompleted.Should().BeFalse("the stalled channel's writer waits for window ({0})", stalledWriting.Exception?.ToString());
         lock (agent.Sync)
         {
             stalledAtAgent.Received.Should().BeLessThanOrEqualTo(64 * 1024, "the peer never sends beyond the window");
@@ -370,15 +370,22 @@ public sealed class MultiplexedConnectionTests : IDisposable
         await using var __ = mux;
         await peer.OpenAsync(1, 8 << 20, "a");
         await peer.OpenAsync(3, 8 << 20, "b");
-        await peer.WindowUpdateAsync(0, 16 << 20);
         MultiplexedChannel a = (await mux.AcceptChannelAsync(Token))!;
         MultiplexedChannel b = (await mux.AcceptChannelAsync(Token))!;
 
-        // Both channels have megabytes queued before the peer reads a byte.
+        // Both channels have megabytes queued while the connection window (64 KiB at the start) holds them back.
         a.Output.Write(new byte[2 << 20]);
         b.Output.Write(new byte[2 << 20]);
         Task flushA = a.Output.FlushAsync(Token).AsTask();
         Task flushB = b.Output.FlushAsync(Token).AsTask();
+        await WaitUntilAsync(() =>
+        {
+            lock (mux.Sync)
+            {
+                return a.SendCredit < 8 << 20 || b.SendCredit < 8 << 20;
+            }
+        });
+        await peer.WindowUpdateAsync(0, 16 << 20);
 
         var order = new List<ushort>();
         while (order.Count < 60)
