@@ -15,7 +15,7 @@ namespace RemoteSupport.Transport.Channels;
 /// Memory is bounded both ways: the peer sends at most the channel's window before the application
 /// here consumes, and <see cref="Output"/>'s flush waits while the send buffer is full.
 /// </remarks>
-public sealed class MultiplexedChannel : IDuplexPipe, IAsyncDisposable
+public sealed class MultiplexedChannel : IDuplexPipe, IAsyncDisposable, RemoteSupport.Sessions.ISessionChannel
 {
     private readonly MultiplexedConnection _connection;
     private readonly Pipe _receive;

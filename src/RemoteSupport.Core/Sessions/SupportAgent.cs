@@ -1,0 +1,457 @@
+using System.Globalization;
+using RemoteSupport.Audit;
+using RemoteSupport.Authorization;
+using RemoteSupport.Consent;
+using RemoteSupport.DataFiles;
+using RemoteSupport.Documents;
+using RemoteSupport.GroundRules;
+using RemoteSupport.Identities;
+using RemoteSupport.Ledger;
+
+namespace RemoteSupport.Sessions;
+
+/// <summary>What an agent on a customer unit is configured with.</summary>
+public sealed class SupportAgentOptions
+{
+    /// <summary>Gets the unit's id.</summary>
+    public required string UnitId { get; init; }
+
+    /// <summary>Gets the customer that owns the unit.</summary>
+    public required string CustomerId { get; init; }
+
+    /// <summary>Gets the unit's identity: it signs session receipts.</summary>
+    public required PartyIdentity Identity { get; init; }
+
+    /// <summary>Gets the customer's authorizations of vendors.</summary>
+    public required AuthorizationBook Authorizations { get; init; }
+
+    /// <summary>Gets the jointly signed ground rules in force.</summary>
+    public required GroundRulesBook GroundRules { get; init; }
+
+    /// <summary>Gets the consent gate every operation passes.</summary>
+    public required ConsentGate Gate { get; init; }
+
+    /// <summary>Gets the data roots the vendor may be allowed into.</summary>
+    public required DataFileStore DataFiles { get; init; }
+
+    /// <summary>Gets the audit log (also the gate's audit sink).</summary>
+    public required AuditLog Audit { get; init; }
+
+    /// <summary>Gets the charge ledger sessions are metered into.</summary>
+    public required ChargeLedger Ledger { get; init; }
+
+    /// <summary>Gets or sets the customer's approver, asked when the ground rules require an approval; none means such requests are denied.</summary>
+    public IApprovalPrompt? ApprovalPrompt { get; set; }
+
+    /// <summary>Gets or sets how long the vendor waits for an approver before the request is denied. Default 5 minutes.</summary>
+    public TimeSpan ApprovalTimeout { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>Gets the diagnostics the integrator registered, by name: each returns its report.</summary>
+    public IDictionary<string, Func<CancellationToken, Task<string>>> Diagnostics { get; } = new Dictionary<string, Func<CancellationToken, Task<string>>>(StringComparer.Ordinal);
+
+    /// <summary>Gets or sets the clock.</summary>
+    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+}
+
+/// <summary>
+/// The unit side of support sessions: refuses a vendor without an authorization under the ground rules
+/// in force, passes every operation through the consent gate (asking the approver when needed), meters
+/// the session into the ledger at its end, and signs a session receipt (docs/protocol/session.md).
+/// </summary>
+public sealed class SupportAgent
+{
+    /// <summary>The session protocol versions this agent speaks.</summary>
+    public static IReadOnlyList<int> SupportedVersions { get; } = [1];
+
+    internal static readonly string[] Capabilities = ["view-data", "change-data", "run-diagnostic"];
+
+    private readonly SupportAgentOptions _options;
+
+    /// <summary>Initializes a new instance of the <see cref="SupportAgent"/> class.</summary>
+    public SupportAgent(SupportAgentOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        _options = options;
+    }
+
+    /// <summary>
+    /// Runs one session over <paramref name="channel"/> with <paramref name="vendor"/> (as the secure
+    /// channel authenticated it) until the console closes it or the connection drops.
+    /// </summary>
+    /// <returns>The unit-signed receipt, or <see langword="null"/> when the session was refused at its start.</returns>
+    public async Task<SignedEnvelope?> RunSessionAsync(ISessionChannel channel, SessionPeer vendor, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(channel);
+        ArgumentNullException.ThrowIfNull(vendor);
+        TimeProvider time = _options.TimeProvider;
+        SessionMessage hello;
+        try
+        {
+            hello = await ReceiveAsync(channel, cancellationToken).ConfigureAwait(false) ?? throw new SessionProtocolException("protocol-error", "The console ended before its hello.");
+        }
+        catch (SessionProtocolException ex)
+        {
+            await RefuseAsync(channel, ex.Code, ex.Message, cancellationToken).ConfigureAwait(false);
+            return null;
+        }
+
+        string? refusal = CheckHello(hello, out int version);
+        if (refusal is not null)
+        {
+            await RefuseAsync(channel, "version-mismatch", refusal, cancellationToken).ConfigureAwait(false);
+            return null;
+        }
+
+        AuthorizationCheck authorized = _options.Authorizations.Check(vendor.PartyId, vendor.Key, _options.UnitId, _options.GroundRules.CurrentHash);
+        if (_options.GroundRules.Current is null || !authorized.IsAuthorized)
+        {
+            string sentence = _options.GroundRules.Current is null ? "No jointly signed ground rules are in force on this unit." : authorized.Sentence;
+            await _options.Audit.RecordAsync(new AuditEvent
+            {
+                Kind = AuditEventKind.AuthorizationChecked,
+                At = time.GetUtcNow(),
+                Actor = Actor(vendor),
+                Details = new Dictionary<string, string> { ["outcome"] = "refused", ["reason"] = sentence },
+            }, cancellationToken).ConfigureAwait(false);
+            await RefuseAsync(channel, "not-authorized", sentence, cancellationToken).ConfigureAwait(false);
+            return null;
+        }
+
+        var session = new RunningSession(this, channel, vendor, "session-" + Guid.NewGuid().ToString("n"), time.GetUtcNow());
+        await _options.Audit.RecordAsync(new AuditEvent
+        {
+            Kind = AuditEventKind.SessionOpened,
+            At = session.OpenedAt,
+            SessionId = session.Id,
+            Actor = Actor(vendor),
+            Details = new Dictionary<string, string> { ["unit"] = _options.UnitId, ["version"] = version.ToString(CultureInfo.InvariantCulture) },
+        }, cancellationToken).ConfigureAwait(false);
+        await SendAsync(channel, new SessionMessage
+        {
+            Type = "welcome",
+            Version = version,
+            SessionId = session.Id,
+            UnitId = _options.UnitId,
+            CustomerId = _options.CustomerId,
+            Capabilities = Capabilities,
+        }, cancellationToken).ConfigureAwait(false);
+        return await session.RunAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private static string Actor(SessionPeer vendor) => vendor.PartyId + "/" + vendor.Key.KeyId;
+
+    private static string? CheckHello(SessionMessage hello, out int version)
+    {
+        version = 0;
+        if (hello.Type != "hello" || hello.Protocol != SessionMessage.ProtocolName)
+        {
+            return $"The console did not open with a '{SessionMessage.ProtocolName}' hello.";
+        }
+
+        IReadOnlyList<int> offered = hello.Versions ?? [];
+        int[] common = [.. offered.Intersect(SupportedVersions)];
+        if (common.Length == 0)
+        {
+            return string.Create(CultureInfo.InvariantCulture,
+                $"No common session protocol version: the console speaks {string.Join(", ", offered)}; this agent speaks {string.Join(", ", SupportedVersions)}.");
+        }
+
+        version = common.Max();
+        return null;
+    }
+
+    private static async Task RefuseAsync(ISessionChannel channel, string code, string sentence, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await SendAsync(channel, new SessionMessage { Type = "refused", Code = code, Sentence = sentence }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (IOException)
+        {
+            // The console is gone; the refusal is audited where it matters.
+        }
+    }
+
+    internal static ValueTask SendAsync(ISessionChannel channel, SessionMessage message, CancellationToken cancellationToken) =>
+        channel.SendMessageAsync(message.ToBytes(), cancellationToken);
+
+    internal static async Task<SessionMessage?> ReceiveAsync(ISessionChannel channel, CancellationToken cancellationToken)
+    {
+        byte[]? bytes = await channel.ReceiveMessageAsync(cancellationToken).ConfigureAwait(false);
+        return bytes is null ? null : SessionMessage.Parse(bytes);
+    }
+
+    /// <summary>One session after its welcome.</summary>
+    private sealed class RunningSession(SupportAgent agent, ISessionChannel channel, SessionPeer vendor, string id, DateTimeOffset openedAt)
+    {
+        private readonly List<SessionOperation> _operations = [];
+        private DateTimeOffset _lastHeard;
+
+        public string Id => id;
+
+        public DateTimeOffset OpenedAt => openedAt;
+
+        private SupportAgentOptions Options => agent._options;
+
+        public async Task<SignedEnvelope?> RunAsync(CancellationToken cancellationToken)
+        {
+            string ending = "dropped";
+            _lastHeard = openedAt;
+            try
+            {
+                while (true)
+                {
+                    SessionMessage? message = await ReceiveAsync(channel, cancellationToken).ConfigureAwait(false);
+                    if (message is null)
+                    {
+                        break;
+                    }
+
+                    _lastHeard = Options.TimeProvider.GetUtcNow();
+                    if (message.Type == "close")
+                    {
+                        ending = "closed";
+                        break;
+                    }
+
+                    if (message.Type == "heartbeat")
+                    {
+                        continue;
+                    }
+
+                    if (message.Type != "request" || message.RequestId is null || message.Operation is null)
+                    {
+                        throw new SessionProtocolException("protocol-error", $"A '{message.Type}' message is not expected here.");
+                    }
+
+                    await SendAsync(channel, await HandleAsync(message, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+                }
+            }
+            catch (IOException)
+            {
+                // The connection dropped: metered up to the last message heard.
+            }
+            catch (SessionProtocolException ex)
+            {
+                await RefuseAsync(channel, ex.Code, ex.Message, cancellationToken).ConfigureAwait(false);
+            }
+
+            DateTimeOffset closedAt = ending == "closed" ? Options.TimeProvider.GetUtcNow() : _lastHeard;
+            SignedEnvelope receipt = await CloseAsync(closedAt, ending).ConfigureAwait(false);
+            if (ending == "closed")
+            {
+                try
+                {
+                    await SendAsync(channel, new SessionMessage { Type = "receipt", Receipt = receipt.ToJson() }, cancellationToken).ConfigureAwait(false);
+                }
+                catch (IOException)
+                {
+                    // Kept in the audit log; the vendor can ask for it again.
+                }
+            }
+
+            return receipt;
+        }
+
+        private async Task<SessionMessage> HandleAsync(SessionMessage message, CancellationToken cancellationToken)
+        {
+            SupportOperation operation = message.Operation!.Value;
+            string target = operation == SupportOperation.RunDiagnostic ? message.Diagnostic ?? string.Empty : $"{message.Root}:{message.Path}";
+            var request = new ConsentRequest
+            {
+                SessionId = id,
+                UnitId = Options.UnitId,
+                VendorId = vendor.PartyId,
+                TechnicianId = vendor.PartyId,
+                TechnicianKey = vendor.Key,
+                Operation = operation,
+                Root = message.Root,
+                Path = message.Path,
+                Owner = message.Owner,
+                Reason = message.Reason ?? "troubleshooting",
+                Ticket = message.Ticket,
+            };
+            ConsentDecision decision = await Options.Gate.DecideAsync(request, null, cancellationToken).ConfigureAwait(false);
+            string? code = null;
+            if (decision.Outcome == ConsentOutcome.NeedsApproval)
+            {
+                (decision, code) = await AskApproverAsync(message.RequestId!, request, decision, cancellationToken).ConfigureAwait(false);
+            }
+
+            if (!decision.IsGranted)
+            {
+                return Result(message.RequestId!, operation, target, false, code ?? Code(decision.Reason), decision.Sentence);
+            }
+
+            try
+            {
+                switch (operation)
+                {
+                    case SupportOperation.ViewData:
+                    {
+                        (byte[] content, DataFileEvidence evidence) = await Options.DataFiles.ViewAsync(decision, cancellationToken).ConfigureAwait(false);
+                        await Options.Audit.RecordDataFileAsync(decision, evidence, cancellationToken).ConfigureAwait(false);
+                        return Result(message.RequestId!, operation, target, true, "none", "The file was read.", evidence) with { Content = content };
+                    }
+
+                    case SupportOperation.ChangeData:
+                    {
+                        if (message.Content is null)
+                        {
+                            return Result(message.RequestId!, operation, target, false, "missing-content", "A change must carry the new content.");
+                        }
+
+                        DataFileEvidence evidence = await Options.DataFiles.ReplaceAsync(decision, message.Content, cancellationToken).ConfigureAwait(false);
+                        await Options.Audit.RecordDataFileAsync(decision, evidence, cancellationToken).ConfigureAwait(false);
+                        return Result(message.RequestId!, operation, target, true, "none", "The file was replaced.", evidence);
+                    }
+
+                    case SupportOperation.RunDiagnostic:
+                    {
+                        if (message.Diagnostic is null || !Options.Diagnostics.TryGetValue(message.Diagnostic, out Func<CancellationToken, Task<string>>? run))
+                        {
+                            return Result(message.RequestId!, operation, target, false, "unknown-diagnostic", $"No diagnostic named '{message.Diagnostic}' is registered on this unit.");
+                        }
+
+                        string output = await run(cancellationToken).ConfigureAwait(false);
+                        return Result(message.RequestId!, operation, target, true, "none", "The diagnostic ran.") with { Output = output };
+                    }
+
+                    default:
+                        return Result(message.RequestId!, operation, target, false, "unsupported-operation", $"{operation} is not carried by session protocol 1.");
+                }
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                return Result(message.RequestId!, operation, target, false, "failed", "The operation failed: " + ex.Message);
+            }
+        }
+
+        /// <returns>The decision after the approver answered, with a code when the approver refused or did not answer.</returns>
+        private async Task<(ConsentDecision Decision, string? Code)> AskApproverAsync(string requestId, ConsentRequest request, ConsentDecision pending, CancellationToken cancellationToken)
+        {
+            if (Options.ApprovalPrompt is null)
+            {
+                return (pending with { Outcome = ConsentOutcome.Denied, Sentence = "An approval is required and this unit has no approver to ask." }, "approval-required");
+            }
+
+            // The vendor learns what the approver is asked while it waits.
+            await SendAsync(channel, new SessionMessage { Type = "pending-approval", RequestId = requestId, ApprovalText = pending.ApprovalRequest!.RenderText() }, cancellationToken).ConfigureAwait(false);
+            using var timeout = new CancellationTokenSource(Options.ApprovalTimeout, Options.TimeProvider);
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+            SignedEnvelope? approval;
+            try
+            {
+                approval = await Options.ApprovalPrompt.RequestApprovalAsync(pending.ApprovalRequest, linked.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                return (pending with { Outcome = ConsentOutcome.Denied, Sentence = string.Create(CultureInfo.InvariantCulture,
+                    $"No approver answered within {Options.ApprovalTimeout.TotalSeconds:0.###} s.") }, "approval-timed-out");
+            }
+
+            if (approval is null)
+            {
+                return (pending with { Outcome = ConsentOutcome.Denied, Sentence = "The approver refused the request." }, "approval-refused");
+            }
+
+            return (await Options.Gate.DecideAsync(request, [approval], cancellationToken).ConfigureAwait(false), null);
+        }
+
+        private static string Code(ConsentReason reason) => System.Text.Json.JsonNamingPolicy.KebabCaseLower.ConvertName(reason.ToString());
+
+        private SessionMessage Result(string requestId, SupportOperation operation, string target, bool succeeded, string code, string sentence, DataFileEvidence? evidence = null)
+        {
+            _operations.Add(new SessionOperation(requestId, operation, target, succeeded, code, evidence?.HashBefore, evidence?.HashAfter));
+            return new SessionMessage
+            {
+                Type = "result",
+                RequestId = requestId,
+                Succeeded = succeeded,
+                Code = code,
+                Sentence = sentence,
+                HashBefore = evidence?.HashBefore,
+                HashAfter = evidence?.HashAfter,
+            };
+        }
+
+        /// <summary>Meters the session (idempotently, keyed by the session id), signs the receipt and audits it.</summary>
+        private async Task<SignedEnvelope> CloseAsync(DateTimeOffset closedAt, string ending)
+        {
+            TollChargePolicy policy = Options.GroundRules.Current!.TollCharges;
+            var card = new RateCard(policy);
+            TimeSpan connected = closedAt - openedAt;
+            var charges = new List<SessionCharge>();
+            if (card.SetupFeeMinor > 0)
+            {
+                charges.Add(await ChargeAsync(ChargeKind.CallSetup, 1, "call", card.SetupFeeMinor, card.SetupFeeMinor, "Call setup", card).ConfigureAwait(false));
+            }
+
+            long seconds = card.BilledSeconds(connected);
+            charges.Add(await ChargeAsync(ChargeKind.ConnectTime, seconds, "second", policy.PerMinuteMinor / 60m, card.ConnectTimeMinor(connected),
+                string.Create(CultureInfo.InvariantCulture, $"Connect time {connected.TotalSeconds:0} s (billed {seconds} s)"), card).ConfigureAwait(false));
+
+            var receipt = new SessionReceipt
+            {
+                SessionId = id,
+                UnitId = Options.UnitId,
+                CustomerId = Options.CustomerId,
+                VendorId = vendor.PartyId,
+                TechnicianKeyId = vendor.Key.KeyId,
+                OpenedAt = openedAt,
+                ClosedAt = closedAt,
+                Ending = ending,
+                Operations = [.. _operations],
+                Charges = charges,
+            };
+            SignedEnvelope signed = receipt.ToEnvelope().Sign(Options.Identity);
+            await Options.Audit.RecordAsync(new AuditEvent
+            {
+                Kind = AuditEventKind.SessionClosed,
+                At = closedAt,
+                SessionId = id,
+                Actor = Actor(vendor),
+                Details = new Dictionary<string, string>
+                {
+                    ["ending"] = ending,
+                    ["operations"] = _operations.Count.ToString(CultureInfo.InvariantCulture),
+                    ["receipt-sha256"] = DocumentJson.Hash(signed.Payload.Span),
+                },
+            }, CancellationToken.None).ConfigureAwait(false);
+            return signed;
+        }
+
+        private async Task<SessionCharge> ChargeAsync(ChargeKind kind, decimal quantity, string unit, decimal rate, long amount, string description, RateCard card)
+        {
+            ChargeEntry entry = await Options.Ledger.RecordAsync(new ChargeRequest
+            {
+                IdempotencyKey = $"{id}/{(kind == ChargeKind.CallSetup ? "call-setup" : "connect-time")}",
+                CustomerId = Options.CustomerId,
+                UnitId = Options.UnitId,
+                SessionId = id,
+                Kind = kind,
+                Quantity = quantity,
+                QuantityUnit = unit,
+                Rate = rate,
+                AmountMinor = amount,
+                Currency = card.Currency,
+                IncurredAt = openedAt,
+                Description = description,
+            }, CancellationToken.None).ConfigureAwait(false);
+            await Options.Audit.RecordAsync(new AuditEvent
+            {
+                Kind = AuditEventKind.ChargeRecorded,
+                At = Options.TimeProvider.GetUtcNow(),
+                SessionId = id,
+                Details = new Dictionary<string, string>
+                {
+                    ["entry"] = entry.EntryId,
+                    ["kind"] = kind.ToString(),
+                    ["amount-minor"] = amount.ToString(CultureInfo.InvariantCulture),
+                    ["currency"] = card.Currency,
+                },
+            }, CancellationToken.None).ConfigureAwait(false);
+            return new SessionCharge(entry.EntryId, kind, amount, card.Currency, Options.Ledger.StatusOf(entry));
+        }
+    }
+}

@@ -1,0 +1,162 @@
+using System.Globalization;
+using RemoteSupport.Documents;
+using RemoteSupport.GroundRules;
+
+namespace RemoteSupport.Sessions;
+
+/// <summary>The outcome of one operation, as the agent reported it.</summary>
+/// <param name="Succeeded">Whether the agent carried it out.</param>
+/// <param name="Code"><c>none</c>, or why not: a consent reason (<c>outside-hours</c>, <c>authorization-revoked</c>, …) or <c>approval-refused</c>, <c>approval-timed-out</c>, <c>failed</c>.</param>
+/// <param name="Sentence">A sentence for the technician.</param>
+/// <param name="Content">The file's bytes (a view).</param>
+/// <param name="HashBefore">The file's SHA-256 before.</param>
+/// <param name="HashAfter">The file's SHA-256 after.</param>
+/// <param name="Output">A diagnostic's report.</param>
+public sealed record SessionResult(bool Succeeded, string Code, string Sentence, byte[]? Content, string? HashBefore, string? HashAfter, string? Output);
+
+/// <summary>
+/// The vendor side of one support session (docs/protocol/session.md): opened over a channel to the
+/// unit's agent, asks to view or change data files and to run diagnostics, and collects the
+/// unit-signed receipt at the close. One request at a time.
+/// </summary>
+public sealed class SupportSession : IDisposable
+{
+    /// <summary>The session protocol versions this console speaks.</summary>
+    public static IReadOnlyList<int> SupportedVersions { get; } = [1];
+
+    private readonly ISessionChannel _channel;
+    private readonly SemaphoreSlim _one = new(1, 1);
+    private int _nextRequest;
+
+    private SupportSession(ISessionChannel channel, SessionMessage welcome)
+    {
+        _channel = channel;
+        SessionId = welcome.SessionId!;
+        UnitId = welcome.UnitId ?? string.Empty;
+        CustomerId = welcome.CustomerId ?? string.Empty;
+        Version = welcome.Version ?? 0;
+        Capabilities = welcome.Capabilities ?? [];
+    }
+
+    /// <summary>Gets the session id the agent assigned.</summary>
+    public string SessionId { get; }
+
+    /// <summary>Gets the unit.</summary>
+    public string UnitId { get; }
+
+    /// <summary>Gets the customer that owns the unit.</summary>
+    public string CustomerId { get; }
+
+    /// <summary>Gets the protocol version both sides agreed on.</summary>
+    public int Version { get; }
+
+    /// <summary>Gets what the agent offers (<c>view-data</c>, <c>change-data</c>, <c>run-diagnostic</c>).</summary>
+    public IReadOnlyList<string> Capabilities { get; }
+
+    /// <summary>Gets or sets what to do while a request waits for the customer's approver (receives the text the approver reads).</summary>
+    public Action<string>? ApprovalPending { get; set; }
+
+    /// <summary>Opens a session: sends the hello and waits for the agent's welcome.</summary>
+    /// <exception cref="SessionProtocolException">The agent refused: <c>version-mismatch</c>, <c>not-authorized</c>, or <c>protocol-error</c>, with the agent's sentence.</exception>
+    public static async Task<SupportSession> OpenAsync(ISessionChannel channel, CancellationToken cancellationToken = default) =>
+        await OpenAsync(channel, SupportedVersions, cancellationToken).ConfigureAwait(false);
+
+    internal static async Task<SupportSession> OpenAsync(ISessionChannel channel, IReadOnlyList<int> versions, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(channel);
+        await SupportAgent.SendAsync(channel, new SessionMessage
+        {
+            Type = "hello",
+            Protocol = SessionMessage.ProtocolName,
+            Versions = versions,
+            Capabilities = SupportAgent.Capabilities,
+            Software = "RemoteSupport/" + typeof(SupportSession).Assembly.GetName().Version?.ToString(3),
+        }, cancellationToken).ConfigureAwait(false);
+        SessionMessage reply = await SupportAgent.ReceiveAsync(channel, cancellationToken).ConfigureAwait(false)
+            ?? throw new SessionProtocolException("protocol-error", "The agent ended the connection before its welcome.");
+        if (reply.Type == "refused")
+        {
+            throw new SessionProtocolException(reply.Code ?? "refused", "The agent refused the session: " + reply.Sentence);
+        }
+
+        if (reply.Type != "welcome" || reply.SessionId is null || reply.Version is not int version || !versions.Contains(version))
+        {
+            throw new SessionProtocolException("protocol-error", $"The agent answered the hello with '{reply.Type}', not a welcome in a version offered.");
+        }
+
+        return new SupportSession(channel, reply);
+    }
+
+    /// <summary>Asks to view a data file; the unit's consent gate (and its approver) decide.</summary>
+    public Task<SessionResult> ViewAsync(string root, string path, string owner, string reason, CancellationToken cancellationToken = default) =>
+        RequestAsync(new SessionMessage { Type = "request", Operation = SupportOperation.ViewData, Root = root, Path = path, Owner = owner, Reason = reason }, cancellationToken);
+
+    /// <summary>Asks to replace (or create) a data file with <paramref name="content"/>.</summary>
+    public Task<SessionResult> ChangeAsync(string root, string path, string owner, ReadOnlyMemory<byte> content, string reason, CancellationToken cancellationToken = default) =>
+        RequestAsync(new SessionMessage { Type = "request", Operation = SupportOperation.ChangeData, Root = root, Path = path, Owner = owner, Reason = reason, Content = content.ToArray() }, cancellationToken);
+
+    /// <summary>Runs a diagnostic the integrator registered on the unit.</summary>
+    public Task<SessionResult> RunDiagnosticAsync(string name, string reason = "troubleshooting", CancellationToken cancellationToken = default) =>
+        RequestAsync(new SessionMessage { Type = "request", Operation = SupportOperation.RunDiagnostic, Diagnostic = name, Reason = reason }, cancellationToken);
+
+    /// <summary>Closes the session and returns the receipt the unit signed (check its signature against the unit's key).</summary>
+    public async Task<SignedEnvelope> CloseAsync(CancellationToken cancellationToken = default)
+    {
+        await _one.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await SupportAgent.SendAsync(_channel, new SessionMessage { Type = "close" }, cancellationToken).ConfigureAwait(false);
+            SessionMessage reply = await SupportAgent.ReceiveAsync(_channel, cancellationToken).ConfigureAwait(false)
+                ?? throw new SessionProtocolException("protocol-error", "The agent ended the connection before the receipt.");
+            if (reply.Type != "receipt" || reply.Receipt is null)
+            {
+                throw new SessionProtocolException("protocol-error", $"The agent answered the close with '{reply.Type}', not a receipt.");
+            }
+
+            return SignedEnvelope.Parse(reply.Receipt);
+        }
+        finally
+        {
+            _one.Release();
+        }
+    }
+
+    /// <summary>Releases the session's lock; the channel belongs to the caller.</summary>
+    public void Dispose() => _one.Dispose();
+
+    private async Task<SessionResult> RequestAsync(SessionMessage request, CancellationToken cancellationToken)
+    {
+        await _one.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            string id = "r" + (++_nextRequest).ToString(CultureInfo.InvariantCulture);
+            await SupportAgent.SendAsync(_channel, request with { RequestId = id }, cancellationToken).ConfigureAwait(false);
+            while (true)
+            {
+                SessionMessage reply = await SupportAgent.ReceiveAsync(_channel, cancellationToken).ConfigureAwait(false)
+                    ?? throw new SessionProtocolException("protocol-error", "The agent ended the connection during a request.");
+                if (reply.Type == "pending-approval" && reply.RequestId == id)
+                {
+                    ApprovalPending?.Invoke(reply.ApprovalText ?? string.Empty);
+                    continue;
+                }
+
+                if (reply.Type == "refused")
+                {
+                    throw new SessionProtocolException(reply.Code ?? "refused", "The agent ended the session: " + reply.Sentence);
+                }
+
+                if (reply.Type != "result" || reply.RequestId != id)
+                {
+                    throw new SessionProtocolException("protocol-error", $"The agent answered request {id} with '{reply.Type}'.");
+                }
+
+                return new SessionResult(reply.Succeeded == true, reply.Code ?? "none", reply.Sentence ?? string.Empty, reply.Content, reply.HashBefore, reply.HashAfter, reply.Output);
+            }
+        }
+        finally
+        {
+            _one.Release();
+        }
+    }
+}

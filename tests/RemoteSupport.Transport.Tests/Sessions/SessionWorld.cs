@@ -1,0 +1,302 @@
+using System.Net;
+using Microsoft.Extensions.Time.Testing;
+using RemoteSupport.Audit;
+using RemoteSupport.Authorization;
+using RemoteSupport.Consent;
+using RemoteSupport.DataFiles;
+using RemoteSupport.Documents;
+using RemoteSupport.GroundRules;
+using RemoteSupport.Identities;
+using RemoteSupport.Journal;
+using RemoteSupport.Ledger;
+using RemoteSupport.Sessions;
+using RemoteSupport.Transport.Channels;
+using RemoteSupport.Transport.Framing;
+using RemoteSupport.Transport.Security;
+using RemoteSupport.Transport.Transports;
+using RemoteSupport.Trust;
+
+namespace RemoteSupport.Transport.Tests.Sessions;
+
+/// <summary>
+/// A customer unit with its agent listening on TCP loopback, and a vendor console that dials it:
+/// identities, trust, jointly signed ground rules, an authorization, data files, audit and ledger
+/// journals on disk. The contract's clock is fake (a Wednesday, 10:00 in Berlin); sockets are real.
+/// </summary>
+internal sealed class SessionWorld : IAsyncDisposable
+{
+    public static readonly DateTimeOffset Wednesday10Berlin = new(2026, 11, 25, 9, 0, 0, TimeSpan.Zero);
+
+    private readonly string _dir = Directory.CreateTempSubdirectory("rs-session-").FullName;
+    private readonly CancellationTokenSource _stop = new(TimeSpan.FromSeconds(60));
+    private readonly List<Task> _agentSessions = [];
+    private readonly List<SignedEnvelope?> _receipts = [];
+    private TcpConnectionListener _listener = null!;
+    private Task _accepting = Task.CompletedTask;
+
+    public FakeTimeProvider Clock { get; } = new(Wednesday10Berlin);
+
+    public PartyIdentity Vendor { get; } = PartyIdentity.Create("contoso", PartyRole.Vendor);
+
+    public PartyIdentity Technician { get; } = PartyIdentity.Create("contoso", PartyRole.Technician);
+
+    public PartyIdentity Customer { get; } = PartyIdentity.Create("fabrikam", PartyRole.Customer);
+
+    public PartyIdentity Unit { get; } = PartyIdentity.Create("fabrikam", PartyRole.Unit);
+
+    public PartyIdentity ItApprover { get; } = PartyIdentity.Create("fabrikam", PartyRole.Approver);
+
+    public TrustStore UnitTrust { get; private set; } = null!;
+
+    public AuthorizationBook Authorizations { get; private set; } = null!;
+
+    public GroundRulesBook GroundRules { get; private set; } = null!;
+
+    public AppendOnlyJournal AuditJournal { get; private set; } = null!;
+
+    public AppendOnlyJournal LedgerJournal { get; private set; } = null!;
+
+    public AuditLog Audit { get; private set; } = null!;
+
+    public ChargeLedger Ledger { get; private set; } = null!;
+
+    public FileApprovalUseCounter Uses { get; private set; } = null!;
+
+    public ScriptedApprover Approver { get; } = new();
+
+    public SupportAgentOptions AgentOptions { get; private set; } = null!;
+
+    public string DataRoot => Path.Combine(_dir, "finance");
+
+    public CancellationToken Token => _stop.Token;
+
+    public IPEndPoint EndPoint => _listener.BoundEndPoint;
+
+    public IReadOnlyList<SignedEnvelope?> Receipts
+    {
+        get
+        {
+            lock (_receipts)
+            {
+                return [.. _receipts];
+            }
+        }
+    }
+
+    public static async Task<SessionWorld> StartAsync(bool authorize = true, TimeSpan? approvalTimeout = null)
+    {
+        var world = new SessionWorld();
+        await world.InitializeAsync(authorize, approvalTimeout ?? TimeSpan.FromMinutes(5));
+        return world;
+    }
+
+    private async Task InitializeAsync(bool authorize, TimeSpan approvalTimeout)
+    {
+        UnitTrust = new TrustStore(Clock);
+        UnitTrust.Trust("fabrikam", PartyRole.Customer, Customer.PublicKey);
+        UnitTrust.Trust("contoso", PartyRole.Vendor, Vendor.PublicKey);
+        UnitTrust.Trust("contoso", PartyRole.Technician, Technician.PublicKey);
+        UnitTrust.Trust("fabrikam", PartyRole.Approver, ItApprover.PublicKey);
+
+        var it = new ApprovalRequirement([new ApproverGroup("IT", "fabrikam", PartyRole.Approver, null, 1)]);
+        var rules = new SecurityGroundRules
+        {
+            Version = 1,
+            CustomerId = "fabrikam",
+            VendorId = "contoso",
+            TimeZone = "Europe/Berlin",
+            Operations =
+            [
+                new OperationRule(SupportOperation.ViewData, true, it),
+                new OperationRule(SupportOperation.ChangeData, true, it),
+                new OperationRule(SupportOperation.RunDiagnostic, true, null),
+            ],
+            MaxApprovalLifetimeSeconds = 8 * 3600,
+            DataScopes = [new DataScope("finance", ["ledger/**"], "fabrikam")],
+            Hours = new ServiceHours([DayOfWeek.Monday, DayOfWeek.Tuesday, DayOfWeek.Wednesday, DayOfWeek.Thursday, DayOfWeek.Friday], "08:00", "18:00"),
+            MaxSessionMinutes = 240,
+            TollCharges = new TollChargePolicy("EUR", 500, 120, 60, 500, 1_000_000, 10_000_000, 1_000_000),
+        };
+        GroundRules = new GroundRulesBook(UnitTrust);
+        GroundRules.Accept(rules.ToEnvelope().Sign(Customer).Sign(Vendor)).Should().BeEmpty();
+        Authorizations = new AuthorizationBook(UnitTrust, Clock);
+        if (authorize)
+        {
+            Authorizations.Accept(new ServiceAuthorization
+            {
+                AuthorizationId = "auth-1",
+                CustomerId = "fabrikam",
+                VendorId = "contoso",
+                VendorKeys = [Technician.PublicKey.ToString()],
+                Units = ["unit-7"],
+                ValidFrom = Wednesday10Berlin.AddDays(-1),
+                ValidUntil = Wednesday10Berlin.AddDays(30),
+                GroundRulesHash = GroundRules.CurrentHash!,
+            }.ToEnvelope().Sign(Customer)).Should().BeEmpty();
+        }
+
+        Directory.CreateDirectory(Path.Combine(DataRoot, "ledger"));
+        await File.WriteAllTextAsync(Path.Combine(DataRoot, "ledger", "2026.csv"), "account,amount\n4711,12.50\n");
+        AuditJournal = await AppendOnlyJournal.OpenAsync(Path.Combine(_dir, "audit.journal"));
+        LedgerJournal = await AppendOnlyJournal.OpenAsync(Path.Combine(_dir, "ledger.journal"));
+        Audit = new AuditLog(AuditJournal, Clock);
+        Ledger = await ChargeLedger.OpenAsync(LedgerJournal, rules, Clock);
+        Uses = FileApprovalUseCounter.Open(Path.Combine(_dir, "approval-uses.log"));
+        Approver.Sign = request => Approval.For(request, Clock.GetUtcNow()).ToEnvelope().Sign(ItApprover);
+        AgentOptions = new SupportAgentOptions
+        {
+            UnitId = "unit-7",
+            CustomerId = "fabrikam",
+            Identity = Unit,
+            Authorizations = Authorizations,
+            GroundRules = GroundRules,
+            Gate = new ConsentGate(UnitTrust, Authorizations, GroundRules, Uses, Audit, Clock),
+            DataFiles = new DataFileStore(new Dictionary<string, string> { ["finance"] = DataRoot }),
+            Audit = Audit,
+            Ledger = Ledger,
+            ApprovalPrompt = Approver,
+            ApprovalTimeout = approvalTimeout,
+            TimeProvider = Clock,
+        };
+        AgentOptions.Diagnostics["disk"] = _ => Task.FromResult("disk: 93% used");
+
+        _listener = TcpConnectionListener.Listen(new IPEndPoint(IPAddress.Loopback, 0));
+        _accepting = AcceptLoopAsync(new SupportAgent(AgentOptions));
+    }
+
+    private async Task AcceptLoopAsync(SupportAgent agent)
+    {
+        while (await _listener.AcceptAsync(Token) is { } connection)
+        {
+            lock (_agentSessions)
+            {
+                _agentSessions.Add(ServeAsync(agent, connection));
+            }
+        }
+    }
+
+    private async Task ServeAsync(SupportAgent agent, TransportConnection connection)
+    {
+        var options = new SecureChannelOptions { Identity = Unit, TrustStore = UnitTrust, StaticKey = NoiseStaticKey.Generate() };
+        options.AcceptedPeers.Add(new ExpectedPeer("contoso", PartyRole.Technician));
+        FramedConnection framed = await FramedConnection.StartAsync(connection, cancellationToken: Token);
+        SecureConnection secure = await SecureConnection.AcceptAsync(framed, options, Token);
+        await using MultiplexedConnection mux = MultiplexedConnection.Start(secure);
+        MultiplexedChannel? channel = await mux.AcceptChannelAsync(Token);
+        if (channel is null)
+        {
+            return;
+        }
+
+        TrustedKey peer = secure.PeerIdentity;
+        SignedEnvelope? receipt = await agent.RunSessionAsync(channel, new SessionPeer(peer.PartyId, peer.Role, peer.Key), Token);
+        lock (_receipts)
+        {
+            _receipts.Add(receipt);
+        }
+
+        // Graceful: what was sent (a refusal, the receipt) reaches the console before the line closes.
+        await channel.Output.CompleteAsync();
+        using var grace = CancellationTokenSource.CreateLinkedTokenSource(Token);
+        grace.CancelAfter(TimeSpan.FromSeconds(10));
+        try
+        {
+            await mux.ShutdownAsync("session over", grace.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            // The console kept its side open: aborted.
+        }
+    }
+
+    /// <summary>Dials the unit as the technician and opens the session channel.</summary>
+    public async Task<(MultiplexedConnection Connection, MultiplexedChannel Channel)> DialAsync()
+    {
+        var trust = new TrustStore();
+        trust.Trust("fabrikam", PartyRole.Unit, Unit.PublicKey);
+        var options = new SecureChannelOptions { Identity = Technician, TrustStore = trust };
+        options.AcceptedPeers.Add(new ExpectedPeer("fabrikam", PartyRole.Unit));
+        TransportConnection connection = await new TcpDialer(EndPoint).DialAsync(Token);
+        FramedConnection framed = await FramedConnection.StartAsync(connection, cancellationToken: Token);
+        SecureConnection secure = await SecureConnection.ConnectAsync(framed, options, Token);
+        MultiplexedConnection mux = MultiplexedConnection.Start(secure);
+        return (mux, await mux.OpenChannelAsync("session", Token));
+    }
+
+    /// <summary>Waits until the agent has finished <paramref name="count"/> sessions.</summary>
+    public async Task WaitForSessionsAsync(int count)
+    {
+        while (Receipts.Count < count)
+        {
+            await Task.Delay(10, Token);
+        }
+    }
+
+    public async Task<IReadOnlyList<AuditEvent>> AuditEventsAsync()
+    {
+        string export = Path.Combine(_dir, "audit-export-" + Guid.NewGuid().ToString("n"));
+        await AuditJournal.ExportAsync(export);
+        return await AuditLog.ReadExportAsync(export);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _listener.DisposeAsync();
+        await _stop.CancelAsync();
+        try
+        {
+            await _accepting;
+        }
+        catch (OperationCanceledException)
+        {
+        }
+
+        Ledger.Dispose();
+        Uses.Dispose();
+        await AuditJournal.DisposeAsync();
+        await LedgerJournal.DisposeAsync();
+        foreach (PartyIdentity identity in new[] { Vendor, Technician, Customer, Unit, ItApprover })
+        {
+            identity.Dispose();
+        }
+
+        _stop.Dispose();
+        Directory.Delete(_dir, recursive: true);
+    }
+}
+
+/// <summary>The customer's approver, scripted: approves, refuses, or never answers.</summary>
+public sealed class ScriptedApprover : IApprovalPrompt
+{
+    public enum Answer
+    {
+        Approve,
+        Refuse,
+        Never,
+    }
+
+    internal Answer Next { get; set; } = Answer.Approve;
+
+    internal Func<ApprovalRequest, SignedEnvelope> Sign { get; set; } = _ => throw new InvalidOperationException("No signer.");
+
+    internal List<ApprovalRequest> Asked { get; } = [];
+
+    public async ValueTask<SignedEnvelope?> RequestApprovalAsync(ApprovalRequest request, CancellationToken cancellationToken = default)
+    {
+        lock (Asked)
+        {
+            Asked.Add(request);
+        }
+
+        switch (Next)
+        {
+            case Answer.Approve:
+                return Sign(request);
+            case Answer.Refuse:
+                return null;
+            default:
+                await Task.Delay(Timeout.Infinite, cancellationToken);
+                return null;
+        }
+    }
+}

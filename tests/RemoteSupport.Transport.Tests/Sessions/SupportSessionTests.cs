@@ -1,0 +1,196 @@
+using System.Security.Cryptography;
+using System.Text;
+using RemoteSupport.Audit;
+using RemoteSupport.Authorization;
+using RemoteSupport.Documents;
+using RemoteSupport.Identities;
+using RemoteSupport.Ledger;
+using RemoteSupport.Sessions;
+using RemoteSupport.Transport.Channels;
+using RemoteSupport.Trust;
+
+namespace RemoteSupport.Transport.Tests.Sessions;
+
+/// <summary>Support sessions end to end over real TCP on loopback, the secure channel and channels.</summary>
+public sealed class SupportSessionTests
+{
+    [Fact]
+    public async Task HappyPath_ViewThenChangeWithApprovals_DiagnosticAndASignedReceipt()
+    {
+        await using SessionWorld world = await SessionWorld.StartAsync();
+        var (connection, channel) = await world.DialAsync();
+        await using var _ = connection;
+        var pending = new List<string>();
+        using SupportSession session = await SupportSession.OpenAsync(channel, world.Token);
+        session.ApprovalPending = pending.Add;
+
+        SessionResult view = await session.ViewAsync("finance", "ledger/2026.csv", "fabrikam", "ticket 4711: totals wrong", world.Token);
+        view.Succeeded.Should().BeTrue(view.Sentence);
+        Encoding.UTF8.GetString(view.Content!).Should().Contain("4711,12.50");
+        pending.Should().ContainSingle().Which.Should().Contain("ledger/2026.csv");
+
+        byte[] corrected = "account,amount\n4711,21.50\n"u8.ToArray();
+        SessionResult change = await session.ChangeAsync("finance", "ledger/2026.csv", "fabrikam", corrected, "ticket 4711: fix total", world.Token);
+        change.Succeeded.Should().BeTrue(change.Sentence);
+        change.HashBefore.Should().Be(view.HashAfter);
+        change.HashAfter.Should().Be(Convert.ToHexStringLower(SHA256.HashData(corrected)));
+        (await File.ReadAllBytesAsync(Path.Combine(world.DataRoot, "ledger", "2026.csv"))).Should().Equal(corrected);
+
+        SessionResult diagnostic = await session.RunDiagnosticAsync("disk", cancellationToken: world.Token);
+        diagnostic.Output.Should().Be("disk: 93% used");
+        world.Approver.Asked.Should().HaveCount(2, "view and change each needed the approver; the diagnostic needs none");
+
+        world.Clock.Advance(TimeSpan.FromMinutes(7));
+        SignedEnvelope signed = await session.CloseAsync(world.Token);
+
+        var unitTrust = new TrustStore();
+        unitTrust.Trust("fabrikam", PartyRole.Unit, world.Unit.PublicKey);
+        unitTrust.Verify(signed, new SignaturePolicy(SessionReceipt.DocumentType, new SignatureRequirement("fabrikam", PartyRole.Unit))).IsValid.Should().BeTrue();
+        SessionReceipt receipt = SessionReceipt.FromEnvelope(signed);
+        receipt.SessionId.Should().Be(session.SessionId);
+        receipt.Ending.Should().Be("closed");
+        receipt.Operations.Select(o => (o.Operation.ToString(), o.Succeeded)).Should().Equal(("ViewData", true), ("ChangeData", true), ("RunDiagnostic", true));
+        receipt.Operations[1].HashAfter.Should().Be(change.HashAfter);
+        receipt.Charges.Select(c => (c.Kind, c.AmountMinor)).Should().Equal((ChargeKind.CallSetup, 500L), (ChargeKind.ConnectTime, 7 * 120L));
+
+        await world.WaitForSessionsAsync(1);
+        world.Ledger.Entries.Where(e => e.Charge.SessionId == session.SessionId).Should().HaveCount(2);
+        IReadOnlyList<AuditEvent> audit = await world.AuditEventsAsync();
+        audit.Select(e => e.Kind).Should().ContainInOrder(
+            AuditEventKind.SessionOpened, AuditEventKind.ConsentDecided, AuditEventKind.DataFileViewed, AuditEventKind.DataFileChanged, AuditEventKind.SessionClosed);
+        audit.Last(e => e.Kind == AuditEventKind.SessionClosed).Details["receipt-sha256"].Should().Be(DocumentJsonHash(signed));
+    }
+
+    [Fact]
+    public async Task NoAuthorization_TheSessionIsRefusedAtItsStart()
+    {
+        await using SessionWorld world = await SessionWorld.StartAsync(authorize: false);
+        var (connection, channel) = await world.DialAsync();
+        await using var _ = connection;
+
+        var refused = await FluentActions.Awaiting(() => SupportSession.OpenAsync(channel, world.Token)).Should().ThrowAsync<SessionProtocolException>();
+
+        refused.Which.Code.Should().Be("not-authorized");
+        await world.WaitForSessionsAsync(1);
+        world.Receipts.Should().ContainSingle().Which.Should().BeNull();
+        world.Ledger.Entries.Should().BeEmpty("a refused session is not billed");
+    }
+
+    [Fact]
+    public async Task AVersionMismatch_EndsWithAMessageNamingBothSidesVersions()
+    {
+        await using SessionWorld world = await SessionWorld.StartAsync();
+        var (connection, channel) = await world.DialAsync();
+        await using var _ = connection;
+
+        var refused = await FluentActions.Awaiting(() => SupportSession.OpenAsync(channel, [2, 3], world.Token)).Should().ThrowAsync<SessionProtocolException>();
+
+        refused.Which.Code.Should().Be("version-mismatch");
+        refused.Which.Message.Should().Contain("the console speaks 2, 3; this agent speaks 1");
+    }
+
+    [Fact]
+    public async Task RevokedMidSession_TheNextRequestIsDenied()
+    {
+        await using SessionWorld world = await SessionWorld.StartAsync();
+        var (connection, channel) = await world.DialAsync();
+        await using var _ = connection;
+        using SupportSession session = await SupportSession.OpenAsync(channel, world.Token);
+        (await session.RunDiagnosticAsync("disk", cancellationToken: world.Token)).Succeeded.Should().BeTrue();
+
+        world.Authorizations.Revoke(new AuthorizationRevocation { AuthorizationId = "auth-1", CustomerId = "fabrikam", Reason = "contract ended" }
+            .ToEnvelope().Sign(world.Customer)).Should().BeEmpty();
+        SessionResult after = await session.RunDiagnosticAsync("disk", cancellationToken: world.Token);
+
+        after.Succeeded.Should().BeFalse();
+        after.Code.Should().Be("authorization-revoked");
+    }
+
+    [Theory]
+    [InlineData(ScriptedApprover.Answer.Refuse, "approval-refused")]
+    [InlineData(ScriptedApprover.Answer.Never, "approval-timed-out")]
+    public async Task TheApproverRefusesOrDoesNotAnswer_TheRequestIsDenied_AndNothingIsRead(ScriptedApprover.Answer answer, string code)
+    {
+        await using SessionWorld world = await SessionWorld.StartAsync(approvalTimeout: TimeSpan.FromMinutes(2));
+        world.Approver.Next = answer;
+        var (connection, channel) = await world.DialAsync();
+        await using var _ = connection;
+        using SupportSession session = await SupportSession.OpenAsync(channel, world.Token);
+        session.ApprovalPending = _ => world.Clock.Advance(TimeSpan.FromMinutes(3)); // the vendor waits past the timeout
+
+        SessionResult view = await session.ViewAsync("finance", "ledger/2026.csv", "fabrikam", "look", world.Token);
+
+        view.Succeeded.Should().BeFalse();
+        view.Code.Should().Be(code);
+        view.Content.Should().BeNull();
+    }
+
+    [Fact]
+    public async Task OutsideServiceHours_EveryOperationIsDenied()
+    {
+        await using SessionWorld world = await SessionWorld.StartAsync();
+        world.Clock.Advance(TimeSpan.FromHours(10)); // 20:00 in Berlin
+        var (connection, channel) = await world.DialAsync();
+        await using var _ = connection;
+        using SupportSession session = await SupportSession.OpenAsync(channel, world.Token);
+
+        SessionResult result = await session.RunDiagnosticAsync("disk", cancellationToken: world.Token);
+
+        result.Succeeded.Should().BeFalse();
+        result.Code.Should().Be("outside-hours");
+    }
+
+    [Fact]
+    public async Task ADroppedConnection_IsMeteredToTheLastMessageHeard_Once()
+    {
+        await using SessionWorld world = await SessionWorld.StartAsync();
+        var (connection, channel) = await world.DialAsync();
+        using SupportSession session = await SupportSession.OpenAsync(channel, world.Token);
+        world.Clock.Advance(TimeSpan.FromMinutes(5));
+        (await session.RunDiagnosticAsync("disk", cancellationToken: world.Token)).Succeeded.Should().BeTrue();
+
+        world.Clock.Advance(TimeSpan.FromMinutes(30)); // silence, then the line drops
+        await connection.AbortAsync("line dropped");
+        await world.WaitForSessionsAsync(1);
+
+        SessionReceipt receipt = SessionReceipt.FromEnvelope(world.Receipts.Single()!);
+        receipt.Ending.Should().Be("dropped");
+        (receipt.ClosedAt - receipt.OpenedAt).Should().Be(TimeSpan.FromMinutes(5));
+        var charges = world.Ledger.Entries.Where(e => e.Charge.SessionId == session.SessionId).ToList();
+        charges.Select(e => (e.Charge.Kind, e.Charge.AmountMinor)).Should().Equal((ChargeKind.CallSetup, 500L), (ChargeKind.ConnectTime, 5 * 120L));
+    }
+
+    [Fact]
+    public async Task AHundredConcurrentSessions_EachAuditedAndChargedExactly()
+    {
+        await using SessionWorld world = await SessionWorld.StartAsync();
+        const int Sessions = 100;
+
+        async Task<string> RunOneAsync()
+        {
+            var (connection, channel) = await world.DialAsync();
+            await using var _ = connection;
+            using SupportSession session = await SupportSession.OpenAsync(channel, world.Token);
+            (await session.RunDiagnosticAsync("disk", cancellationToken: world.Token)).Succeeded.Should().BeTrue();
+            SessionReceipt receipt = SessionReceipt.FromEnvelope(await session.CloseAsync(world.Token));
+            receipt.Operations.Should().ContainSingle();
+            return session.SessionId;
+        }
+
+        string[] ids = await Task.WhenAll(Enumerable.Range(0, Sessions).Select(_ => Task.Run(RunOneAsync)));
+        await world.WaitForSessionsAsync(Sessions);
+
+        ids.Should().OnlyHaveUniqueItems();
+        foreach (string id in ids)
+        {
+            world.Ledger.Entries.Where(e => e.Charge.SessionId == id).Select(e => (e.Charge.Kind, e.Charge.AmountMinor))
+                .Should().Equal((ChargeKind.CallSetup, 500L), (ChargeKind.ConnectTime, 500L)); // once each: the setup fee and the minimum
+        }
+
+        IReadOnlyList<AuditEvent> audit = await world.AuditEventsAsync();
+        audit.Count(e => e.Kind == AuditEventKind.SessionOpened).Should().Be(Sessions);
+        audit.Where(e => e.Kind == AuditEventKind.SessionClosed).Select(e => e.SessionId).Should().BeEquivalentTo(ids);
+    }
+
+    private static string DocumentJsonHash(SignedEnvelope envelope) => Convert.ToHexStringLower(SHA256.HashData(envelope.Payload.Span));
+}
