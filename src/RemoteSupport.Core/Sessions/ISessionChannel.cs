@@ -22,3 +22,16 @@ public interface ISessionChannel
 /// <param name="Role">The role the key is trusted for (a technician, for an agent).</param>
 /// <param name="Key">The key the peer proved it holds.</param>
 public sealed record SessionPeer(string PartyId, PartyRole Role, PartyKey Key);
+
+/// <summary>
+/// Bulk transfers beside a session's message channel (a fix package streams on its own channel so the
+/// session's messages keep moving). RemoteSupport.Transport provides it over a multiplexed connection.
+/// </summary>
+public interface ISessionStreams
+{
+    /// <summary>Console side: opens a stream named <paramref name="name"/> to the agent, for writing.</summary>
+    ValueTask<Stream> OpenStreamAsync(string name, CancellationToken cancellationToken = default);
+
+    /// <summary>Agent side: accepts the next stream the console opened, for reading, or <see langword="null"/> when none will come.</summary>
+    ValueTask<(string Name, Stream Stream)?> AcceptStreamAsync(CancellationToken cancellationToken = default);
+}

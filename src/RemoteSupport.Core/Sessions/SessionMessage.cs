@@ -62,6 +62,12 @@ internal sealed record SessionMessage
 
     public string? Receipt { get; init; }
 
+    public string? Stream { get; init; }
+
+    public long? PackageLength { get; init; }
+
+    public string? InstallReceipt { get; init; }
+
     public byte[] ToBytes() => DocumentJson.Serialize(this);
 
     /// <exception cref="SessionProtocolException">The bytes are not a session message.</exception>

@@ -4,6 +4,7 @@ using RemoteSupport.Authorization;
 using RemoteSupport.Consent;
 using RemoteSupport.DataFiles;
 using RemoteSupport.Documents;
+using RemoteSupport.Fixes;
 using RemoteSupport.GroundRules;
 using RemoteSupport.Identities;
 using RemoteSupport.Ledger;
@@ -49,8 +50,33 @@ public sealed class SupportAgentOptions
     /// <summary>Gets the diagnostics the integrator registered, by name: each returns its report.</summary>
     public IDictionary<string, Func<CancellationToken, Task<string>>> Diagnostics { get; } = new Dictionary<string, Func<CancellationToken, Task<string>>>(StringComparer.Ordinal);
 
+    /// <summary>Gets or sets how fixes are received and installed; none means the unit takes no fixes over sessions.</summary>
+    public FixInstallOptions? Fixes { get; set; }
+
     /// <summary>Gets or sets the clock.</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+}
+
+/// <summary>How an agent receives, verifies and installs fixes pushed over a session.</summary>
+public sealed class FixInstallOptions
+{
+    /// <summary>Gets the vendor root the unit pinned, and its rotations.</summary>
+    public required FixTrust Trust { get; init; }
+
+    /// <summary>Gets the installer (install root, work folder, unit identity, audit log).</summary>
+    public required FixInstaller Installer { get; init; }
+
+    /// <summary>Gets what the unit is now: product, installed version, unit, customer (asked before each install).</summary>
+    public required Func<FixContext> Context { get; init; }
+
+    /// <summary>Gets the folder a pushed package is received into before it is verified (on the unit's disk; removed after).</summary>
+    public required string Inbox { get; init; }
+
+    /// <summary>Gets or sets the health check run after the swap; false rolls the fix back.</summary>
+    public Func<CancellationToken, Task<bool>> HealthCheck { get; set; } = _ => Task.FromResult(true);
+
+    /// <summary>Gets or sets the largest package accepted; a larger announced length is refused before a byte is read. Default 4 GiB.</summary>
+    public long MaxPackageBytes { get; set; } = 4L * 1024 * 1024 * 1024;
 }
 
 /// <summary>
@@ -63,7 +89,7 @@ public sealed class SupportAgent
     /// <summary>The session protocol versions this agent speaks.</summary>
     public static IReadOnlyList<int> SupportedVersions { get; } = [1];
 
-    internal static readonly string[] Capabilities = ["view-data", "change-data", "run-diagnostic"];
+    internal static readonly string[] Capabilities = ["view-data", "change-data", "run-diagnostic", "install-fix"];
 
     private readonly SupportAgentOptions _options;
 
@@ -79,7 +105,11 @@ public sealed class SupportAgent
     /// channel authenticated it) until the console closes it or the connection drops.
     /// </summary>
     /// <returns>The unit-signed receipt, or <see langword="null"/> when the session was refused at its start.</returns>
-    public async Task<SignedEnvelope?> RunSessionAsync(ISessionChannel channel, SessionPeer vendor, CancellationToken cancellationToken = default)
+    /// <param name="channel">The session's message channel.</param>
+    /// <param name="streams">Streams for fixes pushed on their own channels, or <see langword="null"/> to take none.</param>
+    /// <param name="vendor">The technician as the secure channel authenticated it.</param>
+    /// <param name="cancellationToken">Stops the session.</param>
+    public async Task<SignedEnvelope?> RunSessionAsync(ISessionChannel channel, ISessionStreams? streams, SessionPeer vendor, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(channel);
         ArgumentNullException.ThrowIfNull(vendor);
@@ -117,7 +147,7 @@ public sealed class SupportAgent
             return null;
         }
 
-        var session = new RunningSession(this, channel, vendor, "session-" + Guid.NewGuid().ToString("n"), time.GetUtcNow());
+        var session = new RunningSession(this, channel, streams, vendor, "session-" + Guid.NewGuid().ToString("n"), time.GetUtcNow());
         await _options.Audit.RecordAsync(new AuditEvent
         {
             Kind = AuditEventKind.SessionOpened,
@@ -182,7 +212,7 @@ public sealed class SupportAgent
     }
 
     /// <summary>One session after its welcome.</summary>
-    private sealed class RunningSession(SupportAgent agent, ISessionChannel channel, SessionPeer vendor, string id, DateTimeOffset openedAt)
+    private sealed class RunningSession(SupportAgent agent, ISessionChannel channel, ISessionStreams? streams, SessionPeer vendor, string id, DateTimeOffset openedAt)
     {
         private readonly List<SessionOperation> _operations = [];
         private DateTimeOffset _lastHeard;
@@ -256,21 +286,13 @@ public sealed class SupportAgent
         private async Task<SessionMessage> HandleAsync(SessionMessage message, CancellationToken cancellationToken)
         {
             SupportOperation operation = message.Operation!.Value;
-            string target = operation == SupportOperation.RunDiagnostic ? message.Diagnostic ?? string.Empty : $"{message.Root}:{message.Path}";
-            var request = new ConsentRequest
+            if (operation == SupportOperation.InstallFix)
             {
-                SessionId = id,
-                UnitId = Options.UnitId,
-                VendorId = vendor.PartyId,
-                TechnicianId = vendor.PartyId,
-                TechnicianKey = vendor.Key,
-                Operation = operation,
-                Root = message.Root,
-                Path = message.Path,
-                Owner = message.Owner,
-                Reason = message.Reason ?? "troubleshooting",
-                Ticket = message.Ticket,
-            };
+                return await InstallFixAsync(message, cancellationToken).ConfigureAwait(false);
+            }
+
+            string target = operation == SupportOperation.RunDiagnostic ? message.Diagnostic ?? string.Empty : $"{message.Root}:{message.Path}";
+            ConsentRequest request = Request(message, operation);
             ConsentDecision decision = await Options.Gate.DecideAsync(request, null, cancellationToken).ConfigureAwait(false);
             string? code = null;
             if (decision.Outcome == ConsentOutcome.NeedsApproval)
@@ -283,6 +305,28 @@ public sealed class SupportAgent
                 return Result(message.RequestId!, operation, target, false, code ?? Code(decision.Reason), decision.Sentence);
             }
 
+            return await CarryOutAsync(message, operation, target, decision, cancellationToken).ConfigureAwait(false);
+        }
+
+        private ConsentRequest Request(SessionMessage message, SupportOperation operation, string? packageHash = null) =>
+            new()
+            {
+                SessionId = id,
+                UnitId = Options.UnitId,
+                VendorId = vendor.PartyId,
+                TechnicianId = vendor.PartyId,
+                TechnicianKey = vendor.Key,
+                Operation = operation,
+                Root = message.Root,
+                Path = message.Path,
+                Owner = message.Owner,
+                Reason = message.Reason ?? "troubleshooting",
+                Ticket = message.Ticket,
+                PackageHash = packageHash,
+            };
+
+        private async Task<SessionMessage> CarryOutAsync(SessionMessage message, SupportOperation operation, string target, ConsentDecision decision, CancellationToken cancellationToken)
+        {
             try
             {
                 switch (operation)
@@ -327,6 +371,121 @@ public sealed class SupportAgent
             }
         }
 
+        /// <summary>
+        /// Receives the package on its own stream into the inbox (exactly the announced length, no more
+        /// than allowed), verifies it, asks the gate (and the approver) for this package hash, installs.
+        /// A connection that drops during the transfer leaves nothing installed and nothing staged.
+        /// </summary>
+        private async Task<SessionMessage> InstallFixAsync(SessionMessage message, CancellationToken cancellationToken)
+        {
+            string requestId = message.RequestId!;
+            FixInstallOptions? fixes = Options.Fixes;
+            if (fixes is null || streams is null)
+            {
+                return Result(requestId, SupportOperation.InstallFix, "package", false, "unsupported-operation", "This unit takes no fixes over sessions.");
+            }
+
+            if (message.PackageLength is not long length || length <= 0 || length > fixes.MaxPackageBytes)
+            {
+                return Result(requestId, SupportOperation.InstallFix, "package", false, "package-too-large", string.Create(CultureInfo.InvariantCulture,
+                    $"A package of {message.PackageLength} bytes is refused; this unit takes 1 to {fixes.MaxPackageBytes} bytes."));
+            }
+
+            (string Name, Stream Stream)? incoming = await streams.AcceptStreamAsync(cancellationToken).ConfigureAwait(false);
+            if (incoming is not { } accepted || accepted.Name != "fix/" + requestId)
+            {
+                throw new SessionProtocolException("protocol-error", $"The package of request {requestId} did not arrive on its stream.");
+            }
+
+            Directory.CreateDirectory(fixes.Inbox);
+            string file = Path.Combine(fixes.Inbox, $"{id}-{requestId}.rsfix");
+            try
+            {
+                await using (accepted.Stream.ConfigureAwait(false))
+                {
+                    if (!await ReceivePackageAsync(accepted.Stream, file, length, cancellationToken).ConfigureAwait(false))
+                    {
+                        return Result(requestId, SupportOperation.InstallFix, "package", false, "package-truncated", "The package stream ended before its announced length.");
+                    }
+                }
+
+                FixContext context = fixes.Context();
+                FixVerification verified;
+                FileStream verifying = File.OpenRead(file);
+                await using (verifying.ConfigureAwait(false))
+                {
+                    verified = await FixVerifier.VerifyAsync(verifying, fixes.Trust, context, null, Options.TimeProvider, cancellationToken).ConfigureAwait(false);
+                }
+
+                string target = verified.Manifest is { } manifest ? $"{manifest.PackageId} {manifest.Version}" : "package";
+                if (!verified.IsValid)
+                {
+                    return Result(requestId, SupportOperation.InstallFix, target, false, "fix-" + Kebab(verified.Refusal.ToString()), verified.Message);
+                }
+
+                ConsentRequest request = Request(message, SupportOperation.InstallFix, verified.PackageHash);
+                ConsentDecision decision = await Options.Gate.DecideAsync(request, null, cancellationToken).ConfigureAwait(false);
+                string? code = null;
+                if (decision.Outcome == ConsentOutcome.NeedsApproval)
+                {
+                    (decision, code) = await AskApproverAsync(requestId, request, decision, cancellationToken).ConfigureAwait(false);
+                }
+
+                if (!decision.IsGranted)
+                {
+                    return Result(requestId, SupportOperation.InstallFix, target, false, code ?? Code(decision.Reason), decision.Sentence);
+                }
+
+                SignedEnvelope receipt;
+                FileStream installing = File.OpenRead(file);
+                await using (installing.ConfigureAwait(false))
+                {
+                    receipt = await fixes.Installer.InstallAsync(installing, fixes.Trust, context, decision, fixes.HealthCheck, id, cancellationToken).ConfigureAwait(false);
+                }
+
+                InstallReceipt installed = InstallReceipt.FromEnvelope(receipt);
+                bool done = installed.Outcome == InstallResult.Installed;
+                SessionMessage result = Result(requestId, SupportOperation.InstallFix, target, done, done ? "none" : "fix-" + Kebab(installed.Outcome.ToString()),
+                    installed.Reason, hashAfter: verified.PackageHash);
+                return result with { InstallReceipt = receipt.ToJson() };
+            }
+            finally
+            {
+                File.Delete(file);
+            }
+        }
+
+        private static async Task<bool> ReceivePackageAsync(Stream source, string file, long length, CancellationToken cancellationToken)
+        {
+            var target = new FileStream(file, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
+            await using var closing = target.ConfigureAwait(false);
+            byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 16);
+            try
+            {
+                long left = length;
+                while (left > 0)
+                {
+                    int read = await source.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, left)), cancellationToken).ConfigureAwait(false);
+                    if (read == 0)
+                    {
+                        return false;
+                    }
+
+                    await target.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+                    left -= read;
+                }
+
+                await target.FlushAsync(cancellationToken).ConfigureAwait(false);
+                return true;
+            }
+            finally
+            {
+                System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+            }
+        }
+
+        private static string Kebab(string name) => System.Text.Json.JsonNamingPolicy.KebabCaseLower.ConvertName(name);
+
         /// <returns>The decision after the approver answered, with a code when the approver refused or did not answer.</returns>
         private async Task<(ConsentDecision Decision, string? Code)> AskApproverAsync(string requestId, ConsentRequest request, ConsentDecision pending, CancellationToken cancellationToken)
         {
@@ -358,11 +517,12 @@ public sealed class SupportAgent
             return (await Options.Gate.DecideAsync(request, [approval], cancellationToken).ConfigureAwait(false), null);
         }
 
-        private static string Code(ConsentReason reason) => System.Text.Json.JsonNamingPolicy.KebabCaseLower.ConvertName(reason.ToString());
+        private static string Code(ConsentReason reason) => Kebab(reason.ToString());
 
-        private SessionMessage Result(string requestId, SupportOperation operation, string target, bool succeeded, string code, string sentence, DataFileEvidence? evidence = null)
+        private SessionMessage Result(
+            string requestId, SupportOperation operation, string target, bool succeeded, string code, string sentence, DataFileEvidence? evidence = null, string? hashAfter = null)
         {
-            _operations.Add(new SessionOperation(requestId, operation, target, succeeded, code, evidence?.HashBefore, evidence?.HashAfter));
+            _operations.Add(new SessionOperation(requestId, operation, target, succeeded, code, evidence?.HashBefore, evidence?.HashAfter ?? hashAfter));
             return new SessionMessage
             {
                 Type = "result",

@@ -12,7 +12,9 @@ namespace RemoteSupport.Sessions;
 /// <param name="HashBefore">The file's SHA-256 before.</param>
 /// <param name="HashAfter">The file's SHA-256 after.</param>
 /// <param name="Output">A diagnostic's report.</param>
-public sealed record SessionResult(bool Succeeded, string Code, string Sentence, byte[]? Content, string? HashBefore, string? HashAfter, string? Output);
+/// <param name="InstallReceipt">The unit-signed install receipt (a pushed fix).</param>
+public sealed record SessionResult(
+    bool Succeeded, string Code, string Sentence, byte[]? Content, string? HashBefore, string? HashAfter, string? Output, SignedEnvelope? InstallReceipt);
 
 /// <summary>
 /// The vendor side of one support session (docs/protocol/session.md): opened over a channel to the
@@ -25,12 +27,14 @@ public sealed class SupportSession : IDisposable
     public static IReadOnlyList<int> SupportedVersions { get; } = [1];
 
     private readonly ISessionChannel _channel;
+    private readonly ISessionStreams? _streams;
     private readonly SemaphoreSlim _one = new(1, 1);
     private int _nextRequest;
 
-    private SupportSession(ISessionChannel channel, SessionMessage welcome)
+    private SupportSession(ISessionChannel channel, ISessionStreams? streams, SessionMessage welcome)
     {
         _channel = channel;
+        _streams = streams;
         SessionId = welcome.SessionId!;
         UnitId = welcome.UnitId ?? string.Empty;
         CustomerId = welcome.CustomerId ?? string.Empty;
@@ -57,11 +61,14 @@ public sealed class SupportSession : IDisposable
     public Action<string>? ApprovalPending { get; set; }
 
     /// <summary>Opens a session: sends the hello and waits for the agent's welcome.</summary>
+    /// <param name="channel">The session's message channel.</param>
+    /// <param name="streams">Streams to push fixes on, or <see langword="null"/> when this console pushes none.</param>
+    /// <param name="cancellationToken">Stops waiting.</param>
     /// <exception cref="SessionProtocolException">The agent refused: <c>version-mismatch</c>, <c>not-authorized</c>, or <c>protocol-error</c>, with the agent's sentence.</exception>
-    public static async Task<SupportSession> OpenAsync(ISessionChannel channel, CancellationToken cancellationToken = default) =>
-        await OpenAsync(channel, SupportedVersions, cancellationToken).ConfigureAwait(false);
+    public static async Task<SupportSession> OpenAsync(ISessionChannel channel, ISessionStreams? streams = null, CancellationToken cancellationToken = default) =>
+        await OpenAsync(channel, streams, SupportedVersions, cancellationToken).ConfigureAwait(false);
 
-    internal static async Task<SupportSession> OpenAsync(ISessionChannel channel, IReadOnlyList<int> versions, CancellationToken cancellationToken)
+    internal static async Task<SupportSession> OpenAsync(ISessionChannel channel, ISessionStreams? streams, IReadOnlyList<int> versions, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(channel);
         await SupportAgent.SendAsync(channel, new SessionMessage
@@ -84,7 +91,7 @@ public sealed class SupportSession : IDisposable
             throw new SessionProtocolException("protocol-error", $"The agent answered the hello with '{reply.Type}', not a welcome in a version offered.");
         }
 
-        return new SupportSession(channel, reply);
+        return new SupportSession(channel, streams, reply);
     }
 
     /// <summary>Asks to view a data file; the unit's consent gate (and its approver) decide.</summary>
@@ -98,6 +105,52 @@ public sealed class SupportSession : IDisposable
     /// <summary>Runs a diagnostic the integrator registered on the unit.</summary>
     public Task<SessionResult> RunDiagnosticAsync(string name, string reason = "troubleshooting", CancellationToken cancellationToken = default) =>
         RequestAsync(new SessionMessage { Type = "request", Operation = SupportOperation.RunDiagnostic, Diagnostic = name, Reason = reason }, cancellationToken);
+
+    /// <summary>
+    /// Pushes a signed fix package: streamed on its own channel, verified by the unit against its
+    /// pinned vendor root, passed through the consent gate for this package hash (the approver is asked
+    /// when the ground rules say so), installed; the result carries the unit-signed install receipt.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The session was opened without streams.</exception>
+    public async Task<SessionResult> PushFixAsync(string packagePath, string reason, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(packagePath);
+        if (_streams is null)
+        {
+            throw new InvalidOperationException("This session was opened without streams; pass them to OpenAsync to push fixes.");
+        }
+
+        await _one.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            string id = NextRequestId();
+            long length = new FileInfo(packagePath).Length;
+            await SupportAgent.SendAsync(_channel, new SessionMessage
+            {
+                Type = "request",
+                RequestId = id,
+                Operation = SupportOperation.InstallFix,
+                Stream = "fix/" + id,
+                PackageLength = length,
+                Reason = reason,
+            }, cancellationToken).ConfigureAwait(false);
+            Stream upload = await _streams.OpenStreamAsync("fix/" + id, cancellationToken).ConfigureAwait(false);
+            await using (upload.ConfigureAwait(false))
+            {
+                FileStream package = File.OpenRead(packagePath);
+                await using (package.ConfigureAwait(false))
+                {
+                    await package.CopyToAsync(upload, 1 << 16, cancellationToken).ConfigureAwait(false);
+                }
+            }
+
+            return await AwaitResultAsync(id, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _one.Release();
+        }
+    }
 
     /// <summary>Closes the session and returns the receipt the unit signed (check its signature against the unit's key).</summary>
     public async Task<SignedEnvelope> CloseAsync(CancellationToken cancellationToken = default)
@@ -129,34 +182,42 @@ public sealed class SupportSession : IDisposable
         await _one.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            string id = "r" + (++_nextRequest).ToString(CultureInfo.InvariantCulture);
+            string id = NextRequestId();
             await SupportAgent.SendAsync(_channel, request with { RequestId = id }, cancellationToken).ConfigureAwait(false);
-            while (true)
-            {
-                SessionMessage reply = await SupportAgent.ReceiveAsync(_channel, cancellationToken).ConfigureAwait(false)
-                    ?? throw new SessionProtocolException("protocol-error", "The agent ended the connection during a request.");
-                if (reply.Type == "pending-approval" && reply.RequestId == id)
-                {
-                    ApprovalPending?.Invoke(reply.ApprovalText ?? string.Empty);
-                    continue;
-                }
-
-                if (reply.Type == "refused")
-                {
-                    throw new SessionProtocolException(reply.Code ?? "refused", "The agent ended the session: " + reply.Sentence);
-                }
-
-                if (reply.Type != "result" || reply.RequestId != id)
-                {
-                    throw new SessionProtocolException("protocol-error", $"The agent answered request {id} with '{reply.Type}'.");
-                }
-
-                return new SessionResult(reply.Succeeded == true, reply.Code ?? "none", reply.Sentence ?? string.Empty, reply.Content, reply.HashBefore, reply.HashAfter, reply.Output);
-            }
+            return await AwaitResultAsync(id, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
             _one.Release();
+        }
+    }
+
+    private string NextRequestId() => "r" + (++_nextRequest).ToString(CultureInfo.InvariantCulture);
+
+    private async Task<SessionResult> AwaitResultAsync(string id, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            SessionMessage reply = await SupportAgent.ReceiveAsync(_channel, cancellationToken).ConfigureAwait(false)
+                ?? throw new SessionProtocolException("protocol-error", "The agent ended the connection during a request.");
+            if (reply.Type == "pending-approval" && reply.RequestId == id)
+            {
+                ApprovalPending?.Invoke(reply.ApprovalText ?? string.Empty);
+                continue;
+            }
+
+            if (reply.Type == "refused")
+            {
+                throw new SessionProtocolException(reply.Code ?? "refused", "The agent ended the session: " + reply.Sentence);
+            }
+
+            if (reply.Type != "result" || reply.RequestId != id)
+            {
+                throw new SessionProtocolException("protocol-error", $"The agent answered request {id} with '{reply.Type}'.");
+            }
+
+            return new SessionResult(reply.Succeeded == true, reply.Code ?? "none", reply.Sentence ?? string.Empty, reply.Content, reply.HashBefore, reply.HashAfter,
+                reply.Output, reply.InstallReceipt is null ? null : SignedEnvelope.Parse(reply.InstallReceipt));
         }
     }
 }

@@ -5,6 +5,7 @@ using RemoteSupport.Authorization;
 using RemoteSupport.Consent;
 using RemoteSupport.DataFiles;
 using RemoteSupport.Documents;
+using RemoteSupport.Fixes;
 using RemoteSupport.GroundRules;
 using RemoteSupport.Identities;
 using RemoteSupport.Journal;
@@ -45,6 +46,16 @@ internal sealed class SessionWorld : IAsyncDisposable
     public PartyIdentity Unit { get; } = PartyIdentity.Create("fabrikam", PartyRole.Unit);
 
     public PartyIdentity ItApprover { get; } = PartyIdentity.Create("fabrikam", PartyRole.Approver);
+
+    public PartyIdentity Release1 { get; } = PartyIdentity.Create("contoso", PartyRole.Vendor);
+
+    public PartyIdentity Release2 { get; } = PartyIdentity.Create("contoso", PartyRole.Vendor);
+
+    public string InstallRoot => Path.Combine(_dir, "install");
+
+    public string Inbox => Path.Combine(_dir, "inbox");
+
+    public FixInstaller Installer { get; private set; } = null!;
 
     public TrustStore UnitTrust { get; private set; } = null!;
 
@@ -110,6 +121,7 @@ internal sealed class SessionWorld : IAsyncDisposable
                 new OperationRule(SupportOperation.ViewData, true, it),
                 new OperationRule(SupportOperation.ChangeData, true, it),
                 new OperationRule(SupportOperation.RunDiagnostic, true, null),
+                new OperationRule(SupportOperation.InstallFix, true, it),
             ],
             MaxApprovalLifetimeSeconds = 8 * 3600,
             DataScopes = [new DataScope("finance", ["ledger/**"], "fabrikam")],
@@ -160,6 +172,24 @@ internal sealed class SessionWorld : IAsyncDisposable
         };
         AgentOptions.Diagnostics["disk"] = _ => Task.FromResult("disk: 93% used");
 
+        Directory.CreateDirectory(Path.Combine(InstallRoot, "bin"));
+        await File.WriteAllTextAsync(Path.Combine(InstallRoot, "bin", "app.dll"), "ledger 2.3.0");
+        Installer = new FixInstaller(InstallRoot, Path.Combine(_dir, "install-work"), Unit, Clock, Audit);
+        AgentOptions.Fixes = new FixInstallOptions
+        {
+            Trust = new FixTrust(new VendorRoot
+            {
+                VendorId = "contoso",
+                Version = 1,
+                Expires = Wednesday10Berlin.AddYears(1),
+                Threshold = 2,
+                ReleaseKeys = [Release1.PublicKey.ToString(), Release2.PublicKey.ToString()],
+            }.ToEnvelope().Sign(Release1).Sign(Release2), Clock),
+            Installer = Installer,
+            Context = () => new FixContext("unit-7", "fabrikam", null, "ledger", Installer.InstalledVersion("ledger") ?? "2.3.0"),
+            Inbox = Inbox,
+        };
+
         _listener = TcpConnectionListener.Listen(new IPEndPoint(IPAddress.Loopback, 0));
         _accepting = AcceptLoopAsync(new SupportAgent(AgentOptions));
     }
@@ -189,7 +219,7 @@ internal sealed class SessionWorld : IAsyncDisposable
         }
 
         TrustedKey peer = secure.PeerIdentity;
-        SignedEnvelope? receipt = await agent.RunSessionAsync(channel, new SessionPeer(peer.PartyId, peer.Role, peer.Key), Token);
+        SignedEnvelope? receipt = await agent.RunSessionAsync(channel, new MultiplexedSessionStreams(mux), new SessionPeer(peer.PartyId, peer.Role, peer.Key), Token);
         lock (_receipts)
         {
             _receipts.Add(receipt);
@@ -221,6 +251,36 @@ internal sealed class SessionWorld : IAsyncDisposable
         SecureConnection secure = await SecureConnection.ConnectAsync(framed, options, Token);
         MultiplexedConnection mux = MultiplexedConnection.Start(secure);
         return (mux, await mux.OpenChannelAsync("session", Token));
+    }
+
+    /// <summary>Dials and opens a session that can push fixes.</summary>
+    public async Task<(MultiplexedConnection Connection, SupportSession Session)> OpenSessionAsync()
+    {
+        var (mux, channel) = await DialAsync();
+        return (mux, await SupportSession.OpenAsync(channel, new MultiplexedSessionStreams(mux), Token));
+    }
+
+    /// <summary>Builds a fix package for ledger <paramref name="version"/> whose bin/app.dll is <paramref name="size"/> bytes.</summary>
+    public async Task<string> BuildFixAsync(string version, int size = 4096)
+    {
+        string source = Path.Combine(_dir, "fix-source-" + version);
+        Directory.CreateDirectory(Path.Combine(source, "bin"));
+        byte[] app = new byte[size];
+        Random.Shared.NextBytes(app);
+        await File.WriteAllBytesAsync(Path.Combine(source, "bin", "app.dll"), app);
+        string package = Path.Combine(_dir, $"ledger-{version}.rsfix");
+        await FixPackage.BuildAsync(source, new FixManifest
+        {
+            PackageId = "ledger-fix-" + version,
+            Product = "ledger",
+            Version = version,
+            AppliesTo = new FixTarget("ledger", "2.0.0", "3.0.0", ["*"], null, null),
+            CreatedAt = Clock.GetUtcNow(),
+            ExpiresAt = Clock.GetUtcNow().AddDays(30),
+            ReleaseNotes = "Totals are rounded correctly.",
+            Files = [],
+        }, [Release1, Release2], package);
+        return package;
     }
 
     /// <summary>Waits until the agent has finished <paramref name="count"/> sessions.</summary>
@@ -255,7 +315,7 @@ internal sealed class SessionWorld : IAsyncDisposable
         Uses.Dispose();
         await AuditJournal.DisposeAsync();
         await LedgerJournal.DisposeAsync();
-        foreach (PartyIdentity identity in new[] { Vendor, Technician, Customer, Unit, ItApprover })
+        foreach (PartyIdentity identity in new[] { Vendor, Technician, Customer, Unit, ItApprover, Release1, Release2 })
         {
             identity.Dispose();
         }

@@ -3,6 +3,8 @@ using System.Text;
 using RemoteSupport.Audit;
 using RemoteSupport.Authorization;
 using RemoteSupport.Documents;
+using RemoteSupport.Fixes;
+using RemoteSupport.GroundRules;
 using RemoteSupport.Identities;
 using RemoteSupport.Ledger;
 using RemoteSupport.Sessions;
@@ -21,7 +23,7 @@ public sealed class SupportSessionTests
         var (connection, channel) = await world.DialAsync();
         await using var _ = connection;
         var pending = new List<string>();
-        using SupportSession session = await SupportSession.OpenAsync(channel, world.Token);
+        using SupportSession session = await SupportSession.OpenAsync(channel, cancellationToken: world.Token);
         session.ApprovalPending = pending.Add;
 
         SessionResult view = await session.ViewAsync("finance", "ledger/2026.csv", "fabrikam", "ticket 4711: totals wrong", world.Token);
@@ -68,7 +70,7 @@ public sealed class SupportSessionTests
         var (connection, channel) = await world.DialAsync();
         await using var _ = connection;
 
-        var refused = await FluentActions.Awaiting(() => SupportSession.OpenAsync(channel, world.Token)).Should().ThrowAsync<SessionProtocolException>();
+        var refused = await FluentActions.Awaiting(() => SupportSession.OpenAsync(channel, cancellationToken: world.Token)).Should().ThrowAsync<SessionProtocolException>();
 
         refused.Which.Code.Should().Be("not-authorized");
         await world.WaitForSessionsAsync(1);
@@ -83,7 +85,7 @@ public sealed class SupportSessionTests
         var (connection, channel) = await world.DialAsync();
         await using var _ = connection;
 
-        var refused = await FluentActions.Awaiting(() => SupportSession.OpenAsync(channel, [2, 3], world.Token)).Should().ThrowAsync<SessionProtocolException>();
+        var refused = await FluentActions.Awaiting(() => SupportSession.OpenAsync(channel, null, [2, 3], world.Token)).Should().ThrowAsync<SessionProtocolException>();
 
         refused.Which.Code.Should().Be("version-mismatch");
         refused.Which.Message.Should().Contain("the console speaks 2, 3; this agent speaks 1");
@@ -95,7 +97,7 @@ public sealed class SupportSessionTests
         await using SessionWorld world = await SessionWorld.StartAsync();
         var (connection, channel) = await world.DialAsync();
         await using var _ = connection;
-        using SupportSession session = await SupportSession.OpenAsync(channel, world.Token);
+        using SupportSession session = await SupportSession.OpenAsync(channel, cancellationToken: world.Token);
         (await session.RunDiagnosticAsync("disk", cancellationToken: world.Token)).Succeeded.Should().BeTrue();
 
         world.Authorizations.Revoke(new AuthorizationRevocation { AuthorizationId = "auth-1", CustomerId = "fabrikam", Reason = "contract ended" }
@@ -115,7 +117,7 @@ public sealed class SupportSessionTests
         world.Approver.Next = answer;
         var (connection, channel) = await world.DialAsync();
         await using var _ = connection;
-        using SupportSession session = await SupportSession.OpenAsync(channel, world.Token);
+        using SupportSession session = await SupportSession.OpenAsync(channel, cancellationToken: world.Token);
         session.ApprovalPending = _ => world.Clock.Advance(TimeSpan.FromMinutes(3)); // the vendor waits past the timeout
 
         SessionResult view = await session.ViewAsync("finance", "ledger/2026.csv", "fabrikam", "look", world.Token);
@@ -132,7 +134,7 @@ public sealed class SupportSessionTests
         world.Clock.Advance(TimeSpan.FromHours(10)); // 20:00 in Berlin
         var (connection, channel) = await world.DialAsync();
         await using var _ = connection;
-        using SupportSession session = await SupportSession.OpenAsync(channel, world.Token);
+        using SupportSession session = await SupportSession.OpenAsync(channel, cancellationToken: world.Token);
 
         SessionResult result = await session.RunDiagnosticAsync("disk", cancellationToken: world.Token);
 
@@ -145,7 +147,7 @@ public sealed class SupportSessionTests
     {
         await using SessionWorld world = await SessionWorld.StartAsync();
         var (connection, channel) = await world.DialAsync();
-        using SupportSession session = await SupportSession.OpenAsync(channel, world.Token);
+        using SupportSession session = await SupportSession.OpenAsync(channel, cancellationToken: world.Token);
         world.Clock.Advance(TimeSpan.FromMinutes(5));
         (await session.RunDiagnosticAsync("disk", cancellationToken: world.Token)).Succeeded.Should().BeTrue();
 
@@ -170,7 +172,7 @@ public sealed class SupportSessionTests
         {
             var (connection, channel) = await world.DialAsync();
             await using var _ = connection;
-            using SupportSession session = await SupportSession.OpenAsync(channel, world.Token);
+            using SupportSession session = await SupportSession.OpenAsync(channel, cancellationToken: world.Token);
             (await session.RunDiagnosticAsync("disk", cancellationToken: world.Token)).Succeeded.Should().BeTrue();
             SessionReceipt receipt = SessionReceipt.FromEnvelope(await session.CloseAsync(world.Token));
             receipt.Operations.Should().ContainSingle();
@@ -190,6 +192,72 @@ public sealed class SupportSessionTests
         IReadOnlyList<AuditEvent> audit = await world.AuditEventsAsync();
         audit.Count(e => e.Kind == AuditEventKind.SessionOpened).Should().Be(Sessions);
         audit.Where(e => e.Kind == AuditEventKind.SessionClosed).Select(e => e.SessionId).Should().BeEquivalentTo(ids);
+    }
+
+    [Fact]
+    public async Task PushFix_StreamedVerifiedApprovedInstalled_WithAnInstallReceipt()
+    {
+        await using SessionWorld world = await SessionWorld.StartAsync();
+        string package = await world.BuildFixAsync("2.4.0");
+        var (connection, session) = await world.OpenSessionAsync();
+        await using var _ = connection;
+        using var __ = session;
+
+        SessionResult pushed = await session.PushFixAsync(package, "ticket 4711: rounding fix", world.Token);
+
+        pushed.Succeeded.Should().BeTrue(pushed.Sentence);
+        InstallReceipt installed = InstallReceipt.FromEnvelope(pushed.InstallReceipt!);
+        installed.Outcome.Should().Be(InstallResult.Installed);
+        installed.Version.Should().Be("2.4.0");
+        (await File.ReadAllBytesAsync(Path.Combine(world.InstallRoot, "bin", "app.dll"))).Length.Should().Be(4096);
+        world.Installer.InstalledVersion("ledger").Should().Be("2.4.0");
+        world.Approver.Asked.Should().ContainSingle().Which.PackageHash.Should().Be(installed.PackageHash, "the approval binds this package");
+        Directory.EnumerateFiles(world.Inbox).Should().BeEmpty("the received package is removed after the install");
+
+        SessionReceipt receipt = SessionReceipt.FromEnvelope(await session.CloseAsync(world.Token));
+        receipt.Operations.Should().ContainSingle().Which.Should().Match<SessionOperation>(o =>
+            o.Operation == SupportOperation.InstallFix && o.Succeeded && o.HashAfter == installed.PackageHash);
+    }
+
+    [Fact]
+    public async Task AConnectionDroppedDuringAFixTransfer_InstallsNothing_AndACleanRetrySucceeds_WithoutDoubleCharges()
+    {
+        await using SessionWorld world = await SessionWorld.StartAsync();
+        string package = await world.BuildFixAsync("2.4.0", size: 2 * 1024 * 1024);
+        byte[] bytes = await File.ReadAllBytesAsync(package);
+
+        // The first attempt: the request, then half the package, then the line drops.
+        var (first, channel) = await world.DialAsync();
+        using (SupportSession session = await SupportSession.OpenAsync(channel, new MultiplexedSessionStreams(first), world.Token))
+        {
+            await SupportAgent.SendAsync(channel, new SessionMessage
+            {
+                Type = "request", RequestId = "r1", Operation = SupportOperation.InstallFix, Stream = "fix/r1", PackageLength = bytes.Length, Reason = "fix",
+            }, world.Token);
+            Stream upload = await new MultiplexedSessionStreams(first).OpenStreamAsync("fix/r1", world.Token);
+            await upload.WriteAsync(bytes.AsMemory(0, bytes.Length / 2), world.Token);
+            await upload.FlushAsync(world.Token);
+            await first.AbortAsync("line dropped");
+        }
+
+        await world.WaitForSessionsAsync(1);
+        (await File.ReadAllTextAsync(Path.Combine(world.InstallRoot, "bin", "app.dll"))).Should().Be("ledger 2.3.0", "nothing was installed");
+        Directory.EnumerateFiles(world.Inbox).Should().BeEmpty("the partial package is removed");
+        world.Approver.Asked.Should().BeEmpty("an incomplete package is never put to the approver");
+
+        // A clean retry in a new session.
+        var (second, retry) = await world.OpenSessionAsync();
+        await using (second)
+        using (retry)
+        {
+            (await retry.PushFixAsync(package, "fix, again", world.Token)).Succeeded.Should().BeTrue();
+            await retry.CloseAsync(world.Token);
+        }
+
+        await world.WaitForSessionsAsync(2);
+        world.Installer.InstalledVersion("ledger").Should().Be("2.4.0");
+        world.Ledger.Entries.GroupBy(e => e.Charge.SessionId).Should().HaveCount(2)
+            .And.OnlyContain(g => g.Count() == 2, "each session is billed its setup and connect time once");
     }
 
     private static string DocumentJsonHash(SignedEnvelope envelope) => Convert.ToHexStringLower(SHA256.HashData(envelope.Payload.Span));
