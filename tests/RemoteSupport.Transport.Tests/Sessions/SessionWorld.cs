@@ -14,6 +14,7 @@ using RemoteSupport.Sessions;
 using RemoteSupport.Transport.Channels;
 using RemoteSupport.Transport.Framing;
 using RemoteSupport.Transport.Security;
+using RemoteSupport.Transport.Sessions;
 using RemoteSupport.Transport.Transports;
 using RemoteSupport.Trust;
 
@@ -30,7 +31,6 @@ internal sealed class SessionWorld : IAsyncDisposable
 
     private readonly string _dir = Directory.CreateTempSubdirectory("rs-session-").FullName;
     private readonly CancellationTokenSource _stop = new(TimeSpan.FromSeconds(60));
-    private readonly List<Task> _agentSessions = [];
     private readonly List<SignedEnvelope?> _receipts = [];
     private TcpConnectionListener _listener = null!;
     private Task _accepting = Task.CompletedTask;
@@ -191,74 +191,47 @@ internal sealed class SessionWorld : IAsyncDisposable
         };
 
         _listener = TcpConnectionListener.Listen(new IPEndPoint(IPAddress.Loopback, 0));
-        _accepting = AcceptLoopAsync(new SupportAgent(AgentOptions));
+        _accepting = new SupportAgentHost(new SupportAgent(AgentOptions), AgentConnection()).RunAsync(_listener, OnSessionEnded, Token);
     }
 
-    private async Task AcceptLoopAsync(SupportAgent agent)
+    private SupportConnectionOptions AgentConnection()
     {
-        while (await _listener.AcceptAsync(Token) is { } connection)
-        {
-            lock (_agentSessions)
-            {
-                _agentSessions.Add(ServeAsync(agent, connection));
-            }
-        }
+        var secure = new SecureChannelOptions { Identity = Unit, TrustStore = UnitTrust, StaticKey = NoiseStaticKey.Generate() };
+        secure.AcceptedPeers.Add(new ExpectedPeer("contoso", PartyRole.Technician));
+        return new SupportConnectionOptions { Secure = secure };
     }
 
-    private async Task ServeAsync(SupportAgent agent, TransportConnection connection)
+    private void OnSessionEnded(SignedEnvelope? receipt, Exception? failure)
     {
-        var options = new SecureChannelOptions { Identity = Unit, TrustStore = UnitTrust, StaticKey = NoiseStaticKey.Generate() };
-        options.AcceptedPeers.Add(new ExpectedPeer("contoso", PartyRole.Technician));
-        FramedConnection framed = await FramedConnection.StartAsync(connection, cancellationToken: Token);
-        SecureConnection secure = await SecureConnection.AcceptAsync(framed, options, Token);
-        await using MultiplexedConnection mux = MultiplexedConnection.Start(secure);
-        MultiplexedChannel? channel = await mux.AcceptChannelAsync(Token);
-        if (channel is null)
-        {
-            return;
-        }
-
-        TrustedKey peer = secure.PeerIdentity;
-        SignedEnvelope? receipt = await agent.RunSessionAsync(channel, new MultiplexedSessionStreams(mux), new SessionPeer(peer.PartyId, peer.Role, peer.Key), Token);
         lock (_receipts)
         {
             _receipts.Add(receipt);
         }
-
-        // Graceful: what was sent (a refusal, the receipt) reaches the console before the line closes.
-        await channel.Output.CompleteAsync();
-        using var grace = CancellationTokenSource.CreateLinkedTokenSource(Token);
-        grace.CancelAfter(TimeSpan.FromSeconds(10));
-        try
-        {
-            await mux.ShutdownAsync("session over", grace.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            // The console kept its side open: aborted.
-        }
     }
 
-    /// <summary>Dials the unit as the technician and opens the session channel.</summary>
-    public async Task<(MultiplexedConnection Connection, MultiplexedChannel Channel)> DialAsync()
+    public SupportConnectionOptions ConsoleConnection()
     {
         var trust = new TrustStore();
         trust.Trust("fabrikam", PartyRole.Unit, Unit.PublicKey);
-        var options = new SecureChannelOptions { Identity = Technician, TrustStore = trust };
-        options.AcceptedPeers.Add(new ExpectedPeer("fabrikam", PartyRole.Unit));
+        var secure = new SecureChannelOptions { Identity = Technician, TrustStore = trust };
+        secure.AcceptedPeers.Add(new ExpectedPeer("fabrikam", PartyRole.Unit));
+        return new SupportConnectionOptions { Secure = secure };
+    }
+
+    /// <summary>Dials the unit as the technician and opens the session channel (for tests that speak the protocol by hand).</summary>
+    public async Task<(MultiplexedConnection Connection, MultiplexedChannel Channel)> DialAsync()
+    {
+        SupportConnectionOptions options = ConsoleConnection();
         TransportConnection connection = await new TcpDialer(EndPoint).DialAsync(Token);
         FramedConnection framed = await FramedConnection.StartAsync(connection, cancellationToken: Token);
-        SecureConnection secure = await SecureConnection.ConnectAsync(framed, options, Token);
+        SecureConnection secure = await SecureConnection.ConnectAsync(framed, options.Secure, Token);
         MultiplexedConnection mux = MultiplexedConnection.Start(secure);
         return (mux, await mux.OpenChannelAsync("session", Token));
     }
 
-    /// <summary>Dials and opens a session that can push fixes.</summary>
-    public async Task<(MultiplexedConnection Connection, SupportSession Session)> OpenSessionAsync()
-    {
-        var (mux, channel) = await DialAsync();
-        return (mux, await SupportSession.OpenAsync(channel, new MultiplexedSessionStreams(mux), Token));
-    }
+    /// <summary>Dials and opens a session that can push fixes, as a console does.</summary>
+    public async Task<SupportConsoleConnection> OpenSessionAsync() =>
+        await SupportConsoleConnection.OpenAsync(await new TcpDialer(EndPoint).DialAsync(Token), dialed: true, ConsoleConnection(), Token);
 
     /// <summary>Builds a fix package for ledger <paramref name="version"/> whose bin/app.dll is <paramref name="size"/> bytes.</summary>
     public async Task<string> BuildFixAsync(string version, int size = 4096)

@@ -9,6 +9,7 @@ using RemoteSupport.Identities;
 using RemoteSupport.Ledger;
 using RemoteSupport.Sessions;
 using RemoteSupport.Transport.Channels;
+using RemoteSupport.Transport.Sessions;
 using RemoteSupport.Trust;
 
 namespace RemoteSupport.Transport.Tests.Sessions;
@@ -44,6 +45,7 @@ public sealed class SupportSessionTests
 
         world.Clock.Advance(TimeSpan.FromMinutes(7));
         SignedEnvelope signed = await session.CloseAsync(world.Token);
+        await channel.Output.CompleteAsync();
 
         var unitTrust = new TrustStore();
         unitTrust.Trust("fabrikam", PartyRole.Unit, world.Unit.PublicKey);
@@ -73,6 +75,7 @@ public sealed class SupportSessionTests
         var refused = await FluentActions.Awaiting(() => SupportSession.OpenAsync(channel, cancellationToken: world.Token)).Should().ThrowAsync<SessionProtocolException>();
 
         refused.Which.Code.Should().Be("not-authorized");
+        await channel.Output.CompleteAsync(); // the console's side ends, so the agent closes in order
         await world.WaitForSessionsAsync(1);
         world.Receipts.Should().ContainSingle().Which.Should().BeNull();
         world.Ledger.Entries.Should().BeEmpty("a refused session is not billed");
@@ -170,9 +173,8 @@ public sealed class SupportSessionTests
 
         async Task<string> RunOneAsync()
         {
-            var (connection, channel) = await world.DialAsync();
-            await using var _ = connection;
-            using SupportSession session = await SupportSession.OpenAsync(channel, cancellationToken: world.Token);
+            await using SupportConsoleConnection connection = await world.OpenSessionAsync();
+            SupportSession session = connection.Session;
             (await session.RunDiagnosticAsync("disk", cancellationToken: world.Token)).Succeeded.Should().BeTrue();
             SessionReceipt receipt = SessionReceipt.FromEnvelope(await session.CloseAsync(world.Token));
             receipt.Operations.Should().ContainSingle();
@@ -199,9 +201,8 @@ public sealed class SupportSessionTests
     {
         await using SessionWorld world = await SessionWorld.StartAsync();
         string package = await world.BuildFixAsync("2.4.0");
-        var (connection, session) = await world.OpenSessionAsync();
-        await using var _ = connection;
-        using var __ = session;
+        await using SupportConsoleConnection connection = await world.OpenSessionAsync();
+        SupportSession session = connection.Session;
 
         SessionResult pushed = await session.PushFixAsync(package, "ticket 4711: rounding fix", world.Token);
 
@@ -246,12 +247,10 @@ public sealed class SupportSessionTests
         world.Approver.Asked.Should().BeEmpty("an incomplete package is never put to the approver");
 
         // A clean retry in a new session.
-        var (second, retry) = await world.OpenSessionAsync();
-        await using (second)
-        using (retry)
+        await using (SupportConsoleConnection second = await world.OpenSessionAsync())
         {
-            (await retry.PushFixAsync(package, "fix, again", world.Token)).Succeeded.Should().BeTrue();
-            await retry.CloseAsync(world.Token);
+            (await second.Session.PushFixAsync(package, "fix, again", world.Token)).Succeeded.Should().BeTrue();
+            await second.Session.CloseAsync(world.Token);
         }
 
         await world.WaitForSessionsAsync(2);
