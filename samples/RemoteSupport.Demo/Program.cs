@@ -1,66 +1,287 @@
-// RemoteSupport demo: a vendor and a customer create identities and jointly sign a document.
-// Later issues grow this into a whole support session (authorization, consent, fixes, billing).
+// RemoteSupport demo: one whole support session over TCP on loopback, as the contract describes it.
+// A customer authorizes a vendor, both sign the security ground rules, the vendor's technician views and
+// then changes a data file (the customer's approver signs each), pushes a signed fix, and closes the
+// session; the unit meters it, signs a receipt, and the demo prints the monthly statement and verifies
+// the audit journal.
+using System.Net;
 using System.Text;
+using NodaTime;
+using RemoteSupport.Audit;
+using RemoteSupport.Authorization;
+using RemoteSupport.Consent;
+using RemoteSupport.DataFiles;
 using RemoteSupport.Documents;
+using RemoteSupport.Fixes;
+using RemoteSupport.GroundRules;
 using RemoteSupport.Identities;
+using RemoteSupport.Journal;
+using RemoteSupport.Ledger;
+using RemoteSupport.Sessions;
+using RemoteSupport.Transport.Security;
+using RemoteSupport.Transport.Sessions;
+using RemoteSupport.Transport.Transports;
 using RemoteSupport.Trust;
 
 string folder = Path.Combine(Path.GetTempPath(), "remotesupport-demo-" + Guid.NewGuid().ToString("N")[..8]);
 Directory.CreateDirectory(folder);
+var clock = new DemoClock(new DateTimeOffset(2026, 11, 25, 10, 0, 0, TimeSpan.FromHours(1))); // a Wednesday, 10:00 in Berlin
 try
 {
-    Console.WriteLine("== 1. Each party creates its identity and keeps its private key in a file");
+    Step("1. The parties and their keys");
     using PartyIdentity vendor = PartyIdentity.Create("contoso", PartyRole.Vendor);
+    using PartyIdentity technician = PartyIdentity.Create("contoso", PartyRole.Technician);
+    using PartyIdentity release1 = PartyIdentity.Create("contoso", PartyRole.Vendor);
+    using PartyIdentity release2 = PartyIdentity.Create("contoso", PartyRole.Vendor);
     using PartyIdentity customer = PartyIdentity.Create("fabrikam", PartyRole.Customer);
-    string vendorKeyFile = Path.Combine(folder, "contoso-vendor.key");
-    await KeyFile.SaveAsync(vendor, vendorKeyFile, new KeyFileOptions { Passphrase = "vendor passphrase" });
-    Console.WriteLine($"   vendor   contoso   {vendor.PublicKey.Fingerprint}  key file sealed with a passphrase (Argon2id + XChaCha20-Poly1305), mode 0600");
-    Console.WriteLine($"   customer fabrikam  {customer.PublicKey.Fingerprint}");
-    using PartyIdentity reloaded = await KeyFile.LoadAsync(vendorKeyFile, "vendor passphrase");
-    Console.WriteLine($"   reloaded the vendor key from its file: same key = {reloaded.PublicKey.Equals(vendor.PublicKey)}");
+    using PartyIdentity approver = PartyIdentity.Create("fabrikam", PartyRole.Approver);
+    using PartyIdentity unit = PartyIdentity.Create("fabrikam", PartyRole.Unit);
+    Say($"vendor contoso {vendor.PublicKey.Fingerprint}, technician {technician.PublicKey.KeyId}");
+    Say($"customer fabrikam {customer.PublicKey.Fingerprint}, approver (IT) {approver.PublicKey.KeyId}, unit-7 {unit.PublicKey.KeyId}");
+    var trust = new TrustStore(clock); // what the unit trusts
+    trust.Trust("contoso", PartyRole.Vendor, vendor.PublicKey);
+    trust.Trust("contoso", PartyRole.Technician, technician.PublicKey);
+    trust.Trust("fabrikam", PartyRole.Customer, customer.PublicKey);
+    trust.Trust("fabrikam", PartyRole.Approver, approver.PublicKey);
 
-    Console.WriteLine();
-    Console.WriteLine("== 2. They exchange public keys (text form) and compare fingerprints by phone");
-    var trust = new TrustStore();
-    trust.Trust("contoso", PartyRole.Vendor, PartyKey.Parse(vendor.PublicKey.ToString()));
-    trust.Trust("fabrikam", PartyRole.Customer, PartyKey.Parse(customer.PublicKey.ToString()));
-    Console.WriteLine($"   {vendor.PublicKey}");
-    Console.WriteLine($"   {customer.PublicKey}");
-
-    Console.WriteLine();
-    Console.WriteLine("== 3. Both sign the same draft of the security ground rules");
-    var draftType = new DocumentType("ground-rules-draft", 1);
-    byte[] draft = Encoding.UTF8.GetBytes("""{"viewData":"customer approval","changeData":"customer approval by two","hours":"08:00-18:00 Europe/Berlin"}""");
-    SignedEnvelope signed = SignedEnvelope.Create(draftType, draft).Sign(reloaded).Sign(customer);
-    string json = signed.ToJson(indented: true);
-    Console.WriteLine(Indent(json));
-
-    Console.WriteLine();
-    Console.WriteLine("== 4. Verification");
-    var bothParties = new SignaturePolicy(draftType,
-        new SignatureRequirement("contoso", PartyRole.Vendor),
-        new SignatureRequirement("fabrikam", PartyRole.Customer));
-    VerificationResult valid = trust.Verify(SignedEnvelope.Parse(json), bothParties);
-    Console.WriteLine($"   as signed:           {valid.Message}");
-
-    SignedEnvelope vendorOnly = SignedEnvelope.Create(draftType, draft).Sign(vendor);
-    Console.WriteLine($"   vendor alone:        {trust.Verify(vendorOnly, bothParties).Message}");
-
-    byte[] altered = (byte[])draft.Clone();
-    altered[Array.IndexOf(altered, (byte)'8')] = (byte)'6';
-    SignedEnvelope tampered = SignedEnvelope.Create(draftType, altered);
-    foreach (EnvelopeSignature signature in signed.Signatures)
+    Step("2. Both parties sign the security ground rules; the customer authorizes the vendor");
+    var it = new ApprovalRequirement([new ApproverGroup("IT", "fabrikam", PartyRole.Approver, null, 1)]);
+    var rules = new SecurityGroundRules
     {
-        tampered = tampered.AddSignature(signature);
+        Version = 1, CustomerId = "fabrikam", VendorId = "contoso", TimeZone = "Europe/Berlin",
+        Operations =
+        [
+            new OperationRule(SupportOperation.ViewData, true, it),
+            new OperationRule(SupportOperation.ChangeData, true, it),
+            new OperationRule(SupportOperation.InstallFix, true, it),
+            new OperationRule(SupportOperation.RunDiagnostic, true, null),
+        ],
+        MaxApprovalLifetimeSeconds = 3600,
+        DataScopes = [new DataScope("finance", ["ledger/**"], "fabrikam")],
+        Hours = new ServiceHours([DayOfWeek.Monday, DayOfWeek.Tuesday, DayOfWeek.Wednesday, DayOfWeek.Thursday, DayOfWeek.Friday], "08:00", "18:00"),
+        MaxSessionMinutes = 120,
+        TollCharges = new TollChargePolicy("EUR", SetupFeeMinor: 500, PerMinuteMinor: 120, BillingIncrementSeconds: 60, MinimumMinor: 500,
+            SessionCapMinor: 20_000, MonthlyCapMinor: 100_000, ApprovalThresholdMinor: 10_000),
+    };
+    var groundRules = new GroundRulesBook(trust);
+    Check(groundRules.Accept(rules.ToEnvelope().Sign(customer).Sign(vendor)), "ground rules in force, signed by both, hash " + Short(groundRules.CurrentHash));
+    var authorizations = new AuthorizationBook(trust, clock);
+    Check(authorizations.Accept(new ServiceAuthorization
+    {
+        AuthorizationId = "auth-2026-11", CustomerId = "fabrikam", VendorId = "contoso",
+        VendorKeys = [technician.PublicKey.ToString()], Units = ["unit-7"],
+        ValidFrom = clock.GetUtcNow().AddDays(-1), ValidUntil = clock.GetUtcNow().AddDays(30), GroundRulesHash = groundRules.CurrentHash!,
+    }.ToEnvelope().Sign(customer)), "authorization auth-2026-11: contoso's technician may support unit-7 for 30 days");
+
+    Step("3. Unit-7 starts its agent on TCP loopback");
+    string dataRoot = Path.Combine(folder, "finance");
+    Directory.CreateDirectory(Path.Combine(dataRoot, "ledger"));
+    await File.WriteAllTextAsync(Path.Combine(dataRoot, "ledger", "2026.csv"), "account,amount\n4711,12.50\n");
+    string installRoot = Path.Combine(folder, "ledger-app");
+    Directory.CreateDirectory(Path.Combine(installRoot, "bin"));
+    await File.WriteAllTextAsync(Path.Combine(installRoot, "bin", "app.dll"), "ledger 2.3.0");
+    await using AppendOnlyJournal auditJournal = await AppendOnlyJournal.OpenAsync(Path.Combine(folder, "audit.journal"));
+    await using AppendOnlyJournal ledgerJournal = await AppendOnlyJournal.OpenAsync(Path.Combine(folder, "ledger.journal"));
+    await using AppendOnlyJournal statementJournal = await AppendOnlyJournal.OpenAsync(Path.Combine(folder, "statements.journal"));
+    var audit = new AuditLog(auditJournal, clock);
+    using ChargeLedger ledger = await ChargeLedger.OpenAsync(ledgerJournal, rules, clock);
+    using FileApprovalUseCounter uses = FileApprovalUseCounter.Open(Path.Combine(folder, "approval-uses.log"));
+    var installer = new FixInstaller(installRoot, Path.Combine(folder, "ledger-app.work"), unit, clock, audit);
+    var agentOptions = new SupportAgentOptions
+    {
+        UnitId = "unit-7", CustomerId = "fabrikam", Identity = unit, Authorizations = authorizations, GroundRules = groundRules,
+        Gate = new ConsentGate(trust, authorizations, groundRules, uses, audit, clock),
+        DataFiles = new DataFileStore(new Dictionary<string, string> { ["finance"] = dataRoot }),
+        Audit = audit, Ledger = ledger, TimeProvider = clock,
+        ApprovalPrompt = new ScriptedApprover(approver, clock),
+        Fixes = new FixInstallOptions
+        {
+            Trust = new FixTrust(new VendorRoot
+            {
+                VendorId = "contoso", Version = 1, Expires = clock.GetUtcNow().AddYears(1), Threshold = 2,
+                ReleaseKeys = [release1.PublicKey.ToString(), release2.PublicKey.ToString()],
+            }.ToEnvelope().Sign(release1).Sign(release2), clock),
+            Installer = installer,
+            Context = () => new FixContext("unit-7", "fabrikam", null, "ledger", installer.InstalledVersion("ledger") ?? "2.3.0"),
+            Inbox = Path.Combine(folder, "inbox"),
+        },
+    };
+    agentOptions.Diagnostics["disk"] = _ => Task.FromResult("disk /srv: 93% used, 4.1 GB free");
+    var agentSecure = new SecureChannelOptions { Identity = unit, TrustStore = trust, StaticKey = NoiseStaticKey.Generate() };
+    agentSecure.AcceptedPeers.Add(new ExpectedPeer("contoso", PartyRole.Technician));
+    await using TcpConnectionListener listener = TcpConnectionListener.Listen(new IPEndPoint(IPAddress.Loopback, 0));
+    using var stop = new CancellationTokenSource();
+    var sessionDone = new TaskCompletionSource<SignedEnvelope?>(TaskCreationOptions.RunContinuationsAsynchronously);
+    Task agent = new SupportAgentHost(new SupportAgent(agentOptions), new SupportConnectionOptions { Secure = agentSecure })
+        .RunAsync(listener, (receipt, failure) => sessionDone.TrySetResult(receipt), stop.Token);
+    Say($"listening on {listener.LocalEndPoint}");
+
+    Step("4. The technician connects (Noise handshake, both identities proven) and opens a session");
+    var consoleTrust = new TrustStore();
+    consoleTrust.Trust("fabrikam", PartyRole.Unit, unit.PublicKey);
+    var consoleSecure = new SecureChannelOptions { Identity = technician, TrustStore = consoleTrust };
+    consoleSecure.AcceptedPeers.Add(new ExpectedPeer("fabrikam", PartyRole.Unit));
+    SignedEnvelope sessionReceipt;
+    bool operationsAsExpected;
+    await using (SupportConsoleConnection console = await SupportConsoleConnection.OpenAsync(
+        await new TcpDialer(listener.BoundEndPoint).DialAsync(), dialed: true, new SupportConnectionOptions { Secure = consoleSecure }))
+    {
+        SupportSession session = console.Session;
+        session.ApprovalPending = text =>
+        {
+            Say("waiting for the customer's approver, who reads:");
+            Block(text, "      | ");
+        };
+        Say($"session {session.SessionId} with {session.UnitId} ({console.Secure.ProtocolName}), protocol version {session.Version}");
+
+        Step("5. View a data file (needs the customer's written approval)");
+        SessionResult view = await session.ViewAsync("finance", "ledger/2026.csv", "fabrikam", "ticket 4711: totals look wrong");
+        Say($"{Outcome(view)}; sha256 {Short(view.HashAfter)}:");
+        Block(Encoding.UTF8.GetString(view.Content ?? []), "      ");
+
+        Step("6. Change it (approval again: viewing never allows changing)");
+        SessionResult change = await session.ChangeAsync("finance", "ledger/2026.csv", "fabrikam", "account,amount\n4711,21.50\n"u8.ToArray(), "ticket 4711: correct the total");
+        Say($"{Outcome(change)}; sha256 {Short(change.HashBefore)} -> {Short(change.HashAfter)}");
+        SessionResult outside = await session.ViewAsync("finance", "../payroll/salaries.csv", "fabrikam", "curious");
+        Say($"a path outside the scope: {Outcome(outside)}");
+
+        Step("7. Run a diagnostic, push a signed fix");
+        Say((await session.RunDiagnosticAsync("disk")).Output ?? string.Empty);
+        string package = await BuildFixAsync(folder, clock, release1, release2);
+        SessionResult fix = await session.PushFixAsync(package, "ticket 4711: rounding fix");
+        InstallReceipt installed = InstallReceipt.FromEnvelope(fix.InstallReceipt!);
+        Say($"{Outcome(fix)}; ledger {installed.Version} {installed.Outcome}, package {Short(installed.PackageHash)}; unit-7 now runs '{await File.ReadAllTextAsync(Path.Combine(installRoot, "bin", "app.dll"))}'");
+
+        Step("8. Close the session after 23 minutes: the unit meters it and signs a receipt");
+        clock.Advance(TimeSpan.FromMinutes(23));
+        sessionReceipt = await session.CloseAsync();
+        operationsAsExpected = view.Succeeded && change.Succeeded && !outside.Succeeded && fix.Succeeded;
     }
 
-    VerificationResult forged = trust.Verify(tampered, bothParties);
-    Console.WriteLine($"   hours changed later: {forged}");
-    return valid.IsValid && !forged.IsValid ? 0 : 1;
+    var unitKeys = new TrustStore(clock);
+    unitKeys.Trust("fabrikam", PartyRole.Unit, unit.PublicKey);
+    VerificationResult receiptCheck = unitKeys.Verify(sessionReceipt, new SignaturePolicy(SessionReceipt.DocumentType, new SignatureRequirement("fabrikam", PartyRole.Unit)));
+    SessionReceipt receipt = SessionReceipt.FromEnvelope(sessionReceipt);
+    Say($"receipt signed by unit-7: {receiptCheck.IsValid}; {receipt.Ending} after {(receipt.ClosedAt - receipt.OpenedAt).TotalMinutes:0} min");
+    foreach (SessionOperation operation in receipt.Operations)
+    {
+        Say($"   {operation.Operation,-13} {operation.Target,-28} {(operation.Succeeded ? "done" : operation.Code)}");
+    }
+
+    foreach (SessionCharge charge in receipt.Charges)
+    {
+        Say($"   charge {charge.Kind,-12} {Money.Format(charge.AmountMinor, charge.Currency)} {charge.Currency} ({charge.Status})");
+    }
+
+    await sessionDone.Task;
+    await stop.CancelAsync();
+    await agent;
+
+    Step("9. December 1st: the vendor issues November's itemized statement");
+    clock.Set(new DateTimeOffset(2026, 12, 1, 9, 0, 0, TimeSpan.FromHours(1)));
+    using StatementIssuer issuer = await StatementIssuer.OpenAsync(statementJournal, clock);
+    string ledgerCheckpoint = new Checkpoint("fabrikam.example/unit-7/ledger", ledgerJournal.Count, ledgerJournal.Root()).Sign("contoso-billing", vendor);
+    SignedEnvelope statement = await issuer.IssueAsync(ledger, "fabrikam", new YearMonth(2026, 11), "Europe/Berlin", ledgerCheckpoint, vendor);
+    Block(MonthlyStatement.FromEnvelope(statement).ToText(), "   ");
+
+    Step("10. The customer verifies the unit's audit journal");
+    string export = Path.Combine(folder, "audit-export.journal");
+    string note = new Checkpoint("fabrikam.example/unit-7/audit", auditJournal.Count, auditJournal.Root()).Sign("unit-7", unit);
+    await auditJournal.ExportAsync(export);
+    JournalVerification verified = await JournalVerifier.VerifyAsync(export, note, "unit-7", unit.PublicKey);
+    Say($"{verified.RecordCount} records: {verified.Message}");
+    foreach (AuditEvent e in await AuditLog.ReadExportAsync(export))
+    {
+        Say($"   {e.At:HH:mm:ss} {e.Kind,-20} {Describe(e)}");
+    }
+
+    bool ok = receiptCheck.IsValid && operationsAsExpected && verified.IsValid;
+    Console.WriteLine();
+    Console.WriteLine(ok ? "Demo complete: every step behaved as the contract requires." : "Demo FAILED: a step did not behave as expected.");
+    return ok ? 0 : 1;
 }
 finally
 {
     Directory.Delete(folder, recursive: true);
 }
 
-static string Indent(string text) => "   " + text.ReplaceLineEndings("\n   ");
+static void Step(string title)
+{
+    Console.WriteLine();
+    Console.WriteLine("== " + title);
+}
+
+static void Say(string text) => Console.WriteLine("   " + text);
+
+static void Check(string refusal, string accepted)
+{
+    if (refusal.Length > 0)
+    {
+        throw new InvalidOperationException(refusal);
+    }
+
+    Say(accepted);
+}
+
+static void Block(string text, string prefix) => Console.WriteLine(Indent(text, prefix));
+
+static string Short(string? hash) => hash is null ? "(none)" : hash[..12];
+
+static string Outcome(SessionResult result) => result.Succeeded ? "granted and done" : $"refused ({result.Code}): {result.Sentence}";
+
+static string Indent(string text, string prefix = "   ") => string.Join('\n', text.TrimEnd().Split('\n').Select(line => prefix + line));
+
+static string Describe(AuditEvent e) => string.Join(", ", e.Details.Where(d => d.Key is "outcome" or "reason" or "operation" or "path" or "ending" or "kind" or "amount-minor" or "result")
+    .Select(d => $"{d.Key}={d.Value}"));
+
+static async Task<string> BuildFixAsync(string folder, TimeProvider clock, PartyIdentity release1, PartyIdentity release2)
+{
+    string source = Path.Combine(folder, "fix-source");
+    Directory.CreateDirectory(Path.Combine(source, "bin"));
+    await File.WriteAllTextAsync(Path.Combine(source, "bin", "app.dll"), "ledger 2.4.0");
+    string package = Path.Combine(folder, "ledger-2.4.0.rsfix");
+    await FixPackage.BuildAsync(source, new FixManifest
+    {
+        PackageId = "ledger-fix-2.4.0", Product = "ledger", Version = "2.4.0",
+        AppliesTo = new FixTarget("ledger", "2.0.0", "3.0.0", ["*"], null, null),
+        CreatedAt = clock.GetUtcNow(), ExpiresAt = clock.GetUtcNow().AddDays(30), ReleaseNotes = "Totals are rounded correctly.", Files = [],
+    }, [release1, release2], package);
+    return package;
+}
+
+/// <summary>The customer's approver, scripted for the demo: reads the request and signs exactly it.</summary>
+internal sealed class ScriptedApprover(PartyIdentity approver, TimeProvider clock) : IApprovalPrompt
+{
+    public ValueTask<SignedEnvelope?> RequestApprovalAsync(ApprovalRequest request, CancellationToken cancellationToken = default) =>
+        ValueTask.FromResult<SignedEnvelope?>(Approval.For(request, clock.GetUtcNow()).ToEnvelope().Sign(approver));
+}
+
+/// <summary>The contract's clock, moved by the demo (a month passes in seconds); timers run on real time.</summary>
+internal sealed class DemoClock(DateTimeOffset start) : TimeProvider
+{
+    private readonly object _gate = new();
+    private DateTimeOffset _now = start;
+
+    public override DateTimeOffset GetUtcNow()
+    {
+        lock (_gate)
+        {
+            return _now.ToUniversalTime();
+        }
+    }
+
+    public void Advance(TimeSpan by)
+    {
+        lock (_gate)
+        {
+            _now += by;
+        }
+    }
+
+    public void Set(DateTimeOffset now)
+    {
+        lock (_gate)
+        {
+            _now = now;
+        }
+    }
+}
