@@ -1,0 +1,158 @@
+using System.Globalization;
+using System.Runtime.InteropServices;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using RemoteSupport.Sessions;
+using RemoteSupport.Transport.Channels;
+using RemoteSupport.Transport.Framing;
+using RemoteSupport.Transport.Security;
+
+namespace RemoteSupport.Transport.Sessions;
+
+/// <summary>Where and how a party's software is reached.</summary>
+/// <param name="Transport">The transport, for example <c>tcp</c>.</param>
+/// <param name="Host">The host name or address.</param>
+/// <param name="Port">The port.</param>
+/// <param name="Direction">Who dials: <c>console dials unit</c> or <c>unit dials console</c> (firewall-friendly).</param>
+public sealed record CompatibilityEndpoint(string Transport, string Host, int Port, string Direction);
+
+/// <summary>What the line must carry for sessions to work.</summary>
+/// <param name="MinimumBandwidthBitsPerSecond">The bandwidth below which sessions are not supported.</param>
+/// <param name="MaximumRoundTripMilliseconds">The round-trip time above which sessions are not supported.</param>
+public sealed record LineRequirements(long MinimumBandwidthBitsPerSecond, int MaximumRoundTripMilliseconds);
+
+/// <summary>
+/// The vendor's communications compatibility specification "in writing": generated from the configured
+/// connection options, so it states what the software actually does (docs/formats/compatibility.md).
+/// </summary>
+public sealed record CompatibilitySpecification
+{
+    /// <summary>The format version of this document.</summary>
+    public const int FormatVersion = 1;
+
+    private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true, Converters = { new JsonStringEnumConverter() } };
+
+    /// <summary>Gets the format version.</summary>
+    public int Version { get; init; } = FormatVersion;
+
+    /// <summary>Gets the vendor.</summary>
+    public required string VendorId { get; init; }
+
+    /// <summary>Gets the software and its version.</summary>
+    public required string Software { get; init; }
+
+    /// <summary>Gets when the specification was generated.</summary>
+    public required DateTimeOffset GeneratedAt { get; init; }
+
+    /// <summary>Gets the protocol versions spoken: framing, secure channel, channels, session.</summary>
+    public required IReadOnlyDictionary<string, string> Protocols { get; init; }
+
+    /// <summary>Gets the Noise protocols (cipher suites) accepted, most preferred first.</summary>
+    public required IReadOnlyList<string> CipherSuites { get; init; }
+
+    /// <summary>Gets where the software is reached.</summary>
+    public required IReadOnlyList<CompatibilityEndpoint> Endpoints { get; init; }
+
+    /// <summary>Gets what the line must carry.</summary>
+    public required LineRequirements Line { get; init; }
+
+    /// <summary>Gets the limits and timers the software applies.</summary>
+    public required IReadOnlyDictionary<string, string> Limits { get; init; }
+
+    /// <summary>Gets the runtime the software runs on.</summary>
+    public required string Runtime { get; init; }
+
+    /// <summary>Describes the software as configured by <paramref name="options"/>.</summary>
+    public static CompatibilitySpecification Describe(
+        string vendorId, SupportConnectionOptions options, IReadOnlyList<CompatibilityEndpoint> endpoints, LineRequirements line, TimeProvider? timeProvider = null)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        FramingOptions framing = options.Framing ?? new FramingOptions();
+        MultiplexerOptions channels = options.Channels ?? new MultiplexerOptions();
+        IReadOnlyList<string> suites = options.Secure.Cipher switch
+        {
+            SecureChannelCipher.AesGcm => [.. SecureConnection.SupportedProtocols.Where(p => p.Contains("AESGCM", StringComparison.Ordinal))],
+            SecureChannelCipher.ChaChaPoly => [.. SecureConnection.SupportedProtocols.Where(p => p.Contains("ChaChaPoly", StringComparison.Ordinal))],
+            _ => SecureConnection.SupportedProtocols,
+        };
+        return new CompatibilitySpecification
+        {
+            VendorId = vendorId,
+            Software = "RemoteSupport " + typeof(CompatibilitySpecification).Assembly.GetName().Version?.ToString(3),
+            GeneratedAt = (timeProvider ?? TimeProvider.System).GetUtcNow(),
+            Protocols = new SortedDictionary<string, string>(StringComparer.Ordinal)
+            {
+                ["framing"] = $"{FrameCodec.MajorVersion}.{FrameCodec.MinorVersion}",
+                ["secure-channel"] = SecureConnection.ProtocolVersion.ToString(CultureInfo.InvariantCulture),
+                ["channels"] = MultiplexedConnection.ProtocolVersion.ToString(CultureInfo.InvariantCulture),
+                ["session"] = string.Join(", ", SupportSession.SupportedVersions),
+            },
+            CipherSuites = suites,
+            Endpoints = endpoints,
+            Line = line,
+            Limits = new SortedDictionary<string, string>(StringComparer.Ordinal)
+            {
+                ["max-frame-payload-bytes"] = framing.MaxFramePayload.ToString(CultureInfo.InvariantCulture),
+                ["handshake-timeout-seconds"] = Seconds(options.Secure.HandshakeTimeout),
+                ["idle-timeout-seconds"] = Seconds(framing.IdleTimeout),
+                ["keepalive-interval-seconds"] = Seconds(channels.KeepAliveInterval),
+                ["keepalive-timeout-seconds"] = Seconds(channels.KeepAliveTimeout),
+                ["channel-window-bytes"] = channels.ChannelWindow.ToString(CultureInfo.InvariantCulture),
+                ["max-channels"] = channels.MaxChannels.ToString(CultureInfo.InvariantCulture),
+                ["max-message-bytes"] = channels.MaxMessageSize.ToString(CultureInfo.InvariantCulture),
+            },
+            Runtime = $"{RuntimeInformation.FrameworkDescription} on {RuntimeInformation.OSDescription} ({RuntimeInformation.ProcessArchitecture})",
+        };
+    }
+
+    /// <summary>Renders the specification as JSON.</summary>
+    public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    /// <summary>Reads a specification rendered by <see cref="ToJson"/>.</summary>
+    public static CompatibilitySpecification FromJson(string json) =>
+        JsonSerializer.Deserialize<CompatibilitySpecification>(json, Json) ?? throw new FormatException("An empty compatibility specification.");
+
+    /// <summary>Renders the specification as a Markdown document to hand over in writing.</summary>
+    public string ToMarkdown()
+    {
+        var text = new StringBuilder();
+        text.Append(CultureInfo.InvariantCulture, $"# Communications compatibility specification: {VendorId}\n\n");
+        text.Append(CultureInfo.InvariantCulture, $"Format version {Version}. Generated {GeneratedAt:yyyy-MM-dd HH:mm}Z from the configuration of {Software}.\n\n");
+        text.Append("## Line\n\n");
+        text.Append(CultureInfo.InvariantCulture, $"- Bandwidth: at least {Line.MinimumBandwidthBitsPerSecond / 1000.0:0.#} kbit/s\n");
+        text.Append(CultureInfo.InvariantCulture, $"- Round-trip time: at most {Line.MaximumRoundTripMilliseconds} ms\n\n");
+        text.Append("## Endpoints\n\n| transport | host | port | who dials |\n|---|---|---|---|\n");
+        foreach (CompatibilityEndpoint endpoint in Endpoints)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"| {endpoint.Transport} | {endpoint.Host} | {endpoint.Port} | {endpoint.Direction} |\n");
+        }
+
+        text.Append("\n## Protocols\n\n| protocol | version |\n|---|---|\n");
+        foreach ((string name, string version) in Protocols)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"| {name} | {version} |\n");
+        }
+
+        text.Append("\n## Cipher suites (Noise)\n\n");
+        foreach (string suite in CipherSuites)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"- `{suite}`\n");
+        }
+
+        text.Append("\n## Limits and timers\n\n| setting | value |\n|---|---|\n");
+        foreach ((string name, string value) in Limits)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"| {name} | {value} |\n");
+        }
+
+        text.Append(CultureInfo.InvariantCulture, $"\n## Runtime\n\n{Runtime}\n");
+        return text.ToString();
+    }
+
+    /// <summary>Renders the specification as plain text (the Markdown without its markup).</summary>
+    public string ToText() => ToMarkdown().Replace("`", string.Empty, StringComparison.Ordinal).Replace("# ", string.Empty, StringComparison.Ordinal);
+
+    private static string Seconds(TimeSpan span) =>
+        span == Timeout.InfiniteTimeSpan ? "none" : span.TotalSeconds.ToString("0.###", CultureInfo.InvariantCulture);
+}
