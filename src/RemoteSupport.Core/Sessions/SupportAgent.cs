@@ -1,4 +1,7 @@
+using System.Diagnostics;
 using System.Globalization;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using RemoteSupport.Audit;
 using RemoteSupport.Authorization;
 using RemoteSupport.Consent;
@@ -55,6 +58,9 @@ public sealed class SupportAgentOptions
 
     /// <summary>Gets or sets the clock.</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+
+    /// <summary>Gets or sets where the agent logs sessions, refusals and decisions.</summary>
+    public ILogger Logger { get; set; } = NullLogger.Instance;
 }
 
 /// <summary>How an agent receives, verifies and installs fixes pushed over a session.</summary>
@@ -128,6 +134,7 @@ public sealed class SupportAgent
         string? refusal = CheckHello(hello, out int version);
         if (refusal is not null)
         {
+            Refused("version-mismatch", refusal, vendor);
             await RefuseAsync(channel, "version-mismatch", refusal, cancellationToken).ConfigureAwait(false);
             return null;
         }
@@ -143,11 +150,18 @@ public sealed class SupportAgent
                 Actor = Actor(vendor),
                 Details = new Dictionary<string, string> { ["outcome"] = "refused", ["reason"] = sentence },
             }, cancellationToken).ConfigureAwait(false);
+            Refused("not-authorized", sentence, vendor);
             await RefuseAsync(channel, "not-authorized", sentence, cancellationToken).ConfigureAwait(false);
             return null;
         }
 
         var session = new RunningSession(this, channel, streams, vendor, "session-" + Guid.NewGuid().ToString("n"), time.GetUtcNow());
+        using Activity? activity = SessionTelemetry.Activities.StartActivity("remotesupport.session", ActivityKind.Server);
+        activity?.SetTag("remotesupport.session.id", session.Id);
+        activity?.SetTag("remotesupport.unit", _options.UnitId);
+        activity?.SetTag("remotesupport.vendor", vendor.PartyId);
+        SessionTelemetry.Sessions.Add(1, new KeyValuePair<string, object?>("outcome", "opened"));
+        AgentLog.SessionOpened(_options.Logger, session.Id, vendor.PartyId, vendor.Key.KeyId, _options.UnitId, version);
         await _options.Audit.RecordAsync(new AuditEvent
         {
             Kind = AuditEventKind.SessionOpened,
@@ -166,6 +180,12 @@ public sealed class SupportAgent
             Capabilities = Capabilities,
         }, cancellationToken).ConfigureAwait(false);
         return await session.RunAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private void Refused(string code, string sentence, SessionPeer vendor)
+    {
+        SessionTelemetry.Sessions.Add(1, new KeyValuePair<string, object?>("outcome", "refused"));
+        AgentLog.SessionRefused(_options.Logger, vendor.PartyId, vendor.Key.KeyId, code, sentence);
     }
 
     private static string Actor(SessionPeer vendor) => vendor.PartyId + "/" + vendor.Key.KeyId;
@@ -202,13 +222,23 @@ public sealed class SupportAgent
         }
     }
 
-    internal static ValueTask SendAsync(ISessionChannel channel, SessionMessage message, CancellationToken cancellationToken) =>
-        channel.SendMessageAsync(message.ToBytes(), cancellationToken);
+    internal static ValueTask SendAsync(ISessionChannel channel, SessionMessage message, CancellationToken cancellationToken)
+    {
+        byte[] bytes = message.ToBytes();
+        SessionTelemetry.Bytes.Add(bytes.Length, new KeyValuePair<string, object?>("direction", "sent"));
+        return channel.SendMessageAsync(bytes, cancellationToken);
+    }
 
     internal static async Task<SessionMessage?> ReceiveAsync(ISessionChannel channel, CancellationToken cancellationToken)
     {
         byte[]? bytes = await channel.ReceiveMessageAsync(cancellationToken).ConfigureAwait(false);
-        return bytes is null ? null : SessionMessage.Parse(bytes);
+        if (bytes is null)
+        {
+            return null;
+        }
+
+        SessionTelemetry.Bytes.Add(bytes.Length, new KeyValuePair<string, object?>("direction", "received"));
+        return SessionMessage.Parse(bytes);
     }
 
     /// <summary>One session after its welcome.</summary>
@@ -523,6 +553,10 @@ public sealed class SupportAgent
             string requestId, SupportOperation operation, string target, bool succeeded, string code, string sentence, DataFileEvidence? evidence = null, string? hashAfter = null)
         {
             _operations.Add(new SessionOperation(requestId, operation, target, succeeded, code, evidence?.HashBefore, evidence?.HashAfter ?? hashAfter));
+            string operationName = Kebab(operation.ToString());
+            string outcome = succeeded ? "done" : code;
+            SessionTelemetry.ConsentDecisions.Add(1, new KeyValuePair<string, object?>("operation", operationName), new KeyValuePair<string, object?>("outcome", code));
+            AgentLog.Operation(Options.Logger, id, requestId, operationName, target, outcome);
             return new SessionMessage
             {
                 Type = "result",
@@ -565,6 +599,12 @@ public sealed class SupportAgent
                 Charges = charges,
             };
             SignedEnvelope signed = receipt.ToEnvelope().Sign(Options.Identity);
+            SessionTelemetry.Duration.Record(connected.TotalSeconds, new KeyValuePair<string, object?>("ending", ending));
+            if (Options.Logger.IsEnabled(LogLevel.Information))
+            {
+                string charged = string.Join(", ", charges.Select(c => $"{c.Kind} {Money.Format(c.AmountMinor, c.Currency)} {c.Currency}"));
+                AgentLog.SessionClosed(Options.Logger, id, ending, (long)connected.TotalSeconds, _operations.Count, charged);
+            }
             await Options.Audit.RecordAsync(new AuditEvent
             {
                 Kind = AuditEventKind.SessionClosed,
@@ -611,6 +651,7 @@ public sealed class SupportAgent
                     ["currency"] = card.Currency,
                 },
             }, CancellationToken.None).ConfigureAwait(false);
+            SessionTelemetry.Charges.Add(amount, new KeyValuePair<string, object?>("currency", card.Currency), new KeyValuePair<string, object?>("kind", Kebab(kind.ToString())));
             return new SessionCharge(entry.EntryId, kind, amount, card.Currency, Options.Ledger.StatusOf(entry));
         }
     }
