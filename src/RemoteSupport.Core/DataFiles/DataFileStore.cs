@@ -11,6 +11,12 @@ namespace RemoteSupport.DataFiles;
 /// <param name="HashAfter">The content's hash after the operation.</param>
 public sealed record DataFileEvidence(string Root, string Path, string? HashBefore, string? HashAfter);
 
+/// <summary>One file in a listing of a data folder.</summary>
+/// <param name="Path">The canonical path below the data root.</param>
+/// <param name="Length">The size in bytes.</param>
+/// <param name="LastWriteTime">When it was last written.</param>
+public sealed record DataFileEntry(string Path, long Length, DateTimeOffset LastWriteTime);
+
 /// <summary>
 /// The customer's data files under named roots. Every operation needs a granted
 /// <see cref="ConsentDecision"/> for exactly that operation and file. Views record the file's hash;
@@ -46,6 +52,38 @@ public sealed class DataFileStore
         string file = Resolve(decision, SupportOperation.ViewData);
         byte[] content = await File.ReadAllBytesAsync(file, cancellationToken).ConfigureAwait(false);
         return (content, new DataFileEvidence(decision.Request.Root!, decision.CanonicalPath!, Hash(content), Hash(content)));
+    }
+
+    /// <summary>
+    /// Lists the files below the folder a <see cref="SupportOperation.ViewData"/> decision grants (listing
+    /// names is viewing), at most <paramref name="maxEntries"/>, in path order. Symbolic links are not
+    /// followed and not listed.
+    /// </summary>
+    /// <returns>The entries, and whether the listing stopped at <paramref name="maxEntries"/>.</returns>
+    /// <exception cref="UnauthorizedAccessException">The decision does not grant viewing this folder.</exception>
+    /// <exception cref="DirectoryNotFoundException">The path is not a folder.</exception>
+    public (IReadOnlyList<DataFileEntry> Entries, bool Truncated) List(ConsentDecision decision, int maxEntries = 10_000)
+    {
+        string folder = Resolve(decision, SupportOperation.ViewData);
+        if (!Directory.Exists(folder))
+        {
+            throw new DirectoryNotFoundException($"'{decision.CanonicalPath}' is not a folder of data root '{decision.Request.Root}'.");
+        }
+
+        var entries = new List<DataFileEntry>();
+        var options = new EnumerationOptions { RecurseSubdirectories = true, AttributesToSkip = FileAttributes.ReparsePoint, IgnoreInaccessible = true };
+        foreach (FileInfo file in new DirectoryInfo(folder).EnumerateFiles("*", options))
+        {
+            if (entries.Count == maxEntries)
+            {
+                return ([.. entries.OrderBy(e => e.Path, StringComparer.Ordinal)], true);
+            }
+
+            string relative = decision.CanonicalPath + "/" + Path.GetRelativePath(folder, file.FullName).Replace(Path.DirectorySeparatorChar, '/');
+            entries.Add(new DataFileEntry(relative, file.Length, file.LastWriteTimeUtc));
+        }
+
+        return ([.. entries.OrderBy(e => e.Path, StringComparer.Ordinal)], false);
     }
 
     /// <summary>Atomically replaces (or creates) a file the gate granted changing.</summary>

@@ -64,6 +64,12 @@ internal sealed record SessionMessage
 
     public string? Stream { get; init; }
 
+    public bool? List { get; init; }
+
+    public IReadOnlyList<RemoteSupport.DataFiles.DataFileEntry>? Entries { get; init; }
+
+    public bool? Truncated { get; init; }
+
     public long? PackageLength { get; init; }
 
     public string? InstallReceipt { get; init; }

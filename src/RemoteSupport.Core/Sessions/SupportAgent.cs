@@ -95,7 +95,7 @@ public sealed class SupportAgent
     /// <summary>The session protocol versions this agent speaks.</summary>
     public static IReadOnlyList<int> SupportedVersions { get; } = [1];
 
-    internal static readonly string[] Capabilities = ["view-data", "change-data", "run-diagnostic", "install-fix"];
+    internal static readonly string[] Capabilities = ["list-data", "view-data", "change-data", "run-diagnostic", "install-fix"];
 
     private readonly SupportAgentOptions _options;
 
@@ -361,6 +361,13 @@ public sealed class SupportAgent
             {
                 switch (operation)
                 {
+                    case SupportOperation.ViewData when message.List == true:
+                    {
+                        (IReadOnlyList<DataFileEntry> entries, bool truncated) = Options.DataFiles.List(decision);
+                        return Result(message.RequestId!, operation, target + " (list)", true, "none",
+                            string.Create(CultureInfo.InvariantCulture, $"{entries.Count} files{(truncated ? " (truncated)" : string.Empty)}.")) with { Entries = entries, Truncated = truncated };
+                    }
+
                     case SupportOperation.ViewData:
                     {
                         (byte[] content, DataFileEvidence evidence) = await Options.DataFiles.ViewAsync(decision, cancellationToken).ConfigureAwait(false);

@@ -13,8 +13,10 @@ namespace RemoteSupport.Sessions;
 /// <param name="HashAfter">The file's SHA-256 after.</param>
 /// <param name="Output">A diagnostic's report.</param>
 /// <param name="InstallReceipt">The unit-signed install receipt (a pushed fix).</param>
+/// <param name="Entries">The files of a listed folder.</param>
 public sealed record SessionResult(
-    bool Succeeded, string Code, string Sentence, byte[]? Content, string? HashBefore, string? HashAfter, string? Output, SignedEnvelope? InstallReceipt);
+    bool Succeeded, string Code, string Sentence, byte[]? Content, string? HashBefore, string? HashAfter, string? Output, SignedEnvelope? InstallReceipt,
+    IReadOnlyList<RemoteSupport.DataFiles.DataFileEntry>? Entries);
 
 /// <summary>
 /// The vendor side of one support session (docs/protocol/session.md): opened over a channel to the
@@ -93,6 +95,10 @@ public sealed class SupportSession : IDisposable
 
         return new SupportSession(channel, streams, reply);
     }
+
+    /// <summary>Asks to list the files below a data folder (listing names is viewing: the same consent as <see cref="ViewAsync"/>).</summary>
+    public Task<SessionResult> ListAsync(string root, string folder, string owner, string reason, CancellationToken cancellationToken = default) =>
+        RequestAsync(new SessionMessage { Type = "request", Operation = SupportOperation.ViewData, List = true, Root = root, Path = folder, Owner = owner, Reason = reason }, cancellationToken);
 
     /// <summary>Asks to view a data file; the unit's consent gate (and its approver) decide.</summary>
     public Task<SessionResult> ViewAsync(string root, string path, string owner, string reason, CancellationToken cancellationToken = default) =>
@@ -217,7 +223,7 @@ public sealed class SupportSession : IDisposable
             }
 
             return new SessionResult(reply.Succeeded == true, reply.Code ?? "none", reply.Sentence ?? string.Empty, reply.Content, reply.HashBefore, reply.HashAfter,
-                reply.Output, reply.InstallReceipt is null ? null : SignedEnvelope.Parse(reply.InstallReceipt));
+                reply.Output, reply.InstallReceipt is null ? null : SignedEnvelope.Parse(reply.InstallReceipt), reply.Entries);
         }
     }
 }

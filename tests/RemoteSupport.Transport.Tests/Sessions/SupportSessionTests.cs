@@ -66,6 +66,27 @@ public sealed class SupportSessionTests
     }
 
     [Fact]
+    public async Task List_NamesTheFilesOfAFolderInScope_WithTheViewApproval_AndRefusesAFolderOutOfScope()
+    {
+        await using SessionWorld world = await SessionWorld.StartAsync();
+        Directory.CreateDirectory(Path.Combine(world.DataRoot, "ledger", "archive"));
+        await File.WriteAllTextAsync(Path.Combine(world.DataRoot, "ledger", "archive", "2025.csv"), "old");
+        Directory.CreateDirectory(Path.Combine(world.DataRoot, "payroll"));
+        await File.WriteAllTextAsync(Path.Combine(world.DataRoot, "payroll", "salaries.csv"), "secret");
+        await using SupportConsoleConnection connection = await world.OpenSessionAsync();
+
+        SessionResult listed = await connection.Session.ListAsync("finance", "ledger", "fabrikam", "what is there?", world.Token);
+        SessionResult outOfScope = await connection.Session.ListAsync("finance", "payroll", "fabrikam", "and there?", world.Token);
+
+        listed.Succeeded.Should().BeTrue(listed.Sentence);
+        listed.Entries!.Select(e => (e.Path, e.Length)).Should().Equal(("ledger/2026.csv", 26L), ("ledger/archive/2025.csv", 3L));
+        world.Approver.Asked.Should().ContainSingle("listing names is viewing: the approver is asked");
+        outOfScope.Succeeded.Should().BeFalse();
+        outOfScope.Code.Should().Be("out-of-scope");
+        outOfScope.Entries.Should().BeNull();
+    }
+
+    [Fact]
     public async Task NoAuthorization_TheSessionIsRefusedAtItsStart()
     {
         await using SessionWorld world = await SessionWorld.StartAsync(authorize: false);
