@@ -31,7 +31,10 @@ public sealed class SupportSession : IDisposable
     private readonly ISessionChannel _channel;
     private readonly ISessionStreams? _streams;
     private readonly SemaphoreSlim _one = new(1, 1);
+    private readonly ITimer _heartbeat;
+    private TimeSpan _heartbeatInterval = TimeSpan.FromSeconds(30);
     private int _nextRequest;
+    private int _disposed;
 
     private SupportSession(ISessionChannel channel, ISessionStreams? streams, SessionMessage welcome)
     {
@@ -42,6 +45,22 @@ public sealed class SupportSession : IDisposable
         CustomerId = welcome.CustomerId ?? string.Empty;
         Version = welcome.Version ?? 0;
         Capabilities = welcome.Capabilities ?? [];
+        _heartbeat = TimeProvider.System.CreateTimer(static state => _ = ((SupportSession)state!).SendHeartbeatAsync(), this, _heartbeatInterval, _heartbeatInterval);
+    }
+
+    /// <summary>
+    /// Gets or sets how often an idle session tells the agent the console is still there (default 30 s):
+    /// a connection that drops is metered up to the last message the agent heard.
+    /// </summary>
+    public TimeSpan HeartbeatInterval
+    {
+        get => _heartbeatInterval;
+        set
+        {
+            ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(value, TimeSpan.Zero);
+            _heartbeatInterval = value;
+            _heartbeat.Change(value, value);
+        }
     }
 
     /// <summary>Gets the session id the agent assigned.</summary>
@@ -180,8 +199,51 @@ public sealed class SupportSession : IDisposable
         }
     }
 
-    /// <summary>Releases the session's lock; the channel belongs to the caller.</summary>
-    public void Dispose() => _one.Dispose();
+    /// <summary>Stops the heartbeat and releases the session's lock; the channel belongs to the caller.</summary>
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) == 0)
+        {
+            _heartbeat.Dispose();
+            _one.Dispose();
+        }
+    }
+
+    /// <summary>Sends a heartbeat unless a request is under way (its messages are heard anyway).</summary>
+    private async Task SendHeartbeatAsync()
+    {
+        try
+        {
+            if (Volatile.Read(ref _disposed) != 0 || !await _one.WaitAsync(0).ConfigureAwait(false))
+            {
+                return;
+            }
+        }
+        catch (ObjectDisposedException)
+        {
+            return;
+        }
+
+        try
+        {
+            await SupportAgent.SendAsync(_channel, new SessionMessage { Type = "heartbeat" }, CancellationToken.None).ConfigureAwait(false);
+        }
+        catch (IOException)
+        {
+            // The connection is gone; the next request says so.
+        }
+        finally
+        {
+            try
+            {
+                _one.Release();
+            }
+            catch (ObjectDisposedException)
+            {
+                // Disposed while the heartbeat was going out.
+            }
+        }
+    }
 
     private async Task<SessionResult> RequestAsync(SessionMessage request, CancellationToken cancellationToken)
     {

@@ -152,6 +152,40 @@ public sealed class SupportSessionTests
     }
 
     [Fact]
+    public async Task Heartbeats_KeepAnIdleSessionMetered_UpToTheLastOneHeard()
+    {
+        await using SessionWorld world = await SessionWorld.StartAsync();
+        var (connection, channel) = await world.DialAsync();
+        using SupportSession session = await SupportSession.OpenAsync(channel, cancellationToken: world.Token);
+
+        world.Clock.Advance(TimeSpan.FromMinutes(12)); // the technician reads, the console stays quiet
+        session.HeartbeatInterval = TimeSpan.FromMilliseconds(20);
+        await Task.Delay(TimeSpan.FromMilliseconds(500), world.Token); // real time: several heartbeats go out
+        session.HeartbeatInterval = TimeSpan.FromHours(1);
+        world.Clock.Advance(TimeSpan.FromMinutes(30));
+        await connection.AbortAsync("line dropped");
+        await world.WaitForSessionsAsync(1);
+
+        SessionReceipt receipt = SessionReceipt.FromEnvelope(world.Receipts.Single()!);
+        receipt.Ending.Should().Be("dropped");
+        (receipt.ClosedAt - receipt.OpenedAt).Should().Be(TimeSpan.FromMinutes(12), "metered to the last heartbeat, not to the drop");
+    }
+
+    [Fact]
+    public async Task ApprovalMissing_NoApproverOnTheUnit_TheRequestIsDenied()
+    {
+        await using SessionWorld world = await SessionWorld.StartAsync();
+        world.AgentOptions.ApprovalPrompt = null;
+        await using SupportConsoleConnection connection = await world.OpenSessionAsync();
+
+        SessionResult change = await connection.Session.ChangeAsync("finance", "ledger/2026.csv", "fabrikam", "x"u8.ToArray(), "fix", world.Token);
+
+        change.Succeeded.Should().BeFalse();
+        change.Code.Should().Be("approval-required");
+        (await File.ReadAllTextAsync(Path.Combine(world.DataRoot, "ledger", "2026.csv"))).Should().Contain("4711,12.50", "nothing was changed");
+    }
+
+    [Fact]
     public async Task OutsideServiceHours_EveryOperationIsDenied()
     {
         await using SessionWorld world = await SessionWorld.StartAsync();
