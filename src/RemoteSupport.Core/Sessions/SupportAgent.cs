@@ -257,6 +257,36 @@ public sealed class SupportAgent
         {
             string ending = "dropped";
             _lastHeard = openedAt;
+            SignedEnvelope receipt;
+            try
+            {
+                ending = await ServeAsync(cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                // Whatever ended the session (the close, a dropped line, a stop, a failure), it is metered once and receipted.
+                DateTimeOffset closedAt = ending == "closed" ? Options.TimeProvider.GetUtcNow() : _lastHeard;
+                receipt = await CloseAsync(closedAt, ending).ConfigureAwait(false);
+            }
+
+            if (ending == "closed")
+            {
+                try
+                {
+                    await SendAsync(channel, new SessionMessage { Type = "receipt", Receipt = receipt.ToJson() }, cancellationToken).ConfigureAwait(false);
+                }
+                catch (IOException)
+                {
+                    // Kept in the audit log; the vendor can ask for it again.
+                }
+            }
+
+            return receipt;
+        }
+
+        /// <returns><c>closed</c> when the console closed the session, <c>dropped</c> when the line ended.</returns>
+        private async Task<string> ServeAsync(CancellationToken cancellationToken)
+        {
             try
             {
                 while (true)
@@ -264,14 +294,13 @@ public sealed class SupportAgent
                     SessionMessage? message = await ReceiveAsync(channel, cancellationToken).ConfigureAwait(false);
                     if (message is null)
                     {
-                        break;
+                        return "dropped";
                     }
 
                     _lastHeard = Options.TimeProvider.GetUtcNow();
                     if (message.Type == "close")
                     {
-                        ending = "closed";
-                        break;
+                        return "closed";
                     }
 
                     if (message.Type == "heartbeat")
@@ -289,28 +318,17 @@ public sealed class SupportAgent
             }
             catch (IOException)
             {
-                // The connection dropped: metered up to the last message heard.
+                return "dropped"; // metered up to the last message heard
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return "dropped"; // the agent is stopping
             }
             catch (SessionProtocolException ex)
             {
-                await RefuseAsync(channel, ex.Code, ex.Message, cancellationToken).ConfigureAwait(false);
+                await RefuseAsync(channel, ex.Code, ex.Message, CancellationToken.None).ConfigureAwait(false);
+                return "dropped";
             }
-
-            DateTimeOffset closedAt = ending == "closed" ? Options.TimeProvider.GetUtcNow() : _lastHeard;
-            SignedEnvelope receipt = await CloseAsync(closedAt, ending).ConfigureAwait(false);
-            if (ending == "closed")
-            {
-                try
-                {
-                    await SendAsync(channel, new SessionMessage { Type = "receipt", Receipt = receipt.ToJson() }, cancellationToken).ConfigureAwait(false);
-                }
-                catch (IOException)
-                {
-                    // Kept in the audit log; the vendor can ask for it again.
-                }
-            }
-
-            return receipt;
         }
 
         private async Task<SessionMessage> HandleAsync(SessionMessage message, CancellationToken cancellationToken)
@@ -417,35 +435,58 @@ public sealed class SupportAgent
         {
             string requestId = message.RequestId!;
             FixInstallOptions? fixes = Options.Fixes;
-            if (fixes is null || streams is null)
+            if (streams is null)
             {
-                return Result(requestId, SupportOperation.InstallFix, "package", false, "unsupported-operation", "This unit takes no fixes over sessions.");
+                return Result(requestId, SupportOperation.InstallFix, "package", false, "unsupported-operation", "This session carries no streams: fixes cannot be pushed over it.");
             }
 
-            if (message.PackageLength is not long length || length <= 0 || length > fixes.MaxPackageBytes)
-            {
-                return Result(requestId, SupportOperation.InstallFix, "package", false, "package-too-large", string.Create(CultureInfo.InvariantCulture,
-                    $"A package of {message.PackageLength} bytes is refused; this unit takes 1 to {fixes.MaxPackageBytes} bytes."));
-            }
-
+            // The stream is taken first, whatever the answer: a refused package is dropped (its window
+            // returned), never left to block the console.
             (string Name, Stream Stream)? incoming = await streams.AcceptStreamAsync(cancellationToken).ConfigureAwait(false);
             if (incoming is not { } accepted || accepted.Name != "fix/" + requestId)
             {
                 throw new SessionProtocolException("protocol-error", $"The package of request {requestId} did not arrive on its stream.");
             }
 
-            Directory.CreateDirectory(fixes.Inbox);
-            string file = Path.Combine(fixes.Inbox, $"{id}-{requestId}.rsfix");
-            try
+            await using (accepted.Stream.ConfigureAwait(false))
             {
-                await using (accepted.Stream.ConfigureAwait(false))
+                if (fixes is null)
                 {
-                    if (!await ReceivePackageAsync(accepted.Stream, file, length, cancellationToken).ConfigureAwait(false))
-                    {
-                        return Result(requestId, SupportOperation.InstallFix, "package", false, "package-truncated", "The package stream ended before its announced length.");
-                    }
+                    return Result(requestId, SupportOperation.InstallFix, "package", false, "unsupported-operation", "This unit takes no fixes over sessions.");
                 }
 
+                if (message.PackageLength is not long length || length <= 0 || length > fixes.MaxPackageBytes)
+                {
+                    return Result(requestId, SupportOperation.InstallFix, "package", false, "package-too-large", string.Create(CultureInfo.InvariantCulture,
+                        $"A package of {message.PackageLength} bytes is refused; this unit takes 1 to {fixes.MaxPackageBytes} bytes."));
+                }
+
+                // Named by the unit, never by the vendor's request id.
+                string file = Path.Combine(fixes.Inbox, $"{id}-{Guid.NewGuid():n}.rsfix");
+                try
+                {
+                    switch (await ReceivePackageAsync(accepted.Stream, fixes.Inbox, file, length, cancellationToken).ConfigureAwait(false))
+                    {
+                        case Received.Truncated:
+                            return Result(requestId, SupportOperation.InstallFix, "package", false, "package-truncated", "The package stream ended before its announced length.");
+                        case Received.InboxFailed:
+                            return Result(requestId, SupportOperation.InstallFix, "package", false, "failed", "The unit could not store the package in its inbox.");
+                    }
+
+                    return await VerifyAndInstallAsync(message, fixes, file, cancellationToken).ConfigureAwait(false);
+                }
+                finally
+                {
+                    File.Delete(file);
+                }
+            }
+        }
+
+        private async Task<SessionMessage> VerifyAndInstallAsync(SessionMessage message, FixInstallOptions fixes, string file, CancellationToken cancellationToken)
+        {
+            string requestId = message.RequestId!;
+            try
+            {
                 FixContext context = fixes.Context();
                 FixVerification verified;
                 FileStream verifying = File.OpenRead(file);
@@ -486,15 +527,34 @@ public sealed class SupportAgent
                     installed.Reason, hashAfter: verified.PackageHash);
                 return result with { InstallReceipt = receipt.ToJson() };
             }
-            finally
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidOperationException)
             {
-                File.Delete(file);
+                // The unit's own files failed (a full disk, another install running): the session goes on.
+                return Result(requestId, SupportOperation.InstallFix, "package", false, "failed", "The install failed on the unit: " + ex.Message);
             }
         }
 
-        private static async Task<bool> ReceivePackageAsync(Stream source, string file, long length, CancellationToken cancellationToken)
+        private enum Received
         {
-            var target = new FileStream(file, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
+            Complete,
+            Truncated,
+            InboxFailed,
+        }
+
+        /// <summary>Copies exactly <paramref name="length"/> bytes of the stream into the inbox; a dropped line throws (it ends the session).</summary>
+        private static async Task<Received> ReceivePackageAsync(Stream source, string inbox, string file, long length, CancellationToken cancellationToken)
+        {
+            FileStream target;
+            try
+            {
+                Directory.CreateDirectory(inbox);
+                target = new FileStream(file, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                return Received.InboxFailed;
+            }
+
             await using var closing = target.ConfigureAwait(false);
             byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 16);
             try
@@ -505,15 +565,23 @@ public sealed class SupportAgent
                     int read = await source.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, left)), cancellationToken).ConfigureAwait(false);
                     if (read == 0)
                     {
-                        return false;
+                        return Received.Truncated;
                     }
 
-                    await target.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+                    try
+                    {
+                        await target.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+                    }
+                    catch (IOException)
+                    {
+                        return Received.InboxFailed;
+                    }
+
                     left -= read;
                 }
 
                 await target.FlushAsync(cancellationToken).ConfigureAwait(false);
-                return true;
+                return Received.Complete;
             }
             finally
             {

@@ -82,6 +82,9 @@ public sealed class MultiplexedChannel : IDuplexPipe, IAsyncDisposable, RemoteSu
 
     internal bool Queued { get; set; }
 
+    /// <summary>Gets or sets whether the application completed <see cref="Output"/> without an error.</summary>
+    internal bool OutputCompleted { get; set; }
+
     /// <summary>Gets or sets whether received bytes wait for a flush (read loop only).</summary>
     internal bool ReceivePending { get; set; }
 
@@ -205,7 +208,8 @@ public sealed class MultiplexedChannel : IDuplexPipe, IAsyncDisposable, RemoteSu
         bool finished;
         lock (_connection.Sync)
         {
-            finished = State == ChannelState.Closed || (LocalEnded && RemoteEnded);
+            // An output completed without error still sends what it holds, then its end.
+            finished = State == ChannelState.Closed || OutputCompleted;
         }
 
         if (!finished)
@@ -315,6 +319,14 @@ public sealed class MultiplexedChannel : IDuplexPipe, IAsyncDisposable, RemoteSu
         public override void Complete(Exception? exception = null)
         {
             inner.Complete(exception);
+            if (exception is null)
+            {
+                lock (channel._connection.Sync)
+                {
+                    channel.OutputCompleted = true;
+                }
+            }
+
             channel._connection.OnOutputCompleted(channel, exception);
         }
 

@@ -371,9 +371,19 @@ public sealed class MultiplexedConnection : IAsyncDisposable
                 return;
             }
 
-            // What the application never read goes back to the connection; later data is dropped and credited.
+            // What the application never read goes back to both windows; later data is dropped and credited.
             channel.InputCompleted = true;
-            wake = CreditConnection(channel.Received - channel.Consumed);
+            long unread = channel.Received - channel.Consumed;
+            channel.Consumed = channel.Received;
+            wake = CreditConnection(unread);
+            long back = unread + channel.ConsumedUnacknowledged;
+            channel.ConsumedUnacknowledged = 0;
+            if (back > 0 && !channel.RemoteEnded && channel.State != ChannelState.Closed)
+            {
+                channel.ReceiveCredit += back;
+                _control.Enqueue(ControlFrame.WindowUpdate(channel.Id, (uint)back));
+                wake = true;
+            }
         }
 
         if (wake)
@@ -411,8 +421,24 @@ public sealed class MultiplexedConnection : IAsyncDisposable
         return new MultiplexedConnection(link, options);
     }
 
-    private static void Release(MultiplexedChannel channel, ChannelException? failure)
+    private void Release(MultiplexedChannel channel, ChannelException? failure)
     {
+        bool wake = false;
+        lock (Sync)
+        {
+            if (!channel.InputCompleted)
+            {
+                // Nobody can read what the channel buffered: its connection window comes back at once.
+                channel.InputCompleted = true;
+                wake = CreditConnection(channel.Received - channel.Consumed);
+            }
+        }
+
+        if (wake)
+        {
+            Wake();
+        }
+
         channel.Failure ??= failure;
         channel.CompleteReceive(failure);
         channel.CompleteSend(failure);
@@ -528,9 +554,14 @@ public sealed class MultiplexedConnection : IAsyncDisposable
                 }
             }
         }
-        catch (Exception ex) when (ex is FramingException or SecureChannelException or IOException or InvalidOperationException or ObjectDisposedException)
+        catch (SecureChannelException ex)
         {
-            failure = new ChannelException(ChannelError.ConnectionClosed, 0, ex is FramingException or SecureChannelException, "The connection failed: " + ex.Message);
+            // A sealed record failed: this side tells the peer once both loops have stopped.
+            failure = new ChannelException(ChannelError.ProtocolError, 0, false, "The secure channel failed: " + ex.Message);
+        }
+        catch (Exception ex) when (ex is FramingException or IOException or InvalidOperationException or ObjectDisposedException)
+        {
+            failure = new ChannelException(ChannelError.ConnectionClosed, 0, ex is FramingException, "The connection failed: " + ex.Message);
         }
 
         Fail(failure ?? new ChannelException(ChannelError.ConnectionClosed, 0, true, "The peer closed the connection."), tellPeer: failure is { ByPeer: false });
@@ -813,6 +844,7 @@ public sealed class MultiplexedConnection : IAsyncDisposable
 
         List<MultiplexedChannel>? unblocked = null;
         MultiplexedChannel? channel;
+        bool overflow = false;
         lock (Sync)
         {
             if (id == 0)
@@ -841,7 +873,7 @@ public sealed class MultiplexedConnection : IAsyncDisposable
             }
             else if (channel.SendCredit + increment > MultiplexerOptions.MaxWindow)
             {
-                // Reset below, outside the lock.
+                overflow = true; // reset below, outside the lock
             }
             else
             {
@@ -851,7 +883,7 @@ public sealed class MultiplexedConnection : IAsyncDisposable
 
         if (channel is not null)
         {
-            if (channel.SendCredit + increment > MultiplexerOptions.MaxWindow && channel.State != ChannelState.Closed)
+            if (overflow)
             {
                 Reset(channel, new ChannelException(ChannelError.FlowControlError, id, false, string.Create(CultureInfo.InvariantCulture,
                     $"A window update takes channel {id}'s window beyond 2^31 - 1.")));

@@ -246,11 +246,20 @@ public sealed class FramedConnection : IAsyncDisposable
     /// <summary>Releases the connection; unsent data drains within the transport's shutdown timeout.</summary>
     public async ValueTask DisposeAsync()
     {
-        Interlocked.Exchange(ref _writeState, 2);
         _timer.Dispose();
         _ended = true;
         _input.CancelPendingRead(); // a reader waiting on another thread wakes and sees the end
         _output.CancelPendingFlush(); // so does a writer waiting for a peer that stopped reading
+
+        // A write in progress on another thread finishes first (writes are synchronous, a waiting flush
+        // was just canceled): the output buffer must not go back to the pool under it.
+        var spin = new SpinWait();
+        while (Interlocked.CompareExchange(ref _writeState, 2, 0) == 1)
+        {
+            spin.SpinOnce();
+        }
+
+        Interlocked.Exchange(ref _writeState, 2);
         if (_holding)
         {
             ReleaseHeld();

@@ -272,14 +272,14 @@ public sealed partial class SecureConnection : IAsyncDisposable
         Frame frame = result.Frame;
         if (frame.Type != FrameType.Data)
         {
-            throw await FailAsync(SecureChannelError.UnexpectedFrame, $"A {frame.Type} frame in the clear is not part of the secure channel.").ConfigureAwait(false);
+            throw new SecureChannelException(SecureChannelError.UnexpectedFrame, $"A {frame.Type} frame in the clear is not part of the secure channel.");
         }
 
         int length = DecryptFrame(frame, out _, sealedFrame: true);
         if (length < 0)
         {
-            throw await FailAsync(SecureChannelError.DecryptionFailed,
-                "A record failed authentication: it was tampered with, replayed, reordered or truncated.").ConfigureAwait(false);
+            throw new SecureChannelException(SecureChannelError.DecryptionFailed,
+                "A record failed authentication: it was tampered with, replayed, reordered or truncated.");
         }
 
         var type = (FrameType)_plainBuffer[1];
@@ -291,7 +291,7 @@ public sealed partial class SecureConnection : IAsyncDisposable
         }
         catch (FramingException ex)
         {
-            throw await FailAsync(SecureChannelError.UnexpectedFrame, "A sealed frame is malformed: " + ex.Message).ConfigureAwait(false);
+            throw new SecureChannelException(SecureChannelError.UnexpectedFrame, "A sealed frame is malformed: " + ex.Message);
         }
 
         return new FrameReadResult(

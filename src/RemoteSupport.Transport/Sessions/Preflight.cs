@@ -121,15 +121,15 @@ public static class Preflight
 
             long sending = Stopwatch.GetTimestamp();
             byte[] block = new byte[64 * 1024];
-            for (int sent = 0; sent < sampleBytes; sent += block.Length)
+            for (long sent = 0; sent < sampleBytes; sent += block.Length)
             {
-                await channel.Output.WriteAsync(block.AsMemory(0, Math.Min(block.Length, sampleBytes - sent)), cancellationToken).ConfigureAwait(false);
+                await channel.Output.WriteAsync(block.AsMemory(0, (int)Math.Min(block.Length, sampleBytes - sent)), cancellationToken).ConfigureAwait(false);
             }
 
             await channel.Output.CompleteAsync().ConfigureAwait(false);
             _ = await channel.ReceiveMessageAsync(cancellationToken).ConfigureAwait(false); // the endpoint's count: all arrived
             double seconds = Math.Max(Stopwatch.GetElapsedTime(sending).TotalSeconds, 1e-6);
-            double throughput = sampleBytes * 8 / seconds;
+            double throughput = sampleBytes * 8.0 / seconds;
             if (throughput < line.MinimumBandwidthBitsPerSecond)
             {
                 problems.Add(string.Create(CultureInfo.InvariantCulture,

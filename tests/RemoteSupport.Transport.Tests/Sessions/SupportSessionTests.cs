@@ -276,6 +276,24 @@ public sealed class SupportSessionTests
     }
 
     [Fact]
+    public async Task ARefusedPush_IsAnsweredWithoutHangingTheConsole_AndTheNextPushWorks()
+    {
+        await using SessionWorld world = await SessionWorld.StartAsync();
+        world.AgentOptions.Fixes!.MaxPackageBytes = 1024 * 1024;
+        string tooLarge = await world.BuildFixAsync("2.4.0", size: 3 * 1024 * 1024);
+        string fits = await world.BuildFixAsync("2.5.0", size: 1024);
+        await using SupportConsoleConnection connection = await world.OpenSessionAsync();
+
+        SessionResult refused = await connection.Session.PushFixAsync(tooLarge, "too big", world.Token);
+        SessionResult installed = await connection.Session.PushFixAsync(fits, "small", world.Token);
+
+        refused.Succeeded.Should().BeFalse();
+        refused.Code.Should().Be("package-too-large");
+        installed.Succeeded.Should().BeTrue(installed.Sentence);
+        world.Installer.InstalledVersion("ledger").Should().Be("2.5.0");
+    }
+
+    [Fact]
     public async Task AConnectionDroppedDuringAFixTransfer_InstallsNothing_AndACleanRetrySucceeds_WithoutDoubleCharges()
     {
         await using SessionWorld world = await SessionWorld.StartAsync();
