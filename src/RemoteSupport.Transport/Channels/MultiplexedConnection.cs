@@ -33,6 +33,9 @@ public sealed class MultiplexedConnection : IAsyncDisposable
     private const int MaxNameBytes = 256;
     private const ulong KeepAlivePingId = 0;
 
+    /// <summary>Control frames waiting to be sent beyond which a peer that keeps asking (pings) while not reading is cut off.</summary>
+    internal const int MaxPendingControlFrames = 4096;
+
     private readonly FrameLink _link;
     private readonly MultiplexerOptions _options;
     private readonly TimeProvider _time;
@@ -643,13 +646,15 @@ public sealed class MultiplexedConnection : IAsyncDisposable
                 channel.Received += length;
                 if (channel.InputCompleted)
                 {
-                    // Nobody reads: drop the bytes, return both windows at once.
+                    // Nobody reads: drop the bytes, return both windows, batched like consumed bytes.
                     channel.Consumed += length;
-                    channel.ReceiveCredit += length;
+                    channel.ConsumedUnacknowledged += length;
                     CreditConnection(length);
-                    if (length > 0 && !end)
+                    if (!end && channel.ConsumedUnacknowledged >= channel.ReceiveWindow / 2)
                     {
-                        _control.Enqueue(ControlFrame.WindowUpdate(id, (uint)length));
+                        channel.ReceiveCredit += channel.ConsumedUnacknowledged;
+                        _control.Enqueue(ControlFrame.WindowUpdate(id, (uint)channel.ConsumedUnacknowledged));
+                        channel.ConsumedUnacknowledged = 0;
                     }
                 }
 
@@ -940,6 +945,12 @@ public sealed class MultiplexedConnection : IAsyncDisposable
         {
             lock (Sync)
             {
+                if (_control.Count >= MaxPendingControlFrames)
+                {
+                    return Violation(string.Create(CultureInfo.InvariantCulture,
+                        $"The peer sends pings faster than it reads the answers ({_control.Count} control frames wait to be sent)."));
+                }
+
                 _control.Enqueue(ControlFrame.Ping(id, ack: true));
             }
 

@@ -12,9 +12,9 @@ namespace RemoteSupport.Transport.Tests.Channels;
 /// <summary>Builds multiplexed pairs (sealed or plain) and a raw peer that speaks frames by hand.</summary>
 internal static class ChannelTestKit
 {
-    public static async Task<(FramedConnection Initiator, FramedConnection Responder)> FramedPairAsync(CancellationToken cancellationToken)
+    public static async Task<(FramedConnection Initiator, FramedConnection Responder)> FramedPairAsync(CancellationToken cancellationToken, TransportOptions? transport = null)
     {
-        (TransportConnection a, TransportConnection b) = InMemoryTransport.CreatePair();
+        (TransportConnection a, TransportConnection b) = InMemoryTransport.CreatePair(transport);
         Task<FramedConnection> first = FramedConnection.StartAsync(a, cancellationToken: cancellationToken).AsTask();
         FramedConnection second = await FramedConnection.StartAsync(b, cancellationToken: cancellationToken);
         return (await first, second);
@@ -110,9 +110,10 @@ internal sealed class RawPeer(FramedConnection framed) : IAsyncDisposable
 {
     public FramedConnection Framed => framed;
 
-    public static async Task<(RawPeer Peer, MultiplexedConnection Multiplexer)> StartAsync(CancellationToken cancellationToken, MultiplexerOptions? options = null)
+    public static async Task<(RawPeer Peer, MultiplexedConnection Multiplexer)> StartAsync(
+        CancellationToken cancellationToken, MultiplexerOptions? options = null, TransportOptions? transport = null)
     {
-        (FramedConnection a, FramedConnection b) = await ChannelTestKit.FramedPairAsync(cancellationToken);
+        (FramedConnection a, FramedConnection b) = await ChannelTestKit.FramedPairAsync(cancellationToken, transport);
         return (new RawPeer(a), MultiplexedConnection.StartUnencrypted(b, isInitiator: false, options));
     }
 

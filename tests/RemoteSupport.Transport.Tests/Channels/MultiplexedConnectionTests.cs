@@ -404,6 +404,30 @@ public sealed class MultiplexedConnectionTests : IDisposable
     }
 
     [Fact]
+    public async Task APeerThatPingsWithoutReading_IsCutOff_BeforeTheAnswersPileUp()
+    {
+        var small = new System.IO.Pipelines.PipeOptions(pauseWriterThreshold: 1024, resumeWriterThreshold: 512, useSynchronizationContext: false);
+        var (peer, mux) = await RawPeer.StartAsync(Token, transport: new RemoteSupport.Transport.Transports.TransportOptions { InputPipeOptions = small, OutputPipeOptions = small });
+        await using var _ = peer;
+        await using var __ = mux;
+
+        // The peer never reads: the answers can't leave, so they would queue without end.
+        Task flooding = Task.Run(async () =>
+        {
+            for (int i = 0; i < 3 * MultiplexedConnection.MaxPendingControlFrames && !mux.Completion.IsCompleted; i++)
+            {
+                peer.Framed.WriteFrame(FrameType.Ping, FrameFlags.None, 0, new byte[8]);
+                await peer.Framed.FlushAsync(Token);
+            }
+        });
+
+        await mux.Completion.WaitAsync(Token);
+        mux.Failure!.Error.Should().Be(ChannelError.ProtocolError);
+        mux.Failure.Message.Should().Contain("pings faster than it reads");
+        await FluentActions.Awaiting(() => flooding.WaitAsync(Token)).Should().NotThrowAsync<OperationCanceledException>();
+    }
+
+    [Fact]
     public async Task Ping_MeasuresTheRoundTrip()
     {
         var (console, agent) = await SecurePairAsync(Token);
