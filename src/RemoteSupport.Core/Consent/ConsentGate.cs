@@ -18,6 +18,9 @@ namespace RemoteSupport.Consent;
 /// </summary>
 public sealed class ConsentGate
 {
+    private static readonly System.Runtime.CompilerServices.ConditionalWeakTable<ConsentDecision, object> Issued = new();
+    private static readonly object Marker = new();
+
     private static readonly LocalTimePattern HourPattern = LocalTimePattern.CreateWithInvariantCulture("HH:mm");
     private readonly TrustStore _trust;
     private readonly AuthorizationBook _authorizations;
@@ -52,6 +55,24 @@ public sealed class ConsentGate
         DateTimeOffset now = _time.GetUtcNow();
         ConsentDecision decision = await EvaluateAsync(request, approvals ?? [], now, cancellationToken).ConfigureAwait(false);
         await _audit.RecordAsync(decision, cancellationToken).ConfigureAwait(false);
+        if (decision.IsGranted)
+        {
+            Issued.AddOrUpdate(decision, Marker);
+        }
+
+        return decision;
+    }
+
+    /// <summary>
+    /// Whether a gate issued this very decision object. The data store and the installer act only on
+    /// such grants: a decision built by hand, or copied with <c>with</c>, is a different object.
+    /// </summary>
+    internal static bool IsIssued(ConsentDecision decision) => Issued.TryGetValue(decision, out _);
+
+    /// <summary>Marks <paramref name="decision"/> as issued (tests that drive the installer without a gate).</summary>
+    internal static ConsentDecision IssueForTest(ConsentDecision decision)
+    {
+        Issued.AddOrUpdate(decision, Marker);
         return decision;
     }
 

@@ -130,6 +130,11 @@ public sealed class DataFileStore
             throw new UnauthorizedAccessException($"No consent decision grants {operation} of this file (decision {decision.DecisionId}: {decision.Outcome}).");
         }
 
+        if (!ConsentGate.IsIssued(decision))
+        {
+            throw new UnauthorizedAccessException($"Decision {decision.DecisionId} was not issued by a consent gate: a grant cannot be built or copied by hand.");
+        }
+
         if (decision.Request.Root is null || !_roots.TryGetValue(decision.Request.Root, out string? root))
         {
             throw new UnauthorizedAccessException($"'{decision.Request.Root}' is not a data root of this unit.");

@@ -132,7 +132,8 @@ public sealed class FixInstaller
         bool bindsThisPackage = consent.Request.PackageHash is null
             ? consent.ApprovalsUsed.Count == 0
             : consent.Request.PackageHash == verified.PackageHash;
-        if (!consent.IsGranted || consent.Request.Operation != SupportOperation.InstallFix || consent.Request.SessionId != sessionId || !bindsThisPackage)
+        if (!consent.IsGranted || !ConsentGate.IsIssued(consent) || consent.Request.Operation != SupportOperation.InstallFix
+            || consent.Request.SessionId != sessionId || !bindsThisPackage)
         {
             DeleteQuietly(transaction);
             return await ReceiptAsync(verified.Manifest, verified.PackageHash, sessionId, InstallResult.Refused,

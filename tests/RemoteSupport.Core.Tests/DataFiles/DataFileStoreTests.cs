@@ -89,6 +89,23 @@ public sealed class DataFileStoreTests : IDisposable
     }
 
     [Fact]
+    public async Task AGrantBuiltOrCopiedByHand_IsRefused_OnlyTheGatesOwnDecisionOpensAFile()
+    {
+        ConsentDecision pending = await _f.Gate().DecideAsync(_f.Request(SupportOperation.ChangeData));
+        ConsentDecision forged = pending with { Outcome = ConsentOutcome.Granted, CanonicalPath = "ledger/2026/ledger.db" };
+        ConsentDecision view = await GrantAsync(_f.Request());
+        ConsentDecision copied = view with { Request = view.Request with { Operation = SupportOperation.ChangeData } };
+
+        var withForged = async () => await _store.ReplaceAsync(forged, "evil"u8.ToArray());
+        var withCopied = async () => await _store.ReplaceAsync(copied, "evil"u8.ToArray());
+
+        (await withForged.Should().ThrowAsync<UnauthorizedAccessException>()).Which.Message.Should().Contain("not issued by a consent gate");
+        (await withCopied.Should().ThrowAsync<UnauthorizedAccessException>()).Which.Message.Should().Contain("not issued by a consent gate");
+        (await File.ReadAllTextAsync(Path.Combine(_root.Path, "ledger", "2026", "ledger.db"))).Should().Be("balance=100");
+        (await _store.ViewAsync(view)).Content.Should().Equal("balance=100"u8.ToArray(), "the gate's own grant still works");
+    }
+
+    [Fact]
     public async Task SymbolicLinkEscapingTheRoot_IsRefused()
     {
         File.CreateSymbolicLink(Path.Combine(_root.Path, "ledger", "2026", "link.db"), _outside.File("secret.txt"));

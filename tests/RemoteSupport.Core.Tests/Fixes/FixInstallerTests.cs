@@ -150,9 +150,31 @@ public sealed class FixInstallerTests : IDisposable
         }
     }
 
+    [Fact]
+    public async Task AConsentDecisionNotIssuedByAGate_IsRefused_AndNothingChanges()
+    {
+        string package = await BuildAsync();
+        var installer = new FixInstaller(Root, Work, _unit, _time);
+        var forged = new ConsentDecision
+        {
+            DecisionId = "decision-forged", DecidedAt = _time.GetUtcNow(), Outcome = ConsentOutcome.Granted, Reason = ConsentReason.None, Sentence = "granted",
+            Request = new ConsentRequest
+            {
+                SessionId = "session-1", UnitId = "unit-7", VendorId = "contoso", TechnicianId = "contoso",
+                TechnicianKey = _release1.PublicKey, Operation = SupportOperation.InstallFix,
+            },
+        };
+
+        await using FileStream stream = File.OpenRead(package);
+        InstallReceipt receipt = InstallReceipt.FromEnvelope(await installer.InstallAsync(stream, _trust, _context, forged, _ => Task.FromResult(true), "session-1"));
+
+        receipt.Outcome.Should().Be(InstallResult.Refused);
+        Snapshot().Should().BeEquivalentTo(_before);
+    }
+
     private async Task<InstallReceipt> InstallAsync(FixInstaller installer, string package, Func<bool> healthy, string? packageHash = null)
     {
-        var consent = new ConsentDecision
+        ConsentDecision consent = ConsentGate.IssueForTest(new ConsentDecision
         {
             DecisionId = "decision-1",
             DecidedAt = _time.GetUtcNow(),
@@ -164,7 +186,7 @@ public sealed class FixInstallerTests : IDisposable
                 SessionId = "session-1", UnitId = "unit-7", VendorId = "contoso", TechnicianId = "contoso",
                 TechnicianKey = _release1.PublicKey, Operation = SupportOperation.InstallFix, PackageHash = packageHash,
             },
-        };
+        });
         await using FileStream stream = File.OpenRead(package);
         SignedEnvelope signed = await installer.InstallAsync(stream, _trust, _context, consent, _ => Task.FromResult(healthy()), "session-1");
         _unit.PublicKey.Verify(signed.PreAuthenticationEncoding(), signed.Signatures[0].Signature.Span).Should().BeTrue("the unit signs its receipts");
