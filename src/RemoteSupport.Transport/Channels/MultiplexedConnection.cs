@@ -562,9 +562,14 @@ public sealed class MultiplexedConnection : IAsyncDisposable
             // A sealed record failed: this side tells the peer once both loops have stopped.
             failure = new ChannelException(ChannelError.ProtocolError, 0, false, "The secure channel failed: " + ex.Message);
         }
-        catch (Exception ex) when (ex is FramingException or IOException or InvalidOperationException or ObjectDisposedException)
+        catch (FramingException ex)
         {
-            failure = new ChannelException(ChannelError.ConnectionClosed, 0, ex is FramingException, "The connection failed: " + ex.Message);
+            // The framing layer already told the peer; never mistaken for a graceful end.
+            failure = new ChannelException(ChannelError.ProtocolError, 0, true, "The connection failed: " + ex.Message);
+        }
+        catch (Exception ex) when (ex is IOException or InvalidOperationException or ObjectDisposedException)
+        {
+            failure = new ChannelException(ChannelError.ConnectionClosed, 0, false, "The connection failed: " + ex.Message);
         }
 
         Fail(failure ?? new ChannelException(ChannelError.ConnectionClosed, 0, true, "The peer closed the connection."), tellPeer: failure is { ByPeer: false });

@@ -264,6 +264,13 @@ public sealed partial class SecureConnection : IAsyncDisposable
     {
         ObjectDisposedException.ThrowIf(_closed, this);
         FrameReadResult result = await _framed.ReadFrameAsync(cancellationToken).ConfigureAwait(false);
+        while (result.HasFrame && result.Frame.Type == FrameType.GoAway && ReadGoAway(result.Frame).Code == 0)
+        {
+            // A graceful GoAway in the clear is not authenticated: the layer above learns of a graceful
+            // close from its own sealed GoAway, and from the end of the stream.
+            result = await _framed.ReadFrameAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         if (!result.HasFrame || result.Frame.Type == FrameType.GoAway)
         {
             return result;

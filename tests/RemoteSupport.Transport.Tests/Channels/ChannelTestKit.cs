@@ -28,7 +28,7 @@ internal static class ChannelTestKit
     }
 
     public static async Task<(MultiplexedConnection Initiator, MultiplexedConnection Responder)> SecurePairAsync(
-        CancellationToken cancellationToken, MultiplexerOptions? options = null)
+        CancellationToken cancellationToken, MultiplexerOptions? options = null, Func<SecureConnection, Task>? beforeStart = null)
     {
         using var technician = PartyIdentity.Create("contoso", PartyRole.Technician);
         using var unit = PartyIdentity.Create("fabrikam", PartyRole.Unit);
@@ -45,6 +45,11 @@ internal static class ChannelTestKit
         Task<SecureConnection> connecting = SecureConnection.ConnectAsync(a, console, cancellationToken).AsTask();
         SecureConnection accepted = await SecureConnection.AcceptAsync(b, agent, cancellationToken);
         SecureConnection connected = await connecting;
+        if (beforeStart is not null)
+        {
+            await beforeStart(connected);
+        }
+
         return (MultiplexedConnection.Start(connected, options), MultiplexedConnection.Start(accepted, options));
     }
 

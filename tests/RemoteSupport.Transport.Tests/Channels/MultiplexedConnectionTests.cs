@@ -515,6 +515,25 @@ public sealed class MultiplexedConnectionTests : IDisposable
     }
 
     [Fact]
+    public async Task AGracefulGoAwayInTheClear_IsIgnoredOnASealedLink()
+    {
+        // Someone on the line injects an unauthenticated "graceful close" before any sealed frame.
+        var (console, agent) = await SecurePairAsync(Token, beforeStart: async secure =>
+        {
+            secure.Framed.WriteFrame(FrameType.GoAway, FrameFlags.None, 0, [0, 0, 0, 0, (byte)'b', (byte)'y', (byte)'e']);
+            await secure.Framed.FlushAsync(Token);
+        });
+        await using var _ = console;
+        await using var __ = agent;
+
+        var (opened, accepted) = await OpenPairAsync(agent, console, "still open for business", Token);
+
+        opened.Id.Should().Be(2);
+        accepted.Name.Should().Be("still open for business");
+        agent.Failure.Should().BeNull();
+    }
+
+    [Fact]
     public async Task Abort_FailsThePeersChannels_WithTheReason()
     {
         var (console, agent) = await SecurePairAsync(Token);
