@@ -340,17 +340,10 @@ public sealed class SupportAgent
             }
 
             string target = operation == SupportOperation.RunDiagnostic ? message.Diagnostic ?? string.Empty : $"{message.Root}:{message.Path}";
-            ConsentRequest request = Request(message, operation);
-            ConsentDecision decision = await Options.Gate.DecideAsync(request, null, cancellationToken).ConfigureAwait(false);
-            string? code = null;
-            if (decision.Outcome == ConsentOutcome.NeedsApproval)
-            {
-                (decision, code) = await AskApproverAsync(message.RequestId!, request, decision, cancellationToken).ConfigureAwait(false);
-            }
-
+            (ConsentDecision decision, string code) = await DecideAsync(message.RequestId!, Request(message, operation), cancellationToken).ConfigureAwait(false);
             if (!decision.IsGranted)
             {
-                return Result(message.RequestId!, operation, target, false, code ?? Code(decision.Reason), decision.Sentence);
+                return Result(message.RequestId!, operation, target, false, code, decision.Sentence);
             }
 
             return await CarryOutAsync(message, operation, target, decision, cancellationToken).ConfigureAwait(false);
@@ -501,17 +494,11 @@ public sealed class SupportAgent
                     return Result(requestId, SupportOperation.InstallFix, target, false, "fix-" + Kebab(verified.Refusal.ToString()), verified.Message);
                 }
 
-                ConsentRequest request = Request(message, SupportOperation.InstallFix, verified.PackageHash);
-                ConsentDecision decision = await Options.Gate.DecideAsync(request, null, cancellationToken).ConfigureAwait(false);
-                string? code = null;
-                if (decision.Outcome == ConsentOutcome.NeedsApproval)
-                {
-                    (decision, code) = await AskApproverAsync(requestId, request, decision, cancellationToken).ConfigureAwait(false);
-                }
-
+                (ConsentDecision decision, string code) = await DecideAsync(
+                    requestId, Request(message, SupportOperation.InstallFix, verified.PackageHash), cancellationToken).ConfigureAwait(false);
                 if (!decision.IsGranted)
                 {
-                    return Result(requestId, SupportOperation.InstallFix, target, false, code ?? Code(decision.Reason), decision.Sentence);
+                    return Result(requestId, SupportOperation.InstallFix, target, false, code, decision.Sentence);
                 }
 
                 SignedEnvelope receipt;
@@ -590,6 +577,20 @@ public sealed class SupportAgent
         }
 
         private static string Kebab(string name) => System.Text.Json.JsonNamingPolicy.KebabCaseLower.ConvertName(name);
+
+        /// <summary>Asks the gate; when it needs an approval, asks the approver (the vendor is told and waits) and the gate again.</summary>
+        /// <returns>The decision, and the result code to report when it is not a grant.</returns>
+        private async Task<(ConsentDecision Decision, string Code)> DecideAsync(string requestId, ConsentRequest request, CancellationToken cancellationToken)
+        {
+            ConsentDecision decision = await Options.Gate.DecideAsync(request, null, cancellationToken).ConfigureAwait(false);
+            string? code = null;
+            if (decision.Outcome == ConsentOutcome.NeedsApproval)
+            {
+                (decision, code) = await AskApproverAsync(requestId, request, decision, cancellationToken).ConfigureAwait(false);
+            }
+
+            return (decision, code ?? Code(decision.Reason));
+        }
 
         /// <returns>The decision after the approver answered, with a code when the approver refused or did not answer.</returns>
         private async Task<(ConsentDecision Decision, string? Code)> AskApproverAsync(string requestId, ConsentRequest request, ConsentDecision pending, CancellationToken cancellationToken)

@@ -81,13 +81,7 @@ public sealed record CompatibilitySpecification
             VendorId = vendorId,
             Software = "RemoteSupport " + typeof(CompatibilitySpecification).Assembly.GetName().Version?.ToString(3),
             GeneratedAt = (timeProvider ?? TimeProvider.System).GetUtcNow(),
-            Protocols = new SortedDictionary<string, string>(StringComparer.Ordinal)
-            {
-                ["framing"] = $"{FrameCodec.MajorVersion}.{FrameCodec.MinorVersion}",
-                ["secure-channel"] = SecureConnection.ProtocolVersion.ToString(CultureInfo.InvariantCulture),
-                ["channels"] = MultiplexedConnection.ProtocolVersion.ToString(CultureInfo.InvariantCulture),
-                ["session"] = string.Join(", ", SupportSession.SupportedVersions),
-            },
+            Protocols = Preflight.Protocols,
             CipherSuites = suites,
             Endpoints = endpoints,
             Line = line,

@@ -221,11 +221,8 @@ internal sealed class SessionWorld : IAsyncDisposable
     /// <summary>Dials the unit as the technician and opens the session channel (for tests that speak the protocol by hand).</summary>
     public async Task<(MultiplexedConnection Connection, MultiplexedChannel Channel)> DialAsync()
     {
-        SupportConnectionOptions options = ConsoleConnection();
         TransportConnection connection = await new TcpDialer(EndPoint).DialAsync(Token);
-        FramedConnection framed = await FramedConnection.StartAsync(connection, cancellationToken: Token);
-        SecureConnection secure = await SecureConnection.ConnectAsync(framed, options.Secure, Token);
-        MultiplexedConnection mux = MultiplexedConnection.Start(secure);
+        (_, MultiplexedConnection mux) = await ConsoleConnection().ConnectAsync(connection, initiator: true, Token);
         return (mux, await mux.OpenChannelAsync("session", Token));
     }
 
