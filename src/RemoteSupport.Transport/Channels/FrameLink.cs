@@ -23,6 +23,8 @@ internal abstract class FrameLink : IAsyncDisposable
 
     public abstract void WriteFrame(FrameType type, FrameFlags flags, ushort channelId, in ReadOnlySequence<byte> payload);
 
+    public abstract void WriteFrame(FrameType type, FrameFlags flags, ushort channelId, ReadOnlySpan<byte> payload);
+
     public abstract ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken);
 
     /// <summary>Sends GoAway (code 0) with <paramref name="reason"/> and ends the output; reading goes on to the peer's end.</summary>
@@ -52,6 +54,9 @@ internal sealed class PlainFrameLink(FramedConnection framed, bool isInitiator) 
     public override void WriteFrame(FrameType type, FrameFlags flags, ushort channelId, in ReadOnlySequence<byte> payload) =>
         framed.WriteFrame(type, flags, channelId, payload);
 
+    public override void WriteFrame(FrameType type, FrameFlags flags, ushort channelId, ReadOnlySpan<byte> payload) =>
+        framed.WriteFrame(type, flags, channelId, payload);
+
     public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken) => framed.FlushAsync(cancellationToken);
 
     protected override FramedConnection Framed => framed;
@@ -73,6 +78,9 @@ internal sealed class SealedFrameLink(SecureConnection secure) : FrameLink
     public override ValueTask<FrameReadResult> ReadFrameAsync(CancellationToken cancellationToken) => secure.ReadSealedFrameAsync(cancellationToken);
 
     public override void WriteFrame(FrameType type, FrameFlags flags, ushort channelId, in ReadOnlySequence<byte> payload) =>
+        secure.WriteSealedFrame(type, flags, channelId, payload);
+
+    public override void WriteFrame(FrameType type, FrameFlags flags, ushort channelId, ReadOnlySpan<byte> payload) =>
         secure.WriteSealedFrame(type, flags, channelId, payload);
 
     public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken) => secure.Framed.FlushAsync(cancellationToken);

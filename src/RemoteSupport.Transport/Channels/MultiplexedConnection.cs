@@ -16,8 +16,8 @@ namespace RemoteSupport.Transport.Channels;
 /// round-trip time. Over a <see cref="SecureConnection"/> every frame is sealed.
 /// </summary>
 /// <remarks>
-/// A read loop and a write loop run for the connection's life; nothing the application does blocks
-/// them. A protocol violation closes the connection with a reason both sides can log; a problem
+/// A read loop runs for the connection's life; writing needs no thread of its own (the first thread
+/// to find the writer idle writes what is queued). Nothing the application does blocks either. A protocol violation closes the connection with a reason both sides can log; a problem
 /// with one channel resets that channel only.
 /// </remarks>
 public sealed class MultiplexedConnection : IAsyncDisposable
@@ -46,13 +46,14 @@ public sealed class MultiplexedConnection : IAsyncDisposable
     private readonly List<MultiplexedChannel> _receivePending = []; // read loop only
     private readonly Dictionary<ulong, (TaskCompletionSource<TimeSpan> Reply, long SentAt)> _pings = [];
     private readonly Signals.Channel<MultiplexedChannel> _accepted = Signals.Channel.CreateUnbounded<MultiplexedChannel>();
-    private readonly Signals.Channel<bool> _wake = Signals.Channel.CreateUnbounded<bool>(new Signals.UnboundedChannelOptions { SingleReader = true });
     private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly ITimer? _keepAliveTimer;
     private readonly Task _readLoop;
-    private readonly Task _writeLoop;
+    private readonly TaskCompletionSource _writerStopped = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _wakePending;
+    private int _writerRunning; // 1 while one thread writes (see Wake); stays 1 once the writer has stopped
+    private int _readLoopThread; // the managed thread id while the read loop handles frames, else 0
     private long _connectionSendCredit = InitialConnectionWindow;
     private long _connectionReceiveCredit = InitialConnectionWindow;
     private long _connectionConsumedUnacknowledged;
@@ -81,12 +82,9 @@ public sealed class MultiplexedConnection : IAsyncDisposable
         {
             _connectionReceiveCredit = options.ConnectionWindow;
             _control.Enqueue(ControlFrame.WindowUpdate(0, (uint)(options.ConnectionWindow - InitialConnectionWindow)));
-            _wakePending = 1;
-            _wake.Writer.TryWrite(true);
         }
 
         _readLoop = Task.Run(ReadLoopAsync);
-        _writeLoop = Task.Run(WriteLoopAsync);
         if (options.KeepAliveInterval != Timeout.InfiniteTimeSpan)
         {
             TimeSpan tick = options.KeepAliveInterval < options.KeepAliveTimeout ? options.KeepAliveInterval : options.KeepAliveTimeout;
@@ -94,6 +92,7 @@ public sealed class MultiplexedConnection : IAsyncDisposable
         }
 
         _ = FinishAsync();
+        Wake();
     }
 
     /// <summary>Gets the options the connection runs with.</summary>
@@ -510,11 +509,26 @@ public sealed class MultiplexedConnection : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Asks for the queued frames to be written. No thread is kept for writing: the first thread to
+    /// find the writer idle writes everything queued and flushes (the application's thread after a
+    /// write, or the read loop once per batch of frames it handled); a flush that must wait for the
+    /// transport continues on the thread pool, and frames queued meanwhile go out when it resumes.
+    /// </summary>
     private void Wake()
     {
-        if (Interlocked.Exchange(ref _wakePending, 1) == 0)
+        Interlocked.Exchange(ref _wakePending, 1);
+        if (Volatile.Read(ref _readLoopThread) != Environment.CurrentManagedThreadId)
         {
-            _wake.Writer.TryWrite(true);
+            WriteIfIdle(); // else the read loop writes once its batch of frames is handled
+        }
+    }
+
+    private void WriteIfIdle()
+    {
+        if (Volatile.Read(ref _wakePending) != 0 && Interlocked.CompareExchange(ref _writerRunning, 1, 0) == 0)
+        {
+            _ = WriteAsync();
         }
     }
 
@@ -535,10 +549,15 @@ public sealed class MultiplexedConnection : IAsyncDisposable
                 ValueTask<FrameReadResult> reading = _link.ReadFrameAsync(CancellationToken.None);
                 if (!reading.IsCompleted)
                 {
-                    FlushReceived(); // the buffered frames are handled: wake the readers once, not per frame
+                    // The buffered frames are handled: wake the readers once, not per frame, and write
+                    // the answers (window updates, acks, data the peer's credit released) in one flush.
+                    FlushReceived();
+                    Volatile.Write(ref _readLoopThread, 0);
+                    WriteIfIdle();
                 }
 
                 FrameReadResult result = await reading.ConfigureAwait(false);
+                Volatile.Write(ref _readLoopThread, Environment.CurrentManagedThreadId);
                 if (result.IsCompleted)
                 {
                     break;
@@ -572,6 +591,7 @@ public sealed class MultiplexedConnection : IAsyncDisposable
             failure = new ChannelException(ChannelError.ConnectionClosed, 0, false, "The connection failed: " + ex.Message);
         }
 
+        Volatile.Write(ref _readLoopThread, 0);
         Fail(failure ?? new ChannelException(ChannelError.ConnectionClosed, 0, true, "The peer closed the connection."), tellPeer: failure is { ByPeer: false });
     }
 
@@ -682,10 +702,10 @@ public sealed class MultiplexedConnection : IAsyncDisposable
             {
                 if (!channel.InputCompleted && channel.Failure is null)
                 {
-                    foreach (ReadOnlyMemory<byte> segment in frame.Payload)
-                    {
-                        channel.ReceiveWriter.Write(segment.Span);
-                    }
+                    // One buffer for the frame: the pipe's lock is taken once, not once per small buffer.
+                    int bytes = (int)length;
+                    frame.Payload.CopyTo(channel.ReceiveWriter.GetSpan(bytes));
+                    channel.ReceiveWriter.Advance(bytes);
 
                     if (!channel.ReceivePending)
                     {
@@ -1028,28 +1048,25 @@ public sealed class MultiplexedConnection : IAsyncDisposable
 
     // ---------------------------------------------------------------- write loop
 
-    private async Task WriteLoopAsync()
+    /// <summary>Writes until nothing is queued; runs on the thread that found the writer idle (see <see cref="Wake"/>).</summary>
+    private async Task WriteAsync()
     {
         try
         {
-            while (await _wake.Reader.WaitToReadAsync().ConfigureAwait(false))
+            while (!Volatile.Read(ref _closed))
             {
-                while (_wake.Reader.TryRead(out _))
+                Interlocked.Exchange(ref _wakePending, 0);
+                bool more = WriteBatch();
+                FlushResult flushed = await _link.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+                if (flushed.IsCompleted || flushed.IsCanceled)
                 {
+                    break;
                 }
 
-                Volatile.Write(ref _wakePending, 0);
-                bool more;
-                do
+                if (more)
                 {
-                    more = WriteBatch();
-                    FlushResult flushed = await _link.FlushAsync(CancellationToken.None).ConfigureAwait(false);
-                    if (flushed.IsCompleted || flushed.IsCanceled)
-                    {
-                        return;
-                    }
+                    continue;
                 }
-                while (more);
 
                 bool close;
                 lock (Sync)
@@ -1062,6 +1079,13 @@ public sealed class MultiplexedConnection : IAsyncDisposable
                     // Graceful: everything is sent; end this side's output. The peer closes in turn,
                     // and the read loop sees the end of the stream.
                     await _link.ShutdownOutputAsync(_closeReason).ConfigureAwait(false);
+                    break;
+                }
+
+                // Idle; whoever queued a frame after the batch was taken finds the writer idle or is seen here.
+                Interlocked.Exchange(ref _writerRunning, 0);
+                if (Volatile.Read(ref _wakePending) == 0 || Interlocked.CompareExchange(ref _writerRunning, 1, 0) != 0)
+                {
                     return;
                 }
             }
@@ -1070,6 +1094,69 @@ public sealed class MultiplexedConnection : IAsyncDisposable
         {
             Fail(new ChannelException(ChannelError.ConnectionClosed, 0, false, "Sending failed: " + ex.Message), tellPeer: true);
         }
+        catch (Exception ex)
+        {
+            Fail(new ChannelException(ChannelError.ConnectionClosed, 0, false, "The connection failed: " + ex.Message), tellPeer: true);
+        }
+
+        // Stopped: _writerRunning stays 1, so no thread writes again.
+        _writerStopped.TrySetResult();
+    }
+
+    /// <summary>
+    /// Sends <paramref name="data"/> straight from the application's buffer when nothing stands in
+    /// its way: the writer is idle, the channel has nothing buffered, no other channel waits for its
+    /// turn, and there is credit. Queued control frames go first; the writer then flushes (and goes on
+    /// with anything queued meanwhile) as after any other write.
+    /// </summary>
+    /// <returns>How many bytes of <paramref name="data"/> were sent; the caller buffers the rest.</returns>
+    internal int SendDirect(MultiplexedChannel channel, ReadOnlySpan<byte> data)
+    {
+        if (Interlocked.CompareExchange(ref _writerRunning, 1, 0) != 0)
+        {
+            return 0;
+        }
+
+        int sent = 0;
+        try
+        {
+            while (TryTakeControl(out ControlFrame control))
+            {
+                WriteControl(control);
+            }
+
+            long credit;
+            lock (Sync)
+            {
+                credit = _closed || channel.State != ChannelState.Open || channel.LocalEnded || _ready.Count > 0
+                    ? 0
+                    : Math.Min(channel.SendCredit, _connectionSendCredit);
+            }
+
+            int total = (int)Math.Min(data.Length, credit);
+            while (sent < total)
+            {
+                int length = Math.Min(total - sent, _link.MaxPayload);
+                _link.WriteFrame(FrameType.Data, FrameFlags.None, channel.Id, data.Slice(sent, length));
+                sent += length;
+            }
+
+            lock (Sync)
+            {
+                channel.SendCredit -= sent;
+                _connectionSendCredit -= sent;
+            }
+        }
+        catch (Exception ex) when (ex is IOException or InvalidOperationException or ObjectDisposedException or SecureChannelException or ArgumentException)
+        {
+            Fail(new ChannelException(ChannelError.ConnectionClosed, 0, false, "Sending failed: " + ex.Message), tellPeer: true);
+            _writerStopped.TrySetResult();
+            return 0;
+        }
+
+        Interlocked.Exchange(ref _wakePending, 1);
+        _ = WriteAsync(); // flushes, as the writer
+        return sent;
     }
 
     /// <summary>Writes control frames first, then data from ready channels in turn, up to the flush budget.</summary>
@@ -1172,6 +1259,7 @@ public sealed class MultiplexedConnection : IAsyncDisposable
             }
 
             channel.SendReader.AdvanceTo(slice.End);
+            Interlocked.Add(ref channel.SendBuffered, -length);
             more = length < buffer.Length;
             if (ended)
             {
@@ -1291,14 +1379,15 @@ public sealed class MultiplexedConnection : IAsyncDisposable
 
         _accepted.Writer.TryComplete();
         _drained.TrySetResult();
-        _wake.Writer.TryComplete();
         _link.CancelPendingIo();
+        Interlocked.Exchange(ref _wakePending, 1);
+        WriteIfIdle(); // an idle writer stops now; a busy one stops at its next check
     }
 
     private async Task FinishAsync()
     {
-        await Task.WhenAll(_readLoop, _writeLoop).ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
-        Exception? bug = _readLoop.Exception?.InnerException ?? _writeLoop.Exception?.InnerException;
+        await Task.WhenAll(_readLoop, _writerStopped.Task).ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
+        Exception? bug = _readLoop.Exception?.InnerException;
         if (bug is not null)
         {
             Fail(new ChannelException(ChannelError.ConnectionClosed, 0, false, "The connection failed: " + bug.Message), tellPeer: true);

@@ -203,13 +203,13 @@ public static class FrameCodec
             Error.Argument(nameof(payload), $"A frame payload is at most {HardMaxFramePayload} bytes.");
         }
 
-        Span<byte> headerSpan = output.GetSpan(HeaderSize);
-        WriteHeader(headerSpan, (uint)payload.Length, type, flags, channelId);
-        output.Advance(HeaderSize);
-        foreach (ReadOnlyMemory<byte> segment in payload)
-        {
-            output.Write(segment.Span);
-        }
+        // One contiguous span for the whole frame: a pipe takes its lock once per buffer it hands out,
+        // so a frame spread over small buffers contends with the reader once per buffer.
+        int length = (int)payload.Length;
+        Span<byte> span = output.GetSpan(HeaderSize + length);
+        WriteHeader(span, (uint)length, type, flags, channelId);
+        payload.CopyTo(span[HeaderSize..]);
+        output.Advance(HeaderSize + length);
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]

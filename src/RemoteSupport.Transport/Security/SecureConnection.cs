@@ -82,7 +82,7 @@ public sealed partial class SecureConnection : IAsyncDisposable
     /// <summary>Gets a value indicating whether this side ran the handshake as the initiator (it dialed).</summary>
     public bool IsInitiator { get; }
 
-    /// <summary>Gets the largest payload of one sealed frame (see <see cref="WriteSealedFrame"/>).</summary>
+    /// <summary>Gets the largest payload of one sealed frame (see <c>WriteSealedFrame</c>).</summary>
     internal int MaxSealedFramePayload => _maxFragment + 1 - SealedFrameHeader;
 
     /// <summary>Gets how many times each direction has rekeyed (sent, received).</summary>
@@ -238,24 +238,37 @@ public sealed partial class SecureConnection : IAsyncDisposable
     /// <exception cref="SecureChannelException">The send nonce is exhausted; the caller must close the connection.</exception>
     internal void WriteSealedFrame(FrameType type, FrameFlags flags, ushort channelId, in ReadOnlySequence<byte> payload)
     {
+        Span<byte> plain = BeginSealedFrame(type, flags, payload.Length);
+        payload.CopyTo(plain[SealedFrameHeader..]);
+        Seal(plain, plain.Length + TagLength, channelId);
+    }
+
+    /// <inheritdoc cref="WriteSealedFrame(FrameType, FrameFlags, ushort, in ReadOnlySequence{byte})"/>
+    internal void WriteSealedFrame(FrameType type, FrameFlags flags, ushort channelId, ReadOnlySpan<byte> payload)
+    {
+        Span<byte> plain = BeginSealedFrame(type, flags, payload.Length);
+        payload.CopyTo(plain[SealedFrameHeader..]);
+        Seal(plain, plain.Length + TagLength, channelId);
+    }
+
+    /// <summary>Checks the payload's length and returns the plaintext buffer with the record header written.</summary>
+    private Span<byte> BeginSealedFrame(FrameType type, FrameFlags flags, long payloadLength)
+    {
         ObjectDisposedException.ThrowIf(_closed, this);
-        if (payload.Length > MaxSealedFramePayload)
+        if (payloadLength > MaxSealedFramePayload)
         {
-            Error.Argument(nameof(payload), "The payload is larger than one sealed frame.");
+            Error.Argument("payload", "The payload is larger than one sealed frame.");
         }
 
-        int plainLength = SealedFrameHeader + (int)payload.Length;
-        int cipherLength = plainLength + TagLength;
-        Span<byte> plain = _sendPlain.AsSpan(0, plainLength);
+        Span<byte> plain = _sendPlain.AsSpan(0, SealedFrameHeader + (int)payloadLength);
         plain[0] = SealedFrameRecord;
         plain[1] = (byte)type;
         plain[2] = (byte)flags;
-        payload.CopyTo(plain[SealedFrameHeader..]);
-        Seal(plain, cipherLength, channelId);
+        return plain;
     }
 
     /// <summary>
-    /// Reads the next sealed frame (see <see cref="WriteSealedFrame"/>). Its payload is valid until the
+    /// Reads the next sealed frame (see <c>WriteSealedFrame</c>). Its payload is valid until the
     /// next read. A GoAway frame of the framing layer is returned as it is.
     /// </summary>
     /// <exception cref="SecureChannelException">A record failed authentication or is not a sealed frame; the connection is closed.</exception>
