@@ -979,7 +979,9 @@ public sealed class MultiplexedConnection : IAsyncDisposable
                 _control.Enqueue(ControlFrame.Ping(id, ack: true));
             }
 
-            Wake();
+            // Answered now, not at the end of the batch: the data frames behind it must not delay a round-trip measurement.
+            Interlocked.Exchange(ref _wakePending, 1);
+            WriteIfIdle();
             return null;
         }
 
