@@ -13,7 +13,8 @@ namespace RemoteSupport.Transport.Channels;
 /// <remarks>
 /// Completing <see cref="Output"/> ends this side's stream (half-close); the peer reads to the end.
 /// Memory is bounded both ways: the peer sends at most the channel's window before the application
-/// here consumes, and <see cref="Output"/>'s flush waits while the send buffer is full.
+/// here consumes; <see cref="Output"/>'s flush waits while the send buffer is full, and its
+/// <c>WriteAsync</c> sends from the caller's buffer, completing once the bytes are framed.
 /// </remarks>
 public sealed class MultiplexedChannel : IDuplexPipe, IAsyncDisposable, RemoteSupport.Sessions.ISessionChannel
 {
@@ -100,6 +101,16 @@ public sealed class MultiplexedChannel : IDuplexPipe, IAsyncDisposable, RemoteSu
 
     /// <summary>Bytes flushed into the send pipe and not yet sent (the application adds, the writer subtracts).</summary>
     internal long SendBuffered;
+
+    private TaskCompletionSource<FlushResult>? _pendingWriteDone; // guarded by SendLock
+    private volatile bool _hasPendingWrite;
+
+    /// <summary>
+    /// Gets or sets the rest of a <see cref="PipeWriter.WriteAsync"/> that could not be sent at once:
+    /// still the application's buffer (the write completes when it has been framed), or this
+    /// channel's own copy once the write was canceled. Sent before the send pipe's bytes. Guarded by <see cref="SendLock"/>.
+    /// </summary>
+    internal ReadOnlyMemory<byte> PendingWrite { get; set; }
 
     /// <summary>Gets or sets whether the send pipe's reader is completed (guarded by <see cref="SendLock"/>).</summary>
     internal bool SendDone { get; set; }
@@ -254,7 +265,7 @@ public sealed class MultiplexedChannel : IDuplexPipe, IAsyncDisposable, RemoteSu
         }
     }
 
-    /// <summary>Completes the send pipe's reader: the application's next flush fails with <paramref name="failure"/>.</summary>
+    /// <summary>Completes the send pipe's reader: the application's next flush fails with <paramref name="failure"/>, a write waiting to be sent too.</summary>
     internal void CompleteSend(Exception? failure)
     {
         lock (SendLock)
@@ -262,6 +273,82 @@ public sealed class MultiplexedChannel : IDuplexPipe, IAsyncDisposable, RemoteSu
             SendDone = true;
             _send.Reader.Complete(failure);
         }
+
+        CompletePendingWrite(failure ?? Failure);
+    }
+
+    /// <summary>Ends the waiting write: sent (<paramref name="failure"/> <see langword="null"/>), or never to be.</summary>
+    internal void CompletePendingWrite(Exception? failure)
+    {
+        TaskCompletionSource<FlushResult>? done;
+        lock (SendLock)
+        {
+            done = _pendingWriteDone;
+            if (failure is null && !PendingWrite.IsEmpty && !SendDone)
+            {
+                return; // not all of it was sent yet
+            }
+
+            _pendingWriteDone = null;
+            PendingWrite = default;
+            _hasPendingWrite = false;
+        }
+
+        if (done is null)
+        {
+            return;
+        }
+
+        if (failure is null)
+        {
+            done.TrySetResult(new FlushResult(isCanceled: false, isCompleted: SendDone));
+        }
+        else
+        {
+            done.TrySetException(failure);
+        }
+    }
+
+    /// <summary>Leaves <paramref name="rest"/> in the application's buffer for the writer, which frames it in its turn.</summary>
+    private async ValueTask<FlushResult> QueueWriteAsync(ReadOnlyMemory<byte> rest, CancellationToken cancellationToken)
+    {
+        var done = new TaskCompletionSource<FlushResult>(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (SendLock)
+        {
+            if (SendDone)
+            {
+                return Failure is null ? new FlushResult(isCanceled: false, isCompleted: true) : throw Failure;
+            }
+
+            PendingWrite = rest;
+            _pendingWriteDone = done;
+            _hasPendingWrite = true;
+        }
+
+        _connection.MarkReady(this);
+        using (cancellationToken.UnsafeRegister(static (state, token) => ((MultiplexedChannel)state!).CancelPendingWrite(token), this))
+        {
+            return await done.Task.ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>The application gave up waiting: what is left is copied (its buffer is its own again) and still sent, in order.</summary>
+    private void CancelPendingWrite(CancellationToken token)
+    {
+        TaskCompletionSource<FlushResult>? done;
+        lock (SendLock)
+        {
+            done = _pendingWriteDone;
+            if (done is null)
+            {
+                return;
+            }
+
+            _pendingWriteDone = null;
+            PendingWrite = PendingWrite.ToArray();
+        }
+
+        done.TrySetCanceled(token);
     }
 
     private sealed class ChannelInput(MultiplexedChannel channel, PipeReader inner) : PipeReader
@@ -343,20 +430,20 @@ public sealed class MultiplexedChannel : IDuplexPipe, IAsyncDisposable, RemoteSu
         }
 
         /// <summary>
-        /// Sends straight from <paramref name="source"/> when the channel has nothing buffered and
-        /// the connection's writer is idle (one copy fewer, no hand-off); buffers the rest as a flush would.
+        /// Sends from <paramref name="source"/> itself when the channel has nothing buffered: at once
+        /// when the connection's writer is idle and there is credit, else the writer frames the rest
+        /// from <paramref name="source"/> in its turn and the write completes then (no copy into the
+        /// send buffer; memory stays bounded by the caller's buffer). Otherwise buffers as a flush would.
         /// </summary>
         public override ValueTask<FlushResult> WriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken = default)
         {
-            if (!cancellationToken.IsCancellationRequested && inner.UnflushedBytes == 0 && Volatile.Read(ref channel.SendBuffered) == 0)
+            if (!cancellationToken.IsCancellationRequested && !channel._hasPendingWrite
+                && inner.UnflushedBytes == 0 && Volatile.Read(ref channel.SendBuffered) == 0)
             {
                 int sent = channel._connection.SendDirect(channel, source.Span);
-                if (sent == source.Length)
-                {
-                    return new ValueTask<FlushResult>(new FlushResult(isCanceled: false, isCompleted: false));
-                }
-
-                source = source[sent..];
+                return sent == source.Length
+                    ? new ValueTask<FlushResult>(new FlushResult(isCanceled: false, isCompleted: false))
+                    : channel.QueueWriteAsync(source[sent..], cancellationToken);
             }
 
             inner.Write(source.Span);

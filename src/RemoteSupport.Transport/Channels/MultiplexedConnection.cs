@@ -1210,63 +1210,72 @@ public sealed class MultiplexedConnection : IAsyncDisposable
     private void WriteControl(in ControlFrame control) =>
         _link.WriteFrame(control.Type, control.Flags, control.ChannelId, new ReadOnlySequence<byte>(control.Payload));
 
-    /// <summary>Sends one quantum of <paramref name="channel"/>'s data, or its end of stream.</summary>
+    /// <summary>
+    /// Sends one quantum of <paramref name="channel"/>'s data, or its end of stream: first from the
+    /// write waiting in the application's buffer (<see cref="MultiplexedChannel.PendingWrite"/>), then
+    /// from the channel's send buffer.
+    /// </summary>
     /// <returns>The bytes written.</returns>
     private int SendFrom(MultiplexedChannel channel)
     {
         bool ended = false;
-        bool more = false;
+        bool more;
+        bool pendingDone = false;
         int sent = 0;
+        int length;
         lock (channel.SendLock)
         {
-            if (channel.SendDone || !channel.SendReader.TryRead(out ReadResult read))
+            if (channel.SendDone)
             {
                 return 0;
             }
 
-            ReadOnlySequence<byte> buffer = read.Buffer;
-            long credit;
-            bool alone;
-            lock (Sync)
+            ReadOnlyMemory<byte> pending = channel.PendingWrite;
+            ReadResult read = default;
+            if (pending.IsEmpty && !channel.SendReader.TryRead(out read))
             {
-                alone = _ready.Count == 0;
-                if (channel.State != ChannelState.Open || channel.LocalEnded)
+                return 0;
+            }
+
+            long available = pending.IsEmpty ? read.Buffer.Length : pending.Length;
+            if (!TryTakeTurn(channel, available, out long credit, out bool alone))
+            {
+                if (pending.IsEmpty)
                 {
-                    channel.SendReader.AdvanceTo(buffer.Start);
-                    return 0;
+                    channel.SendReader.AdvanceTo(read.Buffer.Start);
                 }
 
-                credit = Math.Min(channel.SendCredit, _connectionSendCredit);
-                if (credit <= 0 && !buffer.IsEmpty)
-                {
-                    if (channel.SendCredit > 0 && !channel.WaitingForConnectionCredit)
-                    {
-                        channel.WaitingForConnectionCredit = true;
-                        _waitingForConnectionCredit.Add(channel);
-                    }
-
-                    channel.SendReader.AdvanceTo(buffer.Start);
-                    return 0; // a window update makes it ready again
-                }
+                return 0; // closed, or a window update makes it ready again
             }
 
             int quantum = alone ? FlushBudget : Quantum; // a channel alone sends full frames; several take turns
-            int length = (int)Math.Min(Math.Min(buffer.Length, credit), Math.Min(quantum, _link.MaxPayload));
-            ReadOnlySequence<byte> slice = buffer.Slice(0, length);
-            ended = read.IsCompleted && length == buffer.Length;
-            if (length > 0 || ended)
+            length = (int)Math.Min(Math.Min(available, credit), Math.Min(quantum, _link.MaxPayload));
+            if (!pending.IsEmpty)
             {
-                _link.WriteFrame(FrameType.Data, ended ? FrameFlags.EndOfStream : FrameFlags.None, channel.Id, slice);
+                _link.WriteFrame(FrameType.Data, FrameFlags.None, channel.Id, pending.Span[..length]);
                 sent = FrameCodec.HeaderSize + length;
+                channel.PendingWrite = pending[length..];
+                pendingDone = length == pending.Length;
+                more = !pendingDone || Volatile.Read(ref channel.SendBuffered) != 0 || channel.OutputCompleted;
             }
-
-            channel.SendReader.AdvanceTo(slice.End);
-            Interlocked.Add(ref channel.SendBuffered, -length);
-            more = length < buffer.Length;
-            if (ended)
+            else
             {
-                channel.SendDone = true;
-                channel.SendReader.Complete();
+                ReadOnlySequence<byte> slice = read.Buffer.Slice(0, length);
+                ended = read.IsCompleted && length == read.Buffer.Length;
+                if (length > 0 || ended)
+                {
+                    _link.WriteFrame(FrameType.Data, ended ? FrameFlags.EndOfStream : FrameFlags.None, channel.Id, slice);
+                    sent = FrameCodec.HeaderSize + length;
+                }
+
+                channel.SendReader.AdvanceTo(slice.End);
+                Interlocked.Add(ref channel.SendBuffered, -length);
+                more = length < read.Buffer.Length;
+                if (ended)
+                {
+                    channel.SendDone = true;
+                    channel.SendReader.Complete();
+                }
             }
 
             lock (Sync)
@@ -1284,6 +1293,11 @@ public sealed class MultiplexedConnection : IAsyncDisposable
             }
         }
 
+        if (pendingDone)
+        {
+            channel.CompletePendingWrite(null);
+        }
+
         if (ended && channel.State == ChannelState.Closed)
         {
             channel.MarkClosed(null);
@@ -1294,6 +1308,33 @@ public sealed class MultiplexedConnection : IAsyncDisposable
         }
 
         return sent;
+    }
+
+    /// <summary>Whether <paramref name="channel"/> may send now, and how much: open, and with credit when it has data.</summary>
+    private bool TryTakeTurn(MultiplexedChannel channel, long available, out long credit, out bool alone)
+    {
+        lock (Sync)
+        {
+            alone = _ready.Count == 0;
+            credit = Math.Min(channel.SendCredit, _connectionSendCredit);
+            if (channel.State != ChannelState.Open || channel.LocalEnded)
+            {
+                return false;
+            }
+
+            if (credit <= 0 && available > 0)
+            {
+                if (channel.SendCredit > 0 && !channel.WaitingForConnectionCredit)
+                {
+                    channel.WaitingForConnectionCredit = true;
+                    _waitingForConnectionCredit.Add(channel);
+                }
+
+                return false;
+            }
+
+            return true;
+        }
     }
 
     // ---------------------------------------------------------------- keepalive and closing

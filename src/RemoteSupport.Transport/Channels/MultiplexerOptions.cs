@@ -20,7 +20,11 @@ public sealed class MultiplexerOptions
     /// <summary>Gets or sets how many bytes the peer may send on all channels together before they are consumed. Default 1 MiB.</summary>
     public int ConnectionWindow { get; set; } = 1024 * 1024;
 
-    /// <summary>Gets or sets how many bytes a channel's writer may buffer here before its flush waits. Default 256 KiB.</summary>
+    /// <summary>
+    /// Gets or sets how many bytes written with <c>GetSpan</c>/<c>Advance</c> a channel may buffer here
+    /// before its flush waits. Default 256 KiB. (<c>WriteAsync</c> sends from the caller's own buffer and
+    /// completes once the bytes are framed.)
+    /// </summary>
     public int SendBufferSize { get; set; } = 256 * 1024;
 
     /// <summary>Gets or sets the largest message <see cref="MultiplexedChannel.ReceiveMessageAsync"/> accepts. Default 16 MiB.</summary>

@@ -1,3 +1,4 @@
+using System.IO.Pipelines;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Extensions.Time.Testing;
@@ -419,8 +420,10 @@ public sealed class MultiplexedConnectionTests : IDisposable
         await FluentActions.Awaiting(() => stalledWriting).Should().ThrowAsync<ChannelException>();
     }
 
-    [Fact]
-    public async Task ChannelsWithDataTakeTurns()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ChannelsWithDataTakeTurns(bool waitingInTheWritersBuffer)
     {
         var options = new MultiplexerOptions { ChannelWindow = 8 * 1024 * 1024, SendBufferSize = 4 * 1024 * 1024 };
         var (peer, mux) = await RawPeer.StartAsync(Token, options);
@@ -432,10 +435,9 @@ public sealed class MultiplexedConnectionTests : IDisposable
         MultiplexedChannel b = (await mux.AcceptChannelAsync(Token))!;
 
         // Both channels have megabytes queued while the connection window (64 KiB at the start) holds them back.
-        a.Output.Write(new byte[2 << 20]);
-        b.Output.Write(new byte[2 << 20]);
-        Task flushA = a.Output.FlushAsync(Token).AsTask();
-        Task flushB = b.Output.FlushAsync(Token).AsTask();
+        // Either copied into each channel's send buffer, or left in the writer's own buffer (WriteAsync).
+        Task flushA = waitingInTheWritersBuffer ? a.Output.WriteAsync(new byte[2 << 20], Token).AsTask() : WriteThenFlush(a);
+        Task flushB = waitingInTheWritersBuffer ? b.Output.WriteAsync(new byte[2 << 20], Token).AsTask() : WriteThenFlush(b);
         await WaitUntilAsync(() =>
         {
             lock (mux.Sync)
@@ -446,19 +448,77 @@ public sealed class MultiplexedConnectionTests : IDisposable
         await peer.WindowUpdateAsync(0, 16 << 20);
 
         var order = new List<ushort>();
+        long received = 0;
         while (order.Count < 60)
         {
             RawFrame frame = (await peer.NextAsync(Token))!;
             if (frame.Type == FrameType.Data)
             {
                 order.Add(frame.ChannelId);
+                received += frame.Payload.Length;
             }
         }
 
         int longestRun = order.Select((id, i) => order.Skip(i).TakeWhile(x => x == id).Count()).Max();
         order.Should().Contain([(ushort)1, (ushort)3]);
         longestRun.Should().BeLessThanOrEqualTo(2, "each channel sends one quantum, then the other gets a turn: " + string.Join(",", order));
+        while (received < 4 << 20)
+        {
+            RawFrame frame = (await peer.NextAsync(Token))!;
+            received += frame.Type == FrameType.Data ? frame.Payload.Length : 0;
+        }
+
         await Task.WhenAll(flushA, flushB);
+
+        Task WriteThenFlush(MultiplexedChannel channel)
+        {
+            channel.Output.Write(new byte[2 << 20]);
+            return channel.Output.FlushAsync(Token).AsTask();
+        }
+    }
+
+    /// <summary>
+    /// A write beyond the window waits in the caller's buffer. Canceled, the caller owns its buffer
+    /// again at once: what was not sent is copied and still sent, before anything written later.
+    /// </summary>
+    [Fact]
+    public async Task AWriteWaitingForWindow_Canceled_IsStillSentInOrder_AndTheCallersBufferIsFree()
+    {
+        var options = new MultiplexerOptions { ChannelWindow = 16 * 1024 };
+        var (console, agent) = await PlainPairAsync(Token, options, options);
+        await using var _ = console;
+        await using var __ = agent;
+        var (opened, accepted) = await OpenPairAsync(console, agent, "fix", Token);
+        byte[] first = ChannelTestKit.Random(100 * 1024);
+        byte[] expected = [.. first, .. "after"u8.ToArray()];
+
+        using var cancel = new CancellationTokenSource();
+        Task<FlushResult> writing = opened.Output.WriteAsync(first, cancel.Token).AsTask();
+        writing.IsCompleted.Should().BeFalse("only 16 KiB of window was granted and nobody reads yet");
+        await cancel.CancelAsync();
+        await FluentActions.Awaiting(() => writing).Should().ThrowAsync<OperationCanceledException>();
+        Array.Clear(first); // the caller reuses its buffer: what was not sent must not change
+
+        await opened.Output.WriteAsync("after"u8.ToArray(), Token);
+        await opened.Output.CompleteAsync();
+        (await ReadToEndAsync(accepted, Token)).Should().Equal(expected);
+    }
+
+    [Fact]
+    public async Task AWriteWaitingForWindow_FailsWithTheReset_WhenThePeerResets()
+    {
+        var options = new MultiplexerOptions { ChannelWindow = 16 * 1024 };
+        var (console, agent) = await PlainPairAsync(Token, options, options);
+        await using var _ = console;
+        await using var __ = agent;
+        var (opened, accepted) = await OpenPairAsync(console, agent, "fix", Token);
+
+        Task<FlushResult> writing = opened.Output.WriteAsync(new byte[100 * 1024], Token).AsTask();
+        writing.IsCompleted.Should().BeFalse();
+        accepted.Reset("no room on the unit");
+
+        (await FluentActions.Awaiting(() => writing).Should().ThrowAsync<ChannelException>())
+            .Which.Message.Should().Contain("no room on the unit");
     }
 
     [Fact]
