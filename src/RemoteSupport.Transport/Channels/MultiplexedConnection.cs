@@ -707,7 +707,14 @@ public sealed class MultiplexedConnection : IAsyncDisposable
                     frame.Payload.CopyTo(channel.ReceiveWriter.GetSpan(bytes));
                     channel.ReceiveWriter.Advance(bytes);
 
-                    if (!channel.ReceivePending)
+                    if (bytes < Quantum && !channel.ReceivePending)
+                    {
+                        // Shorter than a turn: someone waiting for an answer, not a bulk transfer; its reader gets it now.
+#pragma warning disable CA2012 // The receive pipe never pauses (pauseWriterThreshold 0): the flush completes at once.
+                        _ = channel.ReceiveWriter.FlushAsync(CancellationToken.None);
+#pragma warning restore CA2012
+                    }
+                    else if (!channel.ReceivePending)
                     {
                         channel.ReceivePending = true;
                         _receivePending.Add(channel);
