@@ -440,10 +440,18 @@ public sealed class MultiplexedChannel : IDuplexPipe, IAsyncDisposable, RemoteSu
             if (!cancellationToken.IsCancellationRequested && !channel._hasPendingWrite
                 && inner.UnflushedBytes == 0 && Volatile.Read(ref channel.SendBuffered) == 0)
             {
-                int sent = channel._connection.SendDirect(channel, source.Span);
-                return sent == source.Length
+                int sent = channel._connection.BeginDirect(channel, source.Span);
+                if (sent < 0)
+                {
+                    return channel.QueueWriteAsync(source, cancellationToken); // the busy writer frames it in its turn
+                }
+
+                // The rest is queued while this thread holds the writer, so the drain below already includes it.
+                ValueTask<FlushResult> written = sent == source.Length
                     ? new ValueTask<FlushResult>(new FlushResult(isCanceled: false, isCompleted: false))
                     : channel.QueueWriteAsync(source[sent..], cancellationToken);
+                channel._connection.EndDirect();
+                return written;
             }
 
             inner.Write(source.Span);

@@ -1113,17 +1113,17 @@ public sealed class MultiplexedConnection : IAsyncDisposable
     }
 
     /// <summary>
-    /// Sends <paramref name="data"/> straight from the application's buffer when nothing stands in
-    /// its way: the writer is idle, the channel has nothing buffered, no other channel waits for its
-    /// turn, and there is credit. Queued control frames go first; the writer then flushes (and goes on
-    /// with anything queued meanwhile) as after any other write.
+    /// Takes the writer if it is idle and sends <paramref name="data"/> straight from the
+    /// application's buffer as far as nothing stands in its way: no other channel waits for its turn,
+    /// and there is credit. Queued control frames go first. The caller then queues what is left and
+    /// calls <see cref="EndDirect"/>, so the rest takes its turn in the same drain.
     /// </summary>
-    /// <returns>How many bytes of <paramref name="data"/> were sent; the caller buffers the rest.</returns>
-    internal int SendDirect(MultiplexedChannel channel, ReadOnlySpan<byte> data)
+    /// <returns>How many bytes of <paramref name="data"/> were sent; -1 when the writer is busy or the connection failed (nothing sent, nothing to end).</returns>
+    internal int BeginDirect(MultiplexedChannel channel, ReadOnlySpan<byte> data)
     {
         if (Interlocked.CompareExchange(ref _writerRunning, 1, 0) != 0)
         {
-            return 0;
+            return -1;
         }
 
         int sent = 0;
@@ -1160,12 +1160,17 @@ public sealed class MultiplexedConnection : IAsyncDisposable
         {
             Fail(new ChannelException(ChannelError.ConnectionClosed, 0, false, "Sending failed: " + ex.Message), tellPeer: true);
             _writerStopped.TrySetResult();
-            return 0;
+            return -1;
         }
 
-        Interlocked.Exchange(ref _wakePending, 1);
-        _ = WriteAsync(); // flushes, as the writer
         return sent;
+    }
+
+    /// <summary>Ends <see cref="BeginDirect"/>: flushes, and goes on with anything queued meanwhile, as after any other write.</summary>
+    internal void EndDirect()
+    {
+        Interlocked.Exchange(ref _wakePending, 1);
+        _ = WriteAsync();
     }
 
     /// <summary>Writes control frames first, then data from ready channels in turn, up to the flush budget.</summary>
