@@ -423,8 +423,15 @@ public sealed class MultiplexedChannel : IDuplexPipe, IAsyncDisposable, RemoteSu
 
         public override ValueTask<FlushResult> FlushAsync(CancellationToken cancellationToken = default)
         {
-            Interlocked.Add(ref channel.SendBuffered, inner.UnflushedBytes);
+            long unflushed = inner.UnflushedBytes;
             ValueTask<FlushResult> flush = inner.FlushAsync(cancellationToken);
+            if (inner.UnflushedBytes == 0)
+            {
+                // Counted once committed (a flush canceled before it commits leaves them unflushed). Only
+                // this thread reads the count to choose the direct path, and only after this returns.
+                Interlocked.Add(ref channel.SendBuffered, unflushed);
+            }
+
             channel._connection.MarkReady(channel);
             return flush;
         }
@@ -437,6 +444,11 @@ public sealed class MultiplexedChannel : IDuplexPipe, IAsyncDisposable, RemoteSu
         /// </summary>
         public override ValueTask<FlushResult> WriteAsync(ReadOnlyMemory<byte> source, CancellationToken cancellationToken = default)
         {
+            if (source.IsEmpty)
+            {
+                return FlushAsync(cancellationToken); // nothing to send or to wait for: a flush
+            }
+
             if (!cancellationToken.IsCancellationRequested && !channel._hasPendingWrite
                 && inner.UnflushedBytes == 0 && Volatile.Read(ref channel.SendBuffered) == 0)
             {

@@ -586,8 +586,9 @@ public sealed class MultiplexedConnection : IAsyncDisposable
             // The framing layer already told the peer; never mistaken for a graceful end.
             failure = new ChannelException(ChannelError.ProtocolError, 0, true, "The connection failed: " + ex.Message);
         }
-        catch (Exception ex) when (ex is IOException or InvalidOperationException or ObjectDisposedException)
+        catch (Exception ex)
         {
+            // The transport failed (IOException and the like), or a bug: either way the connection ends here.
             failure = new ChannelException(ChannelError.ConnectionClosed, 0, false, "The connection failed: " + ex.Message);
         }
 
@@ -879,7 +880,7 @@ public sealed class MultiplexedConnection : IAsyncDisposable
             return Violation("A window update of 0 bytes.");
         }
 
-        List<MultiplexedChannel>? unblocked = null;
+        bool unblocked = false;
         MultiplexedChannel? channel;
         bool overflow = false;
         lock (Sync)
@@ -894,12 +895,20 @@ public sealed class MultiplexedConnection : IAsyncDisposable
                 _connectionSendCredit += increment;
                 if (_waitingForConnectionCredit.Count > 0)
                 {
-                    unblocked = [.. _waitingForConnectionCredit];
-                    _waitingForConnectionCredit.Clear();
-                    foreach (MultiplexedChannel waiting in unblocked)
+                    // Queued under the same lock the credit arrived under: a direct write, which never
+                    // goes while a channel waits for its turn, cannot take the credit before them.
+                    foreach (MultiplexedChannel waiting in _waitingForConnectionCredit)
                     {
                         waiting.WaitingForConnectionCredit = false;
+                        if (!waiting.Queued && waiting.State != ChannelState.Closed)
+                        {
+                            waiting.Queued = true;
+                            _ready.Enqueue(waiting);
+                        }
                     }
+
+                    _waitingForConnectionCredit.Clear();
+                    unblocked = true;
                 }
 
                 channel = null;
@@ -931,9 +940,9 @@ public sealed class MultiplexedConnection : IAsyncDisposable
             }
         }
 
-        foreach (MultiplexedChannel waiting in unblocked ?? [])
+        if (unblocked)
         {
-            MarkReady(waiting);
+            Wake();
         }
 
         return null;
@@ -1142,7 +1151,7 @@ public sealed class MultiplexedConnection : IAsyncDisposable
                     : Math.Min(channel.SendCredit, _connectionSendCredit);
             }
 
-            int total = (int)Math.Min(data.Length, credit);
+            int total = (int)Math.Min(Math.Min(data.Length, credit), FlushBudget); // the rest takes its turn
             while (sent < total)
             {
                 int length = Math.Min(total - sent, _link.MaxPayload);
@@ -1156,8 +1165,9 @@ public sealed class MultiplexedConnection : IAsyncDisposable
                 _connectionSendCredit -= sent;
             }
         }
-        catch (Exception ex) when (ex is IOException or InvalidOperationException or ObjectDisposedException or SecureChannelException or ArgumentException)
+        catch (Exception ex)
         {
+            // The link failed (IOException, a sealed record, ...): as in the drain, the connection ends and the writer stops.
             Fail(new ChannelException(ChannelError.ConnectionClosed, 0, false, "Sending failed: " + ex.Message), tellPeer: true);
             _writerStopped.TrySetResult();
             return -1;

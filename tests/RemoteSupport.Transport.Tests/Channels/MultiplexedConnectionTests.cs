@@ -504,6 +504,73 @@ public sealed class MultiplexedConnectionTests : IDisposable
         (await ReadToEndAsync(accepted, Token)).Should().Equal(expected);
     }
 
+    /// <summary>
+    /// The transport is full (the peer does not read), so the writer waits in a flush: an empty
+    /// write on another channel completes anyway, and that channel still sends once the peer reads.
+    /// </summary>
+    [Fact]
+    public async Task AnEmptyWrite_CompletesWhileTheWriterWaitsForTheTransport()
+    {
+        var (peer, mux) = await RawPeer.StartAsync(Token, new MultiplexerOptions { KeepAliveInterval = Timeout.InfiniteTimeSpan });
+        await using var _ = peer;
+        await using var __ = mux;
+        await peer.OpenAsync(1, 64 << 20, "bulk");
+        await peer.OpenAsync(3, 64 << 20, "control");
+        await peer.WindowUpdateAsync(0, 128 << 20);
+        MultiplexedChannel bulk = (await mux.AcceptChannelAsync(Token))!;
+        MultiplexedChannel control = (await mux.AcceptChannelAsync(Token))!;
+
+        Task<FlushResult> bulkWriting = bulk.Output.WriteAsync(new byte[8 << 20], Token).AsTask();
+        await WaitUntilAsync(() =>
+        {
+            lock (mux.Sync)
+            {
+                return bulk.SendCredit <= (64 << 20) - (1 << 20); // a megabyte framed: the transport pauses its writer
+            }
+        });
+        bulkWriting.IsCompleted.Should().BeFalse("the peer reads nothing, so the transport holds the rest back");
+
+        await control.Output.WriteAsync(ReadOnlyMemory<byte>.Empty, Token).AsTask().WaitAsync(TimeSpan.FromSeconds(5), Token);
+        Task<FlushResult> controlWriting = control.Output.WriteAsync("status?"u8.ToArray(), Token).AsTask();
+
+        long bulkBytes = 0;
+        byte[]? controlBytes = null;
+        while (bulkBytes < 8 << 20 || controlBytes is null)
+        {
+            RawFrame frame = (await peer.NextAsync(Token))!;
+            if (frame.Type == FrameType.Data)
+            {
+                bulkBytes += frame.ChannelId == 1 ? frame.Payload.Length : 0;
+                controlBytes = frame.ChannelId == 3 ? frame.Payload : controlBytes;
+            }
+        }
+
+        controlBytes.Should().Equal("status?"u8.ToArray());
+        await Task.WhenAll(bulkWriting, controlWriting);
+    }
+
+    /// <summary>A flush canceled before it commits leaves its bytes for the next flush, counted once: the channel returns to sending from the caller's buffer.</summary>
+    [Fact]
+    public async Task ACanceledFlush_DoesNotCountItsBytesTwice()
+    {
+        var (console, agent) = await PlainPairAsync(Token);
+        await using var _ = console;
+        await using var __ = agent;
+        var (opened, accepted) = await OpenPairAsync(console, agent, "notes", Token);
+
+        "first"u8.CopyTo(opened.Output.GetSpan(5));
+        opened.Output.Advance(5);
+        using var canceled = new CancellationTokenSource();
+        await canceled.CancelAsync();
+        await FluentActions.Awaiting(() => opened.Output.FlushAsync(canceled.Token).AsTask()).Should().ThrowAsync<OperationCanceledException>();
+        await opened.Output.FlushAsync(Token);
+        await opened.Output.WriteAsync("second"u8.ToArray(), Token);
+        await opened.Output.CompleteAsync();
+
+        (await ReadToEndAsync(accepted, Token)).Should().Equal("firstsecond"u8.ToArray());
+        Interlocked.Read(ref opened.SendBuffered).Should().Be(0, "every byte flushed into the send buffer was sent, and counted once");
+    }
+
     [Fact]
     public async Task AWriteWaitingForWindow_FailsWithTheReset_WhenThePeerResets()
     {
