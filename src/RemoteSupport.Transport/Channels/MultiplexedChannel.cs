@@ -26,6 +26,11 @@ public sealed class MultiplexedChannel : IDuplexPipe, IAsyncDisposable, RemoteSu
     private readonly TaskCompletionSource _opened = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
+    // The message being received: kept across calls, so a canceled receive loses nothing.
+    private byte[]? _message;
+    private int _messageFilled;
+    private int _messageLength = -1;
+
     internal MultiplexedChannel(MultiplexedConnection connection, ushort id, string name, bool isLocal, int receiveWindow, int sendBufferSize)
     {
         _connection = connection;
@@ -143,17 +148,18 @@ public sealed class MultiplexedChannel : IDuplexPipe, IAsyncDisposable, RemoteSu
     /// Receives the next message sent with <see cref="SendMessageAsync"/>, or <see langword="null"/>
     /// when the peer ended its stream between messages.
     /// </summary>
+    /// <remarks>
+    /// Canceled in the middle of a message, the bytes already taken are kept: the next call goes on
+    /// with the same message. Not to be called concurrently.
+    /// </remarks>
     /// <exception cref="ChannelException">The channel was reset, the stream ended inside a message, or a message exceeds <see cref="MultiplexerOptions.MaxMessageSize"/> (the channel is reset).</exception>
     public async ValueTask<byte[]?> ReceiveMessageAsync(CancellationToken cancellationToken = default)
     {
-        byte[]? message = null;
-        int filled = 0;
-        int length = -1;
         while (true)
         {
             ReadResult result = await _input.ReadAsync(cancellationToken).ConfigureAwait(false);
             ReadOnlySequence<byte> buffer = result.Buffer;
-            if (length < 0 && buffer.Length >= 4)
+            if (_messageLength < 0 && buffer.Length >= 4)
             {
                 uint announced = MultiplexedConnection.ReadUInt32(buffer);
                 if (announced > (uint)_connection.Options.MaxMessageSize)
@@ -165,27 +171,29 @@ public sealed class MultiplexedChannel : IDuplexPipe, IAsyncDisposable, RemoteSu
                     throw tooLarge;
                 }
 
-                length = (int)announced;
+                _messageLength = (int)announced;
                 buffer = buffer.Slice(4);
 
                 // Grown as bytes arrive: memory follows what the peer sent, not what it announced.
-                message = new byte[Math.Min(length, 64 * 1024)];
+                _message = new byte[Math.Min(_messageLength, 64 * 1024)];
             }
 
-            if (length >= 0)
+            if (_messageLength >= 0)
             {
-                int take = (int)Math.Min(buffer.Length, length - filled);
-                if (filled + take > message!.Length)
+                int take = (int)Math.Min(buffer.Length, _messageLength - _messageFilled);
+                if (_messageFilled + take > _message!.Length)
                 {
-                    Array.Resize(ref message, (int)Math.Min(length, Math.Max((long)message.Length * 2, filled + take)));
+                    Array.Resize(ref _message, (int)Math.Min(_messageLength, Math.Max((long)_message.Length * 2, _messageFilled + take)));
                 }
 
-                buffer.Slice(0, take).CopyTo(message.AsSpan(filled));
-                filled += take;
+                buffer.Slice(0, take).CopyTo(_message.AsSpan(_messageFilled));
+                _messageFilled += take;
                 buffer = buffer.Slice(take);
-                if (filled == length)
+                if (_messageFilled == _messageLength)
                 {
                     _input.AdvanceTo(buffer.Start);
+                    byte[] message = _message;
+                    (_message, _messageFilled, _messageLength) = (null, 0, -1);
                     return message;
                 }
             }
@@ -193,15 +201,16 @@ public sealed class MultiplexedChannel : IDuplexPipe, IAsyncDisposable, RemoteSu
             if (result.IsCompleted)
             {
                 _input.AdvanceTo(buffer.End);
-                if (length < 0 && buffer.IsEmpty)
+                if (_messageLength < 0 && buffer.IsEmpty)
                 {
                     return null;
                 }
 
                 throw new ChannelException(ChannelError.StreamClosed, Id, true, string.Create(CultureInfo.InvariantCulture,
-                    $"Channel {Id} ({Name}) ended inside a message ({filled} of {(length < 0 ? 4 : length)} bytes)."));
+                    $"Channel {Id} ({Name}) ended inside a message ({_messageFilled} of {(_messageLength < 0 ? 4 : _messageLength)} bytes)."));
             }
 
+            // What was copied is consumed (its credit returns to the peer); the message so far stays in the fields.
             _input.AdvanceTo(buffer.Start, buffer.End);
         }
     }

@@ -752,6 +752,38 @@ public sealed class MultiplexedConnectionTests : IDisposable
         (await peer.NextOfTypeAsync(FrameType.ChannelReset, Token)).Code.Should().Be((uint)ChannelError.MessageTooLarge);
     }
 
+    /// <summary>A receive canceled in the middle of a message keeps what it took: the next receive returns the whole message.</summary>
+    [Fact]
+    public async Task AReceiveCanceledInsideAMessage_LosesNothing()
+    {
+        var (console, agent) = await PlainPairAsync(Token);
+        await using var _ = console;
+        await using var __ = agent;
+        var (a, b) = await OpenPairAsync(console, agent, "notes", Token);
+        byte[] message = ChannelTestKit.Random(10_000);
+
+        // The length and the first half only: the receiver takes them, then waits for the rest.
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(a.Output.GetSpan(4), (uint)message.Length);
+        a.Output.Advance(4);
+        await a.Output.WriteAsync(message.AsMemory(0, 5_000), Token);
+        using var cancel = new CancellationTokenSource();
+        Task<byte[]?> receiving = b.ReceiveMessageAsync(cancel.Token).AsTask();
+        await WaitUntilAsync(() =>
+        {
+            lock (agent.Sync)
+            {
+                return b.Consumed == 4 + 5_000;
+            }
+        });
+        await cancel.CancelAsync();
+        await FluentActions.Awaiting(() => receiving).Should().ThrowAsync<OperationCanceledException>();
+
+        await a.Output.WriteAsync(message.AsMemory(5_000), Token);
+        (await b.ReceiveMessageAsync(Token)).Should().Equal(message);
+        await a.SendMessageAsync("next"u8.ToArray(), Token);
+        (await b.ReceiveMessageAsync(Token)).Should().Equal("next"u8.ToArray());
+    }
+
     [Fact]
     public async Task AMessageLargerThanTheWindow_StillArrives()
     {
