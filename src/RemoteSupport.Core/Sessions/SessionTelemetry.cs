@@ -28,6 +28,10 @@ public static class SessionTelemetry
     /// <summary>Bytes carried by sessions, by direction.</summary>
     internal static readonly Counter<long> Bytes = Meter.CreateCounter<long>("remotesupport.bytes", "By", "Bytes of session messages and streams, by direction.");
 
+    /// <summary>Counts <paramref name="bytes"/> sent or received, of session messages or of a stream (a pushed fix).</summary>
+    internal static void CountBytes(long bytes, bool sent, bool stream) =>
+        Bytes.Add(bytes, new KeyValuePair<string, object?>("direction", sent ? "sent" : "received"), new KeyValuePair<string, object?>("kind", stream ? "stream" : "message"));
+
     /// <summary>Session durations.</summary>
     internal static readonly Histogram<double> Duration = Meter.CreateHistogram<double>("remotesupport.session.duration", "s", "How long sessions lasted.");
 }

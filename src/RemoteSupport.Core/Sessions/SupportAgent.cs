@@ -225,7 +225,7 @@ public sealed class SupportAgent
     internal static ValueTask SendAsync(ISessionChannel channel, SessionMessage message, CancellationToken cancellationToken)
     {
         byte[] bytes = message.ToBytes();
-        SessionTelemetry.Bytes.Add(bytes.Length, new KeyValuePair<string, object?>("direction", "sent"));
+        SessionTelemetry.CountBytes(bytes.Length, sent: true, stream: false);
         return channel.SendMessageAsync(bytes, cancellationToken);
     }
 
@@ -237,7 +237,7 @@ public sealed class SupportAgent
             return null;
         }
 
-        SessionTelemetry.Bytes.Add(bytes.Length, new KeyValuePair<string, object?>("direction", "received"));
+        SessionTelemetry.CountBytes(bytes.Length, sent: false, stream: false);
         return SessionMessage.Parse(bytes);
     }
 
@@ -565,6 +565,7 @@ public sealed class SupportAgent
                     }
 
                     left -= read;
+                    SessionTelemetry.CountBytes(read, sent: false, stream: true);
                 }
 
                 await target.FlushAsync(cancellationToken).ConfigureAwait(false);

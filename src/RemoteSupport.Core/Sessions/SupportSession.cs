@@ -167,6 +167,8 @@ public sealed class SupportSession : IDisposable
                 {
                     await package.CopyToAsync(upload, 1 << 16, cancellationToken).ConfigureAwait(false);
                 }
+
+                SessionTelemetry.CountBytes(length, sent: true, stream: true);
             }
 
             return await AwaitResultAsync(id, cancellationToken).ConfigureAwait(false);

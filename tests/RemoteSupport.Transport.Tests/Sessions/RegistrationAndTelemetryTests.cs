@@ -82,8 +82,12 @@ public sealed class RegistrationAndTelemetryTests
         listener.Start();
 
         await using SessionWorld world = await SessionWorld.StartAsync();
+        string package = await world.BuildFixAsync("2.5.0");
+        long packageLength = new FileInfo(package).Length;
         await using (SupportConsoleConnection connection = await world.OpenSessionAsync())
         {
+            SessionResult pushed = await connection.Session.PushFixAsync(package, "metered", world.Token);
+            pushed.Succeeded.Should().BeTrue(pushed.Sentence);
             world.Approver.Next = ScriptedApprover.Answer.Refuse;
             await connection.Session.ViewAsync("finance", "ledger/2026.csv", "fabrikam", "look", world.Token);
             await connection.Session.RunDiagnosticAsync("disk", cancellationToken: world.Token);
@@ -97,7 +101,10 @@ public sealed class RegistrationAndTelemetryTests
             measurements.Should().Contain(("remotesupport.consent.decisions", 1, "operation=view-data,outcome=approval-refused"));
             measurements.Should().Contain(("remotesupport.consent.decisions", 1, "operation=run-diagnostic,outcome=none"));
             measurements.Should().Contain(("remotesupport.charges", 500, "currency=EUR,kind=call-setup"));
-            measurements.Where(m => m.Instrument == "remotesupport.bytes").Sum(m => m.Value).Should().BeGreaterThan(0);
+            measurements.Where(m => m.Instrument == "remotesupport.bytes" && m.Tags == "direction=sent,kind=message").Sum(m => m.Value).Should().BeGreaterThan(0);
+            measurements.Should().Contain(("remotesupport.bytes", packageLength, "direction=sent,kind=stream"), "the console counts the package it pushed");
+            measurements.Where(m => m.Instrument == "remotesupport.bytes" && m.Tags == "direction=received,kind=stream").Sum(m => m.Value)
+                .Should().BeGreaterThanOrEqualTo(packageLength, "the agent counts the package as it arrives");
         }
     }
 }

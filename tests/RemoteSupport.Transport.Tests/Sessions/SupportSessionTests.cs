@@ -162,6 +162,7 @@ public sealed class SupportSessionTests
         session.HeartbeatInterval = TimeSpan.FromMilliseconds(20);
         await Task.Delay(TimeSpan.FromMilliseconds(500), world.Token); // real time: several heartbeats go out
         session.HeartbeatInterval = TimeSpan.FromHours(1);
+        await Task.Delay(TimeSpan.FromMilliseconds(300), world.Token); // a heartbeat already on its way is heard before the clock moves on
         world.Clock.Advance(TimeSpan.FromMinutes(30));
         await connection.AbortAsync("line dropped");
         await world.WaitForSessionsAsync(1);
