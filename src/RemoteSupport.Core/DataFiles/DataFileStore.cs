@@ -20,7 +20,7 @@ public sealed record DataFileEntry(string Path, long Length, DateTimeOffset Last
 /// <summary>
 /// The customer's data files under named roots. Every operation needs a granted
 /// <see cref="ConsentDecision"/> for exactly that operation and file. Views record the file's hash;
-/// changes are atomic (temporary file in the same folder, flushed to disk, renamed) and record the
+/// changes are atomic (temporary file in the same folder, flushed to disk, renamed, the folder fsynced) and record the
 /// hashes before and after. Paths that escape a root, directly or through a symbolic link, are refused.
 /// </summary>
 public sealed class DataFileStore
@@ -103,6 +103,7 @@ public sealed class DataFileStore
             }
 
             File.Move(temporary, file, overwrite: true);
+            DurableDirectory.FlushFor(file);
         }
         catch
         {

@@ -184,6 +184,7 @@ public sealed class FixInstaller
                 string backup = Path.Combine(transaction, "backup", file.Path);
                 Directory.CreateDirectory(Path.GetDirectoryName(backup)!);
                 File.Move(target, backup, overwrite: true);
+                DurableDirectory.FlushFor(backup);
             }
 
             AfterStep?.Invoke($"backup:{i}");
@@ -192,6 +193,8 @@ public sealed class FixInstaller
                 Directory.CreateDirectory(Path.GetDirectoryName(target)!);
                 File.Move(Path.Combine(staging, file.Path), target, overwrite: true);
             }
+
+            DurableDirectory.FlushFor(target); // the old name gone, the new one there: both durable before the next step
 
             AfterStep?.Invoke($"swap:{i}");
         }
@@ -279,10 +282,12 @@ public sealed class FixInstaller
             if (File.Exists(backup))
             {
                 File.Move(backup, target, overwrite: true);
+                DurableDirectory.FlushFor(target);
             }
             else if (file.HashBefore is null && File.Exists(target) && Hash(target) == file.HashAfter)
             {
                 File.Delete(target); // an added file
+                DurableDirectory.FlushFor(target);
             }
         }
 
@@ -317,6 +322,7 @@ public sealed class FixInstaller
         }
 
         File.Move(temporary, path, overwrite: true);
+        DurableDirectory.FlushFor(path);
     }
 
     private string Target(string path) => Path.Combine(_root, path.Replace('/', Path.DirectorySeparatorChar));

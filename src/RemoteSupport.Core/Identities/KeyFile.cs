@@ -79,6 +79,7 @@ public static class KeyFile
             }
 
             File.Move(temporary, fullPath, overwrite: false);
+            DurableDirectory.FlushFor(fullPath);
         }
         catch
         {

@@ -73,6 +73,7 @@ public sealed class AppendOnlyJournal : IAsyncDisposable
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         FileStream file;
+        bool created = !File.Exists(path);
         try
         {
             file = new FileStream(path, FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None, 1, FileOptions.Asynchronous);
@@ -85,6 +86,11 @@ public sealed class AppendOnlyJournal : IAsyncDisposable
         try
         {
             (List<byte[]> leaves, List<long> offsets, long valid, long truncated) = await RecoverAsync(file, cancellationToken).ConfigureAwait(false);
+            if (created)
+            {
+                DurableDirectory.FlushFor(path); // the new journal's name is as durable as its header
+            }
+
             return new AppendOnlyJournal(file, leaves, offsets, valid, truncated);
         }
         catch
