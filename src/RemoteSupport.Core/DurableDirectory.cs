@@ -14,7 +14,11 @@ internal static partial class DurableDirectory
 
     /// <summary>Flushes the entries of the directory that holds <paramref name="file"/>.</summary>
     /// <exception cref="IOException">The directory could not be opened or flushed (named, with the system's error).</exception>
-    public static void FlushFor(string file) => Flush(Path.GetDirectoryName(Path.GetFullPath(file)) ?? Path.GetPathRoot(Path.GetFullPath(file))!);
+    public static void FlushFor(string file)
+    {
+        string full = Path.GetFullPath(file);
+        Flush(Path.GetDirectoryName(full) ?? Path.GetPathRoot(full)!);
+    }
 
     /// <summary>Flushes the entries of <paramref name="directory"/>.</summary>
     /// <exception cref="IOException">The directory could not be opened or flushed (named, with the system's error).</exception>

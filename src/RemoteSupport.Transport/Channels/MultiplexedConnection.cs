@@ -312,16 +312,26 @@ public sealed class MultiplexedConnection : IAsyncDisposable
     {
         lock (Sync)
         {
-            if (channel.Queued || channel.State == ChannelState.Closed)
+            if (!EnqueueReadyLocked(channel))
             {
                 return;
             }
-
-            channel.Queued = true;
-            _ready.Enqueue(channel);
         }
 
         Wake();
+    }
+
+    /// <summary>Puts <paramref name="channel"/> at the back of the queue of channels with something to send, unless it is there or closed.</summary>
+    private bool EnqueueReadyLocked(MultiplexedChannel channel)
+    {
+        if (channel.Queued || channel.State == ChannelState.Closed)
+        {
+            return false;
+        }
+
+        channel.Queued = true;
+        _ready.Enqueue(channel);
+        return true;
     }
 
     internal void OnOutputCompleted(MultiplexedChannel channel, Exception? exception)
@@ -900,11 +910,7 @@ public sealed class MultiplexedConnection : IAsyncDisposable
                     foreach (MultiplexedChannel waiting in _waitingForConnectionCredit)
                     {
                         waiting.WaitingForConnectionCredit = false;
-                        if (!waiting.Queued && waiting.State != ChannelState.Closed)
-                        {
-                            waiting.Queued = true;
-                            _ready.Enqueue(waiting);
-                        }
+                        EnqueueReadyLocked(waiting);
                     }
 
                     _waitingForConnectionCredit.Clear();
@@ -1108,13 +1114,10 @@ public sealed class MultiplexedConnection : IAsyncDisposable
                 }
             }
         }
-        catch (Exception ex) when (ex is IOException or InvalidOperationException or ObjectDisposedException or SecureChannelException or ArgumentException)
-        {
-            Fail(new ChannelException(ChannelError.ConnectionClosed, 0, false, "Sending failed: " + ex.Message), tellPeer: true);
-        }
         catch (Exception ex)
         {
-            Fail(new ChannelException(ChannelError.ConnectionClosed, 0, false, "The connection failed: " + ex.Message), tellPeer: true);
+            // The link failed (IOException, a sealed record, ...), or a bug: the connection ends and the writer stops.
+            Fail(new ChannelException(ChannelError.ConnectionClosed, 0, false, "Sending failed: " + ex.Message), tellPeer: true);
         }
 
         // Stopped: _writerRunning stays 1, so no thread writes again.
@@ -1451,12 +1454,8 @@ public sealed class MultiplexedConnection : IAsyncDisposable
 
     private async Task FinishAsync()
     {
-        await Task.WhenAll(_readLoop, _writerStopped.Task).ContinueWith(static _ => { }, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default).ConfigureAwait(false);
-        Exception? bug = _readLoop.Exception?.InnerException;
-        if (bug is not null)
-        {
-            Fail(new ChannelException(ChannelError.ConnectionClosed, 0, false, "The connection failed: " + bug.Message), tellPeer: true);
-        }
+        // Both end through Fail: the read loop and the writer catch every exception.
+        await Task.WhenAll(_readLoop, _writerStopped.Task).ConfigureAwait(false);
 
         if (_keepAliveTimer is not null)
         {
