@@ -17,9 +17,9 @@ internal static class RepositoryPaths
         throw new InvalidOperationException("RemoteSupport.sln not found above " + AppContext.BaseDirectory);
     }
 
-    /// <summary>Gets a vector folder: the one named by <paramref name="environmentVariable"/>, or <c>../shared/vectors/&lt;name&gt;</c> beside the repository.</summary>
+    /// <summary>Gets a vector folder: the one named by <paramref name="environmentVariable"/>, or <c>tests/vectors/&lt;name&gt;</c> in the repository.</summary>
     public static string Vectors(string environmentVariable, string name) =>
         Environment.GetEnvironmentVariable(environmentVariable) is { Length: > 0 } folder
-            ? folder
-            : Path.GetFullPath(Path.Combine(Root(), "..", "shared", "vectors", name));
+            ? Path.GetFullPath(folder)
+            : Path.Combine(Root(), "tests", "vectors", name);
 }

@@ -39,11 +39,14 @@ public class MerkleTreeTests
 
 /// <summary>
 /// Every RFC 6962 inclusion and consistency vector under <c>RFC6962_VECTORS_DIR</c> (default
-/// <c>../shared/vectors/rfc6962</c>), one case per file, named by its path relative to that folder:
+/// <c>tests/vectors/rfc6962</c> in the repository), one case per file, named by its path relative to that folder:
 /// verification succeeds exactly when <c>wantErr</c> is false.
 /// </summary>
 public class Rfc6962VectorTests
 {
+    /// <summary>The transparency-dev/merkle vectors the repository ships (<c>tests/vectors/rfc6962/README.md</c>).</summary>
+    private const int ShippedVectors = 122;
+
     public static TheoryData<string> Files()
     {
         var files = new TheoryData<string>();
@@ -65,6 +68,10 @@ public class Rfc6962VectorTests
     {
         IEnumerable<string> names = Files().Select((object[] row) => (string)row[0]);
         names.Should().Contain(n => n.StartsWith("inclusion/", StringComparison.Ordinal)).And.Contain(n => n.StartsWith("consistency/", StringComparison.Ordinal));
+        if (Environment.GetEnvironmentVariable("RFC6962_VECTORS_DIR") is not { Length: > 0 })
+        {
+            names.Should().HaveCountGreaterThanOrEqualTo(ShippedVectors, "the repository ships the transparency-dev/merkle vectors");
+        }
     }
 
     [Theory]
