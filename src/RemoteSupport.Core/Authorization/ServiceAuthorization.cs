@@ -120,6 +120,12 @@ public sealed class AuthorizationBook
         _time = timeProvider ?? TimeProvider.System;
     }
 
+    /// <summary>
+    /// Gets the customer whose unit holds this book. When set, authorizations and revocations of any
+    /// other customer are refused.
+    /// </summary>
+    public string? CustomerId { get; init; }
+
     /// <summary>Accepts a customer-signed authorization.</summary>
     /// <returns>An empty string when accepted, otherwise why not.</returns>
     public string Accept(SignedEnvelope envelope)
@@ -128,6 +134,11 @@ public sealed class AuthorizationBook
                 a => [new SignatureRequirement(a.CustomerId, PartyRole.Customer)], "the customer", out ServiceAuthorization? authorization, out string error))
         {
             return error;
+        }
+
+        if (CustomerId is not null && authorization.CustomerId != CustomerId)
+        {
+            return $"Authorization {authorization.AuthorizationId} is from customer {authorization.CustomerId}; this unit belongs to {CustomerId}.";
         }
 
         if (authorization.ValidUntil <= authorization.ValidFrom || authorization.VendorKeys.Count == 0 || authorization.Units.Count == 0)
@@ -151,6 +162,11 @@ public sealed class AuthorizationBook
                 r => [new SignatureRequirement(r.CustomerId, PartyRole.Customer)], "the customer", out AuthorizationRevocation? revocation, out string error))
         {
             return error;
+        }
+
+        if (CustomerId is not null && revocation.CustomerId != CustomerId)
+        {
+            return $"The revocation is from customer {revocation.CustomerId}; this unit belongs to {CustomerId}.";
         }
 
         lock (_gate)

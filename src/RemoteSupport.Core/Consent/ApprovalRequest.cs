@@ -37,7 +37,10 @@ public sealed record ApprovalRequest
     /// <summary>Gets the owner of the files: the customer or an affiliate.</summary>
     public string? Owner { get; init; }
 
-    /// <summary>Gets why the technician asks.</summary>
+    /// <summary>Gets the diagnostic's name, for a diagnostic.</summary>
+    public string? Diagnostic { get; init; }
+
+    /// <summary>Gets why the technician asks (the vendor's words, rendered quoted).</summary>
     public required string Reason { get; init; }
 
     /// <summary>Gets the support ticket.</summary>
@@ -62,7 +65,7 @@ public sealed record ApprovalRequest
             SupportOperation.ViewData => "VIEW (read only)",
             SupportOperation.ChangeData => "CHANGE (replace, create or delete)",
             SupportOperation.InstallFix => "INSTALL a software fix on",
-            _ => "RUN a diagnostic on",
+            _ => $"RUN the diagnostic {VendorText.Quote(Diagnostic ?? string.Empty)} on",
         };
         text.Append(CultureInfo.InvariantCulture, $"Technician {TechnicianId} (key {TechnicianKeyId}) asks to {verb}");
         if (Root is not null)
@@ -83,11 +86,46 @@ public sealed record ApprovalRequest
             text.Append(CultureInfo.InvariantCulture, $"Fix package SHA-256: {PackageHash}\n");
         }
 
-        text.Append(CultureInfo.InvariantCulture, $"Reason: {Reason}\n");
-        text.Append(CultureInfo.InvariantCulture, $"Ticket: {Ticket ?? "none"}\n");
+        // The vendor's words, quoted on one line; Validate refuses control, format and separator characters.
+        text.Append(CultureInfo.InvariantCulture, $"Reason (the vendor's words): {VendorText.Quote(Reason)}\n");
+        text.Append(CultureInfo.InvariantCulture, $"Ticket (the vendor's words): {(Ticket is null ? "none" : VendorText.Quote(Ticket))}\n");
         text.Append(CultureInfo.InvariantCulture, $"Session: {SessionId}\n");
         text.Append(CultureInfo.InvariantCulture, $"Requested at {RequestedAt:yyyy-MM-dd HH:mm:ss}Z for {TimeSpan.FromSeconds(RequestedDurationSeconds):c}.\n");
         return text.ToString();
+    }
+
+    /// <summary>
+    /// Checks what came from the vendor, as the gate does before it builds a request: the reason, ticket,
+    /// root, owner and diagnostic name (no control, format or separator characters, bounded lengths) and the
+    /// paths (canonical, no <c>*</c>). The offline route calls it on an imported request before anyone signs.
+    /// </summary>
+    /// <returns>Null when the request is sound, otherwise the sentence naming the problem.</returns>
+    public string? Validate()
+    {
+        string? problem = VendorText.Check("reason", Reason, VendorText.MaxReasonLength)
+            ?? VendorText.Check("ticket", Ticket, VendorText.MaxNameLength, required: false)
+            ?? VendorText.Check("data root", Root, VendorText.MaxNameLength, required: false)
+            ?? VendorText.Check("owner", Owner, VendorText.MaxNameLength, required: false)
+            ?? (Operation == SupportOperation.RunDiagnostic ? VendorText.CheckDiagnosticName(Diagnostic) : null);
+        if (problem is not null)
+        {
+            return problem;
+        }
+
+        foreach (string path in Paths)
+        {
+            if (!DataFiles.DataPath.TryCanonicalize(path, out string canonical, out string error))
+            {
+                return error;
+            }
+
+            if (canonical != path)
+            {
+                return $"The path '{path}' is not canonical.";
+            }
+        }
+
+        return null;
     }
 
     /// <summary>Gets the SHA-256 (lowercase hex) of <see cref="RenderText"/>, which the approval names.</summary>
@@ -96,18 +134,21 @@ public sealed record ApprovalRequest
     /// <summary>Exports the request for the offline route.</summary>
     public string ToJson() => Encoding.UTF8.GetString(DocumentJson.Serialize(this));
 
-    /// <summary>Imports a request exported by <see cref="ToJson"/>.</summary>
-    /// <exception cref="FormatException">The text is not an approval request.</exception>
+    /// <summary>Imports a request exported by <see cref="ToJson"/>, checked by <see cref="Validate"/>.</summary>
+    /// <exception cref="FormatException">The text is not an approval request, or <see cref="Validate"/> refuses it.</exception>
     public static ApprovalRequest FromJson(string json)
     {
+        ApprovalRequest request;
         try
         {
-            return JsonSerializer.Deserialize<ApprovalRequest>(json, DocumentJson.Options) ?? throw new FormatException("The approval request is empty.");
+            request = JsonSerializer.Deserialize<ApprovalRequest>(json, DocumentJson.Options) ?? throw new FormatException("The approval request is empty.");
         }
         catch (JsonException ex)
         {
             throw new FormatException("Not an approval request: " + ex.Message, ex);
         }
+
+        return request.Validate() is { } problem ? throw new FormatException("The approval request is refused: " + problem) : request;
     }
 }
 
@@ -159,10 +200,19 @@ public sealed record Approval
     /// <summary>Gets the fix package hash it binds, for fix installs.</summary>
     public string? PackageHash { get; init; }
 
-    /// <summary>Creates the approval answering <paramref name="request"/> exactly as asked.</summary>
+    /// <summary>Gets the diagnostics it allows by name, for <see cref="SupportOperation.RunDiagnostic"/>.</summary>
+    public IReadOnlyList<string> Diagnostics { get; init; } = [];
+
+    /// <summary>Creates the approval answering <paramref name="request"/> exactly as asked: its paths are literal, never patterns.</summary>
+    /// <exception cref="ArgumentException">A requested path holds <c>*</c>, which would become a wildcard in the approval's patterns.</exception>
     public static Approval For(ApprovalRequest request, DateTimeOffset validFrom, int maxUses = 1)
     {
         ArgumentNullException.ThrowIfNull(request);
+        if (request.Paths.FirstOrDefault(p => p.Contains('*', StringComparison.Ordinal)) is { } glob)
+        {
+            Error.Argument(nameof(request), $"The requested path '{glob}' holds '*': a requested path is literal, and '*' would make the approval cover other files.");
+        }
+
         return new Approval
         {
             ApprovalId = "approval-" + Guid.NewGuid().ToString("N"),
@@ -178,6 +228,7 @@ public sealed record Approval
             ValidUntil = validFrom.AddSeconds(request.RequestedDurationSeconds),
             MaxUses = maxUses,
             PackageHash = request.PackageHash,
+            Diagnostics = request.Diagnostic is null ? [] : [request.Diagnostic],
         };
     }
 

@@ -33,10 +33,13 @@ public sealed record ConsentRequest
     /// <summary>Gets the owner of the file: the customer or an affiliate.</summary>
     public string? Owner { get; init; }
 
-    /// <summary>Gets why, for the approval request.</summary>
+    /// <summary>Gets the diagnostic's name, for <see cref="SupportOperation.RunDiagnostic"/>: the approval grants only this one.</summary>
+    public string? Diagnostic { get; init; }
+
+    /// <summary>Gets why, for the approval request (the vendor's words: 1 to 280 characters, no control or format characters).</summary>
     public string Reason { get; init; } = "troubleshooting";
 
-    /// <summary>Gets the ticket, for the approval request.</summary>
+    /// <summary>Gets the ticket, for the approval request (the vendor's words: 1 to 64 characters, no control or format characters).</summary>
     public string? Ticket { get; init; }
 
     /// <summary>Gets how long an approval is asked for, in seconds.</summary>
@@ -127,6 +130,15 @@ public enum ConsentReason
 
     /// <summary>The approval is malformed or binds another package.</summary>
     ApprovalMalformed,
+
+    /// <summary>A vendor-supplied field of the request is refused (control or format characters, too long, a bad diagnostic name).</summary>
+    RequestMalformed,
+
+    /// <summary>The ground rules list the diagnostics allowed, and this one is not among them.</summary>
+    DiagnosticNotPermitted,
+
+    /// <summary>The approval is for another diagnostic.</summary>
+    ApprovalWrongDiagnostic,
 }
 
 /// <summary>The consent gate's decision, recorded in the audit sink before it is returned.</summary>
@@ -161,6 +173,16 @@ public sealed record ConsentDecision
 
     /// <summary>Gets a value indicating whether the operation may run.</summary>
     public bool IsGranted => Outcome == ConsentOutcome.Granted;
+
+    /// <summary>
+    /// Gets the path patterns a granted data operation is confined to, each set of which must match a
+    /// path below it (a listing): the matching scope's patterns, and the approval's when one was used.
+    /// </summary>
+    internal IReadOnlyList<IReadOnlyList<string>> Confinement { get; init; } = [];
+
+    /// <summary>Whether <paramref name="canonicalPath"/> lies within every pattern set of <see cref="Confinement"/>.</summary>
+    internal bool Covers(string canonicalPath) =>
+        Confinement.All(patterns => patterns.Any(p => RemoteSupport.DataFiles.DataPath.Matches(p, canonicalPath)));
 }
 
 /// <summary>Where consent decisions are recorded before the operation runs (the audit journal in production).</summary>

@@ -79,6 +79,11 @@ public sealed class ConsentGate
     private async ValueTask<ConsentDecision> EvaluateAsync(
         ConsentRequest request, IReadOnlyList<SignedEnvelope> approvals, DateTimeOffset now, CancellationToken cancellationToken)
     {
+        if (VendorText.CheckRequest(request) is { } malformed)
+        {
+            return Decide(request, now, ConsentOutcome.Denied, ConsentReason.RequestMalformed, malformed);
+        }
+
         SecurityGroundRules? rules = _groundRules.Current;
         if (rules is null)
         {
@@ -105,12 +110,26 @@ public sealed class ConsentGate
                 $"The ground rules do not permit {request.Operation}.");
         }
 
+        ApprovalRequirement? requirement = rule.Approval;
+        if (request.Operation == SupportOperation.RunDiagnostic && rules.Diagnostics is { } listed)
+        {
+            DiagnosticRule? diagnostic = listed.FirstOrDefault(d => d.Name == request.Diagnostic);
+            if (diagnostic is null)
+            {
+                return Decide(request, now, ConsentOutcome.Denied, ConsentReason.DiagnosticNotPermitted,
+                    $"The ground rules do not allow the diagnostic '{request.Diagnostic}' (they allow {string.Join(", ", listed.Select(d => $"'{d.Name}'"))}).");
+            }
+
+            requirement = diagnostic.Approval;
+        }
+
         if (!WithinHours(rules, now, out string hoursSentence))
         {
             return Decide(request, now, ConsentOutcome.Denied, ConsentReason.OutsideHours, hoursSentence);
         }
 
         string? canonical = null;
+        IReadOnlyList<string>? scopePatterns = null;
         if (request.Operation is SupportOperation.ViewData or SupportOperation.ChangeData)
         {
             if (!DataPath.TryCanonicalize(request.Path, out canonical, out string pathError))
@@ -118,36 +137,37 @@ public sealed class ConsentGate
                 return Decide(request, now, ConsentOutcome.Denied, ConsentReason.PathRefused, pathError);
             }
 
-            ConsentDecision? scopeDenial = CheckScope(rules, request, canonical, now);
+            ConsentDecision? scopeDenial = CheckScope(rules, request, canonical, now, out scopePatterns);
             if (scopeDenial is not null)
             {
                 return scopeDenial;
             }
         }
 
-        if (rule.Approval is null)
+        if (requirement is null)
         {
-            return Decide(request, now, ConsentOutcome.Granted, ConsentReason.None, $"{request.Operation} needs no approval under the ground rules.", canonical);
+            return Decide(request, now, ConsentOutcome.Granted, ConsentReason.None, $"{request.Operation} needs no approval under the ground rules.", canonical)
+                with { Confinement = scopePatterns is null ? [] : [scopePatterns] };
         }
 
         if (approvals.Count == 0)
         {
             return Decide(request, now, ConsentOutcome.NeedsApproval, ConsentReason.ApprovalRequired,
-                $"{request.Operation} needs a written approval by {string.Join(" and ", rule.Approval.Groups.Select(g => $"{g.Quorum} of {g.Name}"))}.",
+                $"{request.Operation} needs a written approval by {string.Join(" and ", requirement.Groups.Select(g => $"{g.Quorum} of {g.Name}"))}.",
                 canonical) with { ApprovalRequest = BuildRequest(request, canonical, now) };
         }
 
         (ConsentReason Reason, string Sentence)? firstFailure = null;
         foreach (SignedEnvelope envelope in approvals)
         {
-            (ConsentReason reason, string sentence, Approval? approval) = CheckApproval(envelope, rule.Approval, rules, request, canonical, now);
+            (ConsentReason reason, string sentence, Approval? approval) = CheckApproval(envelope, requirement, rules, request, canonical, now);
             if (approval is not null)
             {
                 if (await _uses.TryConsumeAsync(approval.ApprovalId, approval.MaxUses, cancellationToken).ConfigureAwait(false))
                 {
                     return Decide(request, now, ConsentOutcome.Granted, ConsentReason.None,
                         $"Granted under approval {approval.ApprovalId} (use {_uses.UsesOf(approval.ApprovalId)} of {approval.MaxUses}).", canonical)
-                        with { ApprovalsUsed = [approval.ApprovalId] };
+                        with { ApprovalsUsed = [approval.ApprovalId], Confinement = scopePatterns is null ? [] : [scopePatterns, approval.PathPatterns] };
                 }
 
                 (reason, sentence) = (ConsentReason.ApprovalUsesExhausted, $"Approval {approval.ApprovalId} has used all {approval.MaxUses} of its uses.");
@@ -159,8 +179,10 @@ public sealed class ConsentGate
         return Decide(request, now, ConsentOutcome.Denied, firstFailure!.Value.Reason, firstFailure.Value.Sentence, canonical);
     }
 
-    private static ConsentDecision? CheckScope(SecurityGroundRules rules, ConsentRequest request, string canonical, DateTimeOffset now)
+    // patterns: those of every scope of the request's root and owner, which the entries of a listing must match too.
+    private static ConsentDecision? CheckScope(SecurityGroundRules rules, ConsentRequest request, string canonical, DateTimeOffset now, out IReadOnlyList<string>? patterns)
     {
+        patterns = [.. rules.DataScopes.Where(s => s.Root == request.Root && s.Owner == request.Owner).SelectMany(s => s.PathPatterns)];
         bool pathInScope = false;
         foreach (DataScope scope in rules.DataScopes)
         {
@@ -228,6 +250,11 @@ public sealed class ConsentGate
             return (ConsentReason.ApprovalWrongOperation, $"Approval {approval.ApprovalId} allows {string.Join(", ", approval.Operations)}, not {request.Operation}.", null);
         }
 
+        if (request.Operation == SupportOperation.RunDiagnostic && !approval.Diagnostics.Contains(request.Diagnostic ?? string.Empty))
+        {
+            return (ConsentReason.ApprovalWrongDiagnostic, $"Approval {approval.ApprovalId} allows the diagnostics {string.Join(", ", approval.Diagnostics.Select(d => $"'{d}'"))}, not '{request.Diagnostic}'.", null);
+        }
+
         if (canonical is not null)
         {
             if (approval.Root != request.Root || !approval.PathPatterns.Any(p => DataPath.Matches(p, canonical)))
@@ -272,25 +299,36 @@ public sealed class ConsentGate
     {
         DateTimeZone zone = DateTimeZoneProviders.Tzdb[rules.TimeZone];
         ZonedDateTime local = Instant.FromDateTimeOffset(now).InZone(zone);
-        LocalTime from = HourPattern.Parse(rules.Hours.From).GetValueOrThrow();
-        LocalTime to = HourPattern.Parse(rules.Hours.To).GetValueOrThrow();
-        DayOfWeek day = local.DayOfWeek switch
+        if (!TryParseHours(rules.Hours, out LocalTime from, out LocalTime to))
         {
-            IsoDayOfWeek.Monday => DayOfWeek.Monday,
-            IsoDayOfWeek.Tuesday => DayOfWeek.Tuesday,
-            IsoDayOfWeek.Wednesday => DayOfWeek.Wednesday,
-            IsoDayOfWeek.Thursday => DayOfWeek.Thursday,
-            IsoDayOfWeek.Friday => DayOfWeek.Friday,
-            IsoDayOfWeek.Saturday => DayOfWeek.Saturday,
-            _ => DayOfWeek.Sunday,
-        };
-        // From == To means the whole day.
-        bool inside = rules.Hours.Days.Contains(day) && (from == to || (local.TimeOfDay >= from && local.TimeOfDay < to));
+            sentence = $"The ground rules' service hours '{rules.Hours.From}'-'{rules.Hours.To}' are not HH:mm times.";
+            return false;
+        }
+
+        DayOfWeek day = (DayOfWeek)((int)local.DayOfWeek % 7); // NodaTime: Monday 1 .. Sunday 7; .NET: Sunday 0
+        DayOfWeek yesterday = (DayOfWeek)(((int)day + 6) % 7);
+        LocalTime time = local.TimeOfDay;
+        IReadOnlyList<DayOfWeek> days = rules.Hours.Days;
+
+        // From == To is the whole day; To before From runs overnight, into the morning after a listed day.
+        bool inside = from == to ? days.Contains(day)
+            : from < to ? days.Contains(day) && time >= from && time < to
+            : (days.Contains(day) && time >= from) || (days.Contains(yesterday) && time < to);
         sentence = inside
             ? string.Empty
             : string.Create(CultureInfo.InvariantCulture,
                 $"It is {local.DayOfWeek} {local.TimeOfDay:HH:mm} in {rules.TimeZone}; service hours are {string.Join(", ", rules.Hours.Days)} {rules.Hours.From}-{rules.Hours.To}.");
         return inside;
+    }
+
+    /// <summary>Parses the service hours' <c>HH:mm</c> times (also when ground rules are accepted).</summary>
+    internal static bool TryParseHours(ServiceHours hours, out LocalTime from, out LocalTime to)
+    {
+        ParseResult<LocalTime> start = HourPattern.Parse(hours.From ?? string.Empty);
+        ParseResult<LocalTime> end = HourPattern.Parse(hours.To ?? string.Empty);
+        from = start.Success ? start.Value : default;
+        to = end.Success ? end.Value : default;
+        return start.Success && end.Success;
     }
 
     private static ApprovalRequest BuildRequest(ConsentRequest request, string? canonical, DateTimeOffset now) => new()
@@ -300,6 +338,7 @@ public sealed class ConsentGate
         TechnicianId = request.TechnicianId,
         TechnicianKeyId = request.TechnicianKey.KeyId,
         Operation = request.Operation,
+        Diagnostic = request.Operation == SupportOperation.RunDiagnostic ? request.Diagnostic : null,
         Root = canonical is null ? null : request.Root,
         Paths = canonical is null ? [] : [canonical],
         Owner = canonical is null ? null : request.Owner,

@@ -5,8 +5,9 @@ namespace RemoteSupport.DataFiles;
 
 /// <summary>
 /// Canonical data file paths: relative to a data root, <c>/</c>-separated, NFC-normalized. Refuses
-/// <c>..</c> and <c>.</c> segments, absolute and drive paths, backslashes, percent-encoded
-/// separators and dots, control characters, and Unicode look-alikes of separators and dots.
+/// <c>..</c> and <c>.</c> segments, absolute and drive paths, backslashes, <c>*</c> (the patterns'
+/// wildcard), percent-encoded separators and dots, control characters, and Unicode look-alikes of
+/// separators and dots.
 /// </summary>
 public static class DataPath
 {
@@ -30,6 +31,12 @@ public static class DataPath
         if (path.Any(c => char.IsControl(c) || char.GetUnicodeCategory(c) == UnicodeCategory.Format))
         {
             error = "A data path must not contain control or format characters.";
+            return false;
+        }
+
+        if (path.Contains('*', StringComparison.Ordinal))
+        {
+            error = "A data path must not contain '*': a requested path is literal, and '*' is a wildcard in scope and approval patterns.";
             return false;
         }
 

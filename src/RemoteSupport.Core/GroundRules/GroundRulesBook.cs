@@ -21,6 +21,13 @@ public sealed class GroundRulesBook
         _trust = trust;
     }
 
+    /// <summary>
+    /// Gets the customer whose unit holds this book. When set, ground rules of any other customer are
+    /// refused: with several customers' keys in one trust store, one customer's rules never apply to
+    /// another's unit.
+    /// </summary>
+    public string? CustomerId { get; init; }
+
     /// <summary>Gets the ground rules in force, or null.</summary>
     public SecurityGroundRules? Current { get; private set; }
 
@@ -50,13 +57,14 @@ public sealed class GroundRulesBook
             return error;
         }
 
-        try
+        if (CustomerId is not null && rules.CustomerId != CustomerId)
         {
-            _ = NodaTime.DateTimeZoneProviders.Tzdb[rules.TimeZone];
+            return $"These ground rules are for customer {rules.CustomerId}; this unit belongs to {CustomerId}.";
         }
-        catch (NodaTime.TimeZones.DateTimeZoneNotFoundException)
+
+        if (Check(rules) is { } problem)
         {
-            return $"'{rules.TimeZone}' is not an IANA time zone.";
+            return problem;
         }
 
         lock (_gate)
@@ -82,5 +90,47 @@ public sealed class GroundRulesBook
             _currentEnvelope = envelope;
             return string.Empty;
         }
+    }
+
+    /// <summary>Checks what every later decision relies on, so that a malformed document is refused here rather than failing then.</summary>
+    private static string? Check(SecurityGroundRules rules)
+    {
+        if (rules.TimeZone is null || NodaTime.DateTimeZoneProviders.Tzdb.GetZoneOrNull(rules.TimeZone) is null)
+        {
+            return $"'{rules.TimeZone}' is not an IANA time zone.";
+        }
+
+        if (rules.Hours is null || !Consent.ConsentGate.TryParseHours(rules.Hours, out _, out _))
+        {
+            return $"The service hours must be HH:mm times from 00:00 to 23:59 ('{rules.Hours?.From}'-'{rules.Hours?.To}' given).";
+        }
+
+        if (rules.Hours.Days is null || rules.Hours.Days.Count == 0 || rules.Hours.Days.Any(d => !Enum.IsDefined(d)))
+        {
+            return "The service hours must name at least one day of the week.";
+        }
+
+        if (rules.MaxSessionMinutes < 1 || rules.MaxApprovalLifetimeSeconds < 1)
+        {
+            return "The longest session and the longest approval must each be at least 1 (minute, second).";
+        }
+
+        if (rules.Diagnostics is { } diagnostics)
+        {
+            foreach (DiagnosticRule diagnostic in diagnostics)
+            {
+                if (Consent.VendorText.CheckDiagnosticName(diagnostic.Name) is { } problem)
+                {
+                    return $"The ground rules name a diagnostic '{diagnostic.Name}': {problem}";
+                }
+            }
+
+            if (diagnostics.Select(d => d.Name).Distinct(StringComparer.Ordinal).Count() != diagnostics.Count)
+            {
+                return "The ground rules name a diagnostic twice.";
+            }
+        }
+
+        return null;
     }
 }

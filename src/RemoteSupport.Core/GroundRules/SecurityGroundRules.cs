@@ -62,6 +62,13 @@ public sealed record SecurityGroundRules
     /// <summary>Gets the toll charge policy the ledger applies.</summary>
     public required TollChargePolicy TollCharges { get; init; }
 
+    /// <summary>
+    /// Gets the diagnostics the vendor may run, by name, each with the approval it needs (none: it runs
+    /// without one). When given, a diagnostic not listed is refused; when null, the
+    /// <see cref="SupportOperation.RunDiagnostic"/> rule applies to every diagnostic.
+    /// </summary>
+    public IReadOnlyList<DiagnosticRule>? Diagnostics { get; init; }
+
     /// <summary>Gets the rule for <paramref name="operation"/>, or null when it is not permitted.</summary>
     public OperationRule? RuleFor(SupportOperation operation) => Operations.FirstOrDefault(r => r.Operation == operation && r.Permitted);
 
@@ -90,6 +97,11 @@ public sealed record SecurityGroundRules
 /// <param name="Approval">The approval it needs; null when none.</param>
 public sealed record OperationRule(SupportOperation Operation, bool Permitted, ApprovalRequirement? Approval);
 
+/// <summary>A diagnostic the ground rules name, and the approval it needs (null: none).</summary>
+/// <param name="Name">The diagnostic's name, as the integrator registered it on the unit.</param>
+/// <param name="Approval">The approval it needs; null when it runs without one.</param>
+public sealed record DiagnosticRule(string Name, ApprovalRequirement? Approval);
+
 /// <summary>The approvals an operation needs: every group must be met by the signers of one approval.</summary>
 /// <param name="Groups">The approver groups, for example IT and the data owner.</param>
 public sealed record ApprovalRequirement(IReadOnlyList<ApproverGroup> Groups);
@@ -111,10 +123,14 @@ public sealed record ApproverGroup(string Name, string PartyId, PartyRole Role, 
 /// <param name="Owner">The owner: the customer's party id or an affiliate's.</param>
 public sealed record DataScope(string Root, IReadOnlyList<string> PathPatterns, string Owner);
 
-/// <summary>Service hours: days of the week and a local time window, in the ground rules' time zone.</summary>
-/// <param name="Days">Days such as <c>Monday</c>.</param>
+/// <summary>
+/// Service hours: days of the week and a local time window, in the ground rules' time zone. A window
+/// whose end is before its start runs overnight: <c>22:00</c>-<c>06:00</c> on a Monday lasts until
+/// Tuesday 06:00.
+/// </summary>
+/// <param name="Days">Days such as <c>Monday</c>: the days a window starts on.</param>
 /// <param name="From">Local start, <c>HH:mm</c>, inclusive.</param>
-/// <param name="To">Local end, <c>HH:mm</c>, exclusive; equal to <paramref name="From"/> for the whole day.</param>
+/// <param name="To">Local end, <c>HH:mm</c>, exclusive; before <paramref name="From"/> for an overnight window, equal to it for the whole day.</param>
 public sealed record ServiceHours(IReadOnlyList<DayOfWeek> Days, string From, string To);
 
 /// <summary>The toll charge policy: the rate card, caps and the approval threshold, in minor units of one currency.</summary>

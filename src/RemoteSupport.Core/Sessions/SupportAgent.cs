@@ -47,6 +47,12 @@ public sealed class SupportAgentOptions
     /// <summary>Gets or sets the customer's approver, asked when the ground rules require an approval; none means such requests are denied.</summary>
     public IApprovalPrompt? ApprovalPrompt { get; set; }
 
+    /// <summary>
+    /// Gets or sets how long a console has, from its connection, to open the session channel and send its
+    /// hello; past it the connection is refused with <c>hello-timeout</c>. Default 10 s.
+    /// </summary>
+    public TimeSpan HelloTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Gets or sets how long the vendor waits for an approver before the request is denied. Default 5 minutes.</summary>
     public TimeSpan ApprovalTimeout { get; set; } = TimeSpan.FromMinutes(5);
 
@@ -100,11 +106,31 @@ public sealed class SupportAgent
     private readonly SupportAgentOptions _options;
 
     /// <summary>Initializes a new instance of the <see cref="SupportAgent"/> class.</summary>
+    /// <exception cref="ArgumentException">A book holds documents for another customer than <see cref="SupportAgentOptions.CustomerId"/>.</exception>
     public SupportAgent(SupportAgentOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
+        foreach (string? other in new[] { options.GroundRules.CustomerId, options.Authorizations.CustomerId })
+        {
+            if (other is not null && other != options.CustomerId)
+            {
+                Error.Argument(nameof(options), $"The unit belongs to customer {options.CustomerId}, but a book it was given is for customer {other}.");
+            }
+        }
+
+        if (options.HelloTimeout <= TimeSpan.Zero)
+        {
+            Error.ArgumentOutOfRange(nameof(options), "HelloTimeout must be positive.");
+        }
+
         _options = options;
     }
+
+    /// <summary>Gets how long a console has from its connection to its hello.</summary>
+    internal TimeSpan HelloTimeout => _options.HelloTimeout;
+
+    /// <summary>Gets the agent's clock.</summary>
+    internal TimeProvider Time => _options.TimeProvider;
 
     /// <summary>
     /// Runs one session over <paramref name="channel"/> with <paramref name="vendor"/> (as the secure
@@ -120,15 +146,47 @@ public sealed class SupportAgent
         ArgumentNullException.ThrowIfNull(channel);
         ArgumentNullException.ThrowIfNull(vendor);
         TimeProvider time = _options.TimeProvider;
-        SessionMessage hello;
-        try
+
+        // Authorization first: a trusted but unauthorized key is refused before it may send anything.
+        SecurityGroundRules? rules = _options.GroundRules.Current;
+        AuthorizationCheck authorized = _options.Authorizations.Check(vendor.PartyId, vendor.Key, _options.UnitId, _options.GroundRules.CurrentHash);
+        string? notAuthorized = rules is null ? "No jointly signed ground rules are in force on this unit."
+            : rules.CustomerId != _options.CustomerId ? $"The ground rules in force are for customer {rules.CustomerId}; this unit belongs to {_options.CustomerId}."
+            : authorized.IsAuthorized ? null : authorized.Sentence;
+        if (notAuthorized is not null)
         {
-            hello = await ReceiveAsync(channel, cancellationToken).ConfigureAwait(false) ?? throw new SessionProtocolException("protocol-error", "The console ended before its hello.");
-        }
-        catch (SessionProtocolException ex)
-        {
-            await RefuseAsync(channel, ex.Code, ex.Message, cancellationToken).ConfigureAwait(false);
+            await _options.Audit.RecordAsync(new AuditEvent
+            {
+                Kind = AuditEventKind.AuthorizationChecked,
+                At = time.GetUtcNow(),
+                Actor = Actor(vendor),
+                Details = new Dictionary<string, string> { ["outcome"] = "refused", ["reason"] = notAuthorized },
+            }, cancellationToken).ConfigureAwait(false);
+            Refused("not-authorized", notAuthorized, vendor);
+            await RefuseAsync(channel, "not-authorized", notAuthorized, cancellationToken).ConfigureAwait(false);
             return null;
+        }
+
+        SessionMessage hello;
+        using (var helloDeadline = new CancellationTokenSource(_options.HelloTimeout, time))
+        using (var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, helloDeadline.Token))
+        {
+            try
+            {
+                hello = await ReceiveAsync(channel, linked.Token).ConfigureAwait(false) ?? throw new SessionProtocolException("protocol-error", "The console ended before its hello.");
+            }
+            catch (SessionProtocolException ex)
+            {
+                await RefuseAsync(channel, ex.Code, ex.Message, cancellationToken).ConfigureAwait(false);
+                return null;
+            }
+            catch (OperationCanceledException) when (helloDeadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                string sentence = string.Create(CultureInfo.InvariantCulture, $"No hello within {_options.HelloTimeout.TotalSeconds:0.###} s of the connection.");
+                Refused("hello-timeout", sentence, vendor);
+                await RefuseAsync(channel, "hello-timeout", sentence, cancellationToken).ConfigureAwait(false);
+                return null;
+            }
         }
 
         string? refusal = CheckHello(hello, out int version);
@@ -139,23 +197,7 @@ public sealed class SupportAgent
             return null;
         }
 
-        AuthorizationCheck authorized = _options.Authorizations.Check(vendor.PartyId, vendor.Key, _options.UnitId, _options.GroundRules.CurrentHash);
-        if (_options.GroundRules.Current is null || !authorized.IsAuthorized)
-        {
-            string sentence = _options.GroundRules.Current is null ? "No jointly signed ground rules are in force on this unit." : authorized.Sentence;
-            await _options.Audit.RecordAsync(new AuditEvent
-            {
-                Kind = AuditEventKind.AuthorizationChecked,
-                At = time.GetUtcNow(),
-                Actor = Actor(vendor),
-                Details = new Dictionary<string, string> { ["outcome"] = "refused", ["reason"] = sentence },
-            }, cancellationToken).ConfigureAwait(false);
-            Refused("not-authorized", sentence, vendor);
-            await RefuseAsync(channel, "not-authorized", sentence, cancellationToken).ConfigureAwait(false);
-            return null;
-        }
-
-        var session = new RunningSession(this, channel, streams, vendor, "session-" + Guid.NewGuid().ToString("n"), time.GetUtcNow());
+        var session = new RunningSession(this, channel, streams, vendor, "session-" + Guid.NewGuid().ToString("n"), time.GetUtcNow(), TimeSpan.FromMinutes(rules!.MaxSessionMinutes));
         using Activity? activity = SessionTelemetry.Activities.StartActivity("remotesupport.session", ActivityKind.Server);
         activity?.SetTag("remotesupport.session.id", session.Id);
         activity?.SetTag("remotesupport.unit", _options.UnitId);
@@ -242,8 +284,10 @@ public sealed class SupportAgent
     }
 
     /// <summary>One session after its welcome.</summary>
-    private sealed class RunningSession(SupportAgent agent, ISessionChannel channel, ISessionStreams? streams, SessionPeer vendor, string id, DateTimeOffset openedAt)
+    private sealed class RunningSession(
+        SupportAgent agent, ISessionChannel channel, ISessionStreams? streams, SessionPeer vendor, string id, DateTimeOffset openedAt, TimeSpan maxDuration)
     {
+        private const string TimeLimitCode = "session-time-limit";
         private readonly List<SessionOperation> _operations = [];
         private DateTimeOffset _lastHeard;
 
@@ -265,7 +309,12 @@ public sealed class SupportAgent
             finally
             {
                 // Whatever ended the session (the close, a dropped line, a stop, a failure), it is metered once and receipted.
-                DateTimeOffset closedAt = ending == "closed" ? Options.TimeProvider.GetUtcNow() : _lastHeard;
+                DateTimeOffset closedAt = ending switch
+                {
+                    "closed" => Options.TimeProvider.GetUtcNow(),
+                    "time-limit" => openedAt + maxDuration, // metered to the limit, never past it
+                    _ => _lastHeard,
+                };
                 receipt = await CloseAsync(closedAt, ending).ConfigureAwait(false);
             }
 
@@ -284,23 +333,35 @@ public sealed class SupportAgent
             return receipt;
         }
 
-        /// <returns><c>closed</c> when the console closed the session, <c>dropped</c> when the line ended.</returns>
+        /// <returns>
+        /// <c>closed</c> when the console closed the session, <c>dropped</c> when the line ended,
+        /// <c>time-limit</c> when the ground rules' longest session was reached (the console is told why).
+        /// </returns>
         private async Task<string> ServeAsync(CancellationToken cancellationToken)
         {
+            TimeProvider time = Options.TimeProvider;
+            DateTimeOffset limit = openedAt + maxDuration;
+            using var atLimit = new CancellationTokenSource(Max(limit - time.GetUtcNow(), TimeSpan.Zero), time);
+            using var receiving = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, atLimit.Token);
             try
             {
                 while (true)
                 {
-                    SessionMessage? message = await ReceiveAsync(channel, cancellationToken).ConfigureAwait(false);
+                    SessionMessage? message = await ReceiveAsync(channel, receiving.Token).ConfigureAwait(false);
                     if (message is null)
                     {
                         return "dropped";
                     }
 
-                    _lastHeard = Options.TimeProvider.GetUtcNow();
+                    _lastHeard = time.GetUtcNow();
                     if (message.Type == "close")
                     {
                         return "closed";
+                    }
+
+                    if (_lastHeard >= limit)
+                    {
+                        return await EndAtLimitAsync(message).ConfigureAwait(false);
                     }
 
                     if (message.Type == "heartbeat")
@@ -324,12 +385,32 @@ public sealed class SupportAgent
             {
                 return "dropped"; // the agent is stopping
             }
+            catch (OperationCanceledException) when (atLimit.IsCancellationRequested)
+            {
+                return await EndAtLimitAsync(null).ConfigureAwait(false);
+            }
             catch (SessionProtocolException ex)
             {
                 await RefuseAsync(channel, ex.Code, ex.Message, CancellationToken.None).ConfigureAwait(false);
                 return "dropped";
             }
         }
+
+        /// <summary>Ends the session at the ground rules' limit: a request that came too late is refused and recorded, and the console is told why.</summary>
+        private async Task<string> EndAtLimitAsync(SessionMessage? late)
+        {
+            string sentence = string.Create(CultureInfo.InvariantCulture,
+                $"The session reached the ground rules' limit of {maxDuration.TotalMinutes:0.###} minutes and was ended by the unit.");
+            if (late is { Type: "request", RequestId: { } requestId, Operation: { } operation })
+            {
+                _ = Result(requestId, operation, "session", false, TimeLimitCode, sentence);
+            }
+
+            await RefuseAsync(channel, TimeLimitCode, sentence, CancellationToken.None).ConfigureAwait(false);
+            return "time-limit";
+        }
+
+        private static TimeSpan Max(TimeSpan a, TimeSpan b) => a > b ? a : b;
 
         private async Task<SessionMessage> HandleAsync(SessionMessage message, CancellationToken cancellationToken)
         {
@@ -340,6 +421,12 @@ public sealed class SupportAgent
             }
 
             string target = operation == SupportOperation.RunDiagnostic ? message.Diagnostic ?? string.Empty : $"{message.Root}:{message.Path}";
+            if (operation == SupportOperation.RunDiagnostic && (message.Diagnostic is null || !Options.Diagnostics.ContainsKey(message.Diagnostic)))
+            {
+                // Refused before the gate: no approver is asked for a diagnostic the unit cannot run.
+                return Result(message.RequestId!, operation, target, false, "unknown-diagnostic", $"No diagnostic named '{message.Diagnostic}' is registered on this unit.");
+            }
+
             (ConsentDecision decision, string code) = await DecideAsync(message.RequestId!, Request(message, operation), cancellationToken).ConfigureAwait(false);
             if (!decision.IsGranted)
             {
@@ -358,6 +445,7 @@ public sealed class SupportAgent
                 TechnicianId = vendor.PartyId,
                 TechnicianKey = vendor.Key,
                 Operation = operation,
+                Diagnostic = operation == SupportOperation.RunDiagnostic ? message.Diagnostic : null,
                 Root = message.Root,
                 Path = message.Path,
                 Owner = message.Owner,
@@ -400,9 +488,11 @@ public sealed class SupportAgent
 
                     case SupportOperation.RunDiagnostic:
                     {
-                        if (message.Diagnostic is null || !Options.Diagnostics.TryGetValue(message.Diagnostic, out Func<CancellationToken, Task<string>>? run))
+                        // Exactly the diagnostic the gate decided on (and the approver approved), never another name.
+                        string granted = decision.Request.Diagnostic!;
+                        if (!Options.Diagnostics.TryGetValue(granted, out Func<CancellationToken, Task<string>>? run))
                         {
-                            return Result(message.RequestId!, operation, target, false, "unknown-diagnostic", $"No diagnostic named '{message.Diagnostic}' is registered on this unit.");
+                            return Result(message.RequestId!, operation, target, false, "unknown-diagnostic", $"No diagnostic named '{granted}' is registered on this unit.");
                         }
 
                         string output = await run(cancellationToken).ConfigureAwait(false);

@@ -98,6 +98,11 @@ public static class RemoteSupportServiceCollectionExtensions
             failures.Add("Connection.Secure.StaticKey is not set: an agent answering consoles needs its Noise static key.");
         }
 
+        if (connection.MaxConnections < 1 || connection.MaxPendingHandshakes < 1)
+        {
+            failures.Add("Connection.MaxConnections and Connection.MaxPendingHandshakes must each be at least 1.");
+        }
+
         try
         {
             connection.Channels?.Validate();

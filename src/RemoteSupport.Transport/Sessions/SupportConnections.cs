@@ -23,6 +23,21 @@ public sealed class SupportConnectionOptions
     /// <summary>Gets or sets how long an orderly close may take before the connection is aborted. Default 10 s.</summary>
     public TimeSpan CloseTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// Gets or sets how many connections an agent host serves at once, handshakes included; a connection
+    /// beyond it is closed at once, before any cryptography, and reported as <c>too-many-connections</c>.
+    /// </summary>
+    /// <value>The default is 256.</value>
+    public int MaxConnections { get; set; } = 256;
+
+    /// <summary>
+    /// Gets or sets how many handshakes an agent host runs at once (each holds buffers until it completes or
+    /// its <see cref="SecureChannelOptions.HandshakeTimeout"/> passes); a connection beyond it is closed at
+    /// once and reported as <c>too-many-handshakes</c>.
+    /// </summary>
+    /// <value>The default is 128 (about 16 MiB of buffers at most).</value>
+    public int MaxPendingHandshakes { get; set; } = 128;
+
     internal async Task<(SecureConnection Secure, MultiplexedConnection Channels)> ConnectAsync(
         TransportConnection connection, bool initiator, CancellationToken cancellationToken)
     {
@@ -41,6 +56,9 @@ public sealed class SupportConnectionOptions
 /// </summary>
 public sealed class SupportAgentHost(SupportAgent agent, SupportConnectionOptions options)
 {
+    private int _connections;
+    private int _handshakes;
+
     /// <summary>Accepts connections from <paramref name="listener"/> until it stops or <paramref name="cancellationToken"/> fires, serving each.</summary>
     /// <param name="listener">Where consoles connect.</param>
     /// <param name="sessionEnded">Called with each session's receipt (<see langword="null"/> when refused) or the failure that ended the connection.</param>
@@ -54,6 +72,13 @@ public sealed class SupportAgentHost(SupportAgent agent, SupportConnectionOption
             while (await listener.AcceptAsync(cancellationToken).ConfigureAwait(false) is { } connection)
             {
                 sessions.RemoveAll(t => t.IsCompleted);
+                if (RefusalAtCapacity() is { } refusal)
+                {
+                    await connection.DisposeAsync().ConfigureAwait(false);
+                    sessionEnded?.Invoke(null, refusal);
+                    continue;
+                }
+
                 sessions.Add(ServeOneAsync(connection, sessionEnded, cancellationToken));
             }
         }
@@ -71,13 +96,43 @@ public sealed class SupportAgentHost(SupportAgent agent, SupportConnectionOption
     /// </summary>
     /// <returns>The session receipt, or <see langword="null"/> when the session was refused.</returns>
     /// <exception cref="SecureChannelException">The console could not be authenticated.</exception>
-    public async Task<SignedEnvelope?> ServeAsync(TransportConnection connection, bool dialedOut, CancellationToken cancellationToken = default)
+    /// <exception cref="SessionProtocolException">The console opened no session channel within the agent's <see cref="SupportAgentOptions.HelloTimeout"/> (<c>hello-timeout</c>).</exception>
+    public Task<SignedEnvelope?> ServeAsync(TransportConnection connection, bool dialedOut, CancellationToken cancellationToken = default) =>
+        ServeCoreAsync(connection, dialedOut, null, cancellationToken);
+
+    private async Task<SignedEnvelope?> ServeCoreAsync(TransportConnection connection, bool dialedOut, Action? handshakeDone, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(connection);
-        (SecureConnection secure, MultiplexedConnection channels) = await options.ConnectAsync(connection, dialedOut, cancellationToken).ConfigureAwait(false);
+        SecureConnection secure;
+        MultiplexedConnection channels;
+        try
+        {
+            (secure, channels) = await options.ConnectAsync(connection, dialedOut, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            handshakeDone?.Invoke();
+        }
+
         await using (channels.ConfigureAwait(false))
         {
-            MultiplexedChannel? channel = await channels.AcceptChannelAsync(cancellationToken).ConfigureAwait(false);
+            // The hello deadline starts here: a trusted key that opens no channel is cut off, keepalives or not.
+            MultiplexedChannel? channel;
+            using (var deadline = new CancellationTokenSource(agent.HelloTimeout, agent.Time))
+            using (var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token))
+            {
+                try
+                {
+                    channel = await channels.AcceptChannelAsync(linked.Token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+                {
+                    await channels.AbortAsync("no session channel in time").ConfigureAwait(false);
+                    throw new SessionProtocolException("hello-timeout", string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                        $"The console opened no session channel within {agent.HelloTimeout.TotalSeconds:0.###} s of its handshake."));
+                }
+            }
+
             if (channel is null)
             {
                 return null;
@@ -108,17 +163,52 @@ public sealed class SupportAgentHost(SupportAgent agent, SupportConnectionOption
         }
     }
 
+    /// <summary>Counts a new connection in, or says which limit it is over (counting nothing).</summary>
+    private SessionProtocolException? RefusalAtCapacity()
+    {
+        if (Interlocked.Increment(ref _connections) > options.MaxConnections)
+        {
+            Interlocked.Decrement(ref _connections);
+            return new SessionProtocolException("too-many-connections", string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"The unit serves at most {options.MaxConnections} connections at once (SupportConnectionOptions.MaxConnections); this one was closed."));
+        }
+
+        if (Interlocked.Increment(ref _handshakes) > options.MaxPendingHandshakes)
+        {
+            Interlocked.Decrement(ref _handshakes);
+            Interlocked.Decrement(ref _connections);
+            return new SessionProtocolException("too-many-handshakes", string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                $"The unit runs at most {options.MaxPendingHandshakes} handshakes at once (SupportConnectionOptions.MaxPendingHandshakes); this one was closed."));
+        }
+
+        return null;
+    }
+
     private async Task ServeOneAsync(TransportConnection connection, Action<SignedEnvelope?, Exception?>? sessionEnded, CancellationToken cancellationToken)
     {
+        int handshaking = 1;
+        void HandshakeDone()
+        {
+            if (Interlocked.Exchange(ref handshaking, 0) == 1)
+            {
+                Interlocked.Decrement(ref _handshakes);
+            }
+        }
+
         try
         {
-            SignedEnvelope? receipt = await ServeAsync(connection, dialedOut: false, cancellationToken).ConfigureAwait(false);
+            SignedEnvelope? receipt = await ServeCoreAsync(connection, dialedOut: false, HandshakeDone, cancellationToken).ConfigureAwait(false);
             sessionEnded?.Invoke(receipt, null);
         }
         catch (Exception ex) when (ex is SecureChannelException or FramingException or IOException or OperationCanceledException or SessionProtocolException)
         {
             await connection.DisposeAsync().ConfigureAwait(false);
             sessionEnded?.Invoke(null, ex);
+        }
+        finally
+        {
+            HandshakeDone();
+            Interlocked.Decrement(ref _connections);
         }
     }
 }

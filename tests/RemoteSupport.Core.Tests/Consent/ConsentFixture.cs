@@ -18,7 +18,7 @@ internal sealed class ConsentFixture : IDisposable
     public const string Session = "session-1";
     public const string Unit = "unit-7";
 
-    public ConsentFixture(DateTimeOffset? start = null)
+    public ConsentFixture(DateTimeOffset? start = null, Func<SecurityGroundRules, SecurityGroundRules>? rules = null)
     {
         Time = new FakeTimeProvider(start ?? new DateTimeOffset(2026, 11, 25, 9, 0, 0, TimeSpan.Zero)); // Wednesday 10:00 in Berlin
         Trust = new TrustStore(Time);
@@ -27,7 +27,7 @@ internal sealed class ConsentFixture : IDisposable
         Trust.Trust("contoso", PartyRole.Technician, Technician.PublicKey);
         Trust.Trust("fabrikam", PartyRole.Approver, 1, [ItApprover.PublicKey, OwnerApprover.PublicKey]);
         GroundRules = new GroundRulesBook(Trust);
-        Rules = DefaultRules();
+        Rules = rules is null ? DefaultRules() : rules(DefaultRules());
         GroundRules.Accept(Rules.ToEnvelope().Sign(Customer).Sign(Vendor)).Should().BeEmpty();
         Authorizations = new AuthorizationBook(Trust, Time);
         Authorizations.Accept(AuthorizationFor(GroundRules.CurrentHash!).ToEnvelope().Sign(Customer)).Should().BeEmpty();
@@ -100,7 +100,7 @@ internal sealed class ConsentFixture : IDisposable
     };
 
     public ConsentRequest Request(SupportOperation operation = SupportOperation.ViewData, string path = "ledger/2026/ledger.db", string owner = "fabrikam",
-        string session = Session, PartyIdentity? technician = null) => new()
+        string session = Session, PartyIdentity? technician = null, string diagnostic = "disk-check") => new()
     {
         SessionId = session,
         UnitId = Unit,
@@ -108,6 +108,7 @@ internal sealed class ConsentFixture : IDisposable
         TechnicianId = "contoso",
         TechnicianKey = (technician ?? Technician).PublicKey,
         Operation = operation,
+        Diagnostic = operation == SupportOperation.RunDiagnostic ? diagnostic : null,
         Root = "finance",
         Path = path,
         Owner = owner,
@@ -125,8 +126,9 @@ internal sealed class ConsentFixture : IDisposable
             TechnicianId = request.TechnicianId,
             TechnicianKeyId = request.TechnicianKey.KeyId,
             Operation = request.Operation,
+            Diagnostic = request.Diagnostic,
             Root = request.Root,
-            Paths = [request.Path!],
+            Paths = request.Operation == SupportOperation.RunDiagnostic ? [] : [request.Path!],
             Owner = request.Owner,
             Reason = request.Reason,
             Ticket = request.Ticket,
