@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using Microsoft.Win32.SafeHandles;
 using RemoteSupport.Consent;
 using RemoteSupport.GroundRules;
 
@@ -21,7 +22,10 @@ public sealed record DataFileEntry(string Path, long Length, DateTimeOffset Last
 /// The customer's data files under named roots. Every operation needs a granted
 /// <see cref="ConsentDecision"/> for exactly that operation and file. Views record the file's hash;
 /// changes are atomic (temporary file in the same folder, flushed to disk, renamed, the folder fsynced) and record the
-/// hashes before and after. Paths that escape a root, directly or through a symbolic link, are refused.
+/// hashes before and after. On Linux a path is opened folder by folder from the root's own directory
+/// without following any symbolic link (<c>openat</c> with <c>O_NOFOLLOW</c>), so no layout of links and
+/// no swap between a check and the use reaches outside the root; elsewhere every link on the way is
+/// resolved and a path that leads outside its root is refused.
 /// </summary>
 public sealed class DataFileStore
 {
@@ -49,22 +53,59 @@ public sealed class DataFileStore
     /// <exception cref="UnauthorizedAccessException">The decision does not grant viewing this file.</exception>
     public async Task<(byte[] Content, DataFileEvidence Evidence)> ViewAsync(ConsentDecision decision, CancellationToken cancellationToken = default)
     {
-        string file = Resolve(decision, SupportOperation.ViewData);
-        byte[] content = await File.ReadAllBytesAsync(file, cancellationToken).ConfigureAwait(false);
+        (string root, string file) = Resolve(decision, SupportOperation.ViewData);
+        byte[] content;
+        if (BeneathRoot.IsSupported)
+        {
+            FileStream stream = BeneathRoot.OpenRead(root, decision.CanonicalPath!) ?? throw new FileNotFoundException($"'{decision.CanonicalPath}' does not exist in its data root.");
+            await using (stream.ConfigureAwait(false))
+            {
+                content = await ReadAllAsync(stream, cancellationToken).ConfigureAwait(false);
+            }
+        }
+        else
+        {
+            content = await File.ReadAllBytesAsync(file, cancellationToken).ConfigureAwait(false);
+        }
+
         return (content, new DataFileEvidence(decision.Request.Root!, decision.CanonicalPath!, Hash(content), Hash(content)));
+    }
+
+    private static async Task<byte[]> ReadAllAsync(FileStream stream, CancellationToken cancellationToken)
+    {
+        using var content = new MemoryStream();
+        await stream.CopyToAsync(content, cancellationToken).ConfigureAwait(false);
+        return content.ToArray();
     }
 
     /// <summary>
     /// Lists the files below the folder a <see cref="SupportOperation.ViewData"/> decision grants (listing
-    /// names is viewing), at most <paramref name="maxEntries"/>, in path order. Symbolic links are not
-    /// followed and not listed.
+    /// names is viewing), at most <paramref name="maxEntries"/>, in path order. Only files whose paths
+    /// match the data scope's patterns (and the approval's, when one was used) are listed. Symbolic links
+    /// are not followed and not listed.
     /// </summary>
     /// <returns>The entries, and whether the listing stopped at <paramref name="maxEntries"/>.</returns>
     /// <exception cref="UnauthorizedAccessException">The decision does not grant viewing this folder.</exception>
     /// <exception cref="DirectoryNotFoundException">The path is not a folder.</exception>
     public (IReadOnlyList<DataFileEntry> Entries, bool Truncated) List(ConsentDecision decision, int maxEntries = 10_000)
     {
-        string folder = Resolve(decision, SupportOperation.ViewData);
+        (string root, string folder) = Resolve(decision, SupportOperation.ViewData);
+        SafeFileHandle? opened = null;
+        if (BeneathRoot.IsSupported)
+        {
+            try
+            {
+                opened = BeneathRoot.OpenFolder(root, decision.CanonicalPath!);
+            }
+            catch (FileNotFoundException)
+            {
+                throw new DirectoryNotFoundException($"'{decision.CanonicalPath}' is not a folder of data root '{decision.Request.Root}'.");
+            }
+
+            folder = BeneathRoot.PathOf(opened); // the folder just opened, whatever its name leads to now
+        }
+
+        using SafeFileHandle? keepOpen = opened;
         if (!Directory.Exists(folder))
         {
             throw new DirectoryNotFoundException($"'{decision.CanonicalPath}' is not a folder of data root '{decision.Request.Root}'.");
@@ -80,6 +121,11 @@ public sealed class DataFileStore
             }
 
             string relative = decision.CanonicalPath + "/" + Path.GetRelativePath(folder, file.FullName).Replace(Path.DirectorySeparatorChar, '/');
+            if (!decision.Covers(relative))
+            {
+                continue; // below the folder, but outside the scope's patterns (or the approval's): not the vendor's to see
+            }
+
             entries.Add(new DataFileEntry(relative, file.Length, file.LastWriteTimeUtc));
         }
 
@@ -89,7 +135,12 @@ public sealed class DataFileStore
     /// <summary>Atomically replaces (or creates) a file the gate granted changing.</summary>
     public async Task<DataFileEvidence> ReplaceAsync(ConsentDecision decision, ReadOnlyMemory<byte> content, CancellationToken cancellationToken = default)
     {
-        string file = Resolve(decision, SupportOperation.ChangeData);
+        (string root, string file) = Resolve(decision, SupportOperation.ChangeData);
+        if (BeneathRoot.IsSupported)
+        {
+            return await ReplaceBeneathAsync(decision, root, content, cancellationToken).ConfigureAwait(false);
+        }
+
         string? before = File.Exists(file) ? Hash(await File.ReadAllBytesAsync(file, cancellationToken).ConfigureAwait(false)) : null;
         Directory.CreateDirectory(Path.GetDirectoryName(file)!);
         string temporary = file + "." + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6)) + ".tmp";
@@ -114,16 +165,72 @@ public sealed class DataFileStore
         return new DataFileEvidence(decision.Request.Root!, decision.CanonicalPath!, before, Hash(content.Span));
     }
 
+    /// <summary>Creates the temporary file beside the target, writes and flushes it, renames it over the target and flushes the folder: all relative to the opened folder.</summary>
+    private static async Task<DataFileEvidence> ReplaceBeneathAsync(ConsentDecision decision, string root, ReadOnlyMemory<byte> content, CancellationToken cancellationToken)
+    {
+        string canonical = decision.CanonicalPath!;
+        (SafeFileHandle folder, string name) = BeneathRoot.OpenParent(root, canonical, create: true);
+        using (folder)
+        {
+            string? before = await HashOfAsync(root, canonical, cancellationToken).ConfigureAwait(false);
+            string temporary = name + "." + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6)) + ".tmp";
+            try
+            {
+                FileStream stream = BeneathRoot.CreateNew(folder, temporary, canonical);
+                await using (stream.ConfigureAwait(false))
+                {
+                    await stream.WriteAsync(content, cancellationToken).ConfigureAwait(false);
+                    stream.Flush(flushToDisk: true);
+                }
+
+                BeneathRoot.Replace(folder, temporary, name, canonical);
+            }
+            catch
+            {
+                BeneathRoot.Delete(folder, temporary, canonical, missingIsFine: true);
+                throw;
+            }
+
+            return new DataFileEvidence(decision.Request.Root!, canonical, before, Hash(content.Span));
+        }
+    }
+
+    private static async Task<string?> HashOfAsync(string root, string canonical, CancellationToken cancellationToken)
+    {
+        FileStream? stream = BeneathRoot.OpenRead(root, canonical);
+        if (stream is null)
+        {
+            return null;
+        }
+
+        await using (stream.ConfigureAwait(false))
+        {
+            return Convert.ToHexStringLower(await SHA256.HashDataAsync(stream, cancellationToken).ConfigureAwait(false));
+        }
+    }
+
     /// <summary>Deletes a file the gate granted changing.</summary>
     public async Task<DataFileEvidence> DeleteAsync(ConsentDecision decision, CancellationToken cancellationToken = default)
     {
-        string file = Resolve(decision, SupportOperation.ChangeData);
+        (string root, string file) = Resolve(decision, SupportOperation.ChangeData);
+        if (BeneathRoot.IsSupported)
+        {
+            (SafeFileHandle folder, string name) = BeneathRoot.OpenParent(root, decision.CanonicalPath!, create: false);
+            using (folder)
+            {
+                string? hash = await HashOfAsync(root, decision.CanonicalPath!, cancellationToken).ConfigureAwait(false);
+                BeneathRoot.Delete(folder, name, decision.CanonicalPath!, missingIsFine: true);
+                return new DataFileEvidence(decision.Request.Root!, decision.CanonicalPath!, hash, null);
+            }
+        }
+
         string? before = File.Exists(file) ? Hash(await File.ReadAllBytesAsync(file, cancellationToken).ConfigureAwait(false)) : null;
         File.Delete(file);
         return new DataFileEvidence(decision.Request.Root!, decision.CanonicalPath!, before, null);
     }
 
-    private string Resolve(ConsentDecision decision, SupportOperation operation)
+    /// <returns>The data root's folder, and the file's full path (used as is only where <see cref="BeneathRoot"/> is not supported).</returns>
+    private (string Root, string File) Resolve(ConsentDecision decision, SupportOperation operation)
     {
         ArgumentNullException.ThrowIfNull(decision);
         if (!decision.IsGranted || decision.Request.Operation != operation || decision.CanonicalPath is null)
@@ -143,6 +250,10 @@ public sealed class DataFileStore
 
         string full = Path.GetFullPath(Path.Combine(root, decision.CanonicalPath));
         EnsureUnder(root, full);
+        if (BeneathRoot.IsSupported)
+        {
+            return (root, full); // links are refused as the path is opened, not resolved beforehand
+        }
 
         // A symbolic link anywhere on the way may point outside the root: resolve each existing part.
         string current = root;
@@ -157,7 +268,7 @@ public sealed class DataFileStore
             }
         }
 
-        return full;
+        return (root, full);
     }
 
     private static void EnsureUnder(string root, string path)

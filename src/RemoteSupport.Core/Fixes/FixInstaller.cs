@@ -1,4 +1,5 @@
 using System.Security.Cryptography;
+using System.Text;
 using System.Text.Json;
 using RemoteSupport.Consent;
 using RemoteSupport.Documents;
@@ -159,20 +160,36 @@ public sealed class FixInstaller
 
         WriteJournal(plan);
         AfterStep?.Invoke("staged");
+        bool healthy;
         try
         {
-            return await SwapAndCheckAsync(plan, manifest, verified, transaction, staging, healthCheck, sessionId, cancellationToken).ConfigureAwait(false);
+            healthy = await SwapAndCheckAsync(plan, transaction, staging, healthCheck, cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not InstallInterruptedException)
         {
-            RollBack(plan); // an I/O error or cancellation mid-install: back to the state before
+            RollBack(plan); // an I/O error or cancellation mid-install, before the commit: back to the state before
             throw;
         }
+
+        if (!healthy)
+        {
+            RollBack(plan);
+            return await ReceiptAsync(manifest, verified.PackageHash, sessionId, InstallResult.RolledBack, "The health check failed; the previous files are back.",
+                [.. plan.Files.Select(f => new InstalledFile(f.Path, f.HashBefore, f.HashBefore))]).ConfigureAwait(false);
+        }
+
+        // From here on nothing rolls back: once the journal says committed, a failure (of the versions file,
+        // of the receipt's audit append) is finished or retried by recovery, never undone.
+        WriteJournal(plan with { Phase = "committed" });
+        AfterStep?.Invoke("committed");
+        Commit(plan);
+        return await ReceiptAsync(manifest, verified.PackageHash, sessionId, InstallResult.Installed, $"{manifest.PackageId} {manifest.Version} installed.",
+            [.. plan.Files.Select(f => new InstalledFile(f.Path, f.HashBefore, f.HashAfter))]).ConfigureAwait(false);
     }
 
-    private async Task<SignedEnvelope> SwapAndCheckAsync(
-        InstallJournal plan, FixManifest manifest, FixVerification verified, string transaction, string staging,
-        Func<CancellationToken, Task<bool>> healthCheck, string sessionId, CancellationToken cancellationToken)
+    /// <returns>Whether the integrator's health check passed after the swap.</returns>
+    private async Task<bool> SwapAndCheckAsync(
+        InstallJournal plan, string transaction, string staging, Func<CancellationToken, Task<bool>> healthCheck, CancellationToken cancellationToken)
     {
         WriteJournal(plan with { Phase = "swapping" });
         for (int i = 0; i < plan.Files.Count; i++)
@@ -201,39 +218,26 @@ public sealed class FixInstaller
 
         WriteJournal(plan with { Phase = "swapped" });
         AfterStep?.Invoke("swapped");
-        bool healthy;
         try
         {
-            healthy = await healthCheck(cancellationToken).ConfigureAwait(false);
+            return await healthCheck(cancellationToken).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is not OperationCanceledException)
         {
-            healthy = false;
+            return false;
         }
-
-        if (!healthy)
-        {
-            RollBack(plan);
-            return await ReceiptAsync(manifest, verified.PackageHash, sessionId, InstallResult.RolledBack, "The health check failed; the previous files are back.",
-                [.. plan.Files.Select(f => new InstalledFile(f.Path, f.HashBefore, f.HashBefore))]).ConfigureAwait(false);
-        }
-
-        WriteJournal(plan with { Phase = "committed" });
-        AfterStep?.Invoke("committed");
-        Commit(plan);
-        return await ReceiptAsync(manifest, verified.PackageHash, sessionId, InstallResult.Installed, $"{manifest.PackageId} {manifest.Version} installed.",
-            [.. plan.Files.Select(f => new InstalledFile(f.Path, f.HashBefore, f.HashAfter))]).ConfigureAwait(false);
     }
 
     /// <summary>Finishes or undoes an install a crash interrupted: committed ones are completed, all others rolled back.</summary>
-    public Task RecoverAsync(CancellationToken cancellationToken = default)
+    public async Task RecoverAsync(CancellationToken cancellationToken = default)
     {
         using FileStream recoveryLock = AcquireLock();
-        return RecoverLocked();
+        await RecoverLocked().ConfigureAwait(false);
     }
 
-    private Task RecoverLocked()
+    private async Task RecoverLocked()
     {
+        await RecordPendingReceiptsAsync().ConfigureAwait(false);
         if (File.Exists(JournalPath))
         {
             InstallJournal plan = JsonSerializer.Deserialize<InstallJournal>(File.ReadAllBytes(JournalPath), DocumentJson.Options)!;
@@ -246,8 +250,6 @@ public sealed class FixInstaller
                 RollBack(plan);
             }
         }
-
-        return Task.CompletedTask;
     }
 
     /// <summary>One install or recovery at a time, across processes: an exclusive lock on a file in the work folder.</summary>
@@ -351,32 +353,70 @@ public sealed class FixInstaller
             At = _time.GetUtcNow(),
         };
         SignedEnvelope signed = SignedEnvelope.Create(InstallReceipt.DocumentType, DocumentJson.Serialize(receipt)).Sign(_unit);
-        if (_audit is not null)
+        if (_audit is null)
         {
-            await _audit.RecordAsync(new Audit.AuditEvent
-            {
-                Kind = result switch
-                {
-                    InstallResult.Installed => Audit.AuditEventKind.FixInstalled,
-                    InstallResult.RolledBack => Audit.AuditEventKind.FixRolledBack,
-                    _ => Audit.AuditEventKind.FixVerified,
-                },
-                At = receipt.At,
-                SessionId = sessionId,
-                Actor = "unit/" + _unit.PublicKey.KeyId,
-                Details = new Dictionary<string, string>
-                {
-                    ["packageId"] = receipt.PackageId ?? "unknown",
-                    ["version"] = receipt.Version ?? "unknown",
-                    ["packageHash"] = receipt.PackageHash ?? "unknown",
-                    ["result"] = result.ToString(),
-                    ["reason"] = reason,
-                    ["receipt"] = signed.ToJson(),
-                },
-            }).ConfigureAwait(false);
+            return signed;
+        }
+
+        // Kept on disk until the audit journal holds it: a receipt whose append fails (a full disk) is
+        // appended by the next install or RecoverAsync; the install itself stands.
+        string pending = Path.Combine(_work, PendingReceiptPrefix + Guid.NewGuid().ToString("N") + ".json");
+        WriteDurably(pending, Encoding.UTF8.GetBytes(signed.ToJson()));
+        try
+        {
+            await RecordReceiptAsync(signed).ConfigureAwait(false);
+            File.Delete(pending);
+        }
+        catch (Exception ex) when (ex is IOException or ObjectDisposedException && result == InstallResult.Installed)
+        {
+            // Left pending; the caller still learns the install happened.
         }
 
         return signed;
+    }
+
+    private const string PendingReceiptPrefix = "pending-receipt-";
+
+    /// <summary>Appends receipts whose audit record failed earlier, oldest name first, and removes each once recorded.</summary>
+    private async Task RecordPendingReceiptsAsync()
+    {
+        if (_audit is null)
+        {
+            return;
+        }
+
+        foreach (string file in Directory.GetFiles(_work, PendingReceiptPrefix + "*.json").Order(StringComparer.Ordinal))
+        {
+            await RecordReceiptAsync(SignedEnvelope.Parse(File.ReadAllBytes(file))).ConfigureAwait(false);
+            File.Delete(file);
+            DurableDirectory.FlushFor(file);
+        }
+    }
+
+    private async Task RecordReceiptAsync(SignedEnvelope signed)
+    {
+        InstallReceipt receipt = InstallReceipt.FromEnvelope(signed);
+        await _audit!.RecordAsync(new Audit.AuditEvent
+        {
+            Kind = receipt.Outcome switch
+            {
+                InstallResult.Installed => Audit.AuditEventKind.FixInstalled,
+                InstallResult.RolledBack => Audit.AuditEventKind.FixRolledBack,
+                _ => Audit.AuditEventKind.FixVerified,
+            },
+            At = receipt.At,
+            SessionId = receipt.SessionId,
+            Actor = "unit/" + _unit.PublicKey.KeyId,
+            Details = new Dictionary<string, string>
+            {
+                ["packageId"] = receipt.PackageId ?? "unknown",
+                ["version"] = receipt.Version ?? "unknown",
+                ["packageHash"] = receipt.PackageHash ?? "unknown",
+                ["result"] = receipt.Outcome.ToString(),
+                ["reason"] = receipt.Reason,
+                ["receipt"] = signed.ToJson(),
+            },
+        }).ConfigureAwait(false);
     }
 
     /// <summary>Thrown by the test hook to stand for a crash: no rollback runs, as after a real crash.</summary>

@@ -247,6 +247,17 @@ public static class FixVerifier
             }
         }
 
+        // Validated before any arithmetic uses them: a chunk size of 0 or a length of long.MaxValue is a refusal, not a crash.
+        if (manifest.ChunkSize is < 4096 or > 16 * 1024 * 1024)
+        {
+            return Refuse(FixRefusal.Malformed, "The chunk size is outside [4 KiB, 16 MiB].");
+        }
+
+        if (manifest.Files is null || manifest.Files.Any(f => f is null || f.Path is null || f.ChunkHashes is null || f.Sha256 is null))
+        {
+            return Refuse(FixRefusal.Malformed, "The manifest lists an entry without its path, hashes or chunk hashes.");
+        }
+
         var seen = new HashSet<string>(StringComparer.Ordinal);
         foreach (FixFile file in manifest.Files)
         {
@@ -260,16 +271,21 @@ public static class FixVerifier
                 return Refuse(FixRefusal.BadEntryPath, $"Entry '{file.Path}' is listed twice.");
             }
 
-            long chunks = file.Action == FixFileAction.Delete ? 0 : (file.Length + manifest.ChunkSize - 1) / manifest.ChunkSize;
-            if (file.Length < 0 || (file.Action == FixFileAction.Delete && file.Length != 0) || file.ChunkHashes.Count != chunks)
+            if (file.Length < 0)
             {
-                return Refuse(FixRefusal.Malformed, $"Entry '{file.Path}' has inconsistent length and chunk hashes.");
+                return Refuse(FixRefusal.Malformed, string.Create(CultureInfo.InvariantCulture, $"Entry '{file.Path}' has a negative length ({file.Length})."));
+            }
+
+            // Chunks without overflow: Length / ChunkSize, plus one for a partial chunk.
+            long chunks = file.Action == FixFileAction.Delete ? 0 : (file.Length / manifest.ChunkSize) + (file.Length % manifest.ChunkSize == 0 ? 0 : 1);
+            if ((file.Action == FixFileAction.Delete && file.Length != 0) || file.ChunkHashes.Count != chunks)
+            {
+                return Refuse(FixRefusal.Malformed, string.Create(CultureInfo.InvariantCulture,
+                    $"Entry '{file.Path}' has inconsistent length and chunk hashes ({file.Length} bytes in chunks of {manifest.ChunkSize} need {chunks} hashes; {file.ChunkHashes.Count} given)."));
             }
         }
 
-        return manifest.ChunkSize is < 4096 or > 16 * 1024 * 1024
-            ? Refuse(FixRefusal.Malformed, "The chunk size is outside [4 KiB, 16 MiB].")
-            : null;
+        return null;
     }
 
     private static bool ChunkMatches(ReadOnlySpan<byte> data, string expectedHex)

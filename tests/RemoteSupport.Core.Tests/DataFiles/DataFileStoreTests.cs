@@ -121,11 +121,31 @@ public sealed class DataFileStoreTests : IDisposable
     [Fact]
     public async Task SymbolicLinkInsideTheRoot_IsFollowed()
     {
-        File.CreateSymbolicLink(Path.Combine(_root.Path, "ledger", "current.db"), Path.Combine(_root.Path, "ledger", "2026", "ledger.db"));
+        // A relative link that stays inside the root; the kernel resolves it beneath the root's folder.
+        File.CreateSymbolicLink(Path.Combine(_root.Path, "ledger", "current.db"), "2026/ledger.db");
 
         (byte[] content, _) = await _store.ViewAsync(await GrantAsync(_f.Request(path: "ledger/current.db")));
 
         content.Should().Equal("balance=100"u8.ToArray());
+    }
+
+    [Fact]
+    public async Task AbsoluteSymbolicLink_IsRefused_EvenWhenItNamesAFileInsideTheRoot()
+    {
+        // An absolute link cannot be resolved beneath the root by the kernel, so it is refused on Linux.
+        File.CreateSymbolicLink(Path.Combine(_root.Path, "ledger", "current.db"), Path.Combine(_root.Path, "ledger", "2026", "ledger.db"));
+        ConsentDecision granted = await GrantAsync(_f.Request(path: "ledger/current.db"));
+
+        Func<Task> view = () => _store.ViewAsync(granted);
+
+        if (OperatingSystem.IsLinux())
+        {
+            await view.Should().ThrowAsync<UnauthorizedAccessException>().WithMessage("*outside its data root*");
+        }
+        else
+        {
+            (await _store.ViewAsync(granted)).Content.Should().Equal("balance=100"u8.ToArray());
+        }
     }
 
     [Theory]

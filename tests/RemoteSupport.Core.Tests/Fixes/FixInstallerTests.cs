@@ -151,6 +151,35 @@ public sealed class FixInstallerTests : IDisposable
     }
 
     [Fact]
+    public async Task AuditFailureAfterTheCommit_DoesNotRollBackTheInstall_AndTheReceiptIsRecordedAtRecovery()
+    {
+        string package = await BuildAsync();
+        string auditPath = Path.Combine(_folder.Path, "audit.journal");
+        RemoteSupport.Journal.AppendOnlyJournal journal = await RemoteSupport.Journal.AppendOnlyJournal.OpenAsync(auditPath);
+        // The attack: the audit journal fails (a full disk, here a closed journal) once the install has committed.
+        var installer = new FixInstaller(Root, Work, _unit, _time, new RemoteSupport.Audit.AuditLog(journal, _time))
+        {
+            AfterStep = s => { if (s == "committed") { journal.DisposeAsync().AsTask().GetAwaiter().GetResult(); } },
+        };
+
+        InstallReceipt receipt = await InstallAsync(installer, package, () => true);
+
+        receipt.Outcome.Should().Be(InstallResult.Installed, "the commit stands whatever fails after it");
+        Snapshot().Keys.Should().BeEquivalentTo("bin/app.dll", "bin/extra.dll");
+        (await File.ReadAllTextAsync(Path.Combine(Root, "bin", "app.dll"))).Should().Be("new app");
+        installer.InstalledVersion("ledger").Should().Be("2.4.0");
+        Directory.GetFiles(Work, "pending-receipt-*.json").Should().ContainSingle("the receipt waits for the audit journal");
+
+        await using RemoteSupport.Journal.AppendOnlyJournal reopened = await RemoteSupport.Journal.AppendOnlyJournal.OpenAsync(auditPath);
+        await new FixInstaller(Root, Work, _unit, _time, new RemoteSupport.Audit.AuditLog(reopened, _time)).RecoverAsync();
+
+        reopened.Count.Should().Be(1);
+        System.Text.Encoding.UTF8.GetString(await reopened.ReadAsync(0)).Should().Contain("fix-installed").And.Contain("ledger-fix-2.4.0");
+        Directory.GetFiles(Work, "pending-receipt-*.json").Should().BeEmpty();
+        installer.InstalledVersion("ledger").Should().Be("2.4.0", "a retry is not refused as a rollback");
+    }
+
+    [Fact]
     public async Task AConsentDecisionNotIssuedByAGate_IsRefused_AndNothingChanges()
     {
         string package = await BuildAsync();

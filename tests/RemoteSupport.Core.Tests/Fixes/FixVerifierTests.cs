@@ -172,6 +172,31 @@ public sealed class FixVerifierTests : IDisposable
         Directory.Exists(Staging).Should().BeFalse("nothing is staged for a refused manifest");
     }
 
+    [Theory]
+    [InlineData(0, 10L)]
+    [InlineData(1024 * 1024, long.MaxValue)]
+    [InlineData(-1, 10L)]
+    public async Task HostileManifest_ChunkSizeZeroOrHugeLength_IsAMalformedRefusal_NotACrash(int chunkSize, long length)
+    {
+        // Signed by the release keys, so the manifest passes the signature check and reaches the arithmetic.
+        FixManifest manifest = Template() with
+        {
+            ChunkSize = chunkSize,
+            Files = [new FixFile("bin/app.dll", FixFileAction.Add, length, new string('a', 64), [new string('b', 64)])],
+        };
+        byte[] json = System.Text.Encoding.UTF8.GetBytes(manifest.ToEnvelope().Sign(_release[0]).Sign(_release[1]).ToJson());
+        byte[] header = new byte[FixPackage.Magic.Length + 4];
+        FixPackage.Magic.CopyTo(header, 0);
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(header.AsSpan(FixPackage.Magic.Length), (uint)json.Length);
+        string package = Path.Combine(_folder.Path, "hostile.rsfix");
+        await File.WriteAllBytesAsync(package, [.. header, .. json]);
+
+        FixVerification result = await VerifyAsync(package);
+
+        result.Refusal.Should().Be(FixRefusal.Malformed, result.Message);
+        Directory.Exists(Staging).Should().BeFalse();
+    }
+
     private string Staging => Path.Combine(_folder.Path, "staging");
 
     private async Task<FixVerification> VerifyAsync(string package, string staging = "staging", FixContext? context = null)

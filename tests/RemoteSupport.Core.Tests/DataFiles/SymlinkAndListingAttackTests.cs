@@ -1,0 +1,127 @@
+using RemoteSupport.Consent;
+using RemoteSupport.DataFiles;
+using RemoteSupport.GroundRules;
+using RemoteSupport.Tests.Consent;
+
+namespace RemoteSupport.Tests.DataFiles;
+
+/// <summary>
+/// Symbolic link layouts that fool a textual containment check, with no race needed, and a listing
+/// that reaches past the scope's patterns (issue 15). Each test checks the outside file too.
+/// </summary>
+public sealed class SymlinkAndListingAttackTests : IDisposable
+{
+    private readonly ConsentFixture _f = new(rules: r => r with
+    {
+        DataScopes = [.. r.DataScopes, new DataScope("finance", ["reports/*"], "fabrikam")],
+    });
+
+    private readonly TemporaryFolder _root = new();
+    private readonly TemporaryFolder _outside = new();
+    private readonly DataFileStore _store;
+
+    public SymlinkAndListingAttackTests()
+    {
+        Directory.CreateDirectory(Path.Combine(_root.Path, "ledger"));
+        Directory.CreateDirectory(_outside.File("sub"));
+        File.WriteAllText(_outside.File("secret.txt"), "not yours");
+        File.WriteAllText(Path.Combine(_outside.File("sub"), "x.txt"), "outside x");
+
+        // ledger/b -> /outside/sub; ledger/a -> "b/../secret.txt": as text, root/ledger/secret.txt; to the kernel, /outside/secret.txt.
+        Directory.CreateSymbolicLink(Path.Combine(_root.Path, "ledger", "b"), _outside.File("sub"));
+        File.CreateSymbolicLink(Path.Combine(_root.Path, "ledger", "a"), "b/../secret.txt");
+        _store = new DataFileStore(new Dictionary<string, string> { ["finance"] = _root.Path });
+    }
+
+    public void Dispose()
+    {
+        _f.Dispose();
+        _root.Dispose();
+        _outside.Dispose();
+    }
+
+    [Fact]
+    public async Task LinkThroughADirectoryLink_View_IsRefused()
+    {
+        ConsentDecision granted = await GrantAsync(SupportOperation.ViewData, "ledger/a");
+
+        await FluentActions.Awaiting(() => _store.ViewAsync(granted)).Should().ThrowAsync<UnauthorizedAccessException>();
+    }
+
+    [Fact]
+    public async Task LinkThroughADirectoryLink_Change_IsRefused_AndTheOutsideFileIsUntouched()
+    {
+        ConsentDecision granted = await GrantAsync(SupportOperation.ChangeData, "ledger/a");
+
+        await FluentActions.Awaiting(() => _store.ReplaceAsync(granted, "pwned"u8.ToArray())).Should().ThrowAsync<UnauthorizedAccessException>();
+
+        (await File.ReadAllTextAsync(_outside.File("secret.txt"))).Should().Be("not yours");
+    }
+
+    [Fact]
+    public async Task DirectoryLink_Create_IsRefused_AndNothingLandsOutside()
+    {
+        ConsentDecision granted = await GrantAsync(SupportOperation.ChangeData, "ledger/b/new.txt");
+
+        await FluentActions.Awaiting(() => _store.ReplaceAsync(granted, "planted"u8.ToArray())).Should().ThrowAsync<UnauthorizedAccessException>();
+
+        Directory.GetFiles(_outside.File("sub")).Select(Path.GetFileName).Should().Equal("x.txt");
+    }
+
+    [Fact]
+    public async Task DirectoryLink_Delete_IsRefused_AndTheOutsideFileStays()
+    {
+        ConsentDecision granted = await GrantAsync(SupportOperation.ChangeData, "ledger/b/x.txt");
+
+        await FluentActions.Awaiting(() => _store.DeleteAsync(granted)).Should().ThrowAsync<UnauthorizedAccessException>();
+
+        File.Exists(Path.Combine(_outside.File("sub"), "x.txt")).Should().BeTrue();
+    }
+
+    [Fact]
+    public async Task DirectoryLink_List_IsRefused()
+    {
+        ConsentDecision granted = await GrantAsync(SupportOperation.ViewData, "ledger/b");
+
+        FluentActions.Invoking(() => _store.List(granted)).Should().Throw<UnauthorizedAccessException>();
+    }
+
+    [Fact]
+    public async Task ListingAFolder_ReturnsOnlyFilesTheScopePatternsCover()
+    {
+        // Scope reports/* covers reports/2025 (the folder) but not what lies deeper in it.
+        Directory.CreateDirectory(Path.Combine(_root.Path, "reports", "2025", "hr", "private"));
+        File.WriteAllText(Path.Combine(_root.Path, "reports", "2025", "hr", "private", "salaries.xlsx"), "secret");
+        ConsentDecision granted = await GrantAsync(SupportOperation.ViewData, "reports/2025");
+
+        (IReadOnlyList<DataFileEntry> entries, bool truncated) = _store.List(granted);
+
+        entries.Should().BeEmpty();
+        truncated.Should().BeFalse();
+    }
+
+    [Fact]
+    public async Task ListingAFolder_UnderABroadScope_IsStillConfinedToTheApprovalsPatterns()
+    {
+        Directory.CreateDirectory(Path.Combine(_root.Path, "ledger", "2026", "deep"));
+        File.WriteAllText(Path.Combine(_root.Path, "ledger", "2026", "q1.db"), "q1");
+        File.WriteAllText(Path.Combine(_root.Path, "ledger", "2026", "deep", "other.db"), "other");
+        ConsentRequest request = _f.Request(SupportOperation.ViewData, "ledger/2026");
+        // An approval whose patterns cover the folder and its direct files only.
+        ConsentDecision granted = await _f.Gate().DecideAsync(request, [_f.Approve(request, [_f.ItApprover], a => a with { PathPatterns = ["ledger/2026", "ledger/2026/*"] })]);
+        granted.IsGranted.Should().BeTrue(granted.Sentence);
+
+        (IReadOnlyList<DataFileEntry> entries, _) = _store.List(granted);
+
+        entries.Select(e => e.Path).Should().Equal("ledger/2026/q1.db");
+    }
+
+    private async Task<ConsentDecision> GrantAsync(SupportOperation operation, string path)
+    {
+        ConsentRequest request = _f.Request(operation, path);
+        var approvers = operation == SupportOperation.ChangeData ? new[] { _f.ItApprover, _f.OwnerApprover } : [_f.ItApprover];
+        ConsentDecision decision = await _f.Gate().DecideAsync(request, [_f.Approve(request, approvers)]);
+        decision.IsGranted.Should().BeTrue(decision.Sentence);
+        return decision;
+    }
+}
