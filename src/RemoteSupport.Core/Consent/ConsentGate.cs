@@ -167,7 +167,7 @@ public sealed class ConsentGate
                 {
                     return Decide(request, now, ConsentOutcome.Granted, ConsentReason.None,
                         $"Granted under approval {approval.ApprovalId} (use {_uses.UsesOf(approval.ApprovalId)} of {approval.MaxUses}).", canonical)
-                        with { ApprovalsUsed = [approval.ApprovalId], Confinement = scopePatterns is null ? [] : [scopePatterns, approval.PathPatterns] };
+                        with { ApprovalsUsed = [approval.ApprovalId], Confinement = scopePatterns is null ? [] : [scopePatterns, ListingCoverage(approval.PathPatterns, canonical!)] };
                 }
 
                 (reason, sentence) = (ConsentReason.ApprovalUsesExhausted, $"Approval {approval.ApprovalId} has used all {approval.MaxUses} of its uses.");
@@ -320,6 +320,14 @@ public sealed class ConsentGate
                 $"It is {local.DayOfWeek} {local.TimeOfDay:HH:mm} in {rules.TimeZone}; service hours are {string.Join(", ", rules.Hours.Days)} {rules.Hours.From}-{rules.Hours.To}.");
         return inside;
     }
+
+    /// <summary>
+    /// What an approval lets a listing of <paramref name="folder"/> show: a pattern that matches the folder
+    /// itself approved listing it, so it covers what lies below (the scope still confines that); any other
+    /// pattern covers the entries it matches.
+    /// </summary>
+    private static IReadOnlyList<string> ListingCoverage(IReadOnlyList<string> patterns, string folder) =>
+        [.. patterns.Select(p => DataPath.Matches(p, folder) ? p + "/**" : p)];
 
     /// <summary>Parses the service hours' <c>HH:mm</c> times (also when ground rules are accepted).</summary>
     internal static bool TryParseHours(ServiceHours hours, out LocalTime from, out LocalTime to)

@@ -12,6 +12,9 @@ namespace RemoteSupport.DataFiles;
 /// <param name="HashAfter">The content's hash after the operation.</param>
 public sealed record DataFileEvidence(string Root, string Path, string? HashBefore, string? HashAfter);
 
+/// <summary>A file is larger than a view may carry; nothing was read.</summary>
+internal sealed class DataFileTooLargeException(string message) : IOException(message);
+
 /// <summary>One file in a listing of a data folder.</summary>
 /// <param name="Path">The canonical path below the data root.</param>
 /// <param name="Length">The size in bytes.</param>
@@ -51,21 +54,26 @@ public sealed class DataFileStore
 
     /// <summary>Reads a file the gate granted viewing; returns its content and hash.</summary>
     /// <exception cref="UnauthorizedAccessException">The decision does not grant viewing this file.</exception>
-    public async Task<(byte[] Content, DataFileEvidence Evidence)> ViewAsync(ConsentDecision decision, CancellationToken cancellationToken = default)
+    public Task<(byte[] Content, DataFileEvidence Evidence)> ViewAsync(ConsentDecision decision, CancellationToken cancellationToken = default) =>
+        ViewAsync(decision, long.MaxValue, cancellationToken);
+
+    /// <summary>Reads a granted file of at most <paramref name="maxBytes"/>; a larger one throws <see cref="DataFileTooLargeException"/> before a byte is read.</summary>
+    internal async Task<(byte[] Content, DataFileEvidence Evidence)> ViewAsync(ConsentDecision decision, long maxBytes, CancellationToken cancellationToken)
     {
         (string root, string file) = Resolve(decision, SupportOperation.ViewData);
+        FileStream stream = BeneathRoot.IsSupported
+            ? BeneathRoot.OpenRead(root, decision.CanonicalPath!) ?? throw new FileNotFoundException($"'{decision.CanonicalPath}' does not exist in its data root.")
+            : new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
         byte[] content;
-        if (BeneathRoot.IsSupported)
+        await using (stream.ConfigureAwait(false))
         {
-            FileStream stream = BeneathRoot.OpenRead(root, decision.CanonicalPath!) ?? throw new FileNotFoundException($"'{decision.CanonicalPath}' does not exist in its data root.");
-            await using (stream.ConfigureAwait(false))
+            if (stream.Length > maxBytes)
             {
-                content = await ReadAllAsync(stream, cancellationToken).ConfigureAwait(false);
+                throw new DataFileTooLargeException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"'{decision.CanonicalPath}' is {stream.Length} bytes; a view carries at most {maxBytes}."));
             }
-        }
-        else
-        {
-            content = await File.ReadAllBytesAsync(file, cancellationToken).ConfigureAwait(false);
+
+            content = await ReadAllAsync(stream, cancellationToken).ConfigureAwait(false);
         }
 
         return (content, new DataFileEvidence(decision.Request.Root!, decision.CanonicalPath!, Hash(content), Hash(content)));

@@ -53,6 +53,13 @@ public sealed class SupportAgentOptions
     /// </summary>
     public TimeSpan HelloTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// Gets or sets the largest file a view carries in its result (the session message limit is 16 MiB);
+    /// a larger one is refused with <c>file-too-large</c> before a byte is read, and the session goes on.
+    /// </summary>
+    /// <value>The default is 8 MiB.</value>
+    public long MaxViewBytes { get; set; } = 8L * 1024 * 1024;
+
     /// <summary>Gets or sets how long the vendor waits for an approver before the request is denied. Default 5 minutes.</summary>
     public TimeSpan ApprovalTimeout { get; set; } = TimeSpan.FromMinutes(5);
 
@@ -121,6 +128,11 @@ public sealed class SupportAgent
         if (options.HelloTimeout <= TimeSpan.Zero)
         {
             Error.ArgumentOutOfRange(nameof(options), "HelloTimeout must be positive.");
+        }
+
+        if (options.MaxViewBytes is < 1 or > 12L * 1024 * 1024)
+        {
+            Error.ArgumentOutOfRange(nameof(options), "MaxViewBytes must be 1 byte to 12 MiB: a view's result travels in one session message of at most 16 MiB.");
         }
 
         _options = options;
@@ -469,7 +481,7 @@ public sealed class SupportAgent
 
                     case SupportOperation.ViewData:
                     {
-                        (byte[] content, DataFileEvidence evidence) = await Options.DataFiles.ViewAsync(decision, cancellationToken).ConfigureAwait(false);
+                        (byte[] content, DataFileEvidence evidence) = await Options.DataFiles.ViewAsync(decision, Options.MaxViewBytes, cancellationToken).ConfigureAwait(false);
                         await Options.Audit.RecordDataFileAsync(decision, evidence, cancellationToken).ConfigureAwait(false);
                         return Result(message.RequestId!, operation, target, true, "none", "The file was read.", evidence) with { Content = content };
                     }
@@ -502,6 +514,10 @@ public sealed class SupportAgent
                     default:
                         return Result(message.RequestId!, operation, target, false, "unsupported-operation", $"{operation} is not carried by session protocol 1.");
                 }
+            }
+            catch (DataFileTooLargeException ex)
+            {
+                return Result(message.RequestId!, operation, target, false, "file-too-large", ex.Message); // nothing read, nothing audited as viewed
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {

@@ -70,6 +70,66 @@ public sealed class ConsentGatePropertyTests
         return decision.IsGranted == Model(c);
     }
 
+    // The ground rules list two diagnostics: disk-check runs freely, export-customer-db needs IT's approval.
+    private static readonly ConsentFixture DiagnosticFixture = new(rules: r => r with
+    {
+        Diagnostics =
+        [
+            new DiagnosticRule("disk-check", null),
+            new DiagnosticRule("export-customer-db", new ApprovalRequirement([new ApproverGroup("IT", "fabrikam", PartyRole.Approver, null, 1)])),
+        ],
+    });
+
+    private static readonly string[] DiagnosticNames = ["disk-check", "export-customer-db", "format-disk", "disk check\n"];
+    private static readonly string[] GlobPaths = ["ledger/**", "ledger/*.db", "ledger/2026/ledger.db"];
+
+    [Property(MaxTest = 500)]
+    public bool Gate_GrantsADiagnosticExactlyAsTheModelSays(Guid randomness)
+    {
+        byte[] b = randomness.ToByteArray();
+        ConsentFixture f = DiagnosticFixture;
+        string asked = DiagnosticNames[b[0] % DiagnosticNames.Length];
+        string approved = DiagnosticNames[b[1] % 2]; // an approval names one of the two listed diagnostics
+        bool hasApproval = b[2] % 3 != 0;
+        bool signed = b[3] % 4 != 0;
+        ConsentRequest request = f.Request(SupportOperation.RunDiagnostic, diagnostic: asked);
+        var approvals = new List<SignedEnvelope>();
+        if (hasApproval)
+        {
+            approvals.Add(f.Approve(f.Request(SupportOperation.RunDiagnostic, diagnostic: approved), signed ? [f.ItApprover] : [f.Technician]));
+        }
+
+        var gate = new ConsentGate(f.Trust, f.Authorizations, f.GroundRules, new MemoryUseCounter(), new MemoryAuditSink(), f.Time);
+        ConsentDecision decision = gate.DecideAsync(request, approvals).AsTask().GetAwaiter().GetResult();
+
+        bool model = asked switch
+        {
+            "disk-check" => true,
+            "export-customer-db" => hasApproval && signed && approved == asked,
+            _ => false, // not listed, or not a diagnostic name at all
+        };
+        return decision.IsGranted == model && (!decision.IsGranted || decision.Request.Diagnostic == asked);
+    }
+
+    [Property(MaxTest = 300)]
+    public bool Gate_NeverGrantsARequestedPathWithGlobCharacters(Guid randomness)
+    {
+        byte[] b = randomness.ToByteArray();
+        ConsentFixture f = Fixtures[0];
+        string path = GlobPaths[b[0] % GlobPaths.Length];
+        SupportOperation operation = b[1] % 2 == 0 ? SupportOperation.ViewData : SupportOperation.ChangeData;
+        ConsentRequest request = f.Request(operation, path);
+        // Whatever approval the technician holds, even one whose patterns are themselves wildcards.
+        SignedEnvelope approval = f.Approve(f.Request(operation, "ledger/2026/ledger.db"), [f.ItApprover, f.OwnerApprover],
+            a => a with { PathPatterns = [b[2] % 2 == 0 ? "ledger/**" : path] });
+
+        var gate = new ConsentGate(f.Trust, f.Authorizations, f.GroundRules, new MemoryUseCounter(), new MemoryAuditSink(), f.Time);
+        ConsentDecision decision = gate.DecideAsync(request, [approval]).AsTask().GetAwaiter().GetResult();
+
+        bool model = !path.Contains('*', StringComparison.Ordinal); // a literal path inside the scope, approved by both groups
+        return decision.IsGranted == model && (path.Contains('*', StringComparison.Ordinal) ? decision.Reason == ConsentReason.PathRefused : true);
+    }
+
     /// <summary>The ground rules of <see cref="ConsentFixture"/>, written out as a predicate.</summary>
     private static bool Model(Case c)
     {

@@ -32,6 +32,7 @@ internal sealed class SessionWorld : IAsyncDisposable
     private readonly string _dir = Directory.CreateTempSubdirectory("rs-session-").FullName;
     private readonly CancellationTokenSource _stop = new(TimeSpan.FromSeconds(60));
     private readonly List<SignedEnvelope?> _receipts = [];
+    private readonly List<Exception> _failures = [];
     private TcpConnectionListener _listener = null!;
     private Task _accepting = Task.CompletedTask;
 
@@ -94,14 +95,28 @@ internal sealed class SessionWorld : IAsyncDisposable
         }
     }
 
-    public static async Task<SessionWorld> StartAsync(bool authorize = true, TimeSpan? approvalTimeout = null)
+    public static async Task<SessionWorld> StartAsync(
+        bool authorize = true, TimeSpan? approvalTimeout = null, Func<SecurityGroundRules, SecurityGroundRules>? rules = null,
+        Action<SupportConnectionOptions>? agentConnection = null)
     {
         var world = new SessionWorld();
-        await world.InitializeAsync(authorize, approvalTimeout ?? TimeSpan.FromMinutes(5));
+        await world.InitializeAsync(authorize, approvalTimeout ?? TimeSpan.FromMinutes(5), rules ?? (r => r), agentConnection);
         return world;
     }
 
-    private async Task InitializeAsync(bool authorize, TimeSpan approvalTimeout)
+    /// <summary>Gets the failures that ended connections the agent host served (a refusal at capacity, a hello timeout…).</summary>
+    public IReadOnlyList<Exception> Failures
+    {
+        get
+        {
+            lock (_receipts)
+            {
+                return [.. _failures];
+            }
+        }
+    }
+
+    private async Task InitializeAsync(bool authorize, TimeSpan approvalTimeout, Func<SecurityGroundRules, SecurityGroundRules> amend, Action<SupportConnectionOptions>? agentConnection)
     {
         UnitTrust = new TrustStore(Clock);
         UnitTrust.Trust("fabrikam", PartyRole.Customer, Customer.PublicKey);
@@ -129,6 +144,7 @@ internal sealed class SessionWorld : IAsyncDisposable
             MaxSessionMinutes = 240,
             TollCharges = new TollChargePolicy("EUR", 500, 120, 60, 500, 1_000_000, 10_000_000, 1_000_000),
         };
+        rules = amend(rules);
         GroundRules = new GroundRulesBook(UnitTrust);
         GroundRules.Accept(rules.ToEnvelope().Sign(Customer).Sign(Vendor)).Should().BeEmpty();
         Authorizations = new AuthorizationBook(UnitTrust, Clock);
@@ -191,7 +207,9 @@ internal sealed class SessionWorld : IAsyncDisposable
         };
 
         _listener = TcpConnectionListener.Listen(new IPEndPoint(IPAddress.Loopback, 0));
-        _accepting = new SupportAgentHost(new SupportAgent(AgentOptions), AgentConnection()).RunAsync(_listener, OnSessionEnded, Token);
+        SupportConnectionOptions hostOptions = AgentConnection();
+        agentConnection?.Invoke(hostOptions);
+        _accepting = new SupportAgentHost(new SupportAgent(AgentOptions), hostOptions).RunAsync(_listener, OnSessionEnded, Token);
     }
 
     private SupportConnectionOptions AgentConnection()
@@ -206,6 +224,10 @@ internal sealed class SessionWorld : IAsyncDisposable
         lock (_receipts)
         {
             _receipts.Add(receipt);
+            if (failure is not null)
+            {
+                _failures.Add(failure);
+            }
         }
     }
 
