@@ -146,6 +146,15 @@ internal sealed class ConsentFixture : IDisposable
         return envelope;
     }
 
+    /// <summary>Decides <paramref name="request"/> with an approval signed by IT (and the data owner, for a change); it must be granted.</summary>
+    public async Task<ConsentDecision> GrantAsync(ConsentRequest request)
+    {
+        var approvers = request.Operation == SupportOperation.ChangeData ? new[] { ItApprover, OwnerApprover } : [ItApprover];
+        ConsentDecision decision = await Gate().DecideAsync(request, [Approve(request, approvers)]);
+        decision.IsGranted.Should().BeTrue(decision.Sentence);
+        return decision;
+    }
+
     public void Dispose()
     {
         Customer.Dispose();

@@ -160,11 +160,5 @@ public sealed class DataFileStoreTests : IDisposable
         DataPath.Matches(pattern, path).Should().Be(expected);
     }
 
-    private async Task<ConsentDecision> GrantAsync(ConsentRequest request)
-    {
-        var approvers = request.Operation == SupportOperation.ChangeData ? new[] { _f.ItApprover, _f.OwnerApprover } : [_f.ItApprover];
-        ConsentDecision decision = await _f.Gate().DecideAsync(request, [_f.Approve(request, approvers)]);
-        decision.IsGranted.Should().BeTrue(decision.Sentence);
-        return decision;
-    }
+    private Task<ConsentDecision> GrantAsync(ConsentRequest request) => _f.GrantAsync(request);
 }

@@ -113,12 +113,5 @@ public sealed class SymlinkAndListingAttackTests : IDisposable
         _store.List(granted).Entries.Should().BeEmpty();
     }
 
-    private async Task<ConsentDecision> GrantAsync(SupportOperation operation, string path)
-    {
-        ConsentRequest request = _f.Request(operation, path);
-        var approvers = operation == SupportOperation.ChangeData ? new[] { _f.ItApprover, _f.OwnerApprover } : [_f.ItApprover];
-        ConsentDecision decision = await _f.Gate().DecideAsync(request, [_f.Approve(request, approvers)]);
-        decision.IsGranted.Should().BeTrue(decision.Sentence);
-        return decision;
-    }
+    private Task<ConsentDecision> GrantAsync(SupportOperation operation, string path) => _f.GrantAsync(_f.Request(operation, path));
 }
