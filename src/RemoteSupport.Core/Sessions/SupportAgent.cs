@@ -76,34 +76,12 @@ public sealed class SupportAgentOptions
     public ILogger Logger { get; set; } = NullLogger.Instance;
 }
 
-/// <summary>How an agent receives, verifies and installs fixes pushed over a session.</summary>
-public sealed class FixInstallOptions
-{
-    /// <summary>Gets the vendor root the unit pinned, and its rotations.</summary>
-    public required FixTrust Trust { get; init; }
-
-    /// <summary>Gets the installer (install root, work folder, unit identity, audit log).</summary>
-    public required FixInstaller Installer { get; init; }
-
-    /// <summary>Gets what the unit is now: product, installed version, unit, customer (asked before each install).</summary>
-    public required Func<FixContext> Context { get; init; }
-
-    /// <summary>Gets the folder a pushed package is received into before it is verified (on the unit's disk; removed after).</summary>
-    public required string Inbox { get; init; }
-
-    /// <summary>Gets or sets the health check run after the swap; false rolls the fix back.</summary>
-    public Func<CancellationToken, Task<bool>> HealthCheck { get; set; } = _ => Task.FromResult(true);
-
-    /// <summary>Gets or sets the largest package accepted; a larger announced length is refused before a byte is read. Default 4 GiB.</summary>
-    public long MaxPackageBytes { get; set; } = 4L * 1024 * 1024 * 1024;
-}
-
 /// <summary>
 /// The unit side of support sessions: refuses a vendor without an authorization under the ground rules
 /// in force, passes every operation through the consent gate (asking the approver when needed), meters
 /// the session into the ledger at its end, and signs a session receipt (docs/protocol/session.md).
 /// </summary>
-public sealed class SupportAgent
+public sealed partial class SupportAgent
 {
     /// <summary>The session protocol versions this agent speaks.</summary>
     public static IReadOnlyList<int> SupportedVersions { get; } = [1];
@@ -296,7 +274,7 @@ public sealed class SupportAgent
     }
 
     /// <summary>One session after its welcome.</summary>
-    private sealed class RunningSession(
+    private sealed partial class RunningSession(
         SupportAgent agent, ISessionChannel channel, ISessionStreams? streams, SessionPeer vendor, string id, DateTimeOffset openedAt, TimeSpan maxDuration)
     {
         private const string TimeLimitCode = "session-time-limit";
@@ -525,212 +503,7 @@ public sealed class SupportAgent
             }
         }
 
-        /// <summary>
-        /// Receives the package on its own stream into the inbox (exactly the announced length, no more
-        /// than allowed), verifies it, asks the gate (and the approver) for this package hash, installs.
-        /// A connection that drops during the transfer leaves nothing installed and nothing staged.
-        /// </summary>
-        private async Task<SessionMessage> InstallFixAsync(SessionMessage message, CancellationToken cancellationToken)
-        {
-            string requestId = message.RequestId!;
-            FixInstallOptions? fixes = Options.Fixes;
-            if (streams is null)
-            {
-                return Result(requestId, SupportOperation.InstallFix, "package", false, "unsupported-operation", "This session carries no streams: fixes cannot be pushed over it.");
-            }
-
-            // The stream is taken first, whatever the answer: a refused package is dropped (its window
-            // returned), never left to block the console.
-            (string Name, Stream Stream)? incoming = await streams.AcceptStreamAsync(cancellationToken).ConfigureAwait(false);
-            if (incoming is not { } accepted || accepted.Name != "fix/" + requestId)
-            {
-                throw new SessionProtocolException("protocol-error", $"The package of request {requestId} did not arrive on its stream.");
-            }
-
-            await using (accepted.Stream.ConfigureAwait(false))
-            {
-                if (fixes is null)
-                {
-                    return Result(requestId, SupportOperation.InstallFix, "package", false, "unsupported-operation", "This unit takes no fixes over sessions.");
-                }
-
-                if (message.PackageLength is not long length || length <= 0 || length > fixes.MaxPackageBytes)
-                {
-                    return Result(requestId, SupportOperation.InstallFix, "package", false, "package-too-large", string.Create(CultureInfo.InvariantCulture,
-                        $"A package of {message.PackageLength} bytes is refused; this unit takes 1 to {fixes.MaxPackageBytes} bytes."));
-                }
-
-                // Named by the unit, never by the vendor's request id.
-                string file = Path.Combine(fixes.Inbox, $"{id}-{Guid.NewGuid():n}.rsfix");
-                try
-                {
-                    switch (await ReceivePackageAsync(accepted.Stream, fixes.Inbox, file, length, cancellationToken).ConfigureAwait(false))
-                    {
-                        case Received.Truncated:
-                            return Result(requestId, SupportOperation.InstallFix, "package", false, "package-truncated", "The package stream ended before its announced length.");
-                        case Received.InboxFailed:
-                            return Result(requestId, SupportOperation.InstallFix, "package", false, "failed", "The unit could not store the package in its inbox.");
-                    }
-
-                    return await VerifyAndInstallAsync(message, fixes, file, cancellationToken).ConfigureAwait(false);
-                }
-                finally
-                {
-                    File.Delete(file);
-                }
-            }
-        }
-
-        private async Task<SessionMessage> VerifyAndInstallAsync(SessionMessage message, FixInstallOptions fixes, string file, CancellationToken cancellationToken)
-        {
-            string requestId = message.RequestId!;
-            try
-            {
-                FixContext context = fixes.Context();
-                FixVerification verified;
-                FileStream verifying = File.OpenRead(file);
-                await using (verifying.ConfigureAwait(false))
-                {
-                    verified = await FixVerifier.VerifyAsync(verifying, fixes.Trust, context, null, Options.TimeProvider, cancellationToken).ConfigureAwait(false);
-                }
-
-                string target = verified.Manifest is { } manifest ? $"{manifest.PackageId} {manifest.Version}" : "package";
-                if (!verified.IsValid)
-                {
-                    return Result(requestId, SupportOperation.InstallFix, target, false, "fix-" + Kebab(verified.Refusal.ToString()), verified.Message);
-                }
-
-                (ConsentDecision decision, string code) = await DecideAsync(
-                    requestId, Request(message, SupportOperation.InstallFix, verified.PackageHash), cancellationToken).ConfigureAwait(false);
-                if (!decision.IsGranted)
-                {
-                    return Result(requestId, SupportOperation.InstallFix, target, false, code, decision.Sentence);
-                }
-
-                SignedEnvelope receipt;
-                FileStream installing = File.OpenRead(file);
-                await using (installing.ConfigureAwait(false))
-                {
-                    receipt = await fixes.Installer.InstallAsync(installing, fixes.Trust, context, decision, fixes.HealthCheck, id, cancellationToken).ConfigureAwait(false);
-                }
-
-                InstallReceipt installed = InstallReceipt.FromEnvelope(receipt);
-                bool done = installed.Outcome == InstallResult.Installed;
-                SessionMessage result = Result(requestId, SupportOperation.InstallFix, target, done, done ? "none" : "fix-" + Kebab(installed.Outcome.ToString()),
-                    installed.Reason, hashAfter: verified.PackageHash);
-                return result with { InstallReceipt = receipt.ToJson() };
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidOperationException)
-            {
-                // The unit's own files failed (a full disk, another install running): the session goes on.
-                return Result(requestId, SupportOperation.InstallFix, "package", false, "failed", "The install failed on the unit: " + ex.Message);
-            }
-        }
-
-        private enum Received
-        {
-            Complete,
-            Truncated,
-            InboxFailed,
-        }
-
-        /// <summary>Copies exactly <paramref name="length"/> bytes of the stream into the inbox; a dropped line throws (it ends the session).</summary>
-        private static async Task<Received> ReceivePackageAsync(Stream source, string inbox, string file, long length, CancellationToken cancellationToken)
-        {
-            FileStream target;
-            try
-            {
-                Directory.CreateDirectory(inbox);
-                target = new FileStream(file, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous);
-            }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-            {
-                return Received.InboxFailed;
-            }
-
-            await using var closing = target.ConfigureAwait(false);
-            byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 16);
-            try
-            {
-                long left = length;
-                while (left > 0)
-                {
-                    int read = await source.ReadAsync(buffer.AsMemory(0, (int)Math.Min(buffer.Length, left)), cancellationToken).ConfigureAwait(false);
-                    if (read == 0)
-                    {
-                        return Received.Truncated;
-                    }
-
-                    try
-                    {
-                        await target.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
-                    }
-                    catch (IOException)
-                    {
-                        return Received.InboxFailed;
-                    }
-
-                    left -= read;
-                    SessionTelemetry.CountBytes(read, sent: false, stream: true);
-                }
-
-                await target.FlushAsync(cancellationToken).ConfigureAwait(false);
-                return Received.Complete;
-            }
-            finally
-            {
-                System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
-            }
-        }
-
         private static string Kebab(string name) => System.Text.Json.JsonNamingPolicy.KebabCaseLower.ConvertName(name);
-
-        /// <summary>Asks the gate; when it needs an approval, asks the approver (the vendor is told and waits) and the gate again.</summary>
-        /// <returns>The decision, and the result code to report when it is not a grant.</returns>
-        private async Task<(ConsentDecision Decision, string Code)> DecideAsync(string requestId, ConsentRequest request, CancellationToken cancellationToken)
-        {
-            ConsentDecision decision = await Options.Gate.DecideAsync(request, null, cancellationToken).ConfigureAwait(false);
-            string? code = null;
-            if (decision.Outcome == ConsentOutcome.NeedsApproval)
-            {
-                (decision, code) = await AskApproverAsync(requestId, request, decision, cancellationToken).ConfigureAwait(false);
-            }
-
-            return (decision, code ?? Code(decision.Reason));
-        }
-
-        /// <returns>The decision after the approver answered, with a code when the approver refused or did not answer.</returns>
-        private async Task<(ConsentDecision Decision, string? Code)> AskApproverAsync(string requestId, ConsentRequest request, ConsentDecision pending, CancellationToken cancellationToken)
-        {
-            if (Options.ApprovalPrompt is null)
-            {
-                return (pending with { Outcome = ConsentOutcome.Denied, Sentence = "An approval is required and this unit has no approver to ask." }, "approval-required");
-            }
-
-            // The vendor learns what the approver is asked while it waits.
-            await SendAsync(channel, new SessionMessage { Type = "pending-approval", RequestId = requestId, ApprovalText = pending.ApprovalRequest!.RenderText() }, cancellationToken).ConfigureAwait(false);
-            using var timeout = new CancellationTokenSource(Options.ApprovalTimeout, Options.TimeProvider);
-            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
-            SignedEnvelope? approval;
-            try
-            {
-                approval = await Options.ApprovalPrompt.RequestApprovalAsync(pending.ApprovalRequest, linked.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
-            {
-                return (pending with { Outcome = ConsentOutcome.Denied, Sentence = string.Create(CultureInfo.InvariantCulture,
-                    $"No approver answered within {Options.ApprovalTimeout.TotalSeconds:0.###} s.") }, "approval-timed-out");
-            }
-
-            if (approval is null)
-            {
-                return (pending with { Outcome = ConsentOutcome.Denied, Sentence = "The approver refused the request." }, "approval-refused");
-            }
-
-            return (await Options.Gate.DecideAsync(request, [approval], cancellationToken).ConfigureAwait(false), null);
-        }
-
-        private static string Code(ConsentReason reason) => Kebab(reason.ToString());
 
         private SessionMessage Result(
             string requestId, SupportOperation operation, string target, bool succeeded, string code, string sentence, DataFileEvidence? evidence = null, string? hashAfter = null)
@@ -750,92 +523,6 @@ public sealed class SupportAgent
                 HashBefore = evidence?.HashBefore,
                 HashAfter = evidence?.HashAfter,
             };
-        }
-
-        /// <summary>Meters the session (idempotently, keyed by the session id), signs the receipt and audits it.</summary>
-        private async Task<SignedEnvelope> CloseAsync(DateTimeOffset closedAt, string ending)
-        {
-            TollChargePolicy policy = Options.GroundRules.Current!.TollCharges;
-            var card = new RateCard(policy);
-            TimeSpan connected = closedAt - openedAt;
-            var charges = new List<SessionCharge>();
-            if (card.SetupFeeMinor > 0)
-            {
-                charges.Add(await ChargeAsync(ChargeKind.CallSetup, 1, "call", card.SetupFeeMinor, card.SetupFeeMinor, "Call setup", card).ConfigureAwait(false));
-            }
-
-            long seconds = card.BilledSeconds(connected);
-            charges.Add(await ChargeAsync(ChargeKind.ConnectTime, seconds, "second", policy.PerMinuteMinor / 60m, card.ConnectTimeMinor(connected),
-                string.Create(CultureInfo.InvariantCulture, $"Connect time {connected.TotalSeconds:0} s (billed {seconds} s)"), card).ConfigureAwait(false));
-
-            var receipt = new SessionReceipt
-            {
-                SessionId = id,
-                UnitId = Options.UnitId,
-                CustomerId = Options.CustomerId,
-                VendorId = vendor.PartyId,
-                TechnicianKeyId = vendor.Key.KeyId,
-                OpenedAt = openedAt,
-                ClosedAt = closedAt,
-                Ending = ending,
-                Operations = [.. _operations],
-                Charges = charges,
-            };
-            SignedEnvelope signed = receipt.ToEnvelope().Sign(Options.Identity);
-            SessionTelemetry.Duration.Record(connected.TotalSeconds, new KeyValuePair<string, object?>("ending", ending));
-            if (Options.Logger.IsEnabled(LogLevel.Information))
-            {
-                string charged = string.Join(", ", charges.Select(c => $"{c.Kind} {Money.Format(c.AmountMinor, c.Currency)} {c.Currency}"));
-                AgentLog.SessionClosed(Options.Logger, id, ending, (long)connected.TotalSeconds, _operations.Count, charged);
-            }
-            await Options.Audit.RecordAsync(new AuditEvent
-            {
-                Kind = AuditEventKind.SessionClosed,
-                At = closedAt,
-                SessionId = id,
-                Actor = Actor(vendor),
-                Details = new Dictionary<string, string>
-                {
-                    ["ending"] = ending,
-                    ["operations"] = _operations.Count.ToString(CultureInfo.InvariantCulture),
-                    ["receipt-sha256"] = DocumentJson.Hash(signed.Payload.Span),
-                },
-            }, CancellationToken.None).ConfigureAwait(false);
-            return signed;
-        }
-
-        private async Task<SessionCharge> ChargeAsync(ChargeKind kind, decimal quantity, string unit, decimal rate, long amount, string description, RateCard card)
-        {
-            ChargeEntry entry = await Options.Ledger.RecordAsync(new ChargeRequest
-            {
-                IdempotencyKey = $"{id}/{(kind == ChargeKind.CallSetup ? "call-setup" : "connect-time")}",
-                CustomerId = Options.CustomerId,
-                UnitId = Options.UnitId,
-                SessionId = id,
-                Kind = kind,
-                Quantity = quantity,
-                QuantityUnit = unit,
-                Rate = rate,
-                AmountMinor = amount,
-                Currency = card.Currency,
-                IncurredAt = openedAt,
-                Description = description,
-            }, CancellationToken.None).ConfigureAwait(false);
-            await Options.Audit.RecordAsync(new AuditEvent
-            {
-                Kind = AuditEventKind.ChargeRecorded,
-                At = Options.TimeProvider.GetUtcNow(),
-                SessionId = id,
-                Details = new Dictionary<string, string>
-                {
-                    ["entry"] = entry.EntryId,
-                    ["kind"] = kind.ToString(),
-                    ["amount-minor"] = amount.ToString(CultureInfo.InvariantCulture),
-                    ["currency"] = card.Currency,
-                },
-            }, CancellationToken.None).ConfigureAwait(false);
-            SessionTelemetry.Charges.Add(amount, new KeyValuePair<string, object?>("currency", card.Currency), new KeyValuePair<string, object?>("kind", Kebab(kind.ToString())));
-            return new SessionCharge(entry.EntryId, kind, amount, card.Currency, Options.Ledger.StatusOf(entry));
         }
     }
 }
