@@ -102,12 +102,7 @@ public sealed record ApprovalRequest
     /// <returns>Null when the request is sound, otherwise the sentence naming the problem.</returns>
     public string? Validate()
     {
-        string? problem = VendorText.Check("reason", Reason, VendorText.MaxReasonLength)
-            ?? VendorText.Check("ticket", Ticket, VendorText.MaxNameLength, required: false)
-            ?? VendorText.Check("data root", Root, VendorText.MaxNameLength, required: false)
-            ?? VendorText.Check("owner", Owner, VendorText.MaxNameLength, required: false)
-            ?? (Operation == SupportOperation.RunDiagnostic ? VendorText.CheckDiagnosticName(Diagnostic) : null);
-        if (problem is not null)
+        if (VendorText.CheckFields(Operation, Reason, Ticket, Root, Owner, Diagnostic) is { } problem)
         {
             return problem;
         }

@@ -79,7 +79,7 @@ public sealed class ConsentGate
     private async ValueTask<ConsentDecision> EvaluateAsync(
         ConsentRequest request, IReadOnlyList<SignedEnvelope> approvals, DateTimeOffset now, CancellationToken cancellationToken)
     {
-        if (VendorText.CheckRequest(request) is { } malformed)
+        if (VendorText.CheckFields(request.Operation, request.Reason, request.Ticket, request.Root, request.Owner, request.Diagnostic) is { } malformed)
         {
             return Decide(request, now, ConsentOutcome.Denied, ConsentReason.RequestMalformed, malformed);
         }

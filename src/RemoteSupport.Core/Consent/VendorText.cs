@@ -60,15 +60,15 @@ internal static class VendorText
         return null;
     }
 
-    /// <summary>Checks every vendor field of <paramref name="request"/>.</summary>
-    public static string? CheckRequest(ConsentRequest request) =>
-        Check("reason", request.Reason, MaxReasonLength)
-        ?? Check("ticket", request.Ticket, MaxNameLength, required: false)
-        ?? Check("data root", request.Root, MaxNameLength, required: false)
-        ?? Check("owner", request.Owner, MaxNameLength, required: false)
-        ?? (request.Operation == GroundRules.SupportOperation.RunDiagnostic
-            ? CheckDiagnosticName(request.Diagnostic)
-            : request.Diagnostic is null ? null : "Only a run-diagnostic request names a diagnostic.");
+    /// <summary>Checks every vendor field of a consent request or an approval request: reason, ticket, root, owner and diagnostic name.</summary>
+    public static string? CheckFields(GroundRules.SupportOperation operation, string? reason, string? ticket, string? root, string? owner, string? diagnostic) =>
+        Check("reason", reason, MaxReasonLength)
+        ?? Check("ticket", ticket, MaxNameLength, required: false)
+        ?? Check("data root", root, MaxNameLength, required: false)
+        ?? Check("owner", owner, MaxNameLength, required: false)
+        ?? (operation == GroundRules.SupportOperation.RunDiagnostic
+            ? CheckDiagnosticName(diagnostic)
+            : diagnostic is null ? null : "Only a run-diagnostic request names a diagnostic.");
 
     /// <summary>Quotes a vendor's words for the approval text: in double quotes, with <c>\</c> and <c>"</c> escaped.</summary>
     public static string Quote(string value)

@@ -151,6 +151,15 @@ internal static partial class BeneathRoot
             return rootFolder;
         }
 
+        // One resolution for a folder that exists; folder by folder only where some must be created.
+        int whole = Resolve(rootFolder, string.Join('/', segments.ToArray()), ReadOnly | DirectoryFlag | CloseOnExec);
+        if (whole >= 0 || !create || Marshal.GetLastPInvokeError() != ENOENT)
+        {
+            int error = Marshal.GetLastPInvokeError();
+            rootFolder.Dispose();
+            return whole >= 0 ? new SafeFileHandle(whole, ownsHandle: true) : throw Failure(error, canonical);
+        }
+
         SafeFileHandle current = rootFolder;
         for (int i = 0; i < segments.Length; i++)
         {

@@ -25,10 +25,10 @@ public sealed record DataFileEntry(string Path, long Length, DateTimeOffset Last
 /// The customer's data files under named roots. Every operation needs a granted
 /// <see cref="ConsentDecision"/> for exactly that operation and file. Views record the file's hash;
 /// changes are atomic (temporary file in the same folder, flushed to disk, renamed, the folder fsynced) and record the
-/// hashes before and after. On Linux a path is opened folder by folder from the root's own directory
-/// without following any symbolic link (<c>openat</c> with <c>O_NOFOLLOW</c>), so no layout of links and
-/// no swap between a check and the use reaches outside the root; elsewhere every link on the way is
-/// resolved and a path that leads outside its root is refused.
+/// hashes before and after. On Linux every path is resolved by the kernel beneath the root's own
+/// directory (<c>openat2</c> with <c>RESOLVE_BENEATH</c>, see <see cref="BeneathRoot"/>), so no layout of
+/// links and no swap between a check and the use reaches outside the root; elsewhere every link on the
+/// way is resolved and a path that leads outside its root is refused.
 /// </summary>
 public sealed class DataFileStore
 {

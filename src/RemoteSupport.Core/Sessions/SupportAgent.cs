@@ -131,7 +131,11 @@ public sealed partial class SupportAgent
     /// <param name="streams">Streams for fixes pushed on their own channels, or <see langword="null"/> to take none.</param>
     /// <param name="vendor">The technician as the secure channel authenticated it.</param>
     /// <param name="cancellationToken">Stops the session.</param>
-    public async Task<SignedEnvelope?> RunSessionAsync(ISessionChannel channel, ISessionStreams? streams, SessionPeer vendor, CancellationToken cancellationToken = default)
+    public Task<SignedEnvelope?> RunSessionAsync(ISessionChannel channel, ISessionStreams? streams, SessionPeer vendor, CancellationToken cancellationToken = default) =>
+        RunSessionAsync(channel, streams, vendor, _options.HelloTimeout, cancellationToken);
+
+    /// <summary>Runs one session as the public overload does, with <c>helloWithin</c> left of <see cref="SupportAgentOptions.HelloTimeout"/> for the hello (a host spent the rest waiting for the channel).</summary>
+    internal async Task<SignedEnvelope?> RunSessionAsync(ISessionChannel channel, ISessionStreams? streams, SessionPeer vendor, TimeSpan helloWithin, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(channel);
         ArgumentNullException.ThrowIfNull(vendor);
@@ -158,7 +162,7 @@ public sealed partial class SupportAgent
         }
 
         SessionMessage hello;
-        using (var helloDeadline = new CancellationTokenSource(_options.HelloTimeout, time))
+        using (var helloDeadline = new CancellationTokenSource(helloWithin > TimeSpan.Zero ? helloWithin : TimeSpan.FromTicks(1), time))
         using (var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, helloDeadline.Token))
         {
             try

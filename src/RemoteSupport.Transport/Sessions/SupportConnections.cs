@@ -116,7 +116,9 @@ public sealed class SupportAgentHost(SupportAgent agent, SupportConnectionOption
 
         await using (channels.ConfigureAwait(false))
         {
-            // The hello deadline starts here: a trusted key that opens no channel is cut off, keepalives or not.
+            // The hello deadline starts here, one budget for the channel and the hello: a trusted key that
+            // opens no channel is cut off, keepalives or not.
+            long handshaken = agent.Time.GetTimestamp();
             MultiplexedChannel? channel;
             using (var deadline = new CancellationTokenSource(agent.HelloTimeout, agent.Time))
             using (var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token))
@@ -140,7 +142,8 @@ public sealed class SupportAgentHost(SupportAgent agent, SupportConnectionOption
 
             TrustedKey peer = secure.PeerIdentity;
             SignedEnvelope? receipt = await agent.RunSessionAsync(
-                channel, new MultiplexedSessionStreams(channels), new SessionPeer(peer.PartyId, peer.Role, peer.Key), cancellationToken).ConfigureAwait(false);
+                channel, new MultiplexedSessionStreams(channels), new SessionPeer(peer.PartyId, peer.Role, peer.Key),
+                agent.HelloTimeout - agent.Time.GetElapsedTime(handshaken), cancellationToken).ConfigureAwait(false);
 
             // What was sent (a refusal, the receipt) reaches the console before the line closes.
             await channel.Output.CompleteAsync().ConfigureAwait(false);
@@ -186,18 +189,10 @@ public sealed class SupportAgentHost(SupportAgent agent, SupportConnectionOption
 
     private async Task ServeOneAsync(TransportConnection connection, Action<SignedEnvelope?, Exception?>? sessionEnded, CancellationToken cancellationToken)
     {
-        int handshaking = 1;
-        void HandshakeDone()
-        {
-            if (Interlocked.Exchange(ref handshaking, 0) == 1)
-            {
-                Interlocked.Decrement(ref _handshakes);
-            }
-        }
-
         try
         {
-            SignedEnvelope? receipt = await ServeCoreAsync(connection, dialedOut: false, HandshakeDone, cancellationToken).ConfigureAwait(false);
+            // ServeCoreAsync gives the handshake slot back once the handshake ends, whichever way.
+            SignedEnvelope? receipt = await ServeCoreAsync(connection, dialedOut: false, () => Interlocked.Decrement(ref _handshakes), cancellationToken).ConfigureAwait(false);
             sessionEnded?.Invoke(receipt, null);
         }
         catch (Exception ex) when (ex is SecureChannelException or FramingException or IOException or OperationCanceledException or SessionProtocolException)
@@ -207,7 +202,6 @@ public sealed class SupportAgentHost(SupportAgent agent, SupportConnectionOption
         }
         finally
         {
-            HandshakeDone();
             Interlocked.Decrement(ref _connections);
         }
     }
