@@ -124,10 +124,32 @@ public sealed class AuditLog : IConsentAuditSink
         }, cancellationToken).ConfigureAwait(false);
 
     /// <summary>Records that a data file was viewed or changed, with its hashes.</summary>
-    public ValueTask<long> RecordDataFileAsync(ConsentDecision decision, DataFileEvidence evidence, CancellationToken cancellationToken = default)
+    public ValueTask<long> RecordDataFileAsync(ConsentDecision decision, DataFileEvidence evidence, CancellationToken cancellationToken = default) =>
+        RecordDataFileAsync(decision, evidence, null, cancellationToken);
+
+    /// <summary>
+    /// Records a view or change; for a streamed view, <paramref name="streamed"/> says how many bytes were
+    /// actually sent and whether that was the whole file (the hashes are of the bytes sent).
+    /// </summary>
+    internal ValueTask<long> RecordDataFileAsync(ConsentDecision decision, DataFileEvidence evidence, (long BytesSent, bool Complete)? streamed, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(decision);
         ArgumentNullException.ThrowIfNull(evidence);
+        var details = new Dictionary<string, string>
+        {
+            ["decisionId"] = decision.DecisionId,
+            ["root"] = evidence.Root,
+            ["path"] = evidence.Path,
+            ["owner"] = decision.Request.Owner ?? string.Empty,
+            ["hashBefore"] = evidence.HashBefore ?? "absent",
+            ["hashAfter"] = evidence.HashAfter ?? "absent",
+        };
+        if (streamed is { } sent)
+        {
+            details["bytesSent"] = sent.BytesSent.ToString(System.Globalization.CultureInfo.InvariantCulture);
+            details["complete"] = sent.Complete ? "true" : "false";
+        }
+
         bool changed = evidence.HashBefore != evidence.HashAfter || decision.Request.Operation == GroundRules.SupportOperation.ChangeData;
         return RecordAsync(new AuditEvent
         {
@@ -135,15 +157,7 @@ public sealed class AuditLog : IConsentAuditSink
             At = _time.GetUtcNow(),
             SessionId = decision.Request.SessionId,
             Actor = $"{decision.Request.TechnicianId}/{decision.Request.TechnicianKey.KeyId}",
-            Details = new Dictionary<string, string>
-            {
-                ["decisionId"] = decision.DecisionId,
-                ["root"] = evidence.Root,
-                ["path"] = evidence.Path,
-                ["owner"] = decision.Request.Owner ?? string.Empty,
-                ["hashBefore"] = evidence.HashBefore ?? "absent",
-                ["hashAfter"] = evidence.HashAfter ?? "absent",
-            },
+            Details = details,
         }, cancellationToken);
     }
 

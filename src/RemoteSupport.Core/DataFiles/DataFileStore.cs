@@ -12,9 +12,6 @@ namespace RemoteSupport.DataFiles;
 /// <param name="HashAfter">The content's hash after the operation.</param>
 public sealed record DataFileEvidence(string Root, string Path, string? HashBefore, string? HashAfter);
 
-/// <summary>A file is larger than a view may carry; nothing was read.</summary>
-internal sealed class DataFileTooLargeException(string message) : IOException(message);
-
 /// <summary>One file in a listing of a data folder.</summary>
 /// <param name="Path">The canonical path below the data root.</param>
 /// <param name="Length">The size in bytes.</param>
@@ -54,29 +51,27 @@ public sealed class DataFileStore
 
     /// <summary>Reads a file the gate granted viewing; returns its content and hash.</summary>
     /// <exception cref="UnauthorizedAccessException">The decision does not grant viewing this file.</exception>
-    public Task<(byte[] Content, DataFileEvidence Evidence)> ViewAsync(ConsentDecision decision, CancellationToken cancellationToken = default) =>
-        ViewAsync(decision, long.MaxValue, cancellationToken);
-
-    /// <summary>Reads a granted file of at most <paramref name="maxBytes"/>; a larger one throws <see cref="DataFileTooLargeException"/> before a byte is read.</summary>
-    internal async Task<(byte[] Content, DataFileEvidence Evidence)> ViewAsync(ConsentDecision decision, long maxBytes, CancellationToken cancellationToken)
+    public async Task<(byte[] Content, DataFileEvidence Evidence)> ViewAsync(ConsentDecision decision, CancellationToken cancellationToken = default)
     {
-        (string root, string file) = Resolve(decision, SupportOperation.ViewData);
-        FileStream stream = BeneathRoot.IsSupported
-            ? BeneathRoot.OpenRead(root, decision.CanonicalPath!) ?? throw new FileNotFoundException($"'{decision.CanonicalPath}' does not exist in its data root.")
-            : new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
+        FileStream stream = OpenView(decision);
         byte[] content;
         await using (stream.ConfigureAwait(false))
         {
-            if (stream.Length > maxBytes)
-            {
-                throw new DataFileTooLargeException(string.Create(System.Globalization.CultureInfo.InvariantCulture,
-                    $"'{decision.CanonicalPath}' is {stream.Length} bytes; a view carries at most {maxBytes}."));
-            }
-
             content = await ReadAllAsync(stream, cancellationToken).ConfigureAwait(false);
         }
 
         return (content, new DataFileEvidence(decision.Request.Root!, decision.CanonicalPath!, Hash(content), Hash(content)));
+    }
+
+    /// <summary>Opens a file the gate granted viewing, for reading as a stream (a view too large for one message).</summary>
+    /// <exception cref="UnauthorizedAccessException">The decision does not grant viewing this file, or the path leads outside its root.</exception>
+    /// <exception cref="FileNotFoundException">There is no such file.</exception>
+    internal FileStream OpenView(ConsentDecision decision)
+    {
+        (string root, string file) = Resolve(decision, SupportOperation.ViewData);
+        return BeneathRoot.IsSupported
+            ? BeneathRoot.OpenRead(root, decision.CanonicalPath!) ?? throw new FileNotFoundException($"'{decision.CanonicalPath}' does not exist in its data root.")
+            : new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
     }
 
     private static async Task<byte[]> ReadAllAsync(FileStream stream, CancellationToken cancellationToken)

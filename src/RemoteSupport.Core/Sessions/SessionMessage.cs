@@ -72,6 +72,8 @@ internal sealed record SessionMessage
 
     public long? PackageLength { get; init; }
 
+    public long? ContentLength { get; init; }
+
     public string? InstallReceipt { get; init; }
 
     public byte[] ToBytes() => DocumentJson.Serialize(this);

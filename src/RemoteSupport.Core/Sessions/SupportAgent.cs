@@ -54,8 +54,9 @@ public sealed class SupportAgentOptions
     public TimeSpan HelloTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
-    /// Gets or sets the largest file a view carries in its result (the session message limit is 16 MiB);
-    /// a larger one is refused with <c>file-too-large</c> before a byte is read, and the session goes on.
+    /// Gets or sets the largest file a view carries in its result (the session message limit is 16 MiB).
+    /// A larger file streams on a channel of its own to a console that takes view streams; to one that
+    /// does not, it is refused with <c>file-too-large</c> before a byte is read, and the session goes on.
     /// </summary>
     /// <value>The default is 8 MiB.</value>
     public long MaxViewBytes { get; set; } = 8L * 1024 * 1024;
@@ -86,7 +87,10 @@ public sealed partial class SupportAgent
     /// <summary>The session protocol versions this agent speaks.</summary>
     public static IReadOnlyList<int> SupportedVersions { get; } = [1];
 
-    internal static readonly string[] Capabilities = ["list-data", "view-data", "change-data", "run-diagnostic", "install-fix"];
+    internal static readonly string[] Capabilities = ["list-data", "view-data", "change-data", "run-diagnostic", "install-fix", ViewStreamCapability];
+
+    /// <summary>The capability of a console that takes a view larger than <see cref="SupportAgentOptions.MaxViewBytes"/> on a channel of its own.</summary>
+    internal const string ViewStreamCapability = "view-stream";
 
     private readonly SupportAgentOptions _options;
 
@@ -191,7 +195,9 @@ public sealed partial class SupportAgent
             return null;
         }
 
-        var session = new RunningSession(this, channel, streams, vendor, "session-" + Guid.NewGuid().ToString("n"), time.GetUtcNow(), TimeSpan.FromMinutes(rules!.MaxSessionMinutes));
+        bool takesViewStreams = streams is not null && hello.Capabilities?.Contains(ViewStreamCapability) == true;
+        var session = new RunningSession(
+            this, channel, streams, vendor, "session-" + Guid.NewGuid().ToString("n"), time.GetUtcNow(), TimeSpan.FromMinutes(rules!.MaxSessionMinutes), takesViewStreams);
         using Activity? activity = SessionTelemetry.Activities.StartActivity("remotesupport.session", ActivityKind.Server);
         activity?.SetTag("remotesupport.session.id", session.Id);
         activity?.SetTag("remotesupport.unit", _options.UnitId);
@@ -279,7 +285,8 @@ public sealed partial class SupportAgent
 
     /// <summary>One session after its welcome.</summary>
     private sealed partial class RunningSession(
-        SupportAgent agent, ISessionChannel channel, ISessionStreams? streams, SessionPeer vendor, string id, DateTimeOffset openedAt, TimeSpan maxDuration)
+        SupportAgent agent, ISessionChannel channel, ISessionStreams? streams, SessionPeer vendor, string id, DateTimeOffset openedAt, TimeSpan maxDuration,
+        bool takesViewStreams)
     {
         private const string TimeLimitCode = "session-time-limit";
         private readonly List<SessionOperation> _operations = [];
@@ -462,11 +469,7 @@ public sealed partial class SupportAgent
                     }
 
                     case SupportOperation.ViewData:
-                    {
-                        (byte[] content, DataFileEvidence evidence) = await Options.DataFiles.ViewAsync(decision, Options.MaxViewBytes, cancellationToken).ConfigureAwait(false);
-                        await Options.Audit.RecordDataFileAsync(decision, evidence, cancellationToken).ConfigureAwait(false);
-                        return Result(message.RequestId!, operation, target, true, "none", "The file was read.", evidence) with { Content = content };
-                    }
+                        return await ViewAsync(message.RequestId!, target, decision, cancellationToken).ConfigureAwait(false);
 
                     case SupportOperation.ChangeData:
                     {
@@ -496,10 +499,6 @@ public sealed partial class SupportAgent
                     default:
                         return Result(message.RequestId!, operation, target, false, "unsupported-operation", $"{operation} is not carried by session protocol 1.");
                 }
-            }
-            catch (DataFileTooLargeException ex)
-            {
-                return Result(message.RequestId!, operation, target, false, "file-too-large", ex.Message); // nothing read, nothing audited as viewed
             }
             catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {

@@ -97,7 +97,8 @@ public sealed class SupportSession : IDisposable
             Type = "hello",
             Protocol = SessionMessage.ProtocolName,
             Versions = versions,
-            Capabilities = SupportAgent.Capabilities,
+            // A console takes views on channels of their own only when it has streams to take them on.
+            Capabilities = streams is null ? [.. SupportAgent.Capabilities.Where(c => c != SupportAgent.ViewStreamCapability)] : SupportAgent.Capabilities,
             Software = "RemoteSupport/" + typeof(SupportSession).Assembly.GetName().Version?.ToString(3),
         }, cancellationToken).ConfigureAwait(false);
         SessionMessage reply = await SupportAgent.ReceiveAsync(channel, cancellationToken).ConfigureAwait(false)
@@ -119,9 +120,29 @@ public sealed class SupportSession : IDisposable
     public Task<SessionResult> ListAsync(string root, string folder, string owner, string reason, CancellationToken cancellationToken = default) =>
         RequestAsync(new SessionMessage { Type = "request", Operation = SupportOperation.ViewData, List = true, Root = root, Path = folder, Owner = owner, Reason = reason }, cancellationToken);
 
-    /// <summary>Asks to view a data file; the unit's consent gate (and its approver) decide.</summary>
-    public Task<SessionResult> ViewAsync(string root, string path, string owner, string reason, CancellationToken cancellationToken = default) =>
-        RequestAsync(new SessionMessage { Type = "request", Operation = SupportOperation.ViewData, Root = root, Path = path, Owner = owner, Reason = reason }, cancellationToken);
+    /// <summary>
+    /// Asks to view a data file; the unit's consent gate (and its approver) decide. The content is in
+    /// <see cref="SessionResult.Content"/>; for a file too large to hold in memory use <see cref="ViewToAsync"/>.
+    /// </summary>
+    public async Task<SessionResult> ViewAsync(string root, string path, string owner, string reason, CancellationToken cancellationToken = default)
+    {
+        using var content = new MemoryStream();
+        SessionResult result = await ViewToAsync(root, path, owner, reason, content, cancellationToken).ConfigureAwait(false);
+        return result.Succeeded ? result with { Content = content.ToArray() } : result;
+    }
+
+    /// <summary>
+    /// Asks to view a data file and writes its content to <paramref name="destination"/>: from the result
+    /// when it is small, or from a channel of its own when the unit streams it (sessions opened with
+    /// streams). A streamed view's bytes are checked against the count and SHA-256 the unit reports and
+    /// audits; a mismatch is a failed result (<c>view-mismatch</c>).
+    /// </summary>
+    public Task<SessionResult> ViewToAsync(string root, string path, string owner, string reason, Stream destination, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(destination);
+        return RequestAsync(new SessionMessage { Type = "request", Operation = SupportOperation.ViewData, Root = root, Path = path, Owner = owner, Reason = reason },
+            cancellationToken, destination);
+    }
 
     /// <summary>Asks to replace (or create) a data file with <paramref name="content"/>.</summary>
     public Task<SessionResult> ChangeAsync(string root, string path, string owner, ReadOnlyMemory<byte> content, string reason, CancellationToken cancellationToken = default) =>
@@ -247,14 +268,14 @@ public sealed class SupportSession : IDisposable
         }
     }
 
-    private async Task<SessionResult> RequestAsync(SessionMessage request, CancellationToken cancellationToken)
+    private async Task<SessionResult> RequestAsync(SessionMessage request, CancellationToken cancellationToken, Stream? viewDestination = null)
     {
         await _one.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
             string id = NextRequestId();
             await SupportAgent.SendAsync(_channel, request with { RequestId = id }, cancellationToken).ConfigureAwait(false);
-            return await AwaitResultAsync(id, cancellationToken).ConfigureAwait(false);
+            return await AwaitResultAsync(id, cancellationToken, viewDestination).ConfigureAwait(false);
         }
         finally
         {
@@ -262,10 +283,54 @@ public sealed class SupportSession : IDisposable
         }
     }
 
+    /// <summary>
+    /// Takes a view's channel and copies what arrives to <paramref name="destination"/>, hashing it, one
+    /// buffer at a time; more than the announced length is a protocol error (nothing is sized by it).
+    /// </summary>
+    private async Task<(long Bytes, string Hash)> ReceiveViewAsync(SessionMessage announced, Stream destination, CancellationToken cancellationToken)
+    {
+        (string Name, Stream Stream)? incoming = await _streams!.AcceptStreamAsync(cancellationToken).ConfigureAwait(false);
+        if (incoming is not { } accepted || accepted.Name != announced.Stream || announced.ContentLength is not long length || length < 0)
+        {
+            throw new SessionProtocolException("protocol-error", $"The view of request {announced.RequestId} did not arrive on its announced stream.");
+        }
+
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(1 << 16);
+        long received = 0;
+        try
+        {
+            await using (accepted.Stream.ConfigureAwait(false))
+            {
+                int read;
+                while ((read = await accepted.Stream.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+                {
+                    received += read;
+                    if (received > length)
+                    {
+                        throw new SessionProtocolException("protocol-error", string.Create(CultureInfo.InvariantCulture,
+                            $"The view of request {announced.RequestId} sent more than the {length} bytes announced."));
+                    }
+
+                    hash.AppendData(buffer, 0, read);
+                    await destination.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+                    SessionTelemetry.CountBytes(read, sent: false, stream: true);
+                }
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+
+        return (received, Convert.ToHexStringLower(hash.GetHashAndReset()));
+    }
+
     private string NextRequestId() => "r" + (++_nextRequest).ToString(CultureInfo.InvariantCulture);
 
-    private async Task<SessionResult> AwaitResultAsync(string id, CancellationToken cancellationToken)
+    private async Task<SessionResult> AwaitResultAsync(string id, CancellationToken cancellationToken, Stream? viewDestination = null)
     {
+        (long Bytes, string Hash)? streamed = null;
         while (true)
         {
             SessionMessage reply = await SupportAgent.ReceiveAsync(_channel, cancellationToken).ConfigureAwait(false)
@@ -273,6 +338,12 @@ public sealed class SupportSession : IDisposable
             if (reply.Type == "pending-approval" && reply.RequestId == id)
             {
                 ApprovalPending?.Invoke(reply.ApprovalText ?? string.Empty);
+                continue;
+            }
+
+            if (reply.Type == "view-stream" && reply.RequestId == id && viewDestination is not null && _streams is not null && streamed is null)
+            {
+                streamed = await ReceiveViewAsync(reply, viewDestination, cancellationToken).ConfigureAwait(false);
                 continue;
             }
 
@@ -286,8 +357,28 @@ public sealed class SupportSession : IDisposable
                 throw new SessionProtocolException("protocol-error", $"The agent answered request {id} with '{reply.Type}'.");
             }
 
-            return new SessionResult(reply.Succeeded == true, reply.Code ?? "none", reply.Sentence ?? string.Empty, reply.Content, reply.HashBefore, reply.HashAfter,
+            var result = new SessionResult(reply.Succeeded == true, reply.Code ?? "none", reply.Sentence ?? string.Empty, reply.Content, reply.HashBefore, reply.HashAfter,
                 reply.Output, reply.InstallReceipt is null ? null : SignedEnvelope.Parse(reply.InstallReceipt), reply.Entries);
+            if (viewDestination is null || !result.Succeeded)
+            {
+                return result;
+            }
+
+            if (streamed is not { } received)
+            {
+                await viewDestination.WriteAsync(result.Content ?? [], cancellationToken).ConfigureAwait(false);
+                return result with { Content = null };
+            }
+
+            return received.Bytes == reply.ContentLength && received.Hash == reply.HashBefore
+                ? result
+                : result with
+                {
+                    Succeeded = false,
+                    Code = "view-mismatch",
+                    Sentence = string.Create(CultureInfo.InvariantCulture,
+                        $"The unit reports {reply.ContentLength} bytes with SHA-256 {reply.HashBefore}; {received.Bytes} bytes with SHA-256 {received.Hash} arrived."),
+                };
         }
     }
 }

@@ -81,7 +81,7 @@ public sealed class HostileTechnicianSessionTests
     }
 
     [Fact]
-    public async Task ViewingAFileLargerThanAViewCarries_IsRefused_AndTheSessionGoesOn()
+    public async Task ViewingAFileLargerThanAViewCarries_FromAConsoleWithoutStreams_IsRefused_AndTheSessionGoesOn()
     {
         await using SessionWorld world = await SessionWorld.StartAsync();
         await File.WriteAllBytesAsync(Path.Combine(world.DataRoot, "ledger", "big.db"), new byte[13 * 1024 * 1024]);
@@ -97,6 +97,59 @@ public sealed class HostileTechnicianSessionTests
         big.Sentence.Should().Contain("13631488 bytes").And.Contain("8388608");
         after.Succeeded.Should().BeTrue("the session survives");
         (await world.AuditEventsAsync()).Should().NotContain(e => e.Kind == RemoteSupport.Audit.AuditEventKind.DataFileViewed, "nothing was sent, so nothing is audited as viewed");
+    }
+
+    [Fact]
+    public async Task ViewingALargeFile_StreamsOnItsOwnChannel_AndIsAuditedForWhatWasSent()
+    {
+        await using SessionWorld world = await SessionWorld.StartAsync();
+        byte[] big = new byte[13 * 1024 * 1024 + 5];
+        Random.Shared.NextBytes(big);
+        await File.WriteAllBytesAsync(Path.Combine(world.DataRoot, "ledger", "big.db"), big);
+        await using SupportConsoleConnection connection = await world.OpenSessionAsync();
+        using var received = new MemoryStream();
+
+        SessionResult result = await connection.Session.ViewToAsync("finance", "ledger/big.db", "fabrikam", "look at the big ledger", received, world.Token);
+        SessionResult small = await connection.Session.ViewAsync("finance", "ledger/2026.csv", "fabrikam", "and the small one", world.Token);
+
+        result.Succeeded.Should().BeTrue(result.Sentence);
+        received.ToArray().Should().Equal(big);
+        string sha = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(big));
+        result.HashBefore.Should().Be(sha);
+        RemoteSupport.Audit.AuditEvent viewed = (await world.AuditEventsAsync()).First(e => e.Kind == RemoteSupport.Audit.AuditEventKind.DataFileViewed);
+        viewed.Details["bytesSent"].Should().Be(big.Length.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        viewed.Details["complete"].Should().Be("true");
+        viewed.Details["hashBefore"].Should().Be(sha);
+        small.Succeeded.Should().BeTrue("the session goes on after a streamed view");
+        Encoding.UTF8.GetString(small.Content!).Should().Contain("4711,12.50");
+    }
+
+    [Fact]
+    public async Task AStreamedViewCutOffMidway_IsAuditedForThePartSent()
+    {
+        await using SessionWorld world = await SessionWorld.StartAsync();
+        await File.WriteAllBytesAsync(Path.Combine(world.DataRoot, "ledger", "big.db"), new byte[13 * 1024 * 1024]);
+        var (connection, channel) = await world.DialAsync();
+        using SupportSession session = await SupportSession.OpenAsync(channel, new MultiplexedSessionStreams(connection), world.Token);
+
+        // The console takes 1 MiB, then its line drops.
+        await FluentActions.Awaiting(() => session.ViewToAsync("finance", "ledger/big.db", "fabrikam", "look", new FailingAfter(1024 * 1024), world.Token))
+            .Should().ThrowAsync<IOException>();
+        await connection.AbortAsync("the line dropped");
+        await world.WaitForSessionsAsync(1);
+
+        RemoteSupport.Audit.AuditEvent viewed = (await world.AuditEventsAsync()).Single(e => e.Kind == RemoteSupport.Audit.AuditEventKind.DataFileViewed);
+        viewed.Details["complete"].Should().Be("false");
+        long sent = long.Parse(viewed.Details["bytesSent"], System.Globalization.CultureInfo.InvariantCulture);
+        sent.Should().BeGreaterThanOrEqualTo(1024 * 1024).And.BeLessThan(13 * 1024 * 1024);
+        SessionReceipt.FromEnvelope(world.Receipts.Single()!).Ending.Should().Be("dropped");
+    }
+
+    /// <summary>A destination that takes <c>limit</c> bytes, then fails as a full disk would.</summary>
+    private sealed class FailingAfter(long limit) : MemoryStream
+    {
+        public override ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default) =>
+            Length + buffer.Length > limit ? throw new IOException("The console's disk is full.") : base.WriteAsync(buffer, cancellationToken);
     }
 
     [Fact]
