@@ -44,10 +44,16 @@ public sealed class DataFileStore
                 Error.Argument(nameof(roots), $"The data root '{name}' folder '{folder}' does not exist.");
             }
 
-            string real = directory.LinkTarget is null ? directory.FullName : directory.ResolveLinkTarget(returnFinalTarget: true)!.FullName;
-            _roots[name] = Path.TrimEndingDirectorySeparator(real);
+            _roots[name] = OpenedPath.RealFolder(directory.FullName);
         }
     }
+
+    /// <summary>
+    /// Gets whether paths are opened by the kernel beneath the root (Linux: <see cref="BeneathRoot"/>); otherwise
+    /// every link on the way is resolved and checked, and each opened file's real path is checked before a
+    /// byte is read or written (<see cref="OpenedPath"/>). Tests run both on Linux.
+    /// </summary>
+    internal bool ResolvesBeneathRoot { get; init; } = BeneathRoot.IsSupported;
 
     /// <summary>Reads a file the gate granted viewing; returns its content and hash.</summary>
     /// <exception cref="UnauthorizedAccessException">The decision does not grant viewing this file.</exception>
@@ -69,9 +75,40 @@ public sealed class DataFileStore
     internal FileStream OpenView(ConsentDecision decision)
     {
         (string root, string file) = Resolve(decision, SupportOperation.ViewData);
-        return BeneathRoot.IsSupported
+        return ResolvesBeneathRoot
             ? BeneathRoot.OpenRead(root, decision.CanonicalPath!) ?? throw new FileNotFoundException($"'{decision.CanonicalPath}' does not exist in its data root.")
-            : new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
+            : OpenChecked(root, file, decision.CanonicalPath!);
+    }
+
+    /// <summary>Opens <paramref name="file"/> for reading and checks that the opened file's real path lies below the root.</summary>
+    private static FileStream OpenChecked(string root, string file, string canonical)
+    {
+        var stream = new FileStream(file, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1 << 16, useAsync: true);
+        try
+        {
+            OpenedPath.EnsureBelow(root, stream.SafeFileHandle, canonical);
+            return stream;
+        }
+        catch
+        {
+            stream.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>The SHA-256 of an existing file, opened and checked as <see cref="OpenChecked"/> does; null when there is none.</summary>
+    private static async Task<string?> CheckedHashAsync(string root, string file, string canonical, CancellationToken cancellationToken)
+    {
+        if (!File.Exists(file))
+        {
+            return null;
+        }
+
+        FileStream stream = OpenChecked(root, file, canonical);
+        await using (stream.ConfigureAwait(false))
+        {
+            return Convert.ToHexStringLower(await SHA256.HashDataAsync(stream, cancellationToken).ConfigureAwait(false));
+        }
     }
 
     private static async Task<byte[]> ReadAllAsync(FileStream stream, CancellationToken cancellationToken)
@@ -94,7 +131,7 @@ public sealed class DataFileStore
     {
         (string root, string folder) = Resolve(decision, SupportOperation.ViewData);
         SafeFileHandle? opened = null;
-        if (BeneathRoot.IsSupported)
+        if (ResolvesBeneathRoot)
         {
             try
             {
@@ -139,12 +176,12 @@ public sealed class DataFileStore
     public async Task<DataFileEvidence> ReplaceAsync(ConsentDecision decision, ReadOnlyMemory<byte> content, CancellationToken cancellationToken = default)
     {
         (string root, string file) = Resolve(decision, SupportOperation.ChangeData);
-        if (BeneathRoot.IsSupported)
+        if (ResolvesBeneathRoot)
         {
             return await ReplaceBeneathAsync(decision, root, content, cancellationToken).ConfigureAwait(false);
         }
 
-        string? before = File.Exists(file) ? Hash(await File.ReadAllBytesAsync(file, cancellationToken).ConfigureAwait(false)) : null;
+        string? before = await CheckedHashAsync(root, file, decision.CanonicalPath!, cancellationToken).ConfigureAwait(false);
         Directory.CreateDirectory(Path.GetDirectoryName(file)!);
         string temporary = file + "." + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6)) + ".tmp";
         try
@@ -152,6 +189,7 @@ public sealed class DataFileStore
             FileStream stream = new(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 4096, useAsync: true);
             await using (stream.ConfigureAwait(false))
             {
+                OpenedPath.EnsureBelow(root, stream.SafeFileHandle, decision.CanonicalPath!); // before a byte is written
                 await stream.WriteAsync(content, cancellationToken).ConfigureAwait(false);
                 stream.Flush(flushToDisk: true);
             }
@@ -216,7 +254,7 @@ public sealed class DataFileStore
     public async Task<DataFileEvidence> DeleteAsync(ConsentDecision decision, CancellationToken cancellationToken = default)
     {
         (string root, string file) = Resolve(decision, SupportOperation.ChangeData);
-        if (BeneathRoot.IsSupported)
+        if (ResolvesBeneathRoot)
         {
             (SafeFileHandle folder, string name) = BeneathRoot.OpenParent(root, decision.CanonicalPath!, create: false);
             using (folder)
@@ -227,7 +265,7 @@ public sealed class DataFileStore
             }
         }
 
-        string? before = File.Exists(file) ? Hash(await File.ReadAllBytesAsync(file, cancellationToken).ConfigureAwait(false)) : null;
+        string? before = await CheckedHashAsync(root, file, decision.CanonicalPath!, cancellationToken).ConfigureAwait(false);
         File.Delete(file);
         return new DataFileEvidence(decision.Request.Root!, decision.CanonicalPath!, before, null);
     }
@@ -253,7 +291,7 @@ public sealed class DataFileStore
 
         string full = Path.GetFullPath(Path.Combine(root, decision.CanonicalPath));
         EnsureUnder(root, full);
-        if (BeneathRoot.IsSupported)
+        if (ResolvesBeneathRoot)
         {
             return (root, full); // links are refused as the path is opened, not resolved beforehand
         }

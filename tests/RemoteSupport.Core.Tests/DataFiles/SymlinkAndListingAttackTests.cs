@@ -18,7 +18,7 @@ public sealed class SymlinkAndListingAttackTests : IDisposable
 
     private readonly TemporaryFolder _root = new();
     private readonly TemporaryFolder _outside = new();
-    private readonly DataFileStore _store;
+    private readonly Dictionary<string, string> _roots;
 
     public SymlinkAndListingAttackTests()
     {
@@ -30,7 +30,7 @@ public sealed class SymlinkAndListingAttackTests : IDisposable
         // ledger/b -> /outside/sub; ledger/a -> "b/../secret.txt": as text, root/ledger/secret.txt; to the kernel, /outside/secret.txt.
         Directory.CreateSymbolicLink(Path.Combine(_root.Path, "ledger", "b"), _outside.File("sub"));
         File.CreateSymbolicLink(Path.Combine(_root.Path, "ledger", "a"), "b/../secret.txt");
-        _store = new DataFileStore(new Dictionary<string, string> { ["finance"] = _root.Path });
+        _roots = new Dictionary<string, string> { ["finance"] = _root.Path };
     }
 
     public void Dispose()
@@ -40,61 +40,77 @@ public sealed class SymlinkAndListingAttackTests : IDisposable
         _outside.Dispose();
     }
 
-    [Fact]
-    public async Task LinkThroughADirectoryLink_View_IsRefused()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task LinkThroughADirectoryLink_View_IsRefused(bool beneathRoot)
     {
+        DataFileStore store = Store(beneathRoot);
         ConsentDecision granted = await GrantAsync(SupportOperation.ViewData, "ledger/a");
 
-        await FluentActions.Awaiting(() => _store.ViewAsync(granted)).Should().ThrowAsync<UnauthorizedAccessException>();
+        await FluentActions.Awaiting(() => store.ViewAsync(granted)).Should().ThrowAsync<UnauthorizedAccessException>();
     }
 
-    [Fact]
-    public async Task LinkThroughADirectoryLink_Change_IsRefused_AndTheOutsideFileIsUntouched()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task LinkThroughADirectoryLink_Change_IsRefused_AndTheOutsideFileIsUntouched(bool beneathRoot)
     {
+        DataFileStore store = Store(beneathRoot);
         ConsentDecision granted = await GrantAsync(SupportOperation.ChangeData, "ledger/a");
 
-        await FluentActions.Awaiting(() => _store.ReplaceAsync(granted, "pwned"u8.ToArray())).Should().ThrowAsync<UnauthorizedAccessException>();
+        await FluentActions.Awaiting(() => store.ReplaceAsync(granted, "pwned"u8.ToArray())).Should().ThrowAsync<UnauthorizedAccessException>();
 
         (await File.ReadAllTextAsync(_outside.File("secret.txt"))).Should().Be("not yours");
     }
 
-    [Fact]
-    public async Task DirectoryLink_Create_IsRefused_AndNothingLandsOutside()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task DirectoryLink_Create_IsRefused_AndNothingLandsOutside(bool beneathRoot)
     {
+        DataFileStore store = Store(beneathRoot);
         ConsentDecision granted = await GrantAsync(SupportOperation.ChangeData, "ledger/b/new.txt");
 
-        await FluentActions.Awaiting(() => _store.ReplaceAsync(granted, "planted"u8.ToArray())).Should().ThrowAsync<UnauthorizedAccessException>();
+        await FluentActions.Awaiting(() => store.ReplaceAsync(granted, "planted"u8.ToArray())).Should().ThrowAsync<UnauthorizedAccessException>();
 
         Directory.GetFiles(_outside.File("sub")).Select(Path.GetFileName).Should().Equal("x.txt");
     }
 
-    [Fact]
-    public async Task DirectoryLink_Delete_IsRefused_AndTheOutsideFileStays()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task DirectoryLink_Delete_IsRefused_AndTheOutsideFileStays(bool beneathRoot)
     {
+        DataFileStore store = Store(beneathRoot);
         ConsentDecision granted = await GrantAsync(SupportOperation.ChangeData, "ledger/b/x.txt");
 
-        await FluentActions.Awaiting(() => _store.DeleteAsync(granted)).Should().ThrowAsync<UnauthorizedAccessException>();
+        await FluentActions.Awaiting(() => store.DeleteAsync(granted)).Should().ThrowAsync<UnauthorizedAccessException>();
 
         File.Exists(Path.Combine(_outside.File("sub"), "x.txt")).Should().BeTrue();
     }
 
-    [Fact]
-    public async Task DirectoryLink_List_IsRefused()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task DirectoryLink_List_IsRefused(bool beneathRoot)
     {
+        DataFileStore store = Store(beneathRoot);
         ConsentDecision granted = await GrantAsync(SupportOperation.ViewData, "ledger/b");
 
-        FluentActions.Invoking(() => _store.List(granted)).Should().Throw<UnauthorizedAccessException>();
+        FluentActions.Invoking(() => store.List(granted)).Should().Throw<UnauthorizedAccessException>();
     }
 
     [Fact]
     public async Task ListingAFolder_ReturnsOnlyFilesTheScopePatternsCover()
     {
+        DataFileStore store = Store(BeneathRoot.IsSupported);
         // Scope reports/* covers reports/2025 (the folder) but not what lies deeper in it.
         Directory.CreateDirectory(Path.Combine(_root.Path, "reports", "2025", "hr", "private"));
         File.WriteAllText(Path.Combine(_root.Path, "reports", "2025", "hr", "private", "salaries.xlsx"), "secret");
         ConsentDecision granted = await GrantAsync(SupportOperation.ViewData, "reports/2025");
 
-        (IReadOnlyList<DataFileEntry> entries, bool truncated) = _store.List(granted);
+        (IReadOnlyList<DataFileEntry> entries, bool truncated) = store.List(granted);
 
         entries.Should().BeEmpty();
         truncated.Should().BeFalse();
@@ -103,6 +119,7 @@ public sealed class SymlinkAndListingAttackTests : IDisposable
     [Fact]
     public async Task ListingAFolder_WithABroadApproval_IsStillConfinedToTheScope()
     {
+        DataFileStore store = Store(BeneathRoot.IsSupported);
         Directory.CreateDirectory(Path.Combine(_root.Path, "reports", "2025", "hr"));
         File.WriteAllText(Path.Combine(_root.Path, "reports", "2025", "hr", "salaries.xlsx"), "secret");
         ConsentRequest request = _f.Request(SupportOperation.ViewData, "reports/2025");
@@ -110,8 +127,11 @@ public sealed class SymlinkAndListingAttackTests : IDisposable
         ConsentDecision granted = await _f.Gate().DecideAsync(request, [_f.Approve(request, [_f.ItApprover], a => a with { PathPatterns = ["reports/**"] })]);
         granted.IsGranted.Should().BeTrue(granted.Sentence);
 
-        _store.List(granted).Entries.Should().BeEmpty();
+        store.List(granted).Entries.Should().BeEmpty();
     }
+
+    /// <summary>The store, opening paths beneath the root (Linux) or checking each opened file's real path (elsewhere).</summary>
+    private DataFileStore Store(bool beneathRoot) => new(_roots) { ResolvesBeneathRoot = beneathRoot && BeneathRoot.IsSupported };
 
     private Task<ConsentDecision> GrantAsync(SupportOperation operation, string path) => _f.GrantAsync(_f.Request(operation, path));
 }
