@@ -212,11 +212,11 @@ static void Step(string title)
 
 static void Say(string text) => Console.WriteLine("   " + text);
 
-static void Check(string refusal, string accepted)
+static void Check(DocumentAcceptance outcome, string accepted)
 {
-    if (refusal.Length > 0)
+    if (!outcome.IsAccepted)
     {
-        throw new InvalidOperationException(refusal);
+        throw new InvalidOperationException(outcome.Sentence);
     }
 
     Say(accepted);

@@ -142,7 +142,7 @@ public class ReadmeQuickStartTests
             TollCharges = new("EUR", 500, 120, 60, 500, 20_000, 100_000, 10_000),
         };
         var groundRules = new GroundRulesBook(trust);
-        groundRules.Accept(rules.ToEnvelope().Sign(customer).Sign(vendor));
+        Console.WriteLine(groundRules.Accept(rules.ToEnvelope().Sign(customer).Sign(vendor)).Sentence); // or .Reason, when refused
 
         // The customer authorizes the vendor's technician on unit-7.
         var authorizations = new AuthorizationBook(trust);

@@ -127,23 +127,24 @@ public sealed class AuthorizationBook
     public string? CustomerId { get; init; }
 
     /// <summary>Accepts a customer-signed authorization.</summary>
-    /// <returns>An empty string when accepted, otherwise why not.</returns>
-    public string Accept(SignedEnvelope envelope)
+    /// <returns>Accepted, or why not (<see cref="DocumentAcceptance.Reason"/> and a sentence).</returns>
+    public DocumentAcceptance Accept(SignedEnvelope envelope)
     {
         if (!SignedDocumentReader.TryRead(envelope, ServiceAuthorization.DocumentType, _trust,
-                a => [new SignatureRequirement(a.CustomerId, PartyRole.Customer)], "the customer", out ServiceAuthorization? authorization, out string error))
+                a => [new SignatureRequirement(a.CustomerId, PartyRole.Customer)], "the customer", out ServiceAuthorization? authorization, out DocumentAcceptance? refusal))
         {
-            return error;
+            return refusal;
         }
 
         if (CustomerId is not null && authorization.CustomerId != CustomerId)
         {
-            return $"Authorization {authorization.AuthorizationId} is from customer {authorization.CustomerId}; this unit belongs to {CustomerId}.";
+            return DocumentAcceptance.Refused(DocumentRefusal.OtherCustomer,
+                $"Authorization {authorization.AuthorizationId} is from customer {authorization.CustomerId}; this unit belongs to {CustomerId}.");
         }
 
         if (authorization.ValidUntil <= authorization.ValidFrom || authorization.VendorKeys.Count == 0 || authorization.Units.Count == 0)
         {
-            return "The authorization must name vendor keys, units and a validity that ends after it starts.";
+            return DocumentAcceptance.Refused(DocumentRefusal.Invalid, "The authorization must name vendor keys, units and a validity that ends after it starts.");
         }
 
         lock (_gate)
@@ -151,35 +152,35 @@ public sealed class AuthorizationBook
             _authorizations[authorization.AuthorizationId] = authorization;
         }
 
-        return string.Empty;
+        return DocumentAcceptance.Accepted($"Authorization {authorization.AuthorizationId} of {authorization.CustomerId} for {authorization.VendorId} accepted.");
     }
 
     /// <summary>Accepts a customer-signed revocation; from now on the authorization no longer applies.</summary>
-    /// <returns>An empty string when accepted, otherwise why not.</returns>
-    public string Revoke(SignedEnvelope envelope)
+    /// <returns>Accepted, or why not (<see cref="DocumentAcceptance.Reason"/> and a sentence).</returns>
+    public DocumentAcceptance Revoke(SignedEnvelope envelope)
     {
         if (!SignedDocumentReader.TryRead(envelope, AuthorizationRevocation.DocumentType, _trust,
-                r => [new SignatureRequirement(r.CustomerId, PartyRole.Customer)], "the customer", out AuthorizationRevocation? revocation, out string error))
+                r => [new SignatureRequirement(r.CustomerId, PartyRole.Customer)], "the customer", out AuthorizationRevocation? revocation, out DocumentAcceptance? refusal))
         {
-            return error;
+            return refusal;
         }
 
         if (CustomerId is not null && revocation.CustomerId != CustomerId)
         {
-            return $"The revocation is from customer {revocation.CustomerId}; this unit belongs to {CustomerId}.";
+            return DocumentAcceptance.Refused(DocumentRefusal.OtherCustomer, $"The revocation is from customer {revocation.CustomerId}; this unit belongs to {CustomerId}.");
         }
 
         lock (_gate)
         {
             if (_authorizations.TryGetValue(revocation.AuthorizationId, out ServiceAuthorization? revoked) && revoked.CustomerId != revocation.CustomerId)
             {
-                return "A customer can revoke only its own authorizations.";
+                return DocumentAcceptance.Refused(DocumentRefusal.OtherCustomer, "A customer can revoke only its own authorizations.");
             }
 
             _revoked[revocation.AuthorizationId] = revocation.Reason;
         }
 
-        return string.Empty;
+        return DocumentAcceptance.Accepted($"Authorization {revocation.AuthorizationId} revoked: {revocation.Reason}");
     }
 
     /// <summary>Checks whether <paramref name="vendorKey"/> of <paramref name="vendorId"/> may be served on <paramref name="unitId"/> now.</summary>

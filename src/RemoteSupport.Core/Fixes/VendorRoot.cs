@@ -84,8 +84,8 @@ public sealed class FixTrust
     public VendorRoot Root { get; private set; }
 
     /// <summary>Accepts a rotated root.</summary>
-    /// <returns>An empty string when accepted, otherwise why not.</returns>
-    public string Rotate(SignedEnvelope newRoot)
+    /// <returns>Accepted, or why not (<see cref="DocumentAcceptance.Reason"/> and a sentence).</returns>
+    public DocumentAcceptance Rotate(SignedEnvelope newRoot)
     {
         ArgumentNullException.ThrowIfNull(newRoot);
         VendorRoot candidate;
@@ -95,27 +95,28 @@ public sealed class FixTrust
         }
         catch (EnvelopeFormatException ex)
         {
-            return ex.Message;
+            return DocumentAcceptance.Refused(DocumentRefusal.Malformed, ex.Message);
         }
 
         if (candidate.VendorId != Root.VendorId || candidate.Version != Root.Version + 1)
         {
-            return $"The new root must be version {Root.Version + 1} of {Root.VendorId}.";
+            return DocumentAcceptance.Refused(DocumentRefusal.OutOfSequence, $"The new root must be version {Root.Version + 1} of {Root.VendorId}.");
         }
 
         if (candidate.Expires <= _time.GetUtcNow())
         {
-            return "The new root has already expired.";
+            return DocumentAcceptance.Refused(DocumentRefusal.Invalid, "The new root has already expired.");
         }
 
         int byOld = Root.CountSigners(newRoot);
         int byNew = candidate.CountSigners(newRoot);
         if (byOld < Root.Threshold || byNew < candidate.Threshold)
         {
-            return $"The new root is signed by {byOld} of the current keys (needs {Root.Threshold}) and {byNew} of its own (needs {candidate.Threshold}).";
+            return DocumentAcceptance.Refused(DocumentRefusal.NotSigned,
+                $"The new root is signed by {byOld} of the current keys (needs {Root.Threshold}) and {byNew} of its own (needs {candidate.Threshold}).");
         }
 
         Root = candidate;
-        return string.Empty;
+        return DocumentAcceptance.Accepted($"Vendor root version {candidate.Version} of {candidate.VendorId} in force.");
     }
 }

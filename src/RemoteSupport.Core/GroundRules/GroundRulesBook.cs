@@ -47,24 +47,24 @@ public sealed class GroundRulesBook
     }
 
     /// <summary>Accepts a signed version of the ground rules.</summary>
-    /// <returns>An empty string when accepted, otherwise a sentence saying why not.</returns>
-    public string Accept(SignedEnvelope envelope)
+    /// <returns>Accepted, or why not (<see cref="DocumentAcceptance.Reason"/> and a sentence).</returns>
+    public DocumentAcceptance Accept(SignedEnvelope envelope)
     {
         if (!SignedDocumentReader.TryRead(envelope, SecurityGroundRules.DocumentType, _trust,
                 r => [new SignatureRequirement(r.CustomerId, PartyRole.Customer), new SignatureRequirement(r.VendorId, PartyRole.Vendor)],
-                "both parties", out SecurityGroundRules? rules, out string error))
+                "both parties", out SecurityGroundRules? rules, out DocumentAcceptance? refusal))
         {
-            return error;
+            return refusal;
         }
 
         if (CustomerId is not null && rules.CustomerId != CustomerId)
         {
-            return $"These ground rules are for customer {rules.CustomerId}; this unit belongs to {CustomerId}.";
+            return DocumentAcceptance.Refused(DocumentRefusal.OtherCustomer, $"These ground rules are for customer {rules.CustomerId}; this unit belongs to {CustomerId}.");
         }
 
         if (Check(rules) is { } problem)
         {
-            return problem;
+            return DocumentAcceptance.Refused(DocumentRefusal.Invalid, problem);
         }
 
         lock (_gate)
@@ -73,22 +73,22 @@ public sealed class GroundRulesBook
             {
                 if (rules.Version != 1 || rules.Replaces is not null)
                 {
-                    return "The first ground rules must be version 1 and replace nothing.";
+                    return DocumentAcceptance.Refused(DocumentRefusal.OutOfSequence, "The first ground rules must be version 1 and replace nothing.");
                 }
             }
             else if (rules.Version != Current.Version + 1 || rules.Replaces != CurrentHash)
             {
-                return $"An amendment must be version {Current.Version + 1} and replace {CurrentHash}.";
+                return DocumentAcceptance.Refused(DocumentRefusal.OutOfSequence, $"An amendment must be version {Current.Version + 1} and replace {CurrentHash}.");
             }
             else if (rules.CustomerId != Current.CustomerId || rules.VendorId != Current.VendorId)
             {
-                return "An amendment cannot change the parties.";
+                return DocumentAcceptance.Refused(DocumentRefusal.Invalid, "An amendment cannot change the parties.");
             }
 
             Current = rules;
             CurrentHash = SecurityGroundRules.DocumentHash(envelope);
             _currentEnvelope = envelope;
-            return string.Empty;
+            return DocumentAcceptance.Accepted($"Ground rules version {rules.Version} of {rules.CustomerId} and {rules.VendorId} in force ({CurrentHash}).");
         }
     }
 

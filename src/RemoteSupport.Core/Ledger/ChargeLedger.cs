@@ -384,27 +384,27 @@ public sealed class ChargeLedger : IDisposable
         marks.TryGetValue(entryId, out long index) && index < ledgerSize;
 
     /// <summary>Accepts the customer's signed approval of held entries; they become due.</summary>
-    /// <returns>An empty string when accepted, otherwise why not.</returns>
-    public Task<string> ApproveAsync(SignedEnvelope approval, Trust.TrustStore trust, CancellationToken cancellationToken = default) =>
+    /// <returns>Accepted, or why not (<see cref="DocumentAcceptance.Reason"/> and a sentence).</returns>
+    public Task<DocumentAcceptance> ApproveAsync(SignedEnvelope approval, Trust.TrustStore trust, CancellationToken cancellationToken = default) =>
         Trust.SignedDocumentReader.TryRead(approval, ChargeApproval.DocumentType, trust,
-            a => [new Trust.SignatureRequirement(a.CustomerId, Identities.PartyRole.Customer)], "the customer", out ChargeApproval? document, out string error)
+            a => [new Trust.SignatureRequirement(a.CustomerId, Identities.PartyRole.Customer)], "the customer", out ChargeApproval? document, out DocumentAcceptance? refusal)
             ? AnnotateAsync("approved", document.CustomerId, document.EntryIds, approval, cancellationToken)
-            : Task.FromResult(error);
+            : Task.FromResult(refusal);
 
     /// <summary>Accepts the customer's signed dispute of an entry; it is not due until reversed.</summary>
-    /// <returns>An empty string when accepted, otherwise why not.</returns>
-    public Task<string> DisputeAsync(SignedEnvelope dispute, Trust.TrustStore trust, CancellationToken cancellationToken = default) =>
+    /// <returns>Accepted, or why not (<see cref="DocumentAcceptance.Reason"/> and a sentence).</returns>
+    public Task<DocumentAcceptance> DisputeAsync(SignedEnvelope dispute, Trust.TrustStore trust, CancellationToken cancellationToken = default) =>
         Trust.SignedDocumentReader.TryRead(dispute, ChargeDispute.DocumentType, trust,
-            d => [new Trust.SignatureRequirement(d.CustomerId, Identities.PartyRole.Customer)], "the customer", out ChargeDispute? document, out string error)
+            d => [new Trust.SignatureRequirement(d.CustomerId, Identities.PartyRole.Customer)], "the customer", out ChargeDispute? document, out DocumentAcceptance? refusal)
             ? AnnotateAsync("disputed", document.CustomerId, [document.EntryId], dispute, cancellationToken)
-            : Task.FromResult(error);
+            : Task.FromResult(refusal);
 
-    private async Task<string> AnnotateAsync(string annotation, string customerId, IReadOnlyList<string> entryIds, SignedEnvelope signed, CancellationToken cancellationToken)
+    private async Task<DocumentAcceptance> AnnotateAsync(string annotation, string customerId, IReadOnlyList<string> entryIds, SignedEnvelope signed, CancellationToken cancellationToken)
     {
         List<ChargeEntry> entries = Entries.Where(e => entryIds.Contains(e.EntryId)).ToList();
         if (entries.Count != entryIds.Count || entries.Any(e => e.Charge.CustomerId != customerId))
         {
-            return $"The {annotation} document names entries that are not {customerId}'s.";
+            return DocumentAcceptance.Refused(DocumentRefusal.UnknownEntry, $"The {annotation} document names entries that are not {customerId}'s.");
         }
 
         var record = new ChargeAnnotation { Annotation = annotation, EntryIds = entryIds, Document = signed.ToJson(), RecordedAt = _time.GetUtcNow() };
@@ -420,7 +420,7 @@ public sealed class ChargeLedger : IDisposable
             _gate.Release();
         }
 
-        return string.Empty;
+        return DocumentAcceptance.Accepted($"{entryIds.Count} {(entryIds.Count == 1 ? "entry" : "entries")} of {customerId} {annotation}.");
     }
 
     private void Apply(ChargeAnnotation annotation, long index)

@@ -16,10 +16,10 @@ internal static class SignedDocumentReader
     /// <param name="signers">The signature requirements, from the document.</param>
     /// <param name="whose">Who must have signed, for the error sentence (<c>the customer</c>).</param>
     /// <param name="document">The document, when valid.</param>
-    /// <param name="error">Why not, otherwise.</param>
+    /// <param name="refusal">Why not, otherwise (<see cref="DocumentRefusal.Malformed"/> or <see cref="DocumentRefusal.NotSigned"/>).</param>
     public static bool TryRead<T>(
         SignedEnvelope envelope, DocumentType type, TrustStore trust, Func<T, SignatureRequirement[]> signers, string whose,
-        [NotNullWhen(true)] out T? document, out string error)
+        [NotNullWhen(true)] out T? document, [NotNullWhen(false)] out DocumentAcceptance? refusal)
         where T : class
     {
         ArgumentNullException.ThrowIfNull(envelope);
@@ -31,7 +31,7 @@ internal static class SignedDocumentReader
         catch (EnvelopeFormatException ex)
         {
             document = null;
-            error = ex.Message;
+            refusal = DocumentAcceptance.Refused(DocumentRefusal.Malformed, ex.Message);
             return false;
         }
 
@@ -39,11 +39,11 @@ internal static class SignedDocumentReader
         if (!verified.IsValid)
         {
             document = null;
-            error = $"The {type.Kind} document is not signed by {whose}: {verified.Message}";
+            refusal = DocumentAcceptance.Refused(DocumentRefusal.NotSigned, $"The {type.Kind} document is not signed by {whose}: {verified.Message}");
             return false;
         }
 
-        error = string.Empty;
+        refusal = null;
         return true;
     }
 }

@@ -28,9 +28,9 @@ internal sealed class ConsentFixture : IDisposable
         Trust.Trust("fabrikam", PartyRole.Approver, 1, [ItApprover.PublicKey, OwnerApprover.PublicKey]);
         GroundRules = new GroundRulesBook(Trust);
         Rules = rules is null ? DefaultRules() : rules(DefaultRules());
-        GroundRules.Accept(Rules.ToEnvelope().Sign(Customer).Sign(Vendor)).Should().BeEmpty();
+        GroundRules.Accept(Rules.ToEnvelope().Sign(Customer).Sign(Vendor)).IsAccepted.Should().BeTrue();
         Authorizations = new AuthorizationBook(Trust, Time);
-        Authorizations.Accept(AuthorizationFor(GroundRules.CurrentHash!).ToEnvelope().Sign(Customer)).Should().BeEmpty();
+        Authorizations.Accept(AuthorizationFor(GroundRules.CurrentHash!).ToEnvelope().Sign(Customer)).IsAccepted.Should().BeTrue();
     }
 
     public FakeTimeProvider Time { get; }

@@ -107,8 +107,8 @@ public sealed class ConsentGateTests : IDisposable
             Replaces = f.GroundRules.CurrentHash,
             Operations = [.. f.Rules.Operations, new OperationRule(SupportOperation.InstallFix, true, new ApprovalRequirement([f.It()]))],
         };
-        f.GroundRules.Accept(rules.ToEnvelope().Sign(f.Customer).Sign(f.Vendor)).Should().BeEmpty();
-        f.Authorizations.Accept((f.AuthorizationFor(f.GroundRules.CurrentHash!) with { AuthorizationId = "auth-v2" }).ToEnvelope().Sign(f.Customer)).Should().BeEmpty();
+        f.GroundRules.Accept(rules.ToEnvelope().Sign(f.Customer).Sign(f.Vendor)).IsAccepted.Should().BeTrue();
+        f.Authorizations.Accept((f.AuthorizationFor(f.GroundRules.CurrentHash!) with { AuthorizationId = "auth-v2" }).ToEnvelope().Sign(f.Customer)).IsAccepted.Should().BeTrue();
         ConsentRequest install = f.Request(SupportOperation.InstallFix) with { Root = null, Path = null, Owner = null, PackageHash = new string('a', 64) };
         SignedEnvelope approval = f.Approve(install with { Path = "x" }, [f.ItApprover], a => a with { PackageHash = new string('a', 64), Root = null, PathPatterns = [], Owners = [] });
 
@@ -180,9 +180,9 @@ public sealed class ConsentGateTests : IDisposable
         ConsentRequest request = _f.Request(SupportOperation.RunDiagnostic);
         (await _f.Gate().DecideAsync(request)).IsGranted.Should().BeTrue();
 
-        string refused = _f.Authorizations.Revoke(new AuthorizationRevocation { AuthorizationId = "auth-2026", CustomerId = "fabrikam", Reason = "contract ended" }
+        DocumentAcceptance refused = _f.Authorizations.Revoke(new AuthorizationRevocation { AuthorizationId = "auth-2026", CustomerId = "fabrikam", Reason = "contract ended" }
             .ToEnvelope().Sign(_f.Customer));
-        refused.Should().BeEmpty();
+        refused.IsAccepted.Should().BeTrue();
 
         ConsentDecision next = await _f.Gate().DecideAsync(request);
         next.Reason.Should().Be(ConsentReason.AuthorizationRevoked);
@@ -192,10 +192,10 @@ public sealed class ConsentGateTests : IDisposable
     [Fact]
     public async Task RevocationNotSignedByTheCustomer_IsRefused()
     {
-        string refused = _f.Authorizations.Revoke(new AuthorizationRevocation { AuthorizationId = "auth-2026", CustomerId = "fabrikam", Reason = "forged" }
+        DocumentAcceptance refused = _f.Authorizations.Revoke(new AuthorizationRevocation { AuthorizationId = "auth-2026", CustomerId = "fabrikam", Reason = "forged" }
             .ToEnvelope().Sign(_f.Vendor));
 
-        refused.Should().Contain("not signed by the customer");
+        refused.Sentence.Should().Contain("not signed by the customer");
         (await _f.Gate().DecideAsync(_f.Request(SupportOperation.RunDiagnostic))).IsGranted.Should().BeTrue();
     }
 

@@ -170,9 +170,9 @@ public sealed class HostileTechnicianTests : IDisposable
         var book = new GroundRulesBook(_f.Trust);
         SecurityGroundRules rules = _f.DefaultRules() with { Hours = _f.Rules.Hours with { From = from, To = to } };
 
-        string refusal = book.Accept(rules.ToEnvelope().Sign(_f.Customer).Sign(_f.Vendor));
+        DocumentAcceptance refusal = book.Accept(rules.ToEnvelope().Sign(_f.Customer).Sign(_f.Vendor));
 
-        refusal.Should().Contain("HH:mm");
+        refusal.Sentence.Should().Contain("HH:mm");
         book.Current.Should().BeNull();
     }
 
@@ -188,10 +188,10 @@ public sealed class HostileTechnicianTests : IDisposable
         var authorizations = new AuthorizationBook(_f.Trust, _f.Time) { CustomerId = "fabrikam" };
         ServiceAuthorization authorization = _f.AuthorizationFor(SecurityGroundRules.DocumentHash(rules)) with { CustomerId = "globex" };
 
-        groundRules.Accept(rules).Should().Contain("customer globex").And.Contain("fabrikam");
-        authorizations.Accept(authorization.ToEnvelope().Sign(globex)).Should().Contain("customer globex");
+        groundRules.Accept(rules).Sentence.Should().Contain("customer globex").And.Contain("fabrikam");
+        authorizations.Accept(authorization.ToEnvelope().Sign(globex)).Sentence.Should().Contain("customer globex");
         authorizations.Revoke(new AuthorizationRevocation { AuthorizationId = "auth-2026", CustomerId = "globex", Reason = "x" }.ToEnvelope().Sign(globex))
-            .Should().Contain("customer globex");
+            .Sentence.Should().Contain("customer globex");
         groundRules.Current.Should().BeNull();
         (await new ConsentGate(_f.Trust, authorizations, groundRules, _f.Uses, _f.Audit, _f.Time).DecideAsync(_f.Request(SupportOperation.RunDiagnostic)))
             .IsGranted.Should().BeFalse();

@@ -17,8 +17,8 @@ public sealed class GroundRulesBookTests : IDisposable
     {
         var book = new GroundRulesBook(_f.Trust);
 
-        book.Accept(_f.DefaultRules().ToEnvelope().Sign(_f.Customer)).Should().Contain("contoso/vendor needs 1, has 0");
-        book.Accept(_f.DefaultRules().ToEnvelope().Sign(_f.Vendor)).Should().Contain("fabrikam/customer needs 1, has 0");
+        book.Accept(_f.DefaultRules().ToEnvelope().Sign(_f.Customer)).Sentence.Should().Contain("contoso/vendor needs 1, has 0");
+        book.Accept(_f.DefaultRules().ToEnvelope().Sign(_f.Vendor)).Sentence.Should().Contain("fabrikam/customer needs 1, has 0");
         book.Current.Should().BeNull();
     }
 
@@ -28,7 +28,7 @@ public sealed class GroundRulesBookTests : IDisposable
         using var fakeCustomer = PartyIdentity.Create("fabrikam", PartyRole.Customer);
         var book = new GroundRulesBook(_f.Trust);
 
-        book.Accept(_f.DefaultRules().ToEnvelope().Sign(fakeCustomer).Sign(_f.Vendor)).Should().Contain("not signed by both parties");
+        book.Accept(_f.DefaultRules().ToEnvelope().Sign(fakeCustomer).Sign(_f.Vendor)).Sentence.Should().Contain("not signed by both parties");
     }
 
     [Fact]
@@ -42,7 +42,7 @@ public sealed class GroundRulesBookTests : IDisposable
             forged = forged.AddSignature(signature);
         }
 
-        new GroundRulesBook(_f.Trust).Accept(forged).Should().Contain("not signed by both parties");
+        new GroundRulesBook(_f.Trust).Accept(forged).Sentence.Should().Contain("not signed by both parties");
     }
 
     [Fact]
@@ -50,7 +50,7 @@ public sealed class GroundRulesBookTests : IDisposable
     {
         SecurityGroundRules amended = _f.Rules with { Version = 2, Replaces = _f.GroundRules.CurrentHash, MaxSessionMinutes = 60 };
 
-        _f.GroundRules.Accept(amended.ToEnvelope().Sign(_f.Vendor).Sign(_f.Customer)).Should().BeEmpty();
+        _f.GroundRules.Accept(amended.ToEnvelope().Sign(_f.Vendor).Sign(_f.Customer)).IsAccepted.Should().BeTrue();
 
         _f.GroundRules.Current!.Version.Should().Be(2);
         _f.GroundRules.Current.MaxSessionMinutes.Should().Be(60);
@@ -60,7 +60,7 @@ public sealed class GroundRulesBookTests : IDisposable
     public async Task Amendment_LeavesTheOldAuthorizationRestingOnReplacedRules()
     {
         SecurityGroundRules amended = _f.Rules with { Version = 2, Replaces = _f.GroundRules.CurrentHash };
-        _f.GroundRules.Accept(amended.ToEnvelope().Sign(_f.Vendor).Sign(_f.Customer)).Should().BeEmpty();
+        _f.GroundRules.Accept(amended.ToEnvelope().Sign(_f.Vendor).Sign(_f.Customer)).IsAccepted.Should().BeTrue();
 
         ConsentDecision decision = await _f.Gate().DecideAsync(_f.Request(SupportOperation.RunDiagnostic));
 
@@ -75,7 +75,7 @@ public sealed class GroundRulesBookTests : IDisposable
     {
         SecurityGroundRules amended = _f.Rules with { Version = version, Replaces = replaces ?? (version == 3 ? _f.GroundRules.CurrentHash : null) };
 
-        _f.GroundRules.Accept(amended.ToEnvelope().Sign(_f.Vendor).Sign(_f.Customer)).Should().Contain("amendment must be version 2");
+        _f.GroundRules.Accept(amended.ToEnvelope().Sign(_f.Vendor).Sign(_f.Customer)).Sentence.Should().Contain("amendment must be version 2");
         _f.GroundRules.Current!.Version.Should().Be(1);
     }
 
@@ -84,7 +84,7 @@ public sealed class GroundRulesBookTests : IDisposable
     {
         var book = new GroundRulesBook(_f.Trust);
 
-        book.Accept((_f.DefaultRules() with { TimeZone = "Mars/Olympus" }).ToEnvelope().Sign(_f.Customer).Sign(_f.Vendor)).Should().Contain("IANA");
+        book.Accept((_f.DefaultRules() with { TimeZone = "Mars/Olympus" }).ToEnvelope().Sign(_f.Customer).Sign(_f.Vendor)).Sentence.Should().Contain("IANA");
     }
 
     [Fact]

@@ -136,12 +136,12 @@ public sealed class ChargeLedgerTests : IDisposable
         using ChargeLedger ledger = await ChargeLedger.OpenAsync(journal, _f.Rules, _f.Time);
         ChargeEntry big = await ledger.RecordAsync(Charge("big", 15_000));
 
-        string byVendor = await ledger.ApproveAsync(new ChargeApproval { CustomerId = "fabrikam", EntryIds = [big.EntryId] }.ToEnvelope().Sign(_f.Vendor), _f.Trust);
+        DocumentAcceptance byVendor = await ledger.ApproveAsync(new ChargeApproval { CustomerId = "fabrikam", EntryIds = [big.EntryId] }.ToEnvelope().Sign(_f.Vendor), _f.Trust);
         ledger.StatusOf(big).Should().Be(ChargeStatus.Held);
-        string byCustomer = await ledger.ApproveAsync(new ChargeApproval { CustomerId = "fabrikam", EntryIds = [big.EntryId] }.ToEnvelope().Sign(_f.Customer), _f.Trust);
+        DocumentAcceptance byCustomer = await ledger.ApproveAsync(new ChargeApproval { CustomerId = "fabrikam", EntryIds = [big.EntryId] }.ToEnvelope().Sign(_f.Customer), _f.Trust);
 
-        byVendor.Should().Contain("not signed by the customer");
-        byCustomer.Should().BeEmpty();
+        byVendor.Sentence.Should().Contain("not signed by the customer");
+        byCustomer.IsAccepted.Should().BeTrue();
         ledger.StatusOf(big).Should().Be(ChargeStatus.Due);
         ledger.DueTotals()["EUR"].Should().Be(15_000);
     }
@@ -159,7 +159,7 @@ public sealed class ChargeLedgerTests : IDisposable
             disputedId = setup.EntryId;
 
             (await ledger.DisputeAsync(new ChargeDispute { CustomerId = "fabrikam", EntryId = setup.EntryId, Reason = "no call that day" }.ToEnvelope().Sign(_f.Customer), _f.Trust))
-                .Should().BeEmpty();
+                .IsAccepted.Should().BeTrue();
             ledger.StatusOf(setup).Should().Be(ChargeStatus.Disputed);
             ledger.DueTotals()["EUR"].Should().Be(720);
         }

@@ -127,7 +127,7 @@ public sealed class MonthlyStatementTests : IAsyncLifetime
         ChargeEntry disputed = await ledger.RecordAsync(Charge("x", 900, new DateTimeOffset(2026, 11, 3, 9, 0, 0, TimeSpan.Zero)));
         await ledger.RecordAsync(Charge("y", 100, new DateTimeOffset(2026, 11, 4, 9, 0, 0, TimeSpan.Zero)));
         (await ledger.DisputeAsync(new ChargeDispute { CustomerId = "fabrikam", EntryId = disputed.EntryId, Reason = "not ours" }.ToEnvelope().Sign(_f.Customer), _f.Trust))
-            .Should().BeEmpty();
+            .IsAccepted.Should().BeTrue();
 
         MonthlyStatement statement = MonthlyStatement.FromEnvelope(await Issue(ledger, issuer, new YearMonth(2026, 11), "Europe/Berlin"));
 

@@ -146,7 +146,7 @@ internal sealed class SessionWorld : IAsyncDisposable
         };
         rules = amend(rules);
         GroundRules = new GroundRulesBook(UnitTrust);
-        GroundRules.Accept(rules.ToEnvelope().Sign(Customer).Sign(Vendor)).Should().BeEmpty();
+        GroundRules.Accept(rules.ToEnvelope().Sign(Customer).Sign(Vendor)).IsAccepted.Should().BeTrue();
         Authorizations = new AuthorizationBook(UnitTrust, Clock);
         if (authorize)
         {
@@ -160,7 +160,7 @@ internal sealed class SessionWorld : IAsyncDisposable
                 ValidFrom = Wednesday10Berlin.AddDays(-1),
                 ValidUntil = Wednesday10Berlin.AddDays(30),
                 GroundRulesHash = GroundRules.CurrentHash!,
-            }.ToEnvelope().Sign(Customer)).Should().BeEmpty();
+            }.ToEnvelope().Sign(Customer)).IsAccepted.Should().BeTrue();
         }
 
         Directory.CreateDirectory(Path.Combine(DataRoot, "ledger"));

@@ -125,7 +125,7 @@ public sealed class SupportSessionTests
         (await session.RunDiagnosticAsync("disk", cancellationToken: world.Token)).Succeeded.Should().BeTrue();
 
         world.Authorizations.Revoke(new AuthorizationRevocation { AuthorizationId = "auth-1", CustomerId = "fabrikam", Reason = "contract ended" }
-            .ToEnvelope().Sign(world.Customer)).Should().BeEmpty();
+            .ToEnvelope().Sign(world.Customer)).IsAccepted.Should().BeTrue();
         SessionResult after = await session.RunDiagnosticAsync("disk", cancellationToken: world.Token);
 
         after.Succeeded.Should().BeFalse();
