@@ -5,6 +5,7 @@
 // the audit journal.
 using System.Net;
 using System.Text;
+using Microsoft.Extensions.Options;
 using NodaTime;
 using RemoteSupport.Audit;
 using RemoteSupport.Authorization;
@@ -27,6 +28,7 @@ Directory.CreateDirectory(folder);
 var clock = new DemoClock(new DateTimeOffset(2026, 11, 25, 10, 0, 0, TimeSpan.FromHours(1))); // a Wednesday, 10:00 in Berlin
 try
 {
+    Console.WriteLine("The contract's clock is simulated: it starts on Wednesday 2026-11-25, 10:00 in Berlin, and moves only where a step says.");
     Step("1. The parties and their keys");
     using PartyIdentity vendor = PartyIdentity.Create("contoso", PartyRole.Vendor);
     using PartyIdentity technician = PartyIdentity.Create("contoso", PartyRole.Technician);
@@ -35,8 +37,9 @@ try
     using PartyIdentity customer = PartyIdentity.Create("fabrikam", PartyRole.Customer);
     using PartyIdentity approver = PartyIdentity.Create("fabrikam", PartyRole.Approver);
     using PartyIdentity unit = PartyIdentity.Create("fabrikam", PartyRole.Unit);
-    Say($"vendor contoso {vendor.PublicKey.Fingerprint}, technician {technician.PublicKey.KeyId}");
-    Say($"customer fabrikam {customer.PublicKey.Fingerprint}, approver (IT) {approver.PublicKey.KeyId}, unit-7 {unit.PublicKey.KeyId}");
+    Say($"vendor contoso:    fingerprint {vendor.PublicKey.Fingerprint}");
+    Say($"customer fabrikam: fingerprint {customer.PublicKey.Fingerprint}");
+    Say($"key ids: technician {technician.PublicKey.KeyId}, approver (IT) {approver.PublicKey.KeyId}, unit-7 {unit.PublicKey.KeyId}");
     var trust = new TrustStore(clock); // what the unit trusts
     trust.Trust("contoso", PartyRole.Vendor, vendor.PublicKey);
     trust.Trust("contoso", PartyRole.Technician, technician.PublicKey);
@@ -62,68 +65,53 @@ try
         TollCharges = new TollChargePolicy("EUR", SetupFeeMinor: 500, PerMinuteMinor: 120, BillingIncrementSeconds: 60, MinimumMinor: 500,
             SessionCapMinor: 20_000, MonthlyCapMinor: 100_000, ApprovalThresholdMinor: 10_000),
     };
-    var groundRules = new GroundRulesBook(trust);
-    Check(groundRules.Accept(rules.ToEnvelope().Sign(customer).Sign(vendor)), "ground rules in force, signed by both, hash " + Short(groundRules.CurrentHash));
-    var authorizations = new AuthorizationBook(trust, clock);
-    Check(authorizations.Accept(new ServiceAuthorization
+    SignedEnvelope groundRules = rules.ToEnvelope().Sign(customer).Sign(vendor);
+    SignedEnvelope authorization = new ServiceAuthorization
     {
         AuthorizationId = "auth-2026-11", CustomerId = "fabrikam", VendorId = "contoso",
         VendorKeys = [technician.PublicKey.ToString()], Units = ["unit-7"],
-        ValidFrom = clock.GetUtcNow().AddDays(-1), ValidUntil = clock.GetUtcNow().AddDays(30), GroundRulesHash = groundRules.CurrentHash!,
-    }.ToEnvelope().Sign(customer)), "authorization auth-2026-11: contoso's technician may support unit-7 for 30 days");
+        ValidFrom = clock.GetUtcNow().AddDays(-1), ValidUntil = clock.GetUtcNow().AddDays(30), GroundRulesHash = SecurityGroundRules.DocumentHash(groundRules),
+    }.ToEnvelope().Sign(customer);
+    Say($"ground rules version 1, signed by fabrikam and contoso, hash {Short(SecurityGroundRules.DocumentHash(groundRules))}");
+    Say("authorization auth-2026-11, signed by fabrikam: contoso's technician may support unit-7 for 30 days");
 
-    Step("3. Unit-7 starts its agent on TCP loopback");
+    Step("3. Unit-7 starts its agent on TCP loopback; its durable state lives in one folder");
     string dataRoot = Path.Combine(folder, "finance");
     Directory.CreateDirectory(Path.Combine(dataRoot, "ledger"));
     await File.WriteAllTextAsync(Path.Combine(dataRoot, "ledger", "2026.csv"), "account,amount\n4711,12.50\n");
     string installRoot = Path.Combine(folder, "ledger-app");
     Directory.CreateDirectory(Path.Combine(installRoot, "bin"));
     await File.WriteAllTextAsync(Path.Combine(installRoot, "bin", "app.dll"), "ledger 2.3.0");
-    await using AppendOnlyJournal auditJournal = await AppendOnlyJournal.OpenAsync(Path.Combine(folder, "audit.journal"));
-    await using AppendOnlyJournal ledgerJournal = await AppendOnlyJournal.OpenAsync(Path.Combine(folder, "ledger.journal"));
-    await using AppendOnlyJournal statementJournal = await AppendOnlyJournal.OpenAsync(Path.Combine(folder, "statements.journal"));
-    var audit = new AuditLog(auditJournal, clock);
-    using ChargeLedger ledger = await ChargeLedger.OpenAsync(ledgerJournal, rules, clock);
-    using FileApprovalUseCounter uses = FileApprovalUseCounter.Open(Path.Combine(folder, "approval-uses.log"));
-    var installer = new FixInstaller(installRoot, Path.Combine(folder, "ledger-app.work"), unit, clock, audit);
     var agentOptions = new SupportAgentOptions
     {
-        UnitId = "unit-7", CustomerId = "fabrikam", Identity = unit, Authorizations = authorizations, GroundRules = groundRules,
-        Gate = new ConsentGate(trust, authorizations, groundRules, uses, audit, clock),
-        DataFiles = new DataFileStore(new Dictionary<string, string> { ["finance"] = dataRoot }),
-        Audit = audit, Ledger = ledger, TimeProvider = clock,
-        ApprovalPrompt = new ScriptedApprover(approver, clock),
-        Fixes = new FixInstallOptions
+        UnitId = "unit-7", CustomerId = "fabrikam", StateFolder = Path.Combine(folder, "unit-7-state"),
+        Identity = unit, Trust = trust, GroundRules = groundRules, Authorizations = { authorization },
+        DataRoots = { ["finance"] = dataRoot }, ApprovalPrompt = new ScriptedApprover(approver, clock), TimeProvider = clock,
+        Diagnostics = { ["disk"] = _ => Task.FromResult("disk /srv: 93% used, 4.1 GB free") },
+        Fixes =
         {
-            Trust = new FixTrust(new VendorRoot
+            InstallRoot = installRoot, Product = "ledger", InstalledVersion = "2.3.0",
+            VendorRoot = new VendorRoot
             {
                 VendorId = "contoso", Version = 1, Expires = clock.GetUtcNow().AddYears(1), Threshold = 2,
                 ReleaseKeys = [release1.PublicKey.ToString(), release2.PublicKey.ToString()],
-            }.ToEnvelope().Sign(release1).Sign(release2), clock),
-            Installer = installer,
-            Context = () => new FixContext("unit-7", "fabrikam", null, "ledger", installer.InstalledVersion("ledger") ?? "2.3.0"),
-            Inbox = Path.Combine(folder, "inbox"),
+            }.ToEnvelope().Sign(release1).Sign(release2),
         },
     };
-    agentOptions.Diagnostics["disk"] = _ => Task.FromResult("disk /srv: 93% used, 4.1 GB free");
-    var agentSecure = new SecureChannelOptions { Identity = unit, TrustStore = trust, StaticKey = NoiseStaticKey.Generate() };
-    agentSecure.AcceptedPeers.Add(new ExpectedPeer("contoso", PartyRole.Technician));
-    await using TcpConnectionListener listener = TcpConnectionListener.Listen(new IPEndPoint(IPAddress.Loopback, 0));
-    using var stop = new CancellationTokenSource();
+    await using var agentService = new SupportAgentService(Options.Create(agentOptions), Options.Create(new SupportAgentHostOptions { Listen = "127.0.0.1:0" }));
     var sessionDone = new TaskCompletionSource<SignedEnvelope?>(TaskCreationOptions.RunContinuationsAsynchronously);
-    Task agent = new SupportAgentHost(new SupportAgent(agentOptions), new SupportConnectionOptions { Secure = agentSecure })
-        .RunAsync(listener, (receipt, failure) => sessionDone.TrySetResult(receipt), stop.Token);
-    Say($"listening on {listener.LocalEndPoint}");
+    agentService.SessionEnded += ended => sessionDone.TrySetResult(ended.Receipt);
+    await agentService.StartAsync(CancellationToken.None);
+    SupportAgent agent = agentService.Agent;
+    Say($"listening on tcp://{agentService.BoundEndPoint}; state in {Path.GetFileName(agentOptions.StateFolder)}/ (audit, ledger, approval uses, fix work, inbox)");
 
     Step("4. The technician connects (Noise handshake, both identities proven) and opens a session");
     var consoleTrust = new TrustStore();
     consoleTrust.Trust("fabrikam", PartyRole.Unit, unit.PublicKey);
-    var consoleSecure = new SecureChannelOptions { Identity = technician, TrustStore = consoleTrust };
-    consoleSecure.AcceptedPeers.Add(new ExpectedPeer("fabrikam", PartyRole.Unit));
     SignedEnvelope sessionReceipt;
     bool operationsAsExpected;
-    await using (SupportConsoleConnection console = await SupportConsoleConnection.OpenAsync(
-        await new TcpDialer(listener.BoundEndPoint).DialAsync(), dialed: true, new SupportConnectionOptions { Secure = consoleSecure }))
+    await using (SupportConsoleConnection console = await new SupportConsole(new SupportConsoleOptions { Identity = technician, Trust = consoleTrust, Customers = { "fabrikam" } })
+        .ConnectAsync(new TcpDialer(agentService.BoundEndPoint!)))
     {
         SupportSession session = console.Session;
         session.ApprovalPending = text =>
@@ -167,24 +155,21 @@ try
         Say($"   {operation.Operation,-13} {operation.Target,-28} {(operation.Succeeded ? "done" : operation.Code)}");
     }
 
-    foreach (SessionCharge charge in receipt.Charges)
-    {
-        Say($"   charge {charge.Kind,-12} {Money.Format(charge.AmountMinor, charge.Currency)} {charge.Currency} ({charge.Status})");
-    }
+    Say($"   {receipt.Charges.Count} charges metered into the ledger; the statement below lists them");
 
     await sessionDone.Task;
-    await stop.CancelAsync();
-    await agent;
 
     Step("9. December 1st: the vendor issues November's itemized statement");
     clock.Set(new DateTimeOffset(2026, 12, 1, 9, 0, 0, TimeSpan.FromHours(1)));
+    await using AppendOnlyJournal statementJournal = await AppendOnlyJournal.OpenAsync(Path.Combine(folder, "contoso-statements.journal"));
     using StatementIssuer issuer = await StatementIssuer.OpenAsync(statementJournal, clock);
-    string ledgerCheckpoint = new Checkpoint("fabrikam.example/unit-7/ledger", ledgerJournal.Count, ledgerJournal.Root()).Sign("contoso-billing", vendor);
-    SignedEnvelope statement = await issuer.IssueAsync(ledger, "fabrikam", new YearMonth(2026, 11), "Europe/Berlin", ledgerCheckpoint, vendor);
+    string ledgerCheckpoint = new Checkpoint("fabrikam.example/unit-7/ledger", agent.Ledger.Journal.Count, agent.Ledger.Journal.Root()).Sign("contoso-billing", vendor);
+    SignedEnvelope statement = await issuer.IssueAsync(agent.Ledger, "fabrikam", new YearMonth(2026, 11), "Europe/Berlin", ledgerCheckpoint, vendor);
     Block(MonthlyStatement.FromEnvelope(statement).ToText(), "   ");
 
     Step("10. The customer verifies the unit's audit journal");
     string export = Path.Combine(folder, "audit-export.journal");
+    AppendOnlyJournal auditJournal = agent.Audit.Journal;
     string note = new Checkpoint("fabrikam.example/unit-7/audit", auditJournal.Count, auditJournal.Root()).Sign("unit-7", unit);
     await auditJournal.ExportAsync(export);
     JournalVerification verified = await JournalVerifier.VerifyAsync(export, note, "unit-7", unit.PublicKey);
@@ -212,16 +197,6 @@ static void Step(string title)
 
 static void Say(string text) => Console.WriteLine("   " + text);
 
-static void Check(DocumentAcceptance outcome, string accepted)
-{
-    if (!outcome.IsAccepted)
-    {
-        throw new InvalidOperationException(outcome.Sentence);
-    }
-
-    Say(accepted);
-}
-
 static void Block(string text, string prefix) => Console.WriteLine(Indent(text, prefix));
 
 static string Short(string? hash) => hash is null ? "(none)" : hash[..12];
@@ -230,7 +205,8 @@ static string Outcome(SessionResult result) => result.Succeeded ? "granted and d
 
 static string Indent(string text, string prefix = "   ") => string.Join('\n', text.TrimEnd().Split('\n').Select(line => prefix + line));
 
-static string Describe(AuditEvent e) => string.Join(", ", e.Details.Where(d => d.Key is "outcome" or "reason" or "operation" or "path" or "ending" or "kind" or "amount-minor" or "result")
+static string Describe(AuditEvent e) => string.Join(", ", e.Details
+    .Where(d => d.Key is "outcome" or "reason" or "operation" or "path" or "ending" or "kind" or "result" && d.Value.Length > 0)
     .Select(d => $"{d.Key}={d.Value}"));
 
 static async Task<string> BuildFixAsync(string folder, TimeProvider clock, PartyIdentity release1, PartyIdentity release2)

@@ -11,9 +11,6 @@ namespace RemoteSupport.Tests;
 /// <summary>The README's quick start, compiled here and compared with the README text.</summary>
 public class ReadmeQuickStartTests
 {
-    private const string Begin = "// README quick start: begin";
-    private const string End = "// README quick start: end";
-
     [Fact]
     public void QuickStart_RunsAndVerifiesTheJointlySignedDocument()
     {
@@ -28,11 +25,11 @@ public class ReadmeQuickStartTests
     [Fact]
     public void QuickStart_IsTheCodeInTheReadme()
     {
-        (string[] imports, string[] statements, string[] classes) = ReadmeBlock("<!-- quick-start -->");
+        (string[] imports, string[] statements, string[] classes) = ReadmeBlocks.Read("<!-- quick-start -->");
 
-        statements.Should().Equal(SourceBetween("// README quick start: begin", "// README quick start: end", indent: 8));
+        statements.Should().Equal(ReadmeBlocks.Between(ThisFile, "// README quick start: begin", "// README quick start: end", indent: 8));
         classes.Should().BeEmpty();
-        SourceImportsInclude(imports);
+        ReadmeBlocks.ImportsInclude(ThisFile, imports);
     }
 
     [Fact]
@@ -48,49 +45,14 @@ public class ReadmeQuickStartTests
     [Fact]
     public void Consent_IsTheCodeInTheReadme()
     {
-        (string[] imports, string[] statements, string[] classes) = ReadmeBlock("<!-- consent-example -->");
+        (string[] imports, string[] statements, string[] classes) = ReadmeBlocks.Read("<!-- consent-example -->");
 
-        statements.Should().Equal(SourceBetween("// README consent: begin", "// README consent: end", indent: 8));
-        classes.Should().Equal(SourceBetween("// README consent class: begin", "// README consent class: end", indent: 4));
-        SourceImportsInclude(imports);
+        statements.Should().Equal(ReadmeBlocks.Between(ThisFile, "// README consent: begin", "// README consent: end", indent: 8));
+        classes.Should().Equal(ReadmeBlocks.Between(ThisFile, "// README consent class: begin", "// README consent class: end", indent: 4));
+        ReadmeBlocks.ImportsInclude(ThisFile, imports);
     }
 
-    private static (string[] Imports, string[] Statements, string[] Classes) ReadmeBlock(string marker)
-    {
-        string readme = File.ReadAllText(Path.Combine(RepositoryPaths.Root(), "README.md")).ReplaceLineEndings("\n");
-        int at = readme.IndexOf(marker, StringComparison.Ordinal);
-        at.Should().BePositive($"the README marks {marker}");
-        int start = readme.IndexOf("```csharp\n", at, StringComparison.Ordinal) + "```csharp\n".Length;
-        int end = readme.IndexOf("```", start, StringComparison.Ordinal);
-        string[] lines = readme[start..end].TrimEnd('\n').Split('\n');
-        string[] imports = lines.Where(l => l.StartsWith("using ", StringComparison.Ordinal) && !l.StartsWith("using var ", StringComparison.Ordinal)).ToArray();
-        string[] rest = lines.Skip(imports.Length).SkipWhile(string.IsNullOrEmpty).ToArray();
-        int classStart = Array.FindIndex(rest, l => l.StartsWith("sealed class ", StringComparison.Ordinal));
-        return classStart < 0
-            ? (imports, rest, [])
-            : (imports, rest[..classStart].Reverse().SkipWhile(string.IsNullOrEmpty).Reverse().ToArray(), rest[classStart..]);
-    }
-
-    private static string[] SourceBetween(string begin, string end, int indent)
-    {
-        string source = ThisFile();
-        int from = source.IndexOf(begin + "\n", StringComparison.Ordinal) + begin.Length + 1;
-        int to = source.IndexOf(end, from, StringComparison.Ordinal);
-        to = source.LastIndexOf('\n', to) + 1;
-        return source[from..to].TrimEnd('\n').Split('\n').Select(line => line.Length >= indent ? line[indent..] : line.TrimStart()).ToArray();
-    }
-
-    private static void SourceImportsInclude(string[] imports)
-    {
-        string source = ThisFile();
-        foreach (string import in imports)
-        {
-            source.Should().Contain(import + "\n");
-        }
-    }
-
-    private static string ThisFile() =>
-        File.ReadAllText(Path.Combine(RepositoryPaths.Root(), "tests", "RemoteSupport.Core.Tests", "ReadmeQuickStartTests.cs")).ReplaceLineEndings("\n");
+    private const string ThisFile = "tests/RemoteSupport.Core.Tests/ReadmeQuickStartTests.cs";
 
     private static void QuickStart()
     {

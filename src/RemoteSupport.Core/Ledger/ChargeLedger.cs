@@ -187,8 +187,7 @@ public sealed class IdempotencyConflictException : InvalidOperationException
 public sealed class ChargeLedger : IDisposable
 {
     private readonly AppendOnlyJournal _journal;
-    private readonly TollChargePolicy _policy;
-    private readonly DateTimeZone _zone;
+    private readonly Func<SecurityGroundRules?> _rules; // the ground rules in force, read at each charge
     private readonly TimeProvider _time;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly Dictionary<string, ChargeEntry> _byKey = new(StringComparer.Ordinal);
@@ -205,13 +204,26 @@ public sealed class ChargeLedger : IDisposable
     private readonly Dictionary<(string Currency, string Session), long> _sessionDue = [];
     private readonly Dictionary<(string Currency, string Customer, YearMonth Month), long> _monthDue = [];
 
-    private ChargeLedger(AppendOnlyJournal journal, SecurityGroundRules rules, TimeProvider time)
+    private ChargeLedger(AppendOnlyJournal journal, Func<SecurityGroundRules?> rules, GroundRulesBook? book, TimeProvider time)
     {
         _journal = journal;
-        _policy = rules.TollCharges;
-        _zone = DateTimeZoneProviders.Tzdb[rules.TimeZone];
+        _rules = rules;
+        GroundRules = book;
         _time = time;
     }
+
+    /// <summary>Gets the journal the ledger's records are in (its checkpoints sign the ledger's state).</summary>
+    public AppendOnlyJournal Journal => _journal;
+
+    /// <summary>Gets the ground rules book whose rules in force set the caps and the billing month's time zone.</summary>
+    public GroundRulesBook? GroundRules { get; }
+
+    private SecurityGroundRules Rules => _rules()
+        ?? throw new InvalidOperationException("No ground rules are in force: the toll-charge policy (caps, approval threshold, time zone) is unknown.");
+
+    private TollChargePolicy Policy => Rules.TollCharges;
+
+    private DateTimeZone Zone => DateTimeZoneProviders.Tzdb[Rules.TimeZone];
 
     /// <summary>Gets the entries, in recording order.</summary>
     public IReadOnlyList<ChargeEntry> Entries
@@ -225,12 +237,35 @@ public sealed class ChargeLedger : IDisposable
         }
     }
 
-    /// <summary>Opens the ledger over <paramref name="journal"/>, replaying its entries.</summary>
-    public static async Task<ChargeLedger> OpenAsync(AppendOnlyJournal journal, SecurityGroundRules rules, TimeProvider? timeProvider = null, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Opens the ledger over <paramref name="journal"/>, replaying its entries. The caps, the approval
+    /// threshold and the billing month's time zone are those of the ground rules in force in
+    /// <paramref name="groundRules"/> when each charge is recorded: after amended ground rules are
+    /// accepted, the next charge is judged by the amendment (one source of truth with the agent's rates).
+    /// </summary>
+    /// <returns>The ledger, with every entry, annotation and due total of the journal applied.</returns>
+    /// <param name="journal">The ledger's journal (the caller's; it stays open after the ledger).</param>
+    /// <param name="groundRules">The book whose ground rules in force set the policy.</param>
+    /// <param name="timeProvider">The clock (recording times); the system clock when none.</param>
+    /// <param name="cancellationToken">Stops the replay.</param>
+    public static Task<ChargeLedger> OpenAsync(AppendOnlyJournal journal, GroundRulesBook groundRules, TimeProvider? timeProvider = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(groundRules);
+        return OpenAsync(journal, () => groundRules.Current, groundRules, timeProvider, cancellationToken);
+    }
+
+    /// <summary>Opens the ledger under fixed ground rules (tests and benchmarks; a unit's ledger follows its book).</summary>
+    internal static Task<ChargeLedger> OpenAsync(AppendOnlyJournal journal, SecurityGroundRules rules, TimeProvider? timeProvider = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(rules);
+        return OpenAsync(journal, () => rules, null, timeProvider, cancellationToken);
+    }
+
+    private static async Task<ChargeLedger> OpenAsync(
+        AppendOnlyJournal journal, Func<SecurityGroundRules?> rules, GroundRulesBook? book, TimeProvider? timeProvider, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(journal);
-        ArgumentNullException.ThrowIfNull(rules);
-        var ledger = new ChargeLedger(journal, rules, timeProvider ?? TimeProvider.System);
+        var ledger = new ChargeLedger(journal, rules, book, timeProvider ?? TimeProvider.System);
         for (long i = 0; i < journal.Count; i++)
         {
             byte[] record = await journal.ReadAsync(i, cancellationToken).ConfigureAwait(false);
@@ -263,33 +298,7 @@ public sealed class ChargeLedger : IDisposable
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            if (_byKey.TryGetValue(charge.IdempotencyKey, out ChargeEntry? existing))
-            {
-                List<string> differing = Differences(existing.Charge, charge);
-                return differing.Count == 0 ? existing : throw new IdempotencyConflictException(charge.IdempotencyKey, differing);
-            }
-
-            (ChargeStatus status, string? heldBecause) = Judge(charge);
-            var entry = new ChargeEntry
-            {
-                EntryId = "charge-" + Guid.NewGuid().ToString("N"),
-                Charge = charge,
-                RecordedAt = _time.GetUtcNow(),
-                Status = status,
-                HeldBecause = heldBecause,
-            };
-            long index = await _journal.AppendAsync(DocumentJson.Serialize(entry), cancellationToken).ConfigureAwait(false);
-            Track(entry, index);
-            if (charge.Reverses is not null)
-            {
-                Recount(); // a reversal may resolve a dispute
-            }
-            else if (StatusOf(entry) == ChargeStatus.Due)
-            {
-                AddDue(entry);
-            }
-
-            return entry;
+            return await RecordLockedAsync(charge, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -297,38 +306,90 @@ public sealed class ChargeLedger : IDisposable
         }
     }
 
-    /// <summary>Corrects an entry by recording its reversal (the negated amount), referencing it.</summary>
-    public Task<ChargeEntry> ReverseAsync(string entryId, string idempotencyKey, string reason, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Corrects an entry by recording its reversal (the negated amount), referencing it. The checks and
+    /// the record happen under the ledger's lock: of two reversals of one entry at once, one is recorded
+    /// and the other throws.
+    /// </summary>
+    /// <returns>The reversal entry (the same one for a retry with the same <paramref name="idempotencyKey"/>).</returns>
+    /// <param name="entryId">The entry to reverse.</param>
+    /// <param name="idempotencyKey">The reversal's idempotency key.</param>
+    /// <param name="reason">Why, in the reversal's description.</param>
+    /// <param name="cancellationToken">Stops waiting for the ledger's lock or the journal.</param>
+    /// <exception cref="ArgumentException">No entry <paramref name="entryId"/>.</exception>
+    /// <exception cref="InvalidOperationException">The entry is a reversal, already reversed, or held.</exception>
+    public async Task<ChargeEntry> ReverseAsync(string entryId, string idempotencyKey, string reason, CancellationToken cancellationToken = default)
     {
-        ChargeEntry original = Entries.FirstOrDefault(e => e.EntryId == entryId)
-            ?? throw new ArgumentException($"No entry '{entryId}' in the ledger.", nameof(entryId));
-        lock (_entries)
+        ArgumentException.ThrowIfNullOrWhiteSpace(idempotencyKey);
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
         {
-            if (_byKey.TryGetValue(idempotencyKey, out ChargeEntry? retried) && retried.Charge.Reverses == entryId)
+            ChargeEntry original;
+            lock (_entries)
             {
-                return Task.FromResult(retried); // a retry of this reversal
+                original = _entries.FirstOrDefault(e => e.EntryId == entryId)
+                    ?? throw new ArgumentException($"No entry '{entryId}' in the ledger.", nameof(entryId));
+                if (_byKey.TryGetValue(idempotencyKey, out ChargeEntry? retried) && retried.Charge.Reverses == entryId)
+                {
+                    return retried; // a retry of this reversal
+                }
+
+                if (original.Charge.Reverses is not null || _reversed.ContainsKey(entryId))
+                {
+                    throw new InvalidOperationException($"Entry {entryId} is a reversal or is already reversed; it cannot be reversed again.");
+                }
             }
 
-            if (original.Charge.Reverses is not null || _reversed.ContainsKey(entryId))
+            if (StatusOf(original) == ChargeStatus.Held)
             {
-                throw new InvalidOperationException($"Entry {entryId} is a reversal or is already reversed; it cannot be reversed again.");
+                throw new InvalidOperationException($"Entry {entryId} is held, not due: there is nothing to reverse.");
             }
+
+            return await RecordLockedAsync(original.Charge with
+            {
+                IdempotencyKey = idempotencyKey,
+                AmountMinor = -original.Charge.AmountMinor,
+                Quantity = -original.Charge.Quantity,
+                Description = $"Reversal of {entryId}: {reason}",
+                Reverses = entryId,
+                IncurredAt = _time.GetUtcNow(),
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private async Task<ChargeEntry> RecordLockedAsync(ChargeRequest charge, CancellationToken cancellationToken)
+    {
+        if (_byKey.TryGetValue(charge.IdempotencyKey, out ChargeEntry? existing))
+        {
+            List<string> differing = Differences(existing.Charge, charge);
+            return differing.Count == 0 ? existing : throw new IdempotencyConflictException(charge.IdempotencyKey, differing);
         }
 
-        if (StatusOf(original) == ChargeStatus.Held)
+        (ChargeStatus status, string? heldBecause) = Judge(charge);
+        var entry = new ChargeEntry
         {
-            throw new InvalidOperationException($"Entry {entryId} is held, not due: there is nothing to reverse.");
+            EntryId = "charge-" + Guid.NewGuid().ToString("N"),
+            Charge = charge,
+            RecordedAt = _time.GetUtcNow(),
+            Status = status,
+            HeldBecause = heldBecause,
+        };
+        long index = await _journal.AppendAsync(DocumentJson.Serialize(entry), cancellationToken).ConfigureAwait(false);
+        Track(entry, index);
+        if (charge.Reverses is not null)
+        {
+            Recount(); // a reversal may resolve a dispute
+        }
+        else if (StatusOf(entry) == ChargeStatus.Due)
+        {
+            AddDue(entry);
         }
 
-        return RecordAsync(original.Charge with
-        {
-            IdempotencyKey = idempotencyKey,
-            AmountMinor = -original.Charge.AmountMinor,
-            Quantity = -original.Charge.Quantity,
-            Description = $"Reversal of {entryId}: {reason}",
-            Reverses = entryId,
-            IncurredAt = _time.GetUtcNow(),
-        }, cancellationToken);
+        return entry;
     }
 
     /// <summary>Gets an entry's status now: disputed (until reversed), held (until approved), or due.</summary>
@@ -494,10 +555,11 @@ public sealed class ChargeLedger : IDisposable
             return (ChargeStatus.Due, null);
         }
 
-        if (charge.AmountMinor > _policy.ApprovalThresholdMinor)
+        TollChargePolicy policy = Policy;
+        if (charge.AmountMinor > policy.ApprovalThresholdMinor)
         {
             return (ChargeStatus.Held, string.Create(CultureInfo.InvariantCulture,
-                $"{charge.AmountMinor} is above the approval threshold of {_policy.ApprovalThresholdMinor}."));
+                $"{charge.AmountMinor} is above the approval threshold of {policy.ApprovalThresholdMinor}."));
         }
 
         long session;
@@ -509,16 +571,16 @@ public sealed class ChargeLedger : IDisposable
             monthly = _monthDue.GetValueOrDefault((charge.Currency, charge.CustomerId, month));
         }
 
-        if (session + charge.AmountMinor > _policy.SessionCapMinor)
+        if (session + charge.AmountMinor > policy.SessionCapMinor)
         {
             return (ChargeStatus.Held, string.Create(CultureInfo.InvariantCulture,
-                $"The session would total {session + charge.AmountMinor}, above its cap of {_policy.SessionCapMinor}."));
+                $"The session would total {session + charge.AmountMinor}, above its cap of {policy.SessionCapMinor}."));
         }
 
-        if (monthly + charge.AmountMinor > _policy.MonthlyCapMinor)
+        if (monthly + charge.AmountMinor > policy.MonthlyCapMinor)
         {
             return (ChargeStatus.Held, string.Create(CultureInfo.InvariantCulture,
-                $"{month} would total {monthly + charge.AmountMinor}, above the monthly cap of {_policy.MonthlyCapMinor}."));
+                $"{month} would total {monthly + charge.AmountMinor}, above the monthly cap of {policy.MonthlyCapMinor}."));
         }
 
         return (ChargeStatus.Due, null);
@@ -526,7 +588,7 @@ public sealed class ChargeLedger : IDisposable
 
     private YearMonth MonthOf(DateTimeOffset instant)
     {
-        LocalDate date = Instant.FromDateTimeOffset(instant).InZone(_zone).Date;
+        LocalDate date = Instant.FromDateTimeOffset(instant).InZone(Zone).Date;
         return new YearMonth(date.Year, date.Month);
     }
 

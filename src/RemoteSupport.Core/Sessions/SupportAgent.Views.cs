@@ -8,7 +8,7 @@ using RemoteSupport.GroundRules;
 namespace RemoteSupport.Sessions;
 
 /// <summary>
-/// Views: a file up to <see cref="SupportAgentOptions.MaxViewBytes"/> travels in the result; a larger one
+/// Views: a file up to <see cref="SupportAgentParts.MaxViewBytes"/> travels in the result; a larger one
 /// streams on a channel of its own, one buffer in memory, and is audited for what was actually sent.
 /// </summary>
 public sealed partial class SupportAgent

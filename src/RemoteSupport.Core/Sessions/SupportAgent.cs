@@ -14,8 +14,11 @@ using RemoteSupport.Ledger;
 
 namespace RemoteSupport.Sessions;
 
-/// <summary>What an agent on a customer unit is configured with.</summary>
-public sealed class SupportAgentOptions
+/// <summary>
+/// The collaborators an agent is assembled from by hand, when the integrator brings its own stores;
+/// <see cref="SupportAgent.OpenAsync"/> builds them from <see cref="SupportAgentOptions"/> and one state folder.
+/// </summary>
+public sealed class SupportAgentParts
 {
     /// <summary>Gets the unit's id.</summary>
     public required string UnitId { get; init; }
@@ -41,7 +44,7 @@ public sealed class SupportAgentOptions
     /// <summary>Gets the audit log (also the gate's audit sink).</summary>
     public required AuditLog Audit { get; init; }
 
-    /// <summary>Gets the charge ledger sessions are metered into.</summary>
+    /// <summary>Gets the charge ledger sessions are metered into (opened with <see cref="GroundRules"/>: one source of the toll-charge policy).</summary>
     public required ChargeLedger Ledger { get; init; }
 
     /// <summary>Gets or sets the customer's approver, asked when the ground rules require an approval; none means such requests are denied.</summary>
@@ -89,14 +92,14 @@ public sealed partial class SupportAgent
 
     internal static readonly string[] Capabilities = ["list-data", "view-data", "change-data", "run-diagnostic", "install-fix", ViewStreamCapability];
 
-    /// <summary>The capability of a console that takes a view larger than <see cref="SupportAgentOptions.MaxViewBytes"/> on a channel of its own.</summary>
+    /// <summary>The capability of a console that takes a view larger than <see cref="SupportAgentParts.MaxViewBytes"/> on a channel of its own.</summary>
     internal const string ViewStreamCapability = "view-stream";
 
-    private readonly SupportAgentOptions _options;
+    private readonly SupportAgentParts _options;
 
     /// <summary>Initializes a new instance of the <see cref="SupportAgent"/> class.</summary>
-    /// <exception cref="ArgumentException">A book holds documents for another customer than <see cref="SupportAgentOptions.CustomerId"/>.</exception>
-    public SupportAgent(SupportAgentOptions options)
+    /// <exception cref="ArgumentException">A book holds documents for another customer than <see cref="SupportAgentParts.CustomerId"/>.</exception>
+    public SupportAgent(SupportAgentParts options)
     {
         ArgumentNullException.ThrowIfNull(options);
         foreach (string? other in new[] { options.GroundRules.CustomerId, options.Authorizations.CustomerId })
@@ -105,6 +108,11 @@ public sealed partial class SupportAgent
             {
                 Error.Argument(nameof(options), $"The unit belongs to customer {options.CustomerId}, but a book it was given is for customer {other}.");
             }
+        }
+
+        if (options.Ledger.GroundRules is { } ledgerRules && !ReferenceEquals(ledgerRules, options.GroundRules))
+        {
+            Error.Argument(nameof(options), "The ledger follows another ground rules book than the agent's: open it with the agent's GroundRules, so caps and rates come from the same rules in force.");
         }
 
         if (options.HelloTimeout <= TimeSpan.Zero)
@@ -138,7 +146,7 @@ public sealed partial class SupportAgent
     public Task<SignedEnvelope?> RunSessionAsync(ISessionChannel channel, ISessionStreams? streams, SessionPeer vendor, CancellationToken cancellationToken = default) =>
         RunSessionAsync(channel, streams, vendor, _options.HelloTimeout, cancellationToken);
 
-    /// <summary>Runs one session as the public overload does, with <c>helloWithin</c> left of <see cref="SupportAgentOptions.HelloTimeout"/> for the hello (a host spent the rest waiting for the channel).</summary>
+    /// <summary>Runs one session as the public overload does, with <c>helloWithin</c> left of <see cref="SupportAgentParts.HelloTimeout"/> for the hello (a host spent the rest waiting for the channel).</summary>
     internal async Task<SignedEnvelope?> RunSessionAsync(ISessionChannel channel, ISessionStreams? streams, SessionPeer vendor, TimeSpan helloWithin, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(channel);
@@ -296,7 +304,7 @@ public sealed partial class SupportAgent
 
         public DateTimeOffset OpenedAt => openedAt;
 
-        private SupportAgentOptions Options => agent._options;
+        private SupportAgentParts Options => agent._options;
 
         public async Task<SignedEnvelope?> RunAsync(CancellationToken cancellationToken)
         {

@@ -96,7 +96,7 @@ public sealed class SupportAgentHost(SupportAgent agent, SupportConnectionOption
     /// </summary>
     /// <returns>The session receipt, or <see langword="null"/> when the session was refused.</returns>
     /// <exception cref="SecureChannelException">The console could not be authenticated.</exception>
-    /// <exception cref="SessionProtocolException">The console opened no session channel within the agent's <see cref="SupportAgentOptions.HelloTimeout"/> (<c>hello-timeout</c>).</exception>
+    /// <exception cref="SessionProtocolException">The console opened no session channel within the agent's <see cref="SupportAgentParts.HelloTimeout"/> (<c>hello-timeout</c>).</exception>
     public Task<SignedEnvelope?> ServeAsync(TransportConnection connection, bool dialedOut, CancellationToken cancellationToken = default) =>
         ServeCoreAsync(connection, dialedOut, null, cancellationToken);
 

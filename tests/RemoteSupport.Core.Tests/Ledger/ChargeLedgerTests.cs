@@ -195,6 +195,57 @@ public sealed class ChargeLedgerTests : IDisposable
         replayed.DueTotals()["EUR"].Should().Be(150 * 37);
     }
 
+    [Fact]
+    public async Task TwoConcurrentReversalsOfOneEntry_RecordOne_AndRefuseTheOther()
+    {
+        await using AppendOnlyJournal journal = await AppendOnlyJournal.OpenAsync(_folder.File("ledger.journal"));
+        using ChargeLedger ledger = await ChargeLedger.OpenAsync(journal, _f.GroundRules, _f.Time);
+        for (int round = 0; round < 20; round++)
+        {
+            ChargeEntry setup = await ledger.RecordAsync(Charge($"s{round}/setup", 500));
+            using var start = new ManualResetEventSlim();
+            Task<ChargeEntry>[] reversals = Enumerable.Range(0, 2)
+                .Select(i => Task.Run(() => { start.Wait(); return ledger.ReverseAsync(setup.EntryId, $"s{round}/reversal-{i}", "billed in error"); }))
+                .ToArray();
+            start.Set();
+            Task all = Task.WhenAll(reversals);
+            try
+            {
+                await all;
+            }
+            catch (InvalidOperationException)
+            {
+                // The second reversal is refused: checked below.
+            }
+
+            reversals.Count(t => t.IsCompletedSuccessfully).Should().Be(1, "an entry is reversed once, however many reversals race");
+            reversals.Single(t => t.IsFaulted).Exception!.InnerException.Should().BeOfType<InvalidOperationException>()
+                .Which.Message.Should().Contain("already reversed");
+            ledger.Entries.Count(e => e.Charge.Reverses == setup.EntryId).Should().Be(1);
+        }
+    }
+
+    [Fact]
+    public async Task AmendedGroundRules_SetTheCapsOfTheNextCharge_OneSourceOfTruth()
+    {
+        await using AppendOnlyJournal journal = await AppendOnlyJournal.OpenAsync(_folder.File("ledger.journal"));
+        using ChargeLedger ledger = await ChargeLedger.OpenAsync(journal, _f.GroundRules, _f.Time);
+        (await ledger.RecordAsync(Charge("s1/setup", 900))).Status.Should().Be(ChargeStatus.Due, "version 1 allows it");
+
+        SecurityGroundRules amended = _f.Rules with
+        {
+            Version = 2,
+            Replaces = _f.GroundRules.CurrentHash,
+            TollCharges = _f.Rules.TollCharges with { ApprovalThresholdMinor = 800 },
+        };
+        _f.GroundRules.Accept(amended.ToEnvelope().Sign(_f.Customer).Sign(_f.Vendor)).IsAccepted.Should().BeTrue();
+        ChargeEntry after = await ledger.RecordAsync(Charge("s2/setup", 900));
+
+        after.Status.Should().Be(ChargeStatus.Held, "the amendment in force lowered the approval threshold");
+        after.HeldBecause.Should().Contain("approval threshold of 800");
+        ledger.GroundRules.Should().BeSameAs(_f.GroundRules);
+    }
+
     private ChargeRequest Charge(string key, long amount, ChargeKind kind = ChargeKind.CallSetup) => new()
     {
         IdempotencyKey = key,

@@ -236,10 +236,10 @@ public sealed class HostileTechnicianSessionTests
     public async Task AnAgentGivenAnotherCustomersBooks_RefusesToStart()
     {
         await using SessionWorld world = await SessionWorld.StartAsync();
-        SupportAgentOptions o = world.AgentOptions;
+        SupportAgentParts o = world.AgentOptions;
         var books = new GroundRulesBook(world.UnitTrust) { CustomerId = "globex" };
 
-        FluentActions.Invoking(() => new SupportAgent(new SupportAgentOptions
+        FluentActions.Invoking(() => new SupportAgent(new SupportAgentParts
         {
             UnitId = o.UnitId, CustomerId = "fabrikam", Identity = o.Identity, Authorizations = o.Authorizations, GroundRules = books,
             Gate = o.Gate, DataFiles = o.DataFiles, Audit = o.Audit, Ledger = o.Ledger,
@@ -250,8 +250,8 @@ public sealed class HostileTechnicianSessionTests
     public async Task AnAgentForAnotherCustomer_RefusesSessionsUnderThisCustomersGroundRules()
     {
         await using SessionWorld world = await SessionWorld.StartAsync();
-        SupportAgentOptions o = world.AgentOptions;
-        var agent = new SupportAgent(new SupportAgentOptions
+        SupportAgentParts o = world.AgentOptions;
+        var agent = new SupportAgent(new SupportAgentParts
         {
             UnitId = o.UnitId, CustomerId = "globex", Identity = o.Identity, Authorizations = o.Authorizations, GroundRules = o.GroundRules,
             Gate = o.Gate, DataFiles = o.DataFiles, Audit = o.Audit, Ledger = o.Ledger, TimeProvider = o.TimeProvider,

@@ -76,7 +76,7 @@ internal sealed class SessionWorld : IAsyncDisposable
 
     public ScriptedApprover Approver { get; } = new();
 
-    public SupportAgentOptions AgentOptions { get; private set; } = null!;
+    public SupportAgentParts AgentOptions { get; private set; } = null!;
 
     public string DataRoot => Path.Combine(_dir, "finance");
 
@@ -168,10 +168,10 @@ internal sealed class SessionWorld : IAsyncDisposable
         AuditJournal = await AppendOnlyJournal.OpenAsync(Path.Combine(_dir, "audit.journal"));
         LedgerJournal = await AppendOnlyJournal.OpenAsync(Path.Combine(_dir, "ledger.journal"));
         Audit = new AuditLog(AuditJournal, Clock);
-        Ledger = await ChargeLedger.OpenAsync(LedgerJournal, rules, Clock);
+        Ledger = await ChargeLedger.OpenAsync(LedgerJournal, GroundRules, Clock);
         Uses = FileApprovalUseCounter.Open(Path.Combine(_dir, "approval-uses.log"));
         Approver.Sign = request => Approval.For(request, Clock.GetUtcNow()).ToEnvelope().Sign(ItApprover);
-        AgentOptions = new SupportAgentOptions
+        AgentOptions = new SupportAgentParts
         {
             UnitId = "unit-7",
             CustomerId = "fabrikam",

@@ -10,56 +10,8 @@ using RemoteSupport.Trust;
 
 namespace RemoteSupport.Transport.Tests.Sessions;
 
-public sealed class RegistrationAndTelemetryTests
+public sealed class TelemetryTests
 {
-    [Fact]
-    public async Task AddRemoteSupportAgentAndConsole_ResolveWorkingServices_ThatRunASession()
-    {
-        await using SessionWorld world = await SessionWorld.StartAsync();
-        var services = new ServiceCollection();
-        services.AddRemoteSupportAgent((_, registration) =>
-        {
-            registration.Agent = world.AgentOptions;
-            var secure = new SecureChannelOptions { Identity = world.Unit, TrustStore = world.UnitTrust, StaticKey = NoiseStaticKey.Generate() };
-            secure.AcceptedPeers.Add(new ExpectedPeer("contoso", PartyRole.Technician));
-            registration.Connection = new SupportConnectionOptions { Secure = secure };
-        });
-        services.AddRemoteSupportConsole((_, registration) => registration.Connection = world.ConsoleConnection());
-        await using ServiceProvider provider = services.BuildServiceProvider();
-        await provider.GetRequiredService<IAsyncStartupValidator>().ValidateAsync(world.Token); // what a host does when it starts
-
-        await using TcpConnectionListener listener = TcpConnectionListener.Listen(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
-        Task serving = provider.GetRequiredService<SupportAgentHost>().RunAsync(listener, cancellationToken: world.Token);
-        SupportConsole console = provider.GetRequiredService<SupportConsole>();
-        await using (SupportConsoleConnection connection = await console.ConnectAsync(new TcpDialer(listener.BoundEndPoint), world.Token))
-        {
-            (await connection.Session.RunDiagnosticAsync("disk", cancellationToken: world.Token)).Output.Should().Be("disk: 93% used");
-            SessionReceipt.FromEnvelope(await connection.Session.CloseAsync(world.Token)).Ending.Should().Be("closed");
-        }
-
-        await listener.DisposeAsync();
-        await serving.WaitAsync(world.Token);
-    }
-
-    [Fact]
-    public async Task AMisconfiguredAgent_FailsAtStart_NamingEachProblem()
-    {
-        using var technician = PartyIdentity.Create("contoso", PartyRole.Technician);
-        var services = new ServiceCollection();
-        services.AddRemoteSupportAgent((_, registration) =>
-            registration.Connection = new SupportConnectionOptions { Secure = new SecureChannelOptions { Identity = technician } });
-        using ServiceProvider provider = services.BuildServiceProvider();
-
-        var failure = (await FluentActions.Awaiting(() => provider.GetRequiredService<IAsyncStartupValidator>().ValidateAsync(CancellationToken.None))
-            .Should().ThrowAsync<OptionsValidationException>()).Which;
-
-        failure.Failures.Should().Contain(f => f.Contains("technician key; this side needs a unit key"))
-            .And.Contain(f => f.Contains("TrustStore is not set"))
-            .And.Contain(f => f.Contains("AcceptedPeers is empty"))
-            .And.Contain(f => f.Contains("StaticKey is not set"))
-            .And.Contain(f => f.StartsWith("Agent is not set"));
-    }
-
     [Fact]
     public async Task Metrics_CountSessionsConsentDecisionsAndCharges()
     {

@@ -1,0 +1,239 @@
+using System.Net;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using RemoteSupport.Audit;
+using RemoteSupport.Authorization;
+using RemoteSupport.Documents;
+using RemoteSupport.GroundRules;
+using RemoteSupport.Identities;
+using RemoteSupport.Sessions;
+using RemoteSupport.Transport.Sessions;
+using RemoteSupport.Transport.Transports;
+using RemoteSupport.Trust;
+
+namespace RemoteSupport.Transport.Tests.Sessions;
+
+/// <summary>The agent and the console as a host runs them: one registration, one state folder, options checked at start.</summary>
+public sealed class HostedAgentTests : IDisposable
+{
+    private readonly string _folder = Directory.CreateTempSubdirectory("rs-hosted-").FullName;
+    private readonly CancellationTokenSource _timeout = new(TimeSpan.FromSeconds(60));
+    private readonly PartyIdentity _vendor = PartyIdentity.Create("contoso", PartyRole.Vendor);
+    private readonly PartyIdentity _technician = PartyIdentity.Create("contoso", PartyRole.Technician);
+    private readonly PartyIdentity _customer = PartyIdentity.Create("fabrikam", PartyRole.Customer);
+    private readonly PartyIdentity _unit = PartyIdentity.Create("fabrikam", PartyRole.Unit);
+    private readonly TrustStore _unitTrust = new();
+    private readonly SignedEnvelope _rules;
+    private readonly SignedEnvelope _authorization;
+
+    public HostedAgentTests()
+    {
+        foreach (PartyIdentity party in new[] { _vendor, _technician, _customer })
+        {
+            _unitTrust.Trust(party.PartyId, party.Role, party.PublicKey);
+        }
+
+        _rules = new SecurityGroundRules
+        {
+            Version = 1, CustomerId = "fabrikam", VendorId = "contoso", TimeZone = "Europe/Berlin", MaxSessionMinutes = 120,
+            Operations = [new(SupportOperation.ViewData, true, null), new(SupportOperation.RunDiagnostic, true, null)],
+            DataScopes = [new("finance", ["**"], "fabrikam")], Hours = new(Enum.GetValues<DayOfWeek>(), "00:00", "00:00"),
+            MaxApprovalLifetimeSeconds = 3600, TollCharges = new("EUR", 500, 120, 60, 500, 20_000, 100_000, 10_000),
+        }.ToEnvelope().Sign(_customer).Sign(_vendor);
+        _authorization = new ServiceAuthorization
+        {
+            AuthorizationId = "auth-1", CustomerId = "fabrikam", VendorId = "contoso", Units = ["unit-7"], VendorKeys = [_technician.PublicKey.ToString()],
+            GroundRulesHash = SecurityGroundRules.DocumentHash(_rules), ValidFrom = DateTimeOffset.UtcNow.AddMinutes(-1), ValidUntil = DateTimeOffset.UtcNow.AddDays(30),
+        }.ToEnvelope().Sign(_customer);
+        Directory.CreateDirectory(DataRoot);
+        File.WriteAllText(Path.Combine(DataRoot, "totals.csv"), "account,amount\n4711,12.50\n");
+    }
+
+    private string DataRoot => Path.Combine(_folder, "finance");
+
+    private string StateFolder => Path.Combine(_folder, "state");
+
+    private CancellationToken Token => _timeout.Token;
+
+    public void Dispose()
+    {
+        _timeout.Dispose();
+        foreach (PartyIdentity party in new[] { _vendor, _technician, _customer, _unit })
+        {
+            party.Dispose();
+        }
+
+        Directory.Delete(_folder, recursive: true);
+    }
+
+    [Fact]
+    public async Task AHostedAgent_OpensItsStateFromOneFolder_ListensAndServesASession_AndKeepsItsStateAcrossARestart()
+    {
+        var receipts = new List<SupportSessionEnded>();
+        for (int run = 1; run <= 2; run++)
+        {
+            using IHost unitHost = UnitHost(agent => agent.Diagnostics["disk"] = _ => Task.FromResult("disk: 93% used"));
+            await unitHost.StartAsync(Token);
+            SupportAgentService service = unitHost.Services.GetRequiredService<SupportAgentService>();
+            service.SessionEnded += ended => { lock (receipts) { receipts.Add(ended); } };
+
+            await using (SupportConsoleConnection connection = await Console().ConnectAsync(new TcpDialer(service.BoundEndPoint!), Token))
+            {
+                (await connection.Session.RunDiagnosticAsync("disk", cancellationToken: Token)).Output.Should().Be("disk: 93% used");
+                (await connection.Session.ViewAsync("finance", "totals.csv", "fabrikam", "ticket 1", Token)).Succeeded.Should().BeTrue();
+                SessionReceipt.FromEnvelope(await connection.Session.CloseAsync(Token)).Ending.Should().Be("closed");
+            }
+
+            service.Agent.Ledger.Entries.Should().HaveCount(2 * run, "each session is metered (call setup and connect time) into the ledger in the state folder");
+            await unitHost.StopAsync(Token);
+        }
+
+        receipts.Should().HaveCount(2).And.OnlyContain(r => r.Receipt != null && r.Failure == null);
+        Directory.GetFiles(StateFolder).Select(Path.GetFileName).Should().Contain(["audit.journal", "ledger.journal", "approval-uses.log"]);
+        (await AuditLog.ReadExportAsync(Path.Combine(StateFolder, "audit.journal"), Token)).Count(e => e.Kind == AuditEventKind.SessionOpened).Should().Be(2, "the stopped host closed its journals and the next start appended to them");
+    }
+
+    [Fact]
+    public async Task AMisconfiguredAgent_FailsAtHostStart_NamingEachProblem_AndTheSameChecksRunWithoutDI()
+    {
+        HostApplicationBuilder builder = Host.CreateEmptyApplicationBuilder(null);
+        builder.Services.AddRemoteSupportAgent(agent => agent.Identity = _technician, host => { });
+        using IHost unitHost = builder.Build();
+
+        Exception failure = (await FluentActions.Awaiting(() => unitHost.StartAsync(Token)).Should().ThrowAsync<Exception>()).Which;
+        IEnumerable<OptionsValidationException> invalid = failure is AggregateException all
+            ? all.InnerExceptions.OfType<OptionsValidationException>()
+            : [failure.Should().BeOfType<OptionsValidationException>().Subject];
+        string[] failures = invalid.SelectMany(f => f.Failures).ToArray();
+        ArgumentException withoutDi = (await FluentActions.Awaiting(() => SupportAgent.OpenAsync(new SupportAgentOptions { Identity = _technician }, Token))
+            .Should().ThrowAsync<ArgumentException>()).Which;
+
+        string[] agentProblems = ["UnitId is not set", "CustomerId is not set", "StateFolder is not set", "Identity is contoso/technician", "Trust is not set", "GroundRules is not set"];
+        foreach (string problem in agentProblems)
+        {
+            failures.Should().Contain(f => f.StartsWith(problem, StringComparison.Ordinal));
+            withoutDi.Message.Should().Contain(problem, "the same checks run when the agent is opened without DI");
+        }
+
+        unitHost.Services.Invoking(s => s.GetRequiredService<IOptions<SupportAgentHostOptions>>().Value).Should().Throw<OptionsValidationException>()
+            .Which.Failures.Should().Contain(f => f.StartsWith("Set one of Listen", StringComparison.Ordinal));
+        Directory.Exists(StateFolder).Should().BeFalse("nothing was opened");
+    }
+
+    [Fact]
+    public async Task TheAgentsSettings_BindFromConfiguration_AndCodeGivesTheKeysAndDocuments()
+    {
+        IConfiguration configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["Agent:UnitId"] = "unit-7",
+            ["Agent:CustomerId"] = "fabrikam",
+            ["Agent:StateFolder"] = StateFolder,
+            ["Agent:DataRoots:finance"] = DataRoot,
+            ["Agent:HelloTimeout"] = "00:00:05",
+            ["Agent:MaxViewBytes"] = "65536",
+            ["Agent:Listen"] = "127.0.0.1:0",
+            ["Agent:MaxConnections"] = "8",
+        }).Build();
+        HostApplicationBuilder builder = Host.CreateEmptyApplicationBuilder(null);
+        builder.Services.AddRemoteSupportAgent(configuration.GetSection("Agent"), agent => Contract(agent));
+        using IHost unitHost = builder.Build();
+        await unitHost.StartAsync(Token);
+
+        SupportAgentOptions bound = unitHost.Services.GetRequiredService<IOptions<SupportAgentOptions>>().Value;
+        SupportAgentHostOptions host = unitHost.Services.GetRequiredService<IOptions<SupportAgentHostOptions>>().Value;
+        (bound.UnitId, bound.CustomerId, bound.StateFolder, bound.HelloTimeout, bound.MaxViewBytes).Should().Be(("unit-7", "fabrikam", StateFolder, TimeSpan.FromSeconds(5), 65536L));
+        bound.DataRoots.Should().Equal(new Dictionary<string, string> { ["finance"] = DataRoot });
+        bound.Identity.Should().BeSameAs(_unit);
+        host.MaxConnections.Should().Be(8);
+        await using (SupportConsoleConnection connection = await Console().ConnectAsync(
+            new TcpDialer(unitHost.Services.GetRequiredService<SupportAgentService>().BoundEndPoint!), Token))
+        {
+            (await connection.Session.ViewAsync("finance", "totals.csv", "fabrikam", "ticket 1", Token)).Content.Should().Equal(File.ReadAllBytes(Path.Combine(DataRoot, "totals.csv")));
+            await connection.Session.CloseAsync(Token);
+        }
+
+        await unitHost.StopAsync(Token);
+    }
+
+    [Fact]
+    public async Task AnAgentThatDialsOut_ReachesTheConsole_WhichOpensTheSession()
+    {
+        await using TcpConnectionListener consoleListener = TcpConnectionListener.Listen(new IPEndPoint(IPAddress.Loopback, 0));
+        using IHost unitHost = UnitHost(host: host => host.DialOut = consoleListener.BoundEndPoint.ToString());
+        await unitHost.StartAsync(Token);
+
+        TransportConnection line = (await consoleListener.AcceptAsync(Token))!;
+        await using (SupportConsoleConnection connection = await Console().AcceptAsync(line, Token))
+        {
+            connection.Session.UnitId.Should().Be("unit-7");
+            (await connection.Session.ViewAsync("finance", "totals.csv", "fabrikam", "ticket 1", Token)).Succeeded.Should().BeTrue();
+            await connection.Session.CloseAsync(Token);
+        }
+
+        await unitHost.StopAsync(Token);
+    }
+
+    [Fact]
+    public async Task ADocumentTheOptionsGive_ThatIsRefused_FailsTheStartWithItsSentence()
+    {
+        using var stranger = PartyIdentity.Create("fabrikam", PartyRole.Customer);
+        SignedEnvelope forged = new ServiceAuthorization
+        {
+            AuthorizationId = "auth-2", CustomerId = "fabrikam", VendorId = "contoso", Units = ["unit-7"], VendorKeys = [_technician.PublicKey.ToString()],
+            GroundRulesHash = SecurityGroundRules.DocumentHash(_rules), ValidFrom = DateTimeOffset.UtcNow, ValidUntil = DateTimeOffset.UtcNow.AddDays(1),
+        }.ToEnvelope().Sign(stranger);
+        using IHost unitHost = UnitHost(agent => agent.Authorizations.Add(forged));
+
+        InvalidOperationException refused = (await FluentActions.Awaiting(() => unitHost.StartAsync(Token)).Should().ThrowAsync<InvalidOperationException>()).Which;
+
+        refused.Message.Should().Contain("authorization given in the agent's options was refused (NotSigned)");
+    }
+
+    [Fact]
+    public void AConsole_WithoutItsKeyTrustOrCustomers_IsRefusedNamingEach()
+    {
+        FluentActions.Invoking(() => new SupportConsole(new SupportConsoleOptions { Identity = _vendor }))
+            .Should().Throw<ArgumentException>()
+            .Which.Message.Should().Contain("Identity is a vendor key").And.Contain("Trust is not set").And.Contain("Customers is empty");
+    }
+
+    private SupportConsole Console()
+    {
+        var trust = new TrustStore();
+        trust.Trust("fabrikam", PartyRole.Unit, _unit.PublicKey);
+        var services = new ServiceCollection().AddRemoteSupportConsole(console =>
+        {
+            console.Identity = _technician;
+            console.Trust = trust;
+            console.Customers.Add("fabrikam");
+        });
+        return services.BuildServiceProvider().GetRequiredService<SupportConsole>();
+    }
+
+    private IHost UnitHost(Action<SupportAgentOptions>? more = null, Action<SupportAgentHostOptions>? host = null)
+    {
+        HostApplicationBuilder builder = Host.CreateEmptyApplicationBuilder(null);
+        builder.Services.AddRemoteSupportAgent(
+            agent =>
+            {
+                agent.UnitId = "unit-7";
+                agent.CustomerId = "fabrikam";
+                agent.StateFolder = StateFolder;
+                agent.DataRoots["finance"] = DataRoot;
+                Contract(agent);
+                more?.Invoke(agent);
+            },
+            host ?? (h => h.Listen = "127.0.0.1:0"));
+        return builder.Build();
+    }
+
+    private void Contract(SupportAgentOptions agent)
+    {
+        agent.Identity = _unit;
+        agent.Trust = _unitTrust;
+        agent.GroundRules = _rules;
+        agent.Authorizations.Add(_authorization);
+    }
+}
