@@ -19,7 +19,7 @@ switch (args)
         await using (FileStream stream = new(Path.Combine(folder, "fix.rsfix"), FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.Asynchronous | FileOptions.SequentialScan))
         {
             FixVerification result = await FixVerifier.VerifyAsync(stream, trust, context, stagingFolder: null);
-            Console.WriteLine($"{result.Message} in {watch.Elapsed.TotalSeconds:0.00} s");
+            Console.WriteLine($"{result.Sentence} in {watch.Elapsed.TotalSeconds:0.00} s");
             return result.IsValid ? 0 : 1;
         }
 

@@ -173,7 +173,7 @@ try
     string note = new Checkpoint("fabrikam.example/unit-7/audit", auditJournal.Count, auditJournal.Root()).Sign("unit-7", unit);
     await auditJournal.ExportAsync(export);
     JournalVerification verified = await JournalVerifier.VerifyAsync(export, note, "unit-7", unit.PublicKey);
-    Say($"{verified.RecordCount} records: {verified.Message}");
+    Say($"{verified.RecordCount} records: {verified.Sentence}");
     foreach (AuditEvent e in await AuditLog.ReadExportAsync(export))
     {
         Say($"   {e.At:HH:mm:ss} {e.Kind,-20} {Describe(e)}");

@@ -77,7 +77,7 @@ public class ReadmeQuickStartTests
             new SignatureRequirement("contoso", PartyRole.Vendor),
             new SignatureRequirement("fabrikam", PartyRole.Customer));
         VerificationResult result = trust.Verify(SignedEnvelope.Parse(json), bothParties);
-        Console.WriteLine(result.Message);
+        Console.WriteLine(result.Sentence);
         // README quick start: end
     }
 

@@ -43,7 +43,7 @@ public class FixPackageBenchmarks
     {
         await using FileStream stream = new(_package, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 20, FileOptions.Asynchronous | FileOptions.SequentialScan);
         FixVerification result = await FixVerifier.VerifyAsync(stream, _trust, _context, stagingFolder: null);
-        return result.IsValid ? true : throw new InvalidOperationException(result.Message);
+        return result.IsValid ? true : throw new InvalidOperationException(result.Sentence);
     }
 
     /// <summary>Builds a package of <paramref name="bytes"/> payload in a temporary folder; returns its path (also used by the peak-memory run).</summary>

@@ -223,7 +223,7 @@ public sealed class ConsentGate
         VerificationResult verified = _trust.Verify(envelope, policy);
         if (!verified.IsValid)
         {
-            return (ConsentReason.ApprovalQuorumNotMet, $"Approval {approval.ApprovalId} is not signed as the ground rules require: {verified.Message}", null);
+            return (ConsentReason.ApprovalQuorumNotMet, $"Approval {approval.ApprovalId} is not signed as the ground rules require: {verified.Sentence}", null);
         }
 
         foreach (ApproverGroup group in requirement.Groups.Where(g => g.KeyIds is not null))

@@ -127,7 +127,7 @@ public sealed class FixInstaller
         if (!verified.IsValid)
         {
             DeleteQuietly(transaction);
-            return await ReceiptAsync(verified.Manifest, verified.PackageHash, sessionId, InstallResult.Refused, verified.Message, []).ConfigureAwait(false);
+            return await ReceiptAsync(verified.Manifest, verified.PackageHash, sessionId, InstallResult.Refused, verified.Sentence, []).ConfigureAwait(false);
         }
 
         bool bindsThisPackage = consent.Request.PackageHash is null

@@ -53,13 +53,13 @@ public sealed record FixContext(string UnitId, string CustomerId, string? Contra
 public sealed record FixVerification
 {
     /// <summary>Gets a value indicating whether the package is verified and staged.</summary>
-    public bool IsValid => Refusal == FixRefusal.None;
+    public bool IsValid => Reason == FixRefusal.None;
 
     /// <summary>Gets why it was refused.</summary>
-    public required FixRefusal Refusal { get; init; }
+    public required FixRefusal Reason { get; init; }
 
     /// <summary>Gets a sentence saying what was verified or why it was refused.</summary>
-    public required string Message { get; init; }
+    public required string Sentence { get; init; }
 
     /// <summary>Gets the manifest, once it could be read.</summary>
     public FixManifest? Manifest { get; init; }
@@ -193,8 +193,8 @@ public static class FixVerifier
 
         return new FixVerification
         {
-            Refusal = FixRefusal.None,
-            Message = $"{manifest.PackageId} {manifest.Version} verified: {manifest.Files.Count} entries{(stagingFolder is null ? string.Empty : " staged")}.",
+            Reason = FixRefusal.None,
+            Sentence = $"{manifest.PackageId} {manifest.Version} verified: {manifest.Files.Count} entries{(stagingFolder is null ? string.Empty : " staged")}.",
             Manifest = manifest,
             PackageHash = packageHash,
         };
@@ -297,5 +297,5 @@ public static class FixVerifier
             && decoded == 32 && digest.SequenceEqual(expected);
     }
 
-    private static FixVerification Refuse(FixRefusal refusal, string message) => new() { Refusal = refusal, Message = message };
+    private static FixVerification Refuse(FixRefusal refusal, string message) => new() { Reason = refusal, Sentence = message };
 }

@@ -122,11 +122,34 @@ public sealed record Checkpoint(string Origin, long Size, byte[] Root)
     }
 }
 
+/// <summary>Why an exported journal did not verify.</summary>
+public enum JournalVerificationFailure
+{
+    /// <summary>The journal matches the checkpoint.</summary>
+    None = 0,
+
+    /// <summary>The checkpoint is malformed or not signed by the expected key.</summary>
+    BadCheckpoint = 1,
+
+    /// <summary>A record of the export is damaged (the sentence names it and its offset).</summary>
+    DamagedRecord = 2,
+
+    /// <summary>The export holds fewer records than the checkpoint covers.</summary>
+    TooFewRecords = 3,
+
+    /// <summary>The records do not hash to the checkpoint's root: the journal was altered.</summary>
+    RootMismatch = 4,
+}
+
 /// <summary>The outcome of verifying an exported journal against a signed checkpoint.</summary>
-/// <param name="IsValid">Whether the journal matches the checkpoint.</param>
+/// <param name="Reason">Why it did not verify, or <see cref="JournalVerificationFailure.None"/>.</param>
 /// <param name="RecordCount">How many records the export holds.</param>
-/// <param name="Message">What was verified, or what is wrong (naming the record where one is damaged).</param>
-public sealed record JournalVerification(bool IsValid, long RecordCount, string Message);
+/// <param name="Sentence">What was verified, or what is wrong (naming the record where one is damaged).</param>
+public sealed record JournalVerification(JournalVerificationFailure Reason, long RecordCount, string Sentence)
+{
+    /// <summary>Gets a value indicating whether the journal matches the checkpoint.</summary>
+    public bool IsValid => Reason == JournalVerificationFailure.None;
+}
 
 /// <summary>Verifies an exported journal offline: every record's framing and checks, then the tree head against a signed checkpoint.</summary>
 public static class JournalVerifier
@@ -137,7 +160,7 @@ public static class JournalVerifier
     {
         if (!Checkpoint.TryVerify(signedCheckpoint, keyName, key, out Checkpoint? checkpoint, out string error))
         {
-            return new JournalVerification(false, 0, error);
+            return new JournalVerification(JournalVerificationFailure.BadCheckpoint, 0, error);
         }
 
         IReadOnlyList<byte[]> records;
@@ -147,21 +170,21 @@ public static class JournalVerifier
         }
         catch (JournalException ex)
         {
-            return new JournalVerification(false, 0, ex.Message);
+            return new JournalVerification(JournalVerificationFailure.DamagedRecord, 0, ex.Message);
         }
 
         if (records.Count < checkpoint.Size)
         {
-            return new JournalVerification(false, records.Count, string.Create(CultureInfo.InvariantCulture,
+            return new JournalVerification(JournalVerificationFailure.TooFewRecords, records.Count, string.Create(CultureInfo.InvariantCulture,
                 $"The export holds {records.Count} records; the checkpoint covers {checkpoint.Size}."));
         }
 
         List<byte[]> leaves = records.Select(r => MerkleTree.LeafHash(r)).ToList();
         byte[] root = MerkleTree.Root(leaves, checkpoint.Size);
         return root.AsSpan().SequenceEqual(checkpoint.Root)
-            ? new JournalVerification(true, records.Count, string.Create(CultureInfo.InvariantCulture,
+            ? new JournalVerification(JournalVerificationFailure.None, records.Count, string.Create(CultureInfo.InvariantCulture,
                 $"The first {checkpoint.Size} records match the checkpoint of {checkpoint.Origin}."))
-            : new JournalVerification(false, records.Count, string.Create(CultureInfo.InvariantCulture,
+            : new JournalVerification(JournalVerificationFailure.RootMismatch, records.Count, string.Create(CultureInfo.InvariantCulture,
                 $"The first {checkpoint.Size} records do not match the checkpoint's root: the journal was altered."));
     }
 }

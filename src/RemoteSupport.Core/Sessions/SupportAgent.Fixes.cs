@@ -105,7 +105,7 @@ public sealed partial class SupportAgent
                 string target = verified.Manifest is { } manifest ? $"{manifest.PackageId} {manifest.Version}" : "package";
                 if (!verified.IsValid)
                 {
-                    return Result(requestId, SupportOperation.InstallFix, target, false, "fix-" + Kebab(verified.Refusal.ToString()), verified.Message);
+                    return Result(requestId, SupportOperation.InstallFix, target, false, "fix-" + Kebab(verified.Reason.ToString()), verified.Sentence);
                 }
 
                 (ConsentDecision decision, string code) = await DecideAsync(

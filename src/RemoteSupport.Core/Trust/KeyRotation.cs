@@ -118,18 +118,21 @@ public static class KeyRotation
 /// <summary>The outcome of <see cref="TrustStore.Rotate"/>.</summary>
 public sealed class KeyRotationResult
 {
-    internal KeyRotationResult(bool isAccepted, string message, KeySet? keySet)
+    internal KeyRotationResult(DocumentRefusal reason, string sentence, KeySet? keySet)
     {
-        IsAccepted = isAccepted;
-        Message = message;
+        Reason = reason;
+        Sentence = sentence;
         KeySet = keySet;
     }
 
     /// <summary>Gets a value indicating whether the new key set replaced the current one.</summary>
-    public bool IsAccepted { get; }
+    public bool IsAccepted => Reason == DocumentRefusal.None;
+
+    /// <summary>Gets why the rotation was refused, or <see cref="DocumentRefusal.None"/>.</summary>
+    public DocumentRefusal Reason { get; }
 
     /// <summary>Gets a sentence saying what happened or why the rotation was refused.</summary>
-    public string Message { get; }
+    public string Sentence { get; }
 
     /// <summary>Gets the key set in force after the call.</summary>
     public KeySet? KeySet { get; }

@@ -39,7 +39,7 @@ internal static class SignedDocumentReader
         if (!verified.IsValid)
         {
             document = null;
-            refusal = DocumentAcceptance.Refused(DocumentRefusal.NotSigned, $"The {type.Kind} document is not signed by {whose}: {verified.Message}");
+            refusal = DocumentAcceptance.Refused(DocumentRefusal.NotSigned, $"The {type.Kind} document is not signed by {whose}: {verified.Sentence}");
             return false;
         }
 

@@ -112,25 +112,25 @@ public sealed class TrustStore
         ArgumentNullException.ThrowIfNull(rotation);
         if (rotation.PayloadType != KeyRotation.DocumentType.PayloadType)
         {
-            return new KeyRotationResult(false, $"The envelope is a '{rotation.PayloadType}', not a key rotation.", null);
+            return new KeyRotationResult(DocumentRefusal.Malformed, $"The envelope is a '{rotation.PayloadType}', not a key rotation.", null);
         }
 
         if (!KeyRotation.TryRead(rotation.Payload.Span, out string partyId, out PartyRole role, out long sequence,
                 out int threshold, out List<PartyKey> newKeys, out string error))
         {
-            return new KeyRotationResult(false, error, null);
+            return new KeyRotationResult(DocumentRefusal.Malformed, error, null);
         }
 
         lock (_gate)
         {
             if (!_sets.TryGetValue((partyId, role), out KeySet? current))
             {
-                return new KeyRotationResult(false, $"{partyId}/{role.ToText()} has no key set to rotate.", null);
+                return new KeyRotationResult(DocumentRefusal.UnknownEntry, $"{partyId}/{role.ToText()} has no key set to rotate.", null);
             }
 
             if (sequence != current.Sequence + 1)
             {
-                return new KeyRotationResult(false, string.Create(CultureInfo.InvariantCulture,
+                return new KeyRotationResult(DocumentRefusal.OutOfSequence, string.Create(CultureInfo.InvariantCulture,
                     $"The rotation carries sequence {sequence}; the next for {partyId}/{role.ToText()} is {current.Sequence + 1}."), current);
             }
 
@@ -139,14 +139,14 @@ public sealed class TrustStore
             VerificationResult byCurrent = VerifyLocked(rotation, policy, now);
             if (!byCurrent.IsValid)
             {
-                return new KeyRotationResult(false, "The rotation is not signed by the current key set's threshold: " + byCurrent.Message, current);
+                return new KeyRotationResult(DocumentRefusal.NotSigned, "The rotation is not signed by the current key set's threshold: " + byCurrent.Sentence, current);
             }
 
             var candidate = new KeySet(partyId, role, threshold, sequence, [.. newKeys.Select(k => new TrustedKey(k, partyId, role, null, null))]);
             int newSigners = CountValidSigners(rotation, candidate, now, out _);
             if (newSigners < threshold)
             {
-                return new KeyRotationResult(false, string.Create(CultureInfo.InvariantCulture,
+                return new KeyRotationResult(DocumentRefusal.NotSigned, string.Create(CultureInfo.InvariantCulture,
                     $"The rotation is signed by {newSigners} of the new keys; the new set needs {threshold}."), current);
             }
 
@@ -157,7 +157,7 @@ public sealed class TrustStore
             }
 
             _sets[(partyId, role)] = candidate;
-            return new KeyRotationResult(true, $"{candidate} replaced sequence {current.Sequence}.", candidate);
+            return new KeyRotationResult(DocumentRefusal.None, $"{candidate} replaced sequence {current.Sequence}.", candidate);
         }
     }
 

@@ -57,18 +57,18 @@ public sealed class VerificationResult
         IReadOnlyList<SignatureRequirement> unmetRequirements,
         string message)
     {
-        Failure = failure;
+        Reason = failure;
         Signers = signers;
         Findings = findings;
         UnmetRequirements = unmetRequirements;
-        Message = message;
+        Sentence = message;
     }
 
     /// <summary>Gets a value indicating whether the envelope met the policy.</summary>
-    public bool IsValid => Failure == VerificationFailure.None;
+    public bool IsValid => Reason == VerificationFailure.None;
 
     /// <summary>Gets why the envelope failed, or <see cref="VerificationFailure.None"/>.</summary>
-    public VerificationFailure Failure { get; }
+    public VerificationFailure Reason { get; }
 
     /// <summary>Gets the distinct trusted keys whose signatures verified and were valid at the time of verification.</summary>
     public IReadOnlyList<TrustedKey> Signers { get; }
@@ -80,7 +80,7 @@ public sealed class VerificationResult
     public IReadOnlyList<SignatureRequirement> UnmetRequirements { get; }
 
     /// <summary>Gets a sentence saying what was verified or what was wrong.</summary>
-    public string Message { get; }
+    public string Sentence { get; }
 
     /// <summary>Gets a value indicating whether any signature had <paramref name="problem"/>.</summary>
     public bool HasProblem(SignatureProblem problem) => Findings.Any(f => f.Problem == problem);
@@ -88,7 +88,7 @@ public sealed class VerificationResult
     /// <inheritdoc/>
     public override string ToString()
     {
-        var text = new StringBuilder(Message);
+        var text = new StringBuilder(Sentence);
         foreach (SignatureFinding finding in Findings.Where(f => f.Problem != SignatureProblem.None))
         {
             text.Append(" [signature ").Append(finding.Index).Append(' ').Append(finding.KeyId).Append(": ")

@@ -41,7 +41,7 @@ public sealed class FixVerifierTests : IDisposable
 
         FixVerification result = await VerifyAsync(package);
 
-        result.IsValid.Should().BeTrue(result.Message);
+        result.IsValid.Should().BeTrue(result.Sentence);
         byte[] file = await File.ReadAllBytesAsync(package);
         int manifestLength = (int)System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(file.AsSpan(8));
         result.PackageHash.Should().Be(Convert.ToHexStringLower(SHA256.HashData(file.AsSpan(12, manifestLength))), "the package hash is the signed manifest's");
@@ -60,7 +60,7 @@ public sealed class FixVerifierTests : IDisposable
 
         FixVerification result = await VerifyAsync(package);
 
-        result.Refusal.Should().BeOneOf(FixRefusal.Malformed, FixRefusal.SignaturesInsufficient);
+        result.Reason.Should().BeOneOf(FixRefusal.Malformed, FixRefusal.SignaturesInsufficient);
     }
 
     [Fact]
@@ -73,8 +73,8 @@ public sealed class FixVerifierTests : IDisposable
 
         FixVerification result = await VerifyAsync(package);
 
-        result.Refusal.Should().Be(FixRefusal.HashMismatch);
-        result.Message.Should().Contain("bin/app.dll");
+        result.Reason.Should().Be(FixRefusal.HashMismatch);
+        result.Sentence.Should().Contain("bin/app.dll");
     }
 
     [Fact]
@@ -84,22 +84,22 @@ public sealed class FixVerifierTests : IDisposable
         byte[] bytes = await File.ReadAllBytesAsync(package);
 
         await File.WriteAllBytesAsync(package, bytes[..^5]);
-        (await VerifyAsync(package)).Refusal.Should().Be(FixRefusal.Truncated);
+        (await VerifyAsync(package)).Reason.Should().Be(FixRefusal.Truncated);
         await File.WriteAllBytesAsync(package, [.. bytes, 0x42]);
-        (await VerifyAsync(package, "staging-2")).Refusal.Should().Be(FixRefusal.TrailingData);
+        (await VerifyAsync(package, "staging-2")).Reason.Should().Be(FixRefusal.TrailingData);
     }
 
     [Fact]
     public async Task TooFewOrDuplicatedSignatures_AreRefused()
     {
         string one = await BuildAsync(Template(), [_release[0]]);
-        (await VerifyAsync(one)).Refusal.Should().Be(FixRefusal.SignaturesInsufficient);
+        (await VerifyAsync(one)).Reason.Should().Be(FixRefusal.SignaturesInsufficient);
 
         SignedEnvelope signedOnce = Template().ToEnvelope().Sign(_release[0]);
         SignedEnvelope twice = signedOnce.AddSignature(signedOnce.Signatures[0]);
         string duplicated = Path.Combine(_folder.Path, "duplicated.rsfix");
         await FixPackage.WriteAsync(twice, [], duplicated, default);
-        (await VerifyAsync(duplicated, "staging-2")).Refusal.Should().Be(FixRefusal.SignaturesInsufficient);
+        (await VerifyAsync(duplicated, "staging-2")).Reason.Should().Be(FixRefusal.SignaturesInsufficient);
     }
 
     [Fact]
@@ -112,8 +112,8 @@ public sealed class FixVerifierTests : IDisposable
 
         FixVerification result = await VerifyAsync(package);
 
-        result.Refusal.Should().Be(FixRefusal.SignaturesInsufficient);
-        result.Message.Should().Contain("signed by 1 release key");
+        result.Reason.Should().Be(FixRefusal.SignaturesInsufficient);
+        result.Sentence.Should().Contain("signed by 1 release key");
     }
 
     [Fact]
@@ -130,7 +130,7 @@ public sealed class FixVerifierTests : IDisposable
     {
         string package = await BuildAsync(Template() with { ExpiresAt = _time.GetUtcNow().AddMinutes(-1) }, [_release[0], _release[1]]);
 
-        (await VerifyAsync(package)).Refusal.Should().Be(FixRefusal.Expired);
+        (await VerifyAsync(package)).Reason.Should().Be(FixRefusal.Expired);
     }
 
     [Theory]
@@ -140,7 +140,7 @@ public sealed class FixVerifierTests : IDisposable
     {
         string package = await BuildAsync(Template() with { Version = version }, [_release[0], _release[1]]);
 
-        (await VerifyAsync(package)).Refusal.Should().Be(FixRefusal.Rollback);
+        (await VerifyAsync(package)).Reason.Should().Be(FixRefusal.Rollback);
     }
 
     [Fact]
@@ -150,8 +150,8 @@ public sealed class FixVerifierTests : IDisposable
         string otherCustomer = await BuildAsync(template with { AppliesTo = template.AppliesTo with { CustomerId = "globex" } }, [_release[0], _release[1]]);
         string otherProduct = await BuildAsync(template with { Product = "other", AppliesTo = template.AppliesTo with { Product = "other" } }, [_release[0], _release[1]], "other.rsfix");
 
-        (await VerifyAsync(otherCustomer)).Refusal.Should().Be(FixRefusal.WrongTarget);
-        (await VerifyAsync(otherProduct, "staging-2", _unit)).Refusal.Should().Be(FixRefusal.WrongTarget);
+        (await VerifyAsync(otherCustomer)).Reason.Should().Be(FixRefusal.WrongTarget);
+        (await VerifyAsync(otherProduct, "staging-2", _unit)).Reason.Should().Be(FixRefusal.WrongTarget);
     }
 
     [Theory]
@@ -168,7 +168,7 @@ public sealed class FixVerifierTests : IDisposable
 
         FixVerification result = await VerifyAsync(package);
 
-        result.Refusal.Should().Be(FixRefusal.BadEntryPath);
+        result.Reason.Should().Be(FixRefusal.BadEntryPath);
         Directory.Exists(Staging).Should().BeFalse("nothing is staged for a refused manifest");
     }
 
@@ -193,7 +193,7 @@ public sealed class FixVerifierTests : IDisposable
 
         FixVerification result = await VerifyAsync(package);
 
-        result.Refusal.Should().Be(FixRefusal.Malformed, result.Message);
+        result.Reason.Should().Be(FixRefusal.Malformed, result.Sentence);
         Directory.Exists(Staging).Should().BeFalse();
     }
 

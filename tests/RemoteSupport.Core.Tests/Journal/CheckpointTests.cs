@@ -68,6 +68,35 @@ public sealed class CheckpointTests : IDisposable
         JournalVerification tampered = await JournalVerifier.VerifyAsync(export, note, "unit-7", _unit.PublicKey);
 
         tampered.IsValid.Should().BeFalse();
-        tampered.Message.Should().Contain("Record 4");
+        tampered.Reason.Should().Be(JournalVerificationFailure.DamagedRecord);
+        tampered.Sentence.Should().Contain("Record 4");
+    }
+
+    [Fact]
+    public async Task OfflineVerifier_NamesWhyAnExportDoesNotMatch()
+    {
+        string export = _folder.File("export.journal");
+        byte[] root;
+        await using (AppendOnlyJournal journal = await AppendOnlyJournal.OpenAsync(_folder.File("audit.journal")))
+        {
+            for (int i = 0; i < 3; i++)
+            {
+                await journal.AppendAsync(Encoding.UTF8.GetBytes($"{{\"n\":{i}}}"));
+            }
+
+            root = journal.Root();
+            await journal.ExportAsync(export);
+        }
+
+        using var other = PartyIdentity.Create("fabrikam", PartyRole.Unit);
+        string otherRoot = new Checkpoint("o", 3, MerkleTree.LeafHash("x"u8)).Sign("unit-7", _unit);
+        string longer = new Checkpoint("o", 4, root).Sign("unit-7", _unit);
+        string byAnother = new Checkpoint("o", 3, root).Sign("unit-7", other);
+
+        (await JournalVerifier.VerifyAsync(export, otherRoot, "unit-7", _unit.PublicKey)).Reason.Should().Be(JournalVerificationFailure.RootMismatch);
+        (await JournalVerifier.VerifyAsync(export, longer, "unit-7", _unit.PublicKey)).Reason.Should().Be(JournalVerificationFailure.TooFewRecords);
+        (await JournalVerifier.VerifyAsync(export, byAnother, "unit-7", _unit.PublicKey)).Reason.Should().Be(JournalVerificationFailure.BadCheckpoint);
+        JournalVerification valid = await JournalVerifier.VerifyAsync(export, new Checkpoint("o", 3, root).Sign("unit-7", _unit), "unit-7", _unit.PublicKey);
+        (valid.IsValid, valid.Reason, valid.RecordCount).Should().Be((true, JournalVerificationFailure.None, 3L));
     }
 }

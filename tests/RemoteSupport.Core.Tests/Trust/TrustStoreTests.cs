@@ -56,9 +56,9 @@ public sealed class TrustStoreTests : IDisposable
         VerificationResult result = _trust.Verify(Draft().Sign(_vendor), Joint);
 
         result.IsValid.Should().BeFalse();
-        result.Failure.Should().Be(VerificationFailure.ThresholdNotMet);
+        result.Reason.Should().Be(VerificationFailure.ThresholdNotMet);
         result.UnmetRequirements.Should().ContainSingle().Which.PartyId.Should().Be("fabrikam");
-        result.Message.Should().Contain("fabrikam/customer needs 1, has 0");
+        result.Sentence.Should().Contain("fabrikam/customer needs 1, has 0");
     }
 
     [Fact]
@@ -130,8 +130,8 @@ public sealed class TrustStoreTests : IDisposable
 
         VerificationResult result = _trust.Verify(other, Joint);
 
-        result.Failure.Should().Be(VerificationFailure.PayloadTypeMismatch);
-        result.Message.Should().Contain("not a 'application/vnd.remotesupport.agreement+json; version=1'");
+        result.Reason.Should().Be(VerificationFailure.PayloadTypeMismatch);
+        result.Sentence.Should().Contain("not a 'application/vnd.remotesupport.agreement+json; version=1'");
     }
 
     [Fact]
@@ -151,7 +151,7 @@ public sealed class TrustStoreTests : IDisposable
         result.IsValid.Should().BeFalse();
         result.Signers.Should().ContainSingle();
         result.Findings[1].Problem.Should().Be(SignatureProblem.DuplicateSigner);
-        result.Message.Should().Contain("needs 2, has 1");
+        result.Sentence.Should().Contain("needs 2, has 1");
     }
 
     [Fact]
@@ -227,7 +227,8 @@ public sealed class TrustStoreTests : IDisposable
 
         KeyRotationResult result = _trust.Rotate(rotation);
 
-        result.IsAccepted.Should().BeTrue(result.Message);
+        result.IsAccepted.Should().BeTrue(result.Sentence);
+        result.Reason.Should().Be(DocumentRefusal.None);
         _trust.GetKeySet("fabrikam", PartyRole.Approver)!.Sequence.Should().Be(2);
         _trust.Verify(Draft().Sign(n1).Sign(n2), Board).IsValid.Should().BeTrue();
         VerificationResult old = _trust.Verify(Draft().Sign(_board[0]).Sign(_board[1]), Board);
@@ -245,7 +246,8 @@ public sealed class TrustStoreTests : IDisposable
         KeyRotationResult result = _trust.Rotate(rotation);
 
         result.IsAccepted.Should().BeFalse();
-        result.Message.Should().Contain("current key set's threshold");
+        result.Reason.Should().Be(DocumentRefusal.NotSigned);
+        result.Sentence.Should().Contain("current key set's threshold");
         _trust.GetKeySet("fabrikam", PartyRole.Approver)!.Sequence.Should().Be(1);
         _trust.Verify(Draft().Sign(n1), Board).IsValid.Should().BeFalse();
     }
@@ -260,7 +262,8 @@ public sealed class TrustStoreTests : IDisposable
         KeyRotationResult result = _trust.Rotate(rotation);
 
         result.IsAccepted.Should().BeFalse();
-        result.Message.Should().Contain("new keys");
+        result.Reason.Should().Be(DocumentRefusal.NotSigned);
+        result.Sentence.Should().Contain("new keys");
     }
 
     [Fact]
@@ -274,7 +277,8 @@ public sealed class TrustStoreTests : IDisposable
         KeyRotationResult replay = _trust.Rotate(rotation);
 
         replay.IsAccepted.Should().BeFalse();
-        replay.Message.Should().Contain("sequence 2; the next");
+        replay.Reason.Should().Be(DocumentRefusal.OutOfSequence);
+        replay.Sentence.Should().Contain("sequence 2; the next");
     }
 
     [Fact]
