@@ -122,20 +122,20 @@ try
         Say($"session {session.SessionId} with {session.UnitId} ({console.Secure.ProtocolName}), protocol version {session.Version}");
 
         Step("5. View a data file (needs the customer's written approval)");
-        SessionResult view = await session.ViewAsync("finance", "ledger/2026.csv", "fabrikam", "ticket 4711: totals look wrong");
-        Say($"{Outcome(view)}; sha256 {Short(view.HashAfter)}:");
+        DataFileViewResult view = await session.ViewAsync("finance", "ledger/2026.csv", "fabrikam", "ticket 4711: totals look wrong");
+        Say($"{Outcome(view)}; sha256 {Short(view.Hash)}:");
         Block(Encoding.UTF8.GetString(view.Content ?? []), "      ");
 
         Step("6. Change it (approval again: viewing never allows changing)");
-        SessionResult change = await session.ChangeAsync("finance", "ledger/2026.csv", "fabrikam", "account,amount\n4711,21.50\n"u8.ToArray(), "ticket 4711: correct the total");
+        DataFileChangeResult change = await session.ChangeAsync("finance", "ledger/2026.csv", "fabrikam", "account,amount\n4711,21.50\n"u8.ToArray(), "ticket 4711: correct the total");
         Say($"{Outcome(change)}; sha256 {Short(change.HashBefore)} -> {Short(change.HashAfter)}");
-        SessionResult outside = await session.ViewAsync("finance", "../payroll/salaries.csv", "fabrikam", "curious");
+        DataFileViewResult outside = await session.ViewAsync("finance", "../payroll/salaries.csv", "fabrikam", "curious");
         Say($"a path outside the scope: {Outcome(outside)}");
 
         Step("7. Run a diagnostic, push a signed fix");
         Say((await session.RunDiagnosticAsync("disk")).Output ?? string.Empty);
         string package = await BuildFixAsync(folder, clock, release1, release2);
-        SessionResult fix = await session.PushFixAsync(package, "ticket 4711: rounding fix");
+        FixPushResult fix = await session.PushFixAsync(package, "ticket 4711: rounding fix");
         InstallReceipt installed = InstallReceipt.FromEnvelope(fix.InstallReceipt!);
         Say($"{Outcome(fix)}; ledger {installed.Version} {installed.Outcome}, package {Short(installed.PackageHash)}; unit-7 now runs '{await File.ReadAllTextAsync(Path.Combine(installRoot, "bin", "app.dll"))}'");
 
@@ -201,7 +201,7 @@ static void Block(string text, string prefix) => Console.WriteLine(Indent(text, 
 
 static string Short(string? hash) => hash is null ? "(none)" : hash[..12];
 
-static string Outcome(SessionResult result) => result.Succeeded ? "granted and done" : $"refused ({result.Code}): {result.Sentence}";
+static string Outcome(SessionOperationResult result) => result.Succeeded ? "granted and done" : $"refused ({result.Code}): {result.Sentence}";
 
 static string Indent(string text, string prefix = "   ") => string.Join('\n', text.TrimEnd().Split('\n').Select(line => prefix + line));
 

@@ -92,13 +92,13 @@ public class ReadmeFirstSessionTests
         await using (SupportConsoleConnection connection = await supportConsole.ConnectAsync(
             new TcpDialer(unitApp.Services.GetRequiredService<SupportAgentService>().BoundEndPoint!)))
         {
-            SessionResult view = await connection.Session.ViewAsync("finance", "totals.csv", "fabrikam", "ticket 1: totals look wrong");
+            DataFileViewResult view = await connection.Session.ViewAsync("finance", "totals.csv", "fabrikam", "ticket 1: totals look wrong");
             await FixPackage.BuildAsync(Path.Combine(folder, "fix"), new FixManifest
             {
                 PackageId = "ledger-2.4.0", Product = "ledger", Version = "2.4.0", AppliesTo = new("ledger", "2.0.0", "3.0.0", ["*"], null, null),
                 CreatedAt = DateTimeOffset.UtcNow, ExpiresAt = DateTimeOffset.UtcNow.AddDays(30), ReleaseNotes = "Totals round correctly.", Files = [],
             }, [vendor], Path.Combine(folder, "ledger-2.4.0.rsfix"));
-            SessionResult fix = await connection.Session.PushFixAsync(Path.Combine(folder, "ledger-2.4.0.rsfix"), "ticket 1: rounding fix");
+            FixPushResult fix = await connection.Session.PushFixAsync(Path.Combine(folder, "ledger-2.4.0.rsfix"), "ticket 1: rounding fix");
             SessionReceipt receipt = SessionReceipt.FromEnvelope(await connection.Session.CloseAsync());
             Console.WriteLine($"viewed: {view.Succeeded} ({view.Content?.Length} bytes), fix installed: {fix.Succeeded}, receipt: {receipt.Ending}, {receipt.Operations.Count} operations");
         }

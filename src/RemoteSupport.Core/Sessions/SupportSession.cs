@@ -4,20 +4,6 @@ using RemoteSupport.GroundRules;
 
 namespace RemoteSupport.Sessions;
 
-/// <summary>The outcome of one operation, as the agent reported it.</summary>
-/// <param name="Succeeded">Whether the agent carried it out.</param>
-/// <param name="Code"><c>none</c>, or why not: a consent reason (<c>outside-hours</c>, <c>authorization-revoked</c>, …) or <c>approval-refused</c>, <c>approval-timed-out</c>, <c>failed</c>.</param>
-/// <param name="Sentence">A sentence for the technician.</param>
-/// <param name="Content">The file's bytes (a view).</param>
-/// <param name="HashBefore">The file's SHA-256 before.</param>
-/// <param name="HashAfter">The file's SHA-256 after.</param>
-/// <param name="Output">A diagnostic's report.</param>
-/// <param name="InstallReceipt">The unit-signed install receipt (a pushed fix).</param>
-/// <param name="Entries">The files of a listed folder.</param>
-public sealed record SessionResult(
-    bool Succeeded, string Code, string Sentence, byte[]? Content, string? HashBefore, string? HashAfter, string? Output, SignedEnvelope? InstallReceipt,
-    IReadOnlyList<RemoteSupport.DataFiles.DataFileEntry>? Entries);
-
 /// <summary>
 /// The vendor side of one support session (docs/protocol/session.md): opened over a channel to the
 /// unit's agent, asks to view or change data files and to run diagnostics, and collects the
@@ -117,17 +103,33 @@ public sealed class SupportSession : IDisposable
     }
 
     /// <summary>Asks to list the files below a data folder (listing names is viewing: the same consent as <see cref="ViewAsync"/>).</summary>
-    public Task<SessionResult> ListAsync(string root, string folder, string owner, string reason, CancellationToken cancellationToken = default) =>
-        RequestAsync(new SessionMessage { Type = "request", Operation = SupportOperation.ViewData, List = true, Root = root, Path = folder, Owner = owner, Reason = reason }, cancellationToken);
+    /// <returns>The files, or why not.</returns>
+    /// <param name="root">The data root.</param>
+    /// <param name="folder">The folder below the root.</param>
+    /// <param name="owner">Whose data the folder is (the customer or an affiliate).</param>
+    /// <param name="reason">Why, in the vendor's words (shown to the approver).</param>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    public async Task<DataFileListResult> ListAsync(string root, string folder, string owner, string reason, CancellationToken cancellationToken = default)
+    {
+        SessionMessage reply = await RequestAsync(
+            new SessionMessage { Type = "request", Operation = SupportOperation.ViewData, List = true, Root = root, Path = folder, Owner = owner, Reason = reason }, cancellationToken).ConfigureAwait(false);
+        return new DataFileListResult { Reason = ReasonOf(reply), Code = CodeOf(reply), Sentence = reply.Sentence ?? string.Empty, Entries = reply.Entries ?? [] };
+    }
 
     /// <summary>
     /// Asks to view a data file; the unit's consent gate (and its approver) decide. The content is in
-    /// <see cref="SessionResult.Content"/>; for a file too large to hold in memory use <see cref="ViewToAsync"/>.
+    /// <see cref="DataFileViewResult.Content"/>; for a file too large to hold in memory use <see cref="ViewToAsync"/>.
     /// </summary>
-    public async Task<SessionResult> ViewAsync(string root, string path, string owner, string reason, CancellationToken cancellationToken = default)
+    /// <returns>The file's bytes and hash, or why not.</returns>
+    /// <param name="root">The data root.</param>
+    /// <param name="path">The file below the root.</param>
+    /// <param name="owner">Whose data the file is (the customer or an affiliate).</param>
+    /// <param name="reason">Why, in the vendor's words (shown to the approver).</param>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    public async Task<DataFileViewResult> ViewAsync(string root, string path, string owner, string reason, CancellationToken cancellationToken = default)
     {
         using var content = new MemoryStream();
-        SessionResult result = await ViewToAsync(root, path, owner, reason, content, cancellationToken).ConfigureAwait(false);
+        DataFileViewResult result = await ViewToAsync(root, path, owner, reason, content, cancellationToken).ConfigureAwait(false);
         return result.Succeeded ? result with { Content = content.ToArray() } : result;
     }
 
@@ -135,30 +137,63 @@ public sealed class SupportSession : IDisposable
     /// Asks to view a data file and writes its content to <paramref name="destination"/>: from the result
     /// when it is small, or from a channel of its own when the unit streams it (sessions opened with
     /// streams). A streamed view's bytes are checked against the count and SHA-256 the unit reports and
-    /// audits; a mismatch is a failed result (<c>view-mismatch</c>).
+    /// audits; a mismatch is a failed result (<see cref="OperationFailure.ViewMismatch"/>).
     /// </summary>
-    public Task<SessionResult> ViewToAsync(string root, string path, string owner, string reason, Stream destination, CancellationToken cancellationToken = default)
+    /// <returns>The file's hash, or why not (the content is in <paramref name="destination"/>).</returns>
+    /// <param name="root">The data root.</param>
+    /// <param name="path">The file below the root.</param>
+    /// <param name="owner">Whose data the file is (the customer or an affiliate).</param>
+    /// <param name="reason">Why, in the vendor's words (shown to the approver).</param>
+    /// <param name="destination">Where the file's bytes are written.</param>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    public async Task<DataFileViewResult> ViewToAsync(string root, string path, string owner, string reason, Stream destination, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(destination);
-        return RequestAsync(new SessionMessage { Type = "request", Operation = SupportOperation.ViewData, Root = root, Path = path, Owner = owner, Reason = reason },
-            cancellationToken, destination);
+        SessionMessage reply = await RequestAsync(
+            new SessionMessage { Type = "request", Operation = SupportOperation.ViewData, Root = root, Path = path, Owner = owner, Reason = reason },
+            cancellationToken, destination).ConfigureAwait(false);
+        return new DataFileViewResult { Reason = ReasonOf(reply), Code = CodeOf(reply), Sentence = reply.Sentence ?? string.Empty, Hash = reply.HashBefore };
     }
 
     /// <summary>Asks to replace (or create) a data file with <paramref name="content"/>.</summary>
-    public Task<SessionResult> ChangeAsync(string root, string path, string owner, ReadOnlyMemory<byte> content, string reason, CancellationToken cancellationToken = default) =>
-        RequestAsync(new SessionMessage { Type = "request", Operation = SupportOperation.ChangeData, Root = root, Path = path, Owner = owner, Reason = reason, Content = content.ToArray() }, cancellationToken);
+    /// <returns>The file's hashes before and after, or why not.</returns>
+    /// <param name="root">The data root.</param>
+    /// <param name="path">The file below the root.</param>
+    /// <param name="owner">Whose data the file is (the customer or an affiliate).</param>
+    /// <param name="content">The file's new bytes.</param>
+    /// <param name="reason">Why, in the vendor's words (shown to the approver).</param>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    public async Task<DataFileChangeResult> ChangeAsync(string root, string path, string owner, ReadOnlyMemory<byte> content, string reason, CancellationToken cancellationToken = default)
+    {
+        SessionMessage reply = await RequestAsync(
+            new SessionMessage { Type = "request", Operation = SupportOperation.ChangeData, Root = root, Path = path, Owner = owner, Reason = reason, Content = content.ToArray() },
+            cancellationToken).ConfigureAwait(false);
+        return new DataFileChangeResult { Reason = ReasonOf(reply), Code = CodeOf(reply), Sentence = reply.Sentence ?? string.Empty, HashBefore = reply.HashBefore, HashAfter = reply.HashAfter };
+    }
 
     /// <summary>Runs a diagnostic the integrator registered on the unit.</summary>
-    public Task<SessionResult> RunDiagnosticAsync(string name, string reason = "troubleshooting", CancellationToken cancellationToken = default) =>
-        RequestAsync(new SessionMessage { Type = "request", Operation = SupportOperation.RunDiagnostic, Diagnostic = name, Reason = reason }, cancellationToken);
+    /// <returns>The diagnostic's report, or why not.</returns>
+    /// <param name="name">The diagnostic's name.</param>
+    /// <param name="reason">Why, in the vendor's words.</param>
+    /// <param name="cancellationToken">Stops waiting.</param>
+    public async Task<DiagnosticResult> RunDiagnosticAsync(string name, string reason = "troubleshooting", CancellationToken cancellationToken = default)
+    {
+        SessionMessage reply = await RequestAsync(
+            new SessionMessage { Type = "request", Operation = SupportOperation.RunDiagnostic, Diagnostic = name, Reason = reason }, cancellationToken).ConfigureAwait(false);
+        return new DiagnosticResult { Reason = ReasonOf(reply), Code = CodeOf(reply), Sentence = reply.Sentence ?? string.Empty, Output = reply.Output };
+    }
 
     /// <summary>
     /// Pushes a signed fix package: streamed on its own channel, verified by the unit against its
     /// pinned vendor root, passed through the consent gate for this package hash (the approver is asked
     /// when the ground rules say so), installed; the result carries the unit-signed install receipt.
     /// </summary>
+    /// <returns>The unit-signed install receipt, or why not.</returns>
+    /// <param name="packagePath">The signed fix package.</param>
+    /// <param name="reason">Why, in the vendor's words (shown to the approver).</param>
+    /// <param name="cancellationToken">Stops the push.</param>
     /// <exception cref="InvalidOperationException">The session was opened without streams.</exception>
-    public async Task<SessionResult> PushFixAsync(string packagePath, string reason, CancellationToken cancellationToken = default)
+    public async Task<FixPushResult> PushFixAsync(string packagePath, string reason, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(packagePath);
         if (_streams is null)
@@ -192,7 +227,14 @@ public sealed class SupportSession : IDisposable
                 SessionTelemetry.CountBytes(length, sent: true, stream: true);
             }
 
-            return await AwaitResultAsync(id, cancellationToken).ConfigureAwait(false);
+            SessionMessage reply = await AwaitResultAsync(id, cancellationToken).ConfigureAwait(false);
+            return new FixPushResult
+            {
+                Reason = ReasonOf(reply),
+                Code = CodeOf(reply),
+                Sentence = reply.Sentence ?? string.Empty,
+                InstallReceipt = reply.InstallReceipt is null ? null : SignedEnvelope.Parse(reply.InstallReceipt),
+            };
         }
         finally
         {
@@ -268,7 +310,11 @@ public sealed class SupportSession : IDisposable
         }
     }
 
-    private async Task<SessionResult> RequestAsync(SessionMessage request, CancellationToken cancellationToken, Stream? viewDestination = null)
+    private static OperationFailure ReasonOf(SessionMessage reply) => SessionOperationResult.ReasonOf(reply.Succeeded == true, CodeOf(reply));
+
+    private static string CodeOf(SessionMessage reply) => reply.Code ?? (reply.Succeeded == true ? "none" : "failed");
+
+    private async Task<SessionMessage> RequestAsync(SessionMessage request, CancellationToken cancellationToken, Stream? viewDestination = null)
     {
         await _one.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
@@ -328,7 +374,8 @@ public sealed class SupportSession : IDisposable
 
     private string NextRequestId() => "r" + (++_nextRequest).ToString(CultureInfo.InvariantCulture);
 
-    private async Task<SessionResult> AwaitResultAsync(string id, CancellationToken cancellationToken, Stream? viewDestination = null)
+    /// <summary>Waits for request <paramref name="id"/>'s result; a view's content goes to <paramref name="viewDestination"/> (a mismatching stream turns the result into <c>view-mismatch</c>).</summary>
+    private async Task<SessionMessage> AwaitResultAsync(string id, CancellationToken cancellationToken, Stream? viewDestination = null)
     {
         (long Bytes, string Hash)? streamed = null;
         while (true)
@@ -357,22 +404,20 @@ public sealed class SupportSession : IDisposable
                 throw new SessionProtocolException("protocol-error", $"The agent answered request {id} with '{reply.Type}'.");
             }
 
-            var result = new SessionResult(reply.Succeeded == true, reply.Code ?? "none", reply.Sentence ?? string.Empty, reply.Content, reply.HashBefore, reply.HashAfter,
-                reply.Output, reply.InstallReceipt is null ? null : SignedEnvelope.Parse(reply.InstallReceipt), reply.Entries);
-            if (viewDestination is null || !result.Succeeded)
+            if (viewDestination is null || reply.Succeeded != true)
             {
-                return result;
+                return reply;
             }
 
             if (streamed is not { } received)
             {
-                await viewDestination.WriteAsync(result.Content ?? [], cancellationToken).ConfigureAwait(false);
-                return result with { Content = null };
+                await viewDestination.WriteAsync(reply.Content ?? [], cancellationToken).ConfigureAwait(false);
+                return reply;
             }
 
             return received.Bytes == reply.ContentLength && received.Hash == reply.HashBefore
-                ? result
-                : result with
+                ? reply
+                : reply with
                 {
                     Succeeded = false,
                     Code = "view-mismatch",

@@ -29,8 +29,8 @@ public sealed class HostileTechnicianSessionTests
         using SupportSession session = await SupportSession.OpenAsync(channel, cancellationToken: world.Token);
         session.ApprovalPending = pending.Add;
 
-        SessionResult disk = await session.RunDiagnosticAsync("disk", "quick read-only disk check", world.Token);
-        SessionResult export = await session.RunDiagnosticAsync("export-customer-db", "quick read-only disk check", world.Token);
+        DiagnosticResult disk = await session.RunDiagnosticAsync("disk", "quick read-only disk check", world.Token);
+        DiagnosticResult export = await session.RunDiagnosticAsync("export-customer-db", "quick read-only disk check", world.Token);
 
         disk.Succeeded.Should().BeTrue(disk.Sentence);
         disk.Output.Should().Be("disk: 93% used");
@@ -52,9 +52,10 @@ public sealed class HostileTechnicianSessionTests
         await using var _ = connection;
         using SupportSession session = await SupportSession.OpenAsync(channel, cancellationToken: world.Token);
 
-        SessionResult result = await session.RunDiagnosticAsync("format-disk", cancellationToken: world.Token);
+        DiagnosticResult result = await session.RunDiagnosticAsync("format-disk", cancellationToken: world.Token);
 
         result.Code.Should().Be("unknown-diagnostic");
+        result.Reason.Should().Be(OperationFailure.UnknownDiagnostic);
         world.Approver.Asked.Should().BeEmpty();
     }
 
@@ -89,11 +90,12 @@ public sealed class HostileTechnicianSessionTests
         await using var _ = connection;
         using SupportSession session = await SupportSession.OpenAsync(channel, cancellationToken: world.Token);
 
-        SessionResult big = await session.ViewAsync("finance", "ledger/big.db", "fabrikam", "look at the big ledger", world.Token);
-        SessionResult after = await session.RunDiagnosticAsync("disk", cancellationToken: world.Token);
+        DataFileViewResult big = await session.ViewAsync("finance", "ledger/big.db", "fabrikam", "look at the big ledger", world.Token);
+        DiagnosticResult after = await session.RunDiagnosticAsync("disk", cancellationToken: world.Token);
 
         big.Succeeded.Should().BeFalse();
         big.Code.Should().Be("file-too-large");
+        big.Reason.Should().Be(OperationFailure.FileTooLarge);
         big.Sentence.Should().Contain("13631488 bytes").And.Contain("8388608");
         after.Succeeded.Should().BeTrue("the session survives");
         (await world.AuditEventsAsync()).Should().NotContain(e => e.Kind == RemoteSupport.Audit.AuditEventKind.DataFileViewed, "nothing was sent, so nothing is audited as viewed");
@@ -109,13 +111,13 @@ public sealed class HostileTechnicianSessionTests
         await using SupportConsoleConnection connection = await world.OpenSessionAsync();
         using var received = new MemoryStream();
 
-        SessionResult result = await connection.Session.ViewToAsync("finance", "ledger/big.db", "fabrikam", "look at the big ledger", received, world.Token);
-        SessionResult small = await connection.Session.ViewAsync("finance", "ledger/2026.csv", "fabrikam", "and the small one", world.Token);
+        DataFileViewResult result = await connection.Session.ViewToAsync("finance", "ledger/big.db", "fabrikam", "look at the big ledger", received, world.Token);
+        DataFileViewResult small = await connection.Session.ViewAsync("finance", "ledger/2026.csv", "fabrikam", "and the small one", world.Token);
 
         result.Succeeded.Should().BeTrue(result.Sentence);
         received.ToArray().Should().Equal(big);
         string sha = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(big));
-        result.HashBefore.Should().Be(sha);
+        result.Hash.Should().Be(sha);
         RemoteSupport.Audit.AuditEvent viewed = (await world.AuditEventsAsync()).First(e => e.Kind == RemoteSupport.Audit.AuditEventKind.DataFileViewed);
         viewed.Details["bytesSent"].Should().Be(big.Length.ToString(System.Globalization.CultureInfo.InvariantCulture));
         viewed.Details["complete"].Should().Be("true");

@@ -27,19 +27,19 @@ public sealed class SupportSessionTests
         using SupportSession session = await SupportSession.OpenAsync(channel, cancellationToken: world.Token);
         session.ApprovalPending = pending.Add;
 
-        SessionResult view = await session.ViewAsync("finance", "ledger/2026.csv", "fabrikam", "ticket 4711: totals wrong", world.Token);
+        DataFileViewResult view = await session.ViewAsync("finance", "ledger/2026.csv", "fabrikam", "ticket 4711: totals wrong", world.Token);
         view.Succeeded.Should().BeTrue(view.Sentence);
         Encoding.UTF8.GetString(view.Content!).Should().Contain("4711,12.50");
         pending.Should().ContainSingle().Which.Should().Contain("ledger/2026.csv");
 
         byte[] corrected = "account,amount\n4711,21.50\n"u8.ToArray();
-        SessionResult change = await session.ChangeAsync("finance", "ledger/2026.csv", "fabrikam", corrected, "ticket 4711: fix total", world.Token);
+        DataFileChangeResult change = await session.ChangeAsync("finance", "ledger/2026.csv", "fabrikam", corrected, "ticket 4711: fix total", world.Token);
         change.Succeeded.Should().BeTrue(change.Sentence);
-        change.HashBefore.Should().Be(view.HashAfter);
+        change.HashBefore.Should().Be(view.Hash);
         change.HashAfter.Should().Be(Convert.ToHexStringLower(SHA256.HashData(corrected)));
         (await File.ReadAllBytesAsync(Path.Combine(world.DataRoot, "ledger", "2026.csv"))).Should().Equal(corrected);
 
-        SessionResult diagnostic = await session.RunDiagnosticAsync("disk", cancellationToken: world.Token);
+        DiagnosticResult diagnostic = await session.RunDiagnosticAsync("disk", cancellationToken: world.Token);
         diagnostic.Output.Should().Be("disk: 93% used");
         world.Approver.Asked.Should().HaveCount(2, "view and change each needed the approver; the diagnostic needs none");
 
@@ -75,15 +75,16 @@ public sealed class SupportSessionTests
         await File.WriteAllTextAsync(Path.Combine(world.DataRoot, "payroll", "salaries.csv"), "secret");
         await using SupportConsoleConnection connection = await world.OpenSessionAsync();
 
-        SessionResult listed = await connection.Session.ListAsync("finance", "ledger", "fabrikam", "what is there?", world.Token);
-        SessionResult outOfScope = await connection.Session.ListAsync("finance", "payroll", "fabrikam", "and there?", world.Token);
+        DataFileListResult listed = await connection.Session.ListAsync("finance", "ledger", "fabrikam", "what is there?", world.Token);
+        DataFileListResult outOfScope = await connection.Session.ListAsync("finance", "payroll", "fabrikam", "and there?", world.Token);
 
         listed.Succeeded.Should().BeTrue(listed.Sentence);
-        listed.Entries!.Select(e => (e.Path, e.Length)).Should().Equal(("ledger/2026.csv", 26L), ("ledger/archive/2025.csv", 3L));
+        listed.Entries.Select(e => (e.Path, e.Length)).Should().Equal(("ledger/2026.csv", 26L), ("ledger/archive/2025.csv", 3L));
         world.Approver.Asked.Should().ContainSingle("listing names is viewing: the approver is asked");
         outOfScope.Succeeded.Should().BeFalse();
         outOfScope.Code.Should().Be("out-of-scope");
-        outOfScope.Entries.Should().BeNull();
+        (outOfScope.Reason, outOfScope.ConsentReason).Should().Be((OperationFailure.NotConsented, RemoteSupport.Consent.ConsentReason.OutOfScope));
+        outOfScope.Entries.Should().BeEmpty("a refused listing names no file");
     }
 
     [Fact]
@@ -126,7 +127,7 @@ public sealed class SupportSessionTests
 
         world.Authorizations.Revoke(new AuthorizationRevocation { AuthorizationId = "auth-1", CustomerId = "fabrikam", Reason = "contract ended" }
             .ToEnvelope().Sign(world.Customer)).IsAccepted.Should().BeTrue();
-        SessionResult after = await session.RunDiagnosticAsync("disk", cancellationToken: world.Token);
+        DiagnosticResult after = await session.RunDiagnosticAsync("disk", cancellationToken: world.Token);
 
         after.Succeeded.Should().BeFalse();
         after.Code.Should().Be("authorization-revoked");
@@ -144,10 +145,12 @@ public sealed class SupportSessionTests
         using SupportSession session = await SupportSession.OpenAsync(channel, cancellationToken: world.Token);
         session.ApprovalPending = _ => world.Clock.Advance(TimeSpan.FromMinutes(3)); // the vendor waits past the timeout
 
-        SessionResult view = await session.ViewAsync("finance", "ledger/2026.csv", "fabrikam", "look", world.Token);
+        DataFileViewResult view = await session.ViewAsync("finance", "ledger/2026.csv", "fabrikam", "look", world.Token);
 
         view.Succeeded.Should().BeFalse();
         view.Code.Should().Be(code);
+        view.Reason.Should().Be(answer == ScriptedApprover.Answer.Refuse ? OperationFailure.ApprovalRefused : OperationFailure.ApprovalTimedOut);
+        view.ConsentReason.Should().BeNull();
         view.Content.Should().BeNull();
     }
 
@@ -179,7 +182,7 @@ public sealed class SupportSessionTests
         world.AgentOptions.ApprovalPrompt = null;
         await using SupportConsoleConnection connection = await world.OpenSessionAsync();
 
-        SessionResult change = await connection.Session.ChangeAsync("finance", "ledger/2026.csv", "fabrikam", "x"u8.ToArray(), "fix", world.Token);
+        DataFileChangeResult change = await connection.Session.ChangeAsync("finance", "ledger/2026.csv", "fabrikam", "x"u8.ToArray(), "fix", world.Token);
 
         change.Succeeded.Should().BeFalse();
         change.Code.Should().Be("approval-required");
@@ -195,10 +198,11 @@ public sealed class SupportSessionTests
         await using var _ = connection;
         using SupportSession session = await SupportSession.OpenAsync(channel, cancellationToken: world.Token);
 
-        SessionResult result = await session.RunDiagnosticAsync("disk", cancellationToken: world.Token);
+        DiagnosticResult result = await session.RunDiagnosticAsync("disk", cancellationToken: world.Token);
 
         result.Succeeded.Should().BeFalse();
         result.Code.Should().Be("outside-hours");
+        (result.Reason, result.ConsentReason).Should().Be((OperationFailure.NotConsented, RemoteSupport.Consent.ConsentReason.OutsideHours));
     }
 
     [Fact]
@@ -260,7 +264,7 @@ public sealed class SupportSessionTests
         await using SupportConsoleConnection connection = await world.OpenSessionAsync();
         SupportSession session = connection.Session;
 
-        SessionResult pushed = await session.PushFixAsync(package, "ticket 4711: rounding fix", world.Token);
+        FixPushResult pushed = await session.PushFixAsync(package, "ticket 4711: rounding fix", world.Token);
 
         pushed.Succeeded.Should().BeTrue(pushed.Sentence);
         InstallReceipt installed = InstallReceipt.FromEnvelope(pushed.InstallReceipt!);
@@ -285,8 +289,8 @@ public sealed class SupportSessionTests
         string fits = await world.BuildFixAsync("2.5.0", size: 1024);
         await using SupportConsoleConnection connection = await world.OpenSessionAsync();
 
-        SessionResult refused = await connection.Session.PushFixAsync(tooLarge, "too big", world.Token);
-        SessionResult installed = await connection.Session.PushFixAsync(fits, "small", world.Token);
+        FixPushResult refused = await connection.Session.PushFixAsync(tooLarge, "too big", world.Token);
+        FixPushResult installed = await connection.Session.PushFixAsync(fits, "small", world.Token);
 
         refused.Succeeded.Should().BeFalse();
         refused.Code.Should().Be("package-too-large");

@@ -38,7 +38,7 @@ public sealed class TelemetryTests
         long packageLength = new FileInfo(package).Length;
         await using (SupportConsoleConnection connection = await world.OpenSessionAsync())
         {
-            SessionResult pushed = await connection.Session.PushFixAsync(package, "metered", world.Token);
+            FixPushResult pushed = await connection.Session.PushFixAsync(package, "metered", world.Token);
             pushed.Succeeded.Should().BeTrue(pushed.Sentence);
             world.Approver.Next = ScriptedApprover.Answer.Refuse;
             await connection.Session.ViewAsync("finance", "ledger/2026.csv", "fabrikam", "look", world.Token);
