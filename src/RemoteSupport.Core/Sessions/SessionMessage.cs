@@ -94,7 +94,7 @@ internal sealed record SessionMessage
 }
 
 /// <summary>The session protocol was broken or the session was refused; <see cref="Code"/> names why.</summary>
-public sealed class SessionProtocolException : Exception
+public class SessionProtocolException : Exception
 {
     /// <summary>Initializes a new instance of the <see cref="SessionProtocolException"/> class.</summary>
     /// <param name="code">A stable code (docs/protocol/session.md), for example <c>version-mismatch</c>.</param>
@@ -107,4 +107,24 @@ public sealed class SessionProtocolException : Exception
 
     /// <summary>Gets the stable code of the problem.</summary>
     public string Code { get; }
+}
+
+/// <summary>
+/// A session refused at its start. Both sides see the same: the agent throws it from
+/// <see cref="SupportAgent.RunSessionAsync(ISessionChannel, ISessionStreams?, SessionPeer, CancellationToken)"/> (and the host reports it)
+/// after telling the console, and the console's open throws it with the code and sentence it was told.
+/// </summary>
+public sealed class SessionRefusedException : SessionProtocolException
+{
+    /// <summary>Initializes a new instance of the <see cref="SessionRefusedException"/> class.</summary>
+    /// <param name="code">The refusal's code (<c>not-authorized</c>, <c>hello-timeout</c>, <c>version-mismatch</c>, …).</param>
+    /// <param name="sentence">The agent's sentence.</param>
+    public SessionRefusedException(string code, string sentence)
+        : base(code, $"The session was refused ({code}): {sentence}")
+    {
+        Sentence = sentence;
+    }
+
+    /// <summary>Gets the agent's sentence, as the console was told it.</summary>
+    public string Sentence { get; }
 }

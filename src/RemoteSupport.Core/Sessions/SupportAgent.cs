@@ -138,16 +138,17 @@ public sealed partial class SupportAgent
     /// Runs one session over <paramref name="channel"/> with <paramref name="vendor"/> (as the secure
     /// channel authenticated it) until the console closes it or the connection drops.
     /// </summary>
-    /// <returns>The unit-signed receipt, or <see langword="null"/> when the session was refused at its start.</returns>
+    /// <returns>The unit-signed receipt.</returns>
+    /// <exception cref="SessionRefusedException">The session was refused at its start (not authorized, no hello in time, no common version): the console was told the same code and sentence.</exception>
     /// <param name="channel">The session's message channel.</param>
     /// <param name="streams">Streams for fixes pushed on their own channels, or <see langword="null"/> to take none.</param>
     /// <param name="vendor">The technician as the secure channel authenticated it.</param>
     /// <param name="cancellationToken">Stops the session.</param>
-    public Task<SignedEnvelope?> RunSessionAsync(ISessionChannel channel, ISessionStreams? streams, SessionPeer vendor, CancellationToken cancellationToken = default) =>
+    public Task<SignedEnvelope> RunSessionAsync(ISessionChannel channel, ISessionStreams? streams, SessionPeer vendor, CancellationToken cancellationToken = default) =>
         RunSessionAsync(channel, streams, vendor, _options.HelloTimeout, cancellationToken);
 
     /// <summary>Runs one session as the public overload does, with <c>helloWithin</c> left of <see cref="SupportAgentParts.HelloTimeout"/> for the hello (a host spent the rest waiting for the channel).</summary>
-    internal async Task<SignedEnvelope?> RunSessionAsync(ISessionChannel channel, ISessionStreams? streams, SessionPeer vendor, TimeSpan helloWithin, CancellationToken cancellationToken)
+    internal async Task<SignedEnvelope> RunSessionAsync(ISessionChannel channel, ISessionStreams? streams, SessionPeer vendor, TimeSpan helloWithin, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(channel);
         ArgumentNullException.ThrowIfNull(vendor);
@@ -169,8 +170,7 @@ public sealed partial class SupportAgent
                 Details = new Dictionary<string, string> { ["outcome"] = "refused", ["reason"] = notAuthorized },
             }, cancellationToken).ConfigureAwait(false);
             Refused("not-authorized", notAuthorized, vendor);
-            await RefuseAsync(channel, "not-authorized", notAuthorized, cancellationToken).ConfigureAwait(false);
-            return null;
+            throw await RefuseAsync(channel, "not-authorized", notAuthorized, cancellationToken).ConfigureAwait(false);
         }
 
         SessionMessage hello;
@@ -183,15 +183,13 @@ public sealed partial class SupportAgent
             }
             catch (SessionProtocolException ex)
             {
-                await RefuseAsync(channel, ex.Code, ex.Message, cancellationToken).ConfigureAwait(false);
-                return null;
+                throw await RefuseAsync(channel, ex.Code, ex.Message, cancellationToken).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (helloDeadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
             {
                 string sentence = string.Create(CultureInfo.InvariantCulture, $"No hello within {_options.HelloTimeout.TotalSeconds:0.###} s of the connection.");
                 Refused("hello-timeout", sentence, vendor);
-                await RefuseAsync(channel, "hello-timeout", sentence, cancellationToken).ConfigureAwait(false);
-                return null;
+                throw await RefuseAsync(channel, "hello-timeout", sentence, cancellationToken).ConfigureAwait(false);
             }
         }
 
@@ -199,8 +197,7 @@ public sealed partial class SupportAgent
         if (refusal is not null)
         {
             Refused("version-mismatch", refusal, vendor);
-            await RefuseAsync(channel, "version-mismatch", refusal, cancellationToken).ConfigureAwait(false);
-            return null;
+            throw await RefuseAsync(channel, "version-mismatch", refusal, cancellationToken).ConfigureAwait(false);
         }
 
         bool takesViewStreams = streams is not null && hello.Capabilities?.Contains(ViewStreamCapability) == true;
@@ -260,7 +257,8 @@ public sealed partial class SupportAgent
         return null;
     }
 
-    private static async Task RefuseAsync(ISessionChannel channel, string code, string sentence, CancellationToken cancellationToken)
+    /// <summary>Tells the console the session is refused, and returns the refusal to throw: the same code and sentence the console's <see cref="SessionRefusedException"/> carries.</summary>
+    private static async Task<SessionRefusedException> RefuseAsync(ISessionChannel channel, string code, string sentence, CancellationToken cancellationToken)
     {
         try
         {
@@ -270,6 +268,8 @@ public sealed partial class SupportAgent
         {
             // The console is gone; the refusal is audited where it matters.
         }
+
+        return new SessionRefusedException(code, sentence);
     }
 
     internal static ValueTask SendAsync(ISessionChannel channel, SessionMessage message, CancellationToken cancellationToken)
@@ -306,7 +306,7 @@ public sealed partial class SupportAgent
 
         private SupportAgentParts Options => agent._options;
 
-        public async Task<SignedEnvelope?> RunAsync(CancellationToken cancellationToken)
+        public async Task<SignedEnvelope> RunAsync(CancellationToken cancellationToken)
         {
             string ending = "dropped";
             _lastHeard = openedAt;

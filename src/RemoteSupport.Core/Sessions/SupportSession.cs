@@ -91,7 +91,7 @@ public sealed class SupportSession : IDisposable
             ?? throw new SessionProtocolException("protocol-error", "The agent ended the connection before its welcome.");
         if (reply.Type == "refused")
         {
-            throw new SessionProtocolException(reply.Code ?? "refused", "The agent refused the session: " + reply.Sentence);
+            throw new SessionRefusedException(reply.Code ?? "refused", reply.Sentence ?? string.Empty);
         }
 
         if (reply.Type != "welcome" || reply.SessionId is null || reply.Version is not int version || !versions.Contains(version))

@@ -61,7 +61,7 @@ public sealed class SupportAgentHost(SupportAgent agent, SupportConnectionOption
 
     /// <summary>Accepts connections from <paramref name="listener"/> until it stops or <paramref name="cancellationToken"/> fires, serving each.</summary>
     /// <param name="listener">Where consoles connect.</param>
-    /// <param name="sessionEnded">Called with each session's receipt (<see langword="null"/> when refused) or the failure that ended the connection.</param>
+    /// <param name="sessionEnded">Called with each session's receipt, or the failure that ended the connection without one (a <see cref="SessionRefusedException"/> when the session was refused, with the code and sentence the console was told).</param>
     /// <param name="cancellationToken">Stops accepting.</param>
     public async Task RunAsync(IConnectionListener listener, Action<SignedEnvelope?, Exception?>? sessionEnded = null, CancellationToken cancellationToken = default)
     {
@@ -94,8 +94,9 @@ public sealed class SupportAgentHost(SupportAgent agent, SupportConnectionOption
     /// Serves one connection: the handshake (as its initiator when the unit dialed out), channels, one
     /// session, then an orderly close.
     /// </summary>
-    /// <returns>The session receipt, or <see langword="null"/> when the session was refused.</returns>
+    /// <returns>The session receipt, or <see langword="null"/> when the console closed the connection without opening a session.</returns>
     /// <exception cref="SecureChannelException">The console could not be authenticated.</exception>
+    /// <exception cref="SessionRefusedException">The agent refused the session (the console was told the same code and sentence).</exception>
     /// <exception cref="SessionProtocolException">The console opened no session channel within the agent's <see cref="SupportAgentParts.HelloTimeout"/> (<c>hello-timeout</c>).</exception>
     public Task<SignedEnvelope?> ServeAsync(TransportConnection connection, bool dialedOut, CancellationToken cancellationToken = default) =>
         ServeCoreAsync(connection, dialedOut, null, cancellationToken);
@@ -141,13 +142,20 @@ public sealed class SupportAgentHost(SupportAgent agent, SupportConnectionOption
             }
 
             TrustedKey peer = secure.PeerIdentity;
-            SignedEnvelope? receipt = await agent.RunSessionAsync(
-                channel, new MultiplexedSessionStreams(channels), new SessionPeer(peer.PartyId, peer.Role, peer.Key),
-                agent.HelloTimeout - agent.Time.GetElapsedTime(handshaken), cancellationToken).ConfigureAwait(false);
+            SignedEnvelope receipt;
+            try
+            {
+                receipt = await agent.RunSessionAsync(
+                    channel, new MultiplexedSessionStreams(channels), new SessionPeer(peer.PartyId, peer.Role, peer.Key),
+                    agent.HelloTimeout - agent.Time.GetElapsedTime(handshaken), cancellationToken).ConfigureAwait(false);
+            }
+            finally
+            {
+                // What was sent (a refusal, the receipt) reaches the console before the line closes.
+                await channel.Output.CompleteAsync().ConfigureAwait(false);
+                await CloseAsync(channels, options.CloseTimeout, cancellationToken).ConfigureAwait(false);
+            }
 
-            // What was sent (a refusal, the receipt) reaches the console before the line closes.
-            await channel.Output.CompleteAsync().ConfigureAwait(false);
-            await CloseAsync(channels, options.CloseTimeout, cancellationToken).ConfigureAwait(false);
             return receipt;
         }
     }
@@ -235,7 +243,7 @@ public sealed class SupportConsoleConnection : IAsyncDisposable
     /// Opens a session over <paramref name="connection"/>: dialed by the console, or accepted from a unit
     /// that dialed out (<paramref name="dialed"/> false).
     /// </summary>
-    /// <exception cref="SessionProtocolException">The agent refused the session (with its reason).</exception>
+    /// <exception cref="SessionRefusedException">The agent refused the session (with the code and sentence the agent's host reports too).</exception>
     /// <exception cref="SecureChannelException">The unit could not be authenticated.</exception>
     public static async Task<SupportConsoleConnection> OpenAsync(
         TransportConnection connection, bool dialed, SupportConnectionOptions options, CancellationToken cancellationToken = default)

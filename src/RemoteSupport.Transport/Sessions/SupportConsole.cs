@@ -105,7 +105,7 @@ public sealed class SupportConsole
     /// <returns>The connection with its open session.</returns>
     /// <param name="unit">How to reach the unit.</param>
     /// <param name="cancellationToken">Stops the dial, the handshake and the hello.</param>
-    /// <exception cref="RemoteSupport.Sessions.SessionProtocolException">The agent refused the session.</exception>
+    /// <exception cref="RemoteSupport.Sessions.SessionRefusedException">The agent refused the session (with the code and sentence the agent's host reports too).</exception>
     public async Task<SupportConsoleConnection> ConnectAsync(IConnectionDialer unit, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(unit);

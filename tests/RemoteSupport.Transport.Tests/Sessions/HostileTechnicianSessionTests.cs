@@ -260,9 +260,10 @@ public sealed class HostileTechnicianSessionTests
         });
         var pair = new InMemoryMessagePair();
 
-        SignedEnvelope? receipt = await agent.RunSessionAsync(pair.Agent, null, new SessionPeer("contoso", PartyRole.Technician, world.Technician.PublicKey), world.Token);
+        var thrown = await FluentActions.Awaiting(() => agent.RunSessionAsync(pair.Agent, null, new SessionPeer("contoso", PartyRole.Technician, world.Technician.PublicKey), world.Token))
+            .Should().ThrowAsync<SessionRefusedException>();
 
-        receipt.Should().BeNull();
+        thrown.Which.Code.Should().Be("not-authorized");
         JsonElement refusal = JsonDocument.Parse(pair.SentByAgent.Single()).RootElement;
         refusal.GetProperty("code").GetString().Should().Be("not-authorized");
         refusal.GetProperty("sentence").GetString().Should().Contain("customer fabrikam").And.Contain("globex");

@@ -88,18 +88,22 @@ public sealed class SupportSessionTests
     }
 
     [Fact]
-    public async Task NoAuthorization_TheSessionIsRefusedAtItsStart()
+    public async Task NoAuthorization_TheSessionIsRefusedAtItsStart_AndBothSidesSeeTheSameRefusal()
     {
         await using SessionWorld world = await SessionWorld.StartAsync(authorize: false);
         var (connection, channel) = await world.DialAsync();
         await using var _ = connection;
 
-        var refused = await FluentActions.Awaiting(() => SupportSession.OpenAsync(channel, cancellationToken: world.Token)).Should().ThrowAsync<SessionProtocolException>();
+        var refused = await FluentActions.Awaiting(() => SupportSession.OpenAsync(channel, cancellationToken: world.Token)).Should().ThrowAsync<SessionRefusedException>();
 
         refused.Which.Code.Should().Be("not-authorized");
+        refused.Which.Sentence.Should().Contain("No authorization");
         await channel.Output.CompleteAsync(); // the console's side ends, so the agent closes in order
         await world.WaitForSessionsAsync(1);
         world.Receipts.Should().ContainSingle().Which.Should().BeNull();
+        SessionRefusedException agentSide = world.Failures.Should().ContainSingle().Which.Should().BeOfType<SessionRefusedException>().Subject;
+        (agentSide.Code, agentSide.Sentence, agentSide.Message).Should().Be((refused.Which.Code, refused.Which.Sentence, refused.Which.Message),
+            "a refused session looks the same on both sides");
         world.Ledger.Entries.Should().BeEmpty("a refused session is not billed");
     }
 
@@ -110,7 +114,7 @@ public sealed class SupportSessionTests
         var (connection, channel) = await world.DialAsync();
         await using var _ = connection;
 
-        var refused = await FluentActions.Awaiting(() => SupportSession.OpenAsync(channel, null, [2, 3], world.Token)).Should().ThrowAsync<SessionProtocolException>();
+        var refused = await FluentActions.Awaiting(() => SupportSession.OpenAsync(channel, null, [2, 3], world.Token)).Should().ThrowAsync<SessionRefusedException>();
 
         refused.Which.Code.Should().Be("version-mismatch");
         refused.Which.Message.Should().Contain("the console speaks 2, 3; this agent speaks 1");
