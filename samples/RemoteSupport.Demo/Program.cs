@@ -169,7 +169,7 @@ try
 
     Step("10. The customer verifies the unit's audit journal");
     string export = Path.Combine(folder, "audit-export.journal");
-    AppendOnlyJournal auditJournal = agent.Audit.Journal;
+    IRecordJournal auditJournal = agent.Audit.Journal;
     string note = new Checkpoint("fabrikam.example/unit-7/audit", auditJournal.Count, auditJournal.Root()).Sign("unit-7", unit);
     await auditJournal.ExportAsync(export);
     JournalVerification verified = await JournalVerifier.VerifyAsync(export, note, "unit-7", unit.PublicKey);

@@ -73,17 +73,17 @@ public sealed record AuditEvent
 }
 
 /// <summary>
-/// The tamper-evident audit log on an <see cref="AppendOnlyJournal"/>: each event is a durable,
+/// The tamper-evident audit log on an <see cref="IRecordJournal"/> (by default an <see cref="AppendOnlyJournal"/> file): each event is a durable,
 /// hashed record; it is also the consent gate's audit sink, so every decision is on disk before the
 /// operation runs.
 /// </summary>
 public sealed class AuditLog : IConsentAuditSink
 {
-    private readonly AppendOnlyJournal _journal;
+    private readonly IRecordJournal _journal;
     private readonly TimeProvider _time;
 
     /// <summary>Creates the log over <paramref name="journal"/>.</summary>
-    public AuditLog(AppendOnlyJournal journal, TimeProvider? timeProvider = null)
+    public AuditLog(IRecordJournal journal, TimeProvider? timeProvider = null)
     {
         ArgumentNullException.ThrowIfNull(journal);
         _journal = journal;
@@ -91,7 +91,7 @@ public sealed class AuditLog : IConsentAuditSink
     }
 
     /// <summary>Gets the journal under the log.</summary>
-    public AppendOnlyJournal Journal => _journal;
+    public IRecordJournal Journal => _journal;
 
     /// <summary>Records an event durably; returns its record index.</summary>
     public ValueTask<long> RecordAsync(AuditEvent auditEvent, CancellationToken cancellationToken = default)

@@ -21,7 +21,7 @@ public sealed class JournalException : IOException
 /// lock). On open, a torn last record is cut off; a damaged record with records after it refuses
 /// the open, naming it. Keeps the RFC 6962 leaf hashes, so it can give tree heads and proofs.
 /// </summary>
-public sealed class AppendOnlyJournal : IAsyncDisposable
+public sealed class AppendOnlyJournal : IRecordJournal, IAsyncDisposable
 {
     /// <summary>The largest record payload, in bytes.</summary>
     public const int MaxRecordLength = 16 * 1024 * 1024;

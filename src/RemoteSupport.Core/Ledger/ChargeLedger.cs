@@ -180,13 +180,13 @@ public sealed class IdempotencyConflictException : InvalidOperationException
 }
 
 /// <summary>
-/// The charge ledger on an <see cref="AppendOnlyJournal"/>: append-only, idempotent by key,
+/// The charge ledger on an <see cref="IRecordJournal"/> (by default an <see cref="AppendOnlyJournal"/> file): append-only, idempotent by key,
 /// corrections as reversal entries, entries beyond the ground rules' caps or approval threshold held
 /// outside the totals. Totals per currency are sums of the entries' integer minor units.
 /// </summary>
 public sealed class ChargeLedger : IDisposable
 {
-    private readonly AppendOnlyJournal _journal;
+    private readonly IRecordJournal _journal;
     private readonly Func<SecurityGroundRules?> _rules; // the ground rules in force, read at each charge
     private readonly TimeProvider _time;
     private readonly SemaphoreSlim _gate = new(1, 1);
@@ -204,7 +204,7 @@ public sealed class ChargeLedger : IDisposable
     private readonly Dictionary<(string Currency, string Session), long> _sessionDue = [];
     private readonly Dictionary<(string Currency, string Customer, YearMonth Month), long> _monthDue = [];
 
-    private ChargeLedger(AppendOnlyJournal journal, Func<SecurityGroundRules?> rules, GroundRulesBook? book, TimeProvider time)
+    private ChargeLedger(IRecordJournal journal, Func<SecurityGroundRules?> rules, GroundRulesBook? book, TimeProvider time)
     {
         _journal = journal;
         _rules = rules;
@@ -213,7 +213,7 @@ public sealed class ChargeLedger : IDisposable
     }
 
     /// <summary>Gets the journal the ledger's records are in (its checkpoints sign the ledger's state).</summary>
-    public AppendOnlyJournal Journal => _journal;
+    public IRecordJournal Journal => _journal;
 
     /// <summary>Gets the ground rules book whose rules in force set the caps and the billing month's time zone.</summary>
     public GroundRulesBook? GroundRules { get; }
@@ -248,21 +248,21 @@ public sealed class ChargeLedger : IDisposable
     /// <param name="groundRules">The book whose ground rules in force set the policy.</param>
     /// <param name="timeProvider">The clock (recording times); the system clock when none.</param>
     /// <param name="cancellationToken">Stops the replay.</param>
-    public static Task<ChargeLedger> OpenAsync(AppendOnlyJournal journal, GroundRulesBook groundRules, TimeProvider? timeProvider = null, CancellationToken cancellationToken = default)
+    public static Task<ChargeLedger> OpenAsync(IRecordJournal journal, GroundRulesBook groundRules, TimeProvider? timeProvider = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(groundRules);
         return OpenAsync(journal, () => groundRules.Current, groundRules, timeProvider, cancellationToken);
     }
 
     /// <summary>Opens the ledger under fixed ground rules (tests and benchmarks; a unit's ledger follows its book).</summary>
-    internal static Task<ChargeLedger> OpenAsync(AppendOnlyJournal journal, SecurityGroundRules rules, TimeProvider? timeProvider = null, CancellationToken cancellationToken = default)
+    internal static Task<ChargeLedger> OpenAsync(IRecordJournal journal, SecurityGroundRules rules, TimeProvider? timeProvider = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(rules);
         return OpenAsync(journal, () => rules, null, timeProvider, cancellationToken);
     }
 
     private static async Task<ChargeLedger> OpenAsync(
-        AppendOnlyJournal journal, Func<SecurityGroundRules?> rules, GroundRulesBook? book, TimeProvider? timeProvider, CancellationToken cancellationToken)
+        IRecordJournal journal, Func<SecurityGroundRules?> rules, GroundRulesBook? book, TimeProvider? timeProvider, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(journal);
         var ledger = new ChargeLedger(journal, rules, book, timeProvider ?? TimeProvider.System);

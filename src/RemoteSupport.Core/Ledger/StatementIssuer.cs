@@ -13,14 +13,14 @@ namespace RemoteSupport.Ledger;
 /// </summary>
 public sealed class StatementIssuer : IDisposable
 {
-    private readonly AppendOnlyJournal _statements;
+    private readonly IRecordJournal _statements;
     private readonly TimeProvider _time;
     private readonly List<MonthlyStatement> _issued = [];
     private readonly SemaphoreSlim _issuing = new(1, 1); // one issue at a time: numbers and months stay unique
 
     private readonly int _inlineLineLimit;
 
-    private StatementIssuer(AppendOnlyJournal statements, TimeProvider time, int inlineLineLimit)
+    private StatementIssuer(IRecordJournal statements, TimeProvider time, int inlineLineLimit)
     {
         _statements = statements;
         _time = time;
@@ -36,7 +36,7 @@ public sealed class StatementIssuer : IDisposable
     /// <param name="inlineLineLimit">The most lines carried inline; default <see cref="InlineLineLimit"/>.</param>
     /// <param name="cancellationToken">Cancels the replay.</param>
     public static async Task<StatementIssuer> OpenAsync(
-        AppendOnlyJournal statements, TimeProvider? timeProvider = null, int inlineLineLimit = InlineLineLimit, CancellationToken cancellationToken = default)
+        IRecordJournal statements, TimeProvider? timeProvider = null, int inlineLineLimit = InlineLineLimit, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(statements);
         ArgumentOutOfRangeException.ThrowIfNegative(inlineLineLimit);

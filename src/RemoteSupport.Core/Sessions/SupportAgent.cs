@@ -10,6 +10,7 @@ using RemoteSupport.Documents;
 using RemoteSupport.Fixes;
 using RemoteSupport.GroundRules;
 using RemoteSupport.Identities;
+using RemoteSupport.Journal;
 using RemoteSupport.Ledger;
 
 namespace RemoteSupport.Sessions;
@@ -487,7 +488,17 @@ public sealed partial class SupportAgent
                         }
 
                         DataFileEvidence evidence = await Options.DataFiles.ReplaceAsync(decision, message.Content, cancellationToken).ConfigureAwait(false);
-                        await Options.Audit.RecordDataFileAsync(decision, evidence, cancellationToken).ConfigureAwait(false);
+                        try
+                        {
+                            await Options.Audit.RecordDataFileAsync(decision, evidence, cancellationToken).ConfigureAwait(false);
+                        }
+                        catch (Exception ex) when (ex is IOException or JournalException)
+                        {
+                            // The change happened: the report says so, with its hashes, and says the audit record failed.
+                            return Result(message.RequestId!, operation, target, true, AuditFailedCode,
+                                $"The file was replaced (SHA-256 {evidence.HashBefore ?? "none"} -> {evidence.HashAfter}), but its audit record could not be written: {ex.Message}", evidence);
+                        }
+
                         return Result(message.RequestId!, operation, target, true, "none", "The file was replaced.", evidence);
                     }
 
@@ -513,6 +524,9 @@ public sealed partial class SupportAgent
                 return Result(message.RequestId!, operation, target, false, "failed", "The operation failed: " + ex.Message);
             }
         }
+
+        /// <summary>The code of a change that was made but whose evidence record failed (succeeded, with this code).</summary>
+        private const string AuditFailedCode = "audit-failed";
 
         private static string Kebab(string name) => System.Text.Json.JsonNamingPolicy.KebabCaseLower.ConvertName(name);
 

@@ -70,6 +70,9 @@ internal sealed class SessionWorld : IAsyncDisposable
 
     public AuditLog Audit { get; private set; } = null!;
 
+    /// <summary>Gets the audit journal as the agent writes it: a test makes chosen appends fail.</summary>
+    public FaultyJournal AuditFaults { get; private set; } = null!;
+
     public ChargeLedger Ledger { get; private set; } = null!;
 
     public FileApprovalUseCounter Uses { get; private set; } = null!;
@@ -167,7 +170,8 @@ internal sealed class SessionWorld : IAsyncDisposable
         await File.WriteAllTextAsync(Path.Combine(DataRoot, "ledger", "2026.csv"), "account,amount\n4711,12.50\n");
         AuditJournal = await AppendOnlyJournal.OpenAsync(Path.Combine(_dir, "audit.journal"));
         LedgerJournal = await AppendOnlyJournal.OpenAsync(Path.Combine(_dir, "ledger.journal"));
-        Audit = new AuditLog(AuditJournal, Clock);
+        AuditFaults = new FaultyJournal(AuditJournal);
+        Audit = new AuditLog(AuditFaults, Clock);
         Ledger = await ChargeLedger.OpenAsync(LedgerJournal, GroundRules, Clock);
         Uses = FileApprovalUseCounter.Open(Path.Combine(_dir, "approval-uses.log"));
         Approver.Sign = request => Approval.For(request, Clock.GetUtcNow()).ToEnvelope().Sign(ItApprover);

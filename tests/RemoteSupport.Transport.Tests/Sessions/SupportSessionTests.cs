@@ -88,6 +88,24 @@ public sealed class SupportSessionTests
     }
 
     [Fact]
+    public async Task AChangeWhoseAuditRecordFails_IsReportedAsMade_WithItsHashes_AndTheAuditFailure()
+    {
+        await using SessionWorld world = await SessionWorld.StartAsync();
+        await using SupportConsoleConnection connection = await world.OpenSessionAsync();
+        world.AuditFaults.FailWhen = record => Encoding.UTF8.GetString(record.Span).Contains("\"data-file-changed\"", StringComparison.Ordinal);
+        byte[] corrected = "account,amount\n4711,21.50\n"u8.ToArray();
+        string before = Convert.ToHexStringLower(SHA256.HashData(await File.ReadAllBytesAsync(Path.Combine(world.DataRoot, "ledger", "2026.csv"))));
+
+        DataFileChangeResult change = await connection.Session.ChangeAsync("finance", "ledger/2026.csv", "fabrikam", corrected, "ticket 4711: fix total", world.Token);
+
+        (await File.ReadAllBytesAsync(Path.Combine(world.DataRoot, "ledger", "2026.csv"))).Should().Equal(corrected, "the change was made");
+        change.Succeeded.Should().BeTrue("the file was replaced; reporting it as failed would hide a change");
+        change.Code.Should().Be("audit-failed");
+        (change.HashBefore, change.HashAfter).Should().Be((before, Convert.ToHexStringLower(SHA256.HashData(corrected))));
+        change.Sentence.Should().Contain("audit record could not be written").And.Contain("No space left on device");
+    }
+
+    [Fact]
     public async Task NoAuthorization_TheSessionIsRefusedAtItsStart_AndBothSidesSeeTheSameRefusal()
     {
         await using SessionWorld world = await SessionWorld.StartAsync(authorize: false);
