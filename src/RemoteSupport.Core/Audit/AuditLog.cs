@@ -28,7 +28,7 @@ public enum AuditEventKind
     /// <summary>A data file was changed (with its hashes before and after).</summary>
     DataFileChanged,
 
-    /// <summary>A fix package was verified.</summary>
+    /// <summary>A fix package was verified (kept for records written before <see cref="FixRefused"/>; no longer written).</summary>
     FixVerified,
 
     /// <summary>A fix was installed.</summary>
@@ -42,6 +42,9 @@ public enum AuditEventKind
 
     /// <summary>A monthly statement was issued.</summary>
     StatementIssued,
+
+    /// <summary>A fix package was refused (not verified, or its consent did not bind it): nothing was installed.</summary>
+    FixRefused,
 }
 
 /// <summary>
@@ -102,28 +105,13 @@ public sealed class AuditLog : IConsentAuditSink
 
     /// <summary>Records a consent decision (the gate calls this before it returns the decision).</summary>
     async ValueTask IConsentAuditSink.RecordAsync(ConsentDecision decision, CancellationToken cancellationToken) =>
-        await RecordAsync(new AuditEvent
-        {
-            Kind = AuditEventKind.ConsentDecided,
-            At = decision.DecidedAt,
-            SessionId = decision.Request.SessionId,
-            Actor = $"{decision.Request.TechnicianId}/{decision.Request.TechnicianKey.KeyId}",
-            Details = new Dictionary<string, string>
-            {
-                ["decisionId"] = decision.DecisionId,
-                ["operation"] = decision.Request.Operation.ToString(),
-                ["unit"] = decision.Request.UnitId,
-                ["root"] = decision.Request.Root ?? string.Empty,
-                ["path"] = decision.CanonicalPath ?? decision.Request.Path ?? string.Empty,
-                ["owner"] = decision.Request.Owner ?? string.Empty,
-                ["outcome"] = decision.Outcome.ToString(),
-                ["reason"] = decision.Reason.ToString(),
-                ["sentence"] = decision.Sentence,
-                ["approvals"] = string.Join(",", decision.ApprovalsUsed),
-            },
-        }, cancellationToken).ConfigureAwait(false);
+        await RecordAsync(AuditEvents.ConsentDecided(decision), cancellationToken).ConfigureAwait(false);
 
     /// <summary>Records that a data file was viewed or changed, with its hashes.</summary>
+    /// <returns>The event's record index.</returns>
+    /// <param name="decision">The consent decision the operation ran under.</param>
+    /// <param name="evidence">The file's hashes.</param>
+    /// <param name="cancellationToken">Stops waiting for the journal.</param>
     public ValueTask<long> RecordDataFileAsync(ConsentDecision decision, DataFileEvidence evidence, CancellationToken cancellationToken = default) =>
         RecordDataFileAsync(decision, evidence, null, cancellationToken);
 
@@ -135,30 +123,7 @@ public sealed class AuditLog : IConsentAuditSink
     {
         ArgumentNullException.ThrowIfNull(decision);
         ArgumentNullException.ThrowIfNull(evidence);
-        var details = new Dictionary<string, string>
-        {
-            ["decisionId"] = decision.DecisionId,
-            ["root"] = evidence.Root,
-            ["path"] = evidence.Path,
-            ["owner"] = decision.Request.Owner ?? string.Empty,
-            ["hashBefore"] = evidence.HashBefore ?? "absent",
-            ["hashAfter"] = evidence.HashAfter ?? "absent",
-        };
-        if (streamed is { } sent)
-        {
-            details["bytesSent"] = sent.BytesSent.ToString(System.Globalization.CultureInfo.InvariantCulture);
-            details["complete"] = sent.Complete ? "true" : "false";
-        }
-
-        bool changed = evidence.HashBefore != evidence.HashAfter || decision.Request.Operation == GroundRules.SupportOperation.ChangeData;
-        return RecordAsync(new AuditEvent
-        {
-            Kind = changed ? AuditEventKind.DataFileChanged : AuditEventKind.DataFileViewed,
-            At = _time.GetUtcNow(),
-            SessionId = decision.Request.SessionId,
-            Actor = $"{decision.Request.TechnicianId}/{decision.Request.TechnicianKey.KeyId}",
-            Details = details,
-        }, cancellationToken);
+        return RecordAsync(AuditEvents.DataFile(_time.GetUtcNow(), decision, evidence, streamed), cancellationToken);
     }
 
     /// <summary>Reads the events of an exported audit journal (strictly: damage names the record).</summary>

@@ -261,7 +261,7 @@ public sealed class FixInstaller
         }
         catch (IOException ex)
         {
-            throw new InvalidOperationException("Another install or recovery is running on this unit; one at a time.", ex);
+            throw new FixInstallBusyException("Another install or recovery is running on this unit; one at a time.", ex);
         }
     }
 
@@ -396,27 +396,7 @@ public sealed class FixInstaller
     private async Task RecordReceiptAsync(SignedEnvelope signed)
     {
         InstallReceipt receipt = InstallReceipt.FromEnvelope(signed);
-        await _audit!.RecordAsync(new Audit.AuditEvent
-        {
-            Kind = receipt.Outcome switch
-            {
-                InstallResult.Installed => Audit.AuditEventKind.FixInstalled,
-                InstallResult.RolledBack => Audit.AuditEventKind.FixRolledBack,
-                _ => Audit.AuditEventKind.FixVerified,
-            },
-            At = receipt.At,
-            SessionId = receipt.SessionId,
-            Actor = "unit/" + _unit.PublicKey.KeyId,
-            Details = new Dictionary<string, string>
-            {
-                ["packageId"] = receipt.PackageId ?? "unknown",
-                ["version"] = receipt.Version ?? "unknown",
-                ["packageHash"] = receipt.PackageHash ?? "unknown",
-                ["result"] = receipt.Outcome.ToString(),
-                ["reason"] = receipt.Reason,
-                ["receipt"] = signed.ToJson(),
-            },
-        }).ConfigureAwait(false);
+        await _audit!.RecordAsync(Audit.AuditEvents.FixReceipt(receipt, signed, _unit.PublicKey.KeyId)).ConfigureAwait(false);
     }
 
     /// <summary>Thrown by the test hook to stand for a crash: no rollback runs, as after a real crash.</summary>
@@ -436,4 +416,16 @@ public sealed class FixInstaller
     }
 
     internal sealed record JournalFile(string Path, FixFileAction Action, string? HashBefore, string? HashAfter);
+}
+
+/// <summary>Another install or recovery holds the unit's install lock (one at a time, across processes); try again once it ends.</summary>
+public sealed class FixInstallBusyException : IOException
+{
+    /// <summary>Initializes a new instance of the <see cref="FixInstallBusyException"/> class.</summary>
+    /// <param name="message">A sentence naming the problem.</param>
+    /// <param name="innerException">The lock's failure.</param>
+    public FixInstallBusyException(string message, Exception? innerException = null)
+        : base(message, innerException)
+    {
+    }
 }

@@ -20,11 +20,14 @@ public sealed class StatementIssuer : IDisposable
 
     private readonly int _inlineLineLimit;
 
-    private StatementIssuer(IRecordJournal statements, TimeProvider time, int inlineLineLimit)
+    private readonly Audit.AuditLog? _audit;
+
+    private StatementIssuer(IRecordJournal statements, TimeProvider time, int inlineLineLimit, Audit.AuditLog? audit)
     {
         _statements = statements;
         _time = time;
         _inlineLineLimit = inlineLineLimit;
+        _audit = audit;
     }
 
     /// <summary>Gets the statements issued so far.</summary>
@@ -34,13 +37,14 @@ public sealed class StatementIssuer : IDisposable
     /// <param name="statements">The journal of issued statements.</param>
     /// <param name="timeProvider">The clock; the system clock when null.</param>
     /// <param name="inlineLineLimit">The most lines carried inline; default <see cref="InlineLineLimit"/>.</param>
+    /// <param name="audit">The vendor's audit log, where each issued statement is recorded (<c>statement-issued</c>); none records nothing.</param>
     /// <param name="cancellationToken">Cancels the replay.</param>
     public static async Task<StatementIssuer> OpenAsync(
-        IRecordJournal statements, TimeProvider? timeProvider = null, int inlineLineLimit = InlineLineLimit, CancellationToken cancellationToken = default)
+        IRecordJournal statements, TimeProvider? timeProvider = null, int inlineLineLimit = InlineLineLimit, Audit.AuditLog? audit = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(statements);
         ArgumentOutOfRangeException.ThrowIfNegative(inlineLineLimit);
-        var issuer = new StatementIssuer(statements, timeProvider ?? TimeProvider.System, inlineLineLimit);
+        var issuer = new StatementIssuer(statements, timeProvider ?? TimeProvider.System, inlineLineLimit, audit);
         for (long i = 0; i < statements.Count; i++)
         {
             issuer._issued.Add(MonthlyStatement.FromEnvelope(SignedEnvelope.Parse(await statements.ReadAsync(i, cancellationToken).ConfigureAwait(false))));
@@ -152,6 +156,11 @@ public sealed class StatementIssuer : IDisposable
         SignedEnvelope signed = statement.ToEnvelope().Sign(signer);
         await _statements.AppendAsync(signed.ToUtf8Json(), cancellationToken).ConfigureAwait(false);
         _issued.Add(statement);
+        if (_audit is not null)
+        {
+            await _audit.RecordAsync(Audit.AuditEvents.StatementIssued(now, statement, signed), cancellationToken).ConfigureAwait(false);
+        }
+
         return signed;
     }
 

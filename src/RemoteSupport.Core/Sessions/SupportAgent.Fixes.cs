@@ -128,9 +128,10 @@ public sealed partial class SupportAgent
                     installed.Reason, hashAfter: verified.PackageHash);
                 return result with { InstallReceipt = receipt.ToJson() };
             }
-            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or InvalidOperationException)
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
             {
-                // The unit's own files failed (a full disk, another install running): the session goes on.
+                // The unit's own files failed (a full disk, another install running: FixInstallBusyException): the session
+                // goes on. Anything else is a bug and ends the session.
                 return Result(requestId, SupportOperation.InstallFix, "package", false, "failed", "The install failed on the unit: " + ex.Message);
             }
         }

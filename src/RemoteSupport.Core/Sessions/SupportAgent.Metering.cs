@@ -48,19 +48,8 @@ public sealed partial class SupportAgent
                 string charged = string.Join(", ", charges.Select(c => $"{c.Kind} {Money.Format(c.AmountMinor, c.Currency)} {c.Currency}"));
                 AgentLog.SessionClosed(Options.Logger, id, ending, (long)connected.TotalSeconds, _operations.Count, charged);
             }
-            await Options.Audit.RecordAsync(new AuditEvent
-            {
-                Kind = AuditEventKind.SessionClosed,
-                At = closedAt,
-                SessionId = id,
-                Actor = Actor(vendor),
-                Details = new Dictionary<string, string>
-                {
-                    ["ending"] = ending,
-                    ["operations"] = _operations.Count.ToString(CultureInfo.InvariantCulture),
-                    ["receipt-sha256"] = DocumentJson.Hash(signed.Payload.Span),
-                },
-            }, CancellationToken.None).ConfigureAwait(false);
+            await Options.Audit.RecordAsync(
+                AuditEvents.SessionClosed(closedAt, id, Actor(vendor), ending, _operations.Count, DocumentJson.Hash(signed.Payload.Span)), CancellationToken.None).ConfigureAwait(false);
             return signed;
         }
 
@@ -81,19 +70,7 @@ public sealed partial class SupportAgent
                 IncurredAt = openedAt,
                 Description = description,
             }, CancellationToken.None).ConfigureAwait(false);
-            await Options.Audit.RecordAsync(new AuditEvent
-            {
-                Kind = AuditEventKind.ChargeRecorded,
-                At = Options.TimeProvider.GetUtcNow(),
-                SessionId = id,
-                Details = new Dictionary<string, string>
-                {
-                    ["entry"] = entry.EntryId,
-                    ["kind"] = kind.ToString(),
-                    ["amount-minor"] = amount.ToString(CultureInfo.InvariantCulture),
-                    ["currency"] = card.Currency,
-                },
-            }, CancellationToken.None).ConfigureAwait(false);
+            await Options.Audit.RecordAsync(AuditEvents.ChargeRecorded(Options.TimeProvider.GetUtcNow(), id, entry), CancellationToken.None).ConfigureAwait(false);
             SessionTelemetry.Charges.Add(amount, new KeyValuePair<string, object?>("currency", card.Currency), new KeyValuePair<string, object?>("kind", Kebab(kind.ToString())));
             return new SessionCharge(entry.EntryId, kind, amount, card.Currency, Options.Ledger.StatusOf(entry));
         }

@@ -163,13 +163,7 @@ public sealed partial class SupportAgent
             : authorized.IsAuthorized ? null : authorized.Sentence;
         if (notAuthorized is not null)
         {
-            await _options.Audit.RecordAsync(new AuditEvent
-            {
-                Kind = AuditEventKind.AuthorizationChecked,
-                At = time.GetUtcNow(),
-                Actor = Actor(vendor),
-                Details = new Dictionary<string, string> { ["outcome"] = "refused", ["reason"] = notAuthorized },
-            }, cancellationToken).ConfigureAwait(false);
+            await _options.Audit.RecordAsync(AuditEvents.AuthorizationRefused(time.GetUtcNow(), Actor(vendor), notAuthorized), cancellationToken).ConfigureAwait(false);
             Refused("not-authorized", notAuthorized, vendor);
             throw await RefuseAsync(channel, "not-authorized", notAuthorized, cancellationToken).ConfigureAwait(false);
         }
@@ -210,14 +204,7 @@ public sealed partial class SupportAgent
         activity?.SetTag("remotesupport.vendor", vendor.PartyId);
         SessionTelemetry.Sessions.Add(1, new KeyValuePair<string, object?>("outcome", "opened"));
         AgentLog.SessionOpened(_options.Logger, session.Id, vendor.PartyId, vendor.Key.KeyId, _options.UnitId, version);
-        await _options.Audit.RecordAsync(new AuditEvent
-        {
-            Kind = AuditEventKind.SessionOpened,
-            At = session.OpenedAt,
-            SessionId = session.Id,
-            Actor = Actor(vendor),
-            Details = new Dictionary<string, string> { ["unit"] = _options.UnitId, ["version"] = version.ToString(CultureInfo.InvariantCulture) },
-        }, cancellationToken).ConfigureAwait(false);
+        await _options.Audit.RecordAsync(AuditEvents.SessionOpened(session.OpenedAt, session.Id, Actor(vendor), _options.UnitId, version), cancellationToken).ConfigureAwait(false);
         await SendAsync(channel, new SessionMessage
         {
             Type = "welcome",

@@ -48,10 +48,10 @@ public sealed class AuditLogTests : IDisposable
 
         IReadOnlyList<AuditEvent> events = await AuditLog.ReadExportAsync(export);
         events.Select(e => e.Kind).Should().Equal(AuditEventKind.ConsentDecided, AuditEventKind.ConsentDecided, AuditEventKind.DataFileViewed);
-        events[0].Details["outcome"].Should().Be("NeedsApproval");
-        events[1].Details["outcome"].Should().Be("Granted");
+        events[0].Details["outcome"].Should().Be("needs-approval");
+        events[1].Details["outcome"].Should().Be("granted");
         events[2].Details["path"].Should().Be("ledger/2026/ledger.db");
-        events[2].Details["hashBefore"].Should().HaveLength(64);
+        events[2].Details["hash-before"].Should().HaveLength(64);
         events.Should().OnlyContain(e => e.SchemaVersion == 1 && e.SessionId == ConsentFixture.Session);
         (await JournalVerifier.VerifyAsync(export, note, "unit-7", _f.Customer.PublicKey)).IsValid.Should().BeTrue();
     }

@@ -110,6 +110,42 @@ public sealed class FixInstallerTests : IDisposable
     }
 
     [Fact]
+    public async Task ARefusedPackage_IsAuditedAsRefused_NotAsVerified()
+    {
+        string package = await BuildAsync();
+        byte[] bytes = await File.ReadAllBytesAsync(package);
+        bytes[^2] ^= 0x01;
+        await File.WriteAllBytesAsync(package, bytes);
+        await using RemoteSupport.Journal.AppendOnlyJournal journal = await RemoteSupport.Journal.AppendOnlyJournal.OpenAsync(Path.Combine(_folder.Path, "audit.journal"));
+        var installer = new FixInstaller(Root, Work, _unit, _time, new RemoteSupport.Audit.AuditLog(journal, _time));
+
+        (await InstallAsync(installer, package, () => true)).Outcome.Should().Be(InstallResult.Refused);
+
+        RemoteSupport.Audit.AuditEvent recorded = System.Text.Json.JsonSerializer.Deserialize<RemoteSupport.Audit.AuditEvent>(
+            await journal.ReadAsync(0), RemoteSupport.Documents.DocumentJson.Options)!;
+        recorded.Kind.Should().Be(RemoteSupport.Audit.AuditEventKind.FixRefused);
+        recorded.Details["result"].Should().Be("refused");
+        recorded.Details["reason"].Should().Contain("does not match");
+    }
+
+    [Fact]
+    public async Task AnInstallWhileAnotherHoldsTheLock_FailsAsBusy_AndChangesNothing()
+    {
+        string package = await BuildAsync();
+        var installer = new FixInstaller(Root, Work, _unit, _time);
+        Directory.CreateDirectory(Work);
+        using (new FileStream(Path.Combine(Work, "install.lock"), FileMode.OpenOrCreate, FileAccess.ReadWrite, FileShare.None))
+        {
+            var busy = async () => await InstallAsync(installer, package, () => true);
+
+            (await busy.Should().ThrowAsync<FixInstallBusyException>()).Which.Message.Should().Contain("Another install or recovery is running");
+        }
+
+        Snapshot().Should().BeEquivalentTo(_before);
+        (await InstallAsync(installer, package, () => true)).Outcome.Should().Be(InstallResult.Installed, "the lock is free again");
+    }
+
+    [Fact]
     public async Task ConsentForAnotherPackage_IsRefused()
     {
         string package = await BuildAsync();

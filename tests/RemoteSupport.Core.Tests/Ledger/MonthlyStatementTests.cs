@@ -1,5 +1,7 @@
+using System.Text.Json;
 using Microsoft.Extensions.Time.Testing;
 using NodaTime;
+using RemoteSupport.Audit;
 using RemoteSupport.Documents;
 using RemoteSupport.GroundRules;
 using RemoteSupport.Identities;
@@ -190,6 +192,31 @@ public sealed class MonthlyStatementTests : IAsyncLifetime
             december.Lines.Should().ContainSingle().Which.PriorPeriod.Should().BeTrue();
             december.Totals["EUR"].Should().Be(50);
         }
+    }
+
+    [Fact]
+    public async Task AnIssuedStatement_IsRecordedInTheVendorsAuditLog()
+    {
+        await using AppendOnlyJournal ledgerJournal = await AppendOnlyJournal.OpenAsync(_folder.File("ledger.journal"));
+        await using AppendOnlyJournal statementJournal = await AppendOnlyJournal.OpenAsync(_folder.File("statements.journal"));
+        await using AppendOnlyJournal auditJournal = await AppendOnlyJournal.OpenAsync(_folder.File("vendor-audit.journal"));
+        SecurityGroundRules rules = _f.Rules with { TollCharges = _f.Rules.TollCharges with { ApprovalThresholdMinor = long.MaxValue, SessionCapMinor = long.MaxValue, MonthlyCapMinor = long.MaxValue } };
+        using ChargeLedger ledger = await ChargeLedger.OpenAsync(ledgerJournal, rules, _clock);
+        using StatementIssuer issuer = await StatementIssuer.OpenAsync(statementJournal, _clock, audit: new AuditLog(auditJournal, _clock));
+        await ledger.RecordAsync(Charge("a", 100, new DateTimeOffset(2026, 11, 3, 9, 0, 0, TimeSpan.Zero)));
+        await ledger.RecordAsync(Charge("b", 250, new DateTimeOffset(2026, 11, 4, 9, 0, 0, TimeSpan.Zero)));
+        _ledgerJournal = ledgerJournal;
+
+        SignedEnvelope signed = await Issue(ledger, issuer, new YearMonth(2026, 11), "Europe/Berlin");
+
+        AuditEvent issued = JsonSerializer.Deserialize<AuditEvent>(await auditJournal.ReadAsync(0), DocumentJson.Options)!;
+        auditJournal.Count.Should().Be(1);
+        issued.Kind.Should().Be(AuditEventKind.StatementIssued);
+        issued.Details.Should().Contain(new Dictionary<string, string>
+        {
+            ["customer"] = "fabrikam", ["month"] = "2026-11", ["number"] = "1", ["lines"] = "2", ["totals"] = "EUR:350",
+            ["statement-sha256"] = DocumentJson.Hash(signed.Payload.Span),
+        });
     }
 
     [Fact]

@@ -119,9 +119,9 @@ public sealed class HostileTechnicianSessionTests
         string sha = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(big));
         result.Hash.Should().Be(sha);
         RemoteSupport.Audit.AuditEvent viewed = (await world.AuditEventsAsync()).First(e => e.Kind == RemoteSupport.Audit.AuditEventKind.DataFileViewed);
-        viewed.Details["bytesSent"].Should().Be(big.Length.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        viewed.Details["bytes-sent"].Should().Be(big.Length.ToString(System.Globalization.CultureInfo.InvariantCulture));
         viewed.Details["complete"].Should().Be("true");
-        viewed.Details["hashBefore"].Should().Be(sha);
+        viewed.Details["hash-before"].Should().Be(sha);
         small.Succeeded.Should().BeTrue("the session goes on after a streamed view");
         Encoding.UTF8.GetString(small.Content!).Should().Contain("4711,12.50");
     }
@@ -142,7 +142,7 @@ public sealed class HostileTechnicianSessionTests
 
         RemoteSupport.Audit.AuditEvent viewed = (await world.AuditEventsAsync()).Single(e => e.Kind == RemoteSupport.Audit.AuditEventKind.DataFileViewed);
         viewed.Details["complete"].Should().Be("false");
-        long sent = long.Parse(viewed.Details["bytesSent"], System.Globalization.CultureInfo.InvariantCulture);
+        long sent = long.Parse(viewed.Details["bytes-sent"], System.Globalization.CultureInfo.InvariantCulture);
         sent.Should().BeGreaterThanOrEqualTo(1024 * 1024).And.BeLessThan(13 * 1024 * 1024);
         SessionReceipt.FromEnvelope(world.Receipts.Single()!).Ending.Should().Be("dropped");
     }

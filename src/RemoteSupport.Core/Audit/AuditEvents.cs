@@ -1,0 +1,127 @@
+using System.Globalization;
+using System.Text.Json;
+using RemoteSupport.Consent;
+using RemoteSupport.DataFiles;
+using RemoteSupport.Documents;
+using RemoteSupport.Fixes;
+using RemoteSupport.Ledger;
+
+namespace RemoteSupport.Audit;
+
+/// <summary>
+/// One factory per audit event kind, so every event of a kind has the same details, named in one style:
+/// keys and enum values in kebab case (docs/formats/audit.md lists each kind's keys).
+/// </summary>
+internal static class AuditEvents
+{
+    public static AuditEvent SessionOpened(DateTimeOffset at, string sessionId, string actor, string unitId, int version) =>
+        Event(AuditEventKind.SessionOpened, at, sessionId, actor, new()
+        {
+            ["unit"] = unitId,
+            ["version"] = Number(version),
+        });
+
+    public static AuditEvent SessionClosed(DateTimeOffset at, string sessionId, string actor, string ending, int operations, string receiptSha256) =>
+        Event(AuditEventKind.SessionClosed, at, sessionId, actor, new()
+        {
+            ["ending"] = ending,
+            ["operations"] = Number(operations),
+            ["receipt-sha256"] = receiptSha256,
+        });
+
+    public static AuditEvent AuthorizationRefused(DateTimeOffset at, string actor, string sentence) =>
+        Event(AuditEventKind.AuthorizationChecked, at, null, actor, new()
+        {
+            ["outcome"] = "refused",
+            ["reason"] = sentence,
+        });
+
+    public static AuditEvent ConsentDecided(ConsentDecision decision) =>
+        Event(AuditEventKind.ConsentDecided, decision.DecidedAt, decision.Request.SessionId, Technician(decision), new()
+        {
+            ["decision-id"] = decision.DecisionId,
+            ["operation"] = Kebab(decision.Request.Operation),
+            ["unit"] = decision.Request.UnitId,
+            ["root"] = decision.Request.Root ?? string.Empty,
+            ["path"] = decision.CanonicalPath ?? decision.Request.Path ?? string.Empty,
+            ["owner"] = decision.Request.Owner ?? string.Empty,
+            ["outcome"] = Kebab(decision.Outcome),
+            ["reason"] = Kebab(decision.Reason),
+            ["sentence"] = decision.Sentence,
+            ["approvals"] = string.Join(",", decision.ApprovalsUsed),
+        });
+
+    public static AuditEvent DataFile(DateTimeOffset at, ConsentDecision decision, DataFileEvidence evidence, (long BytesSent, bool Complete)? streamed)
+    {
+        var details = new Dictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["decision-id"] = decision.DecisionId,
+            ["root"] = evidence.Root,
+            ["path"] = evidence.Path,
+            ["owner"] = decision.Request.Owner ?? string.Empty,
+            ["hash-before"] = evidence.HashBefore ?? "absent",
+            ["hash-after"] = evidence.HashAfter ?? "absent",
+        };
+        if (streamed is { } sent)
+        {
+            details["bytes-sent"] = Number(sent.BytesSent);
+            details["complete"] = sent.Complete ? "true" : "false";
+        }
+
+        bool changed = evidence.HashBefore != evidence.HashAfter || decision.Request.Operation == GroundRules.SupportOperation.ChangeData;
+        return Event(changed ? AuditEventKind.DataFileChanged : AuditEventKind.DataFileViewed, at, decision.Request.SessionId, Technician(decision), details);
+    }
+
+    /// <summary>An install receipt's event: installed, rolled back, or refused (never "verified" for a refusal).</summary>
+    public static AuditEvent FixReceipt(InstallReceipt receipt, SignedEnvelope signed, string unitKeyId) =>
+        Event(
+            receipt.Outcome switch
+            {
+                InstallResult.Installed => AuditEventKind.FixInstalled,
+                InstallResult.RolledBack => AuditEventKind.FixRolledBack,
+                _ => AuditEventKind.FixRefused,
+            },
+            receipt.At,
+            receipt.SessionId,
+            "unit/" + unitKeyId,
+            new()
+            {
+                ["package-id"] = receipt.PackageId ?? "unknown",
+                ["version"] = receipt.Version ?? "unknown",
+                ["package-hash"] = receipt.PackageHash ?? "unknown",
+                ["result"] = Kebab(receipt.Outcome),
+                ["reason"] = receipt.Reason,
+                ["receipt"] = signed.ToJson(),
+            });
+
+    public static AuditEvent ChargeRecorded(DateTimeOffset at, string sessionId, ChargeEntry entry) =>
+        Event(AuditEventKind.ChargeRecorded, at, sessionId, null, new()
+        {
+            ["entry"] = entry.EntryId,
+            ["kind"] = Kebab(entry.Charge.Kind),
+            ["amount-minor"] = Number(entry.Charge.AmountMinor),
+            ["currency"] = entry.Charge.Currency,
+        });
+
+    public static AuditEvent StatementIssued(DateTimeOffset at, MonthlyStatement statement, SignedEnvelope signed) =>
+        Event(AuditEventKind.StatementIssued, at, null, null, new()
+        {
+            ["customer"] = statement.CustomerId,
+            ["month"] = statement.Month,
+            ["number"] = Number(statement.Number),
+            ["lines"] = Number(statement.LineCount),
+            ["totals"] = string.Join(",", statement.Totals.OrderBy(t => t.Key, StringComparer.Ordinal).Select(t => $"{t.Key}:{Number(t.Value)}")),
+            ["statement-sha256"] = DocumentJson.Hash(signed.Payload.Span),
+        });
+
+    /// <summary>An enum value as audit details write it: kebab case (<c>ViewData</c> is <c>view-data</c>).</summary>
+    public static string Kebab<TEnum>(TEnum value)
+        where TEnum : struct, Enum => JsonNamingPolicy.KebabCaseLower.ConvertName(value.ToString());
+
+    private static string Number(long value) => value.ToString(CultureInfo.InvariantCulture);
+
+    private static string Technician(ConsentDecision decision) => $"{decision.Request.TechnicianId}/{decision.Request.TechnicianKey.KeyId}";
+
+    private static AuditEvent Event(AuditEventKind kind, DateTimeOffset at, string? sessionId, string? actor, Dictionary<string, string> details) =>
+        new() { Kind = kind, At = at, SessionId = sessionId, Actor = actor, Details = details };
+}
