@@ -210,7 +210,7 @@ public sealed class AuthorizationBook
                 if (now < authorization.ValidFrom || now >= authorization.ValidUntil)
                 {
                     best = new(false, AuthorizationFailure.OutsideValidity,
-                        $"Authorization {authorization.AuthorizationId} is valid from {authorization.ValidFrom:O} until {authorization.ValidUntil:O}.");
+                        ValidityWindow.Outside($"Authorization {authorization.AuthorizationId}", authorization.ValidFrom, authorization.ValidUntil, now));
                     continue;
                 }
 

@@ -259,12 +259,13 @@ public sealed class ConsentGate
         {
             if (approval.Root != request.Root || !approval.PathPatterns.Any(p => DataPath.Matches(p, canonical)))
             {
-                return (ConsentReason.ApprovalWrongPath, $"Approval {approval.ApprovalId} does not cover {request.Root}/{canonical}.", null);
+                return (ConsentReason.ApprovalWrongPath,
+                    $"Approval {approval.ApprovalId} covers {approval.Root}/{string.Join(", ", approval.PathPatterns)}, not {request.Root}/{canonical}.", null);
             }
 
             if (!approval.Owners.Contains(request.Owner ?? string.Empty))
             {
-                return (ConsentReason.ApprovalWrongOwner, $"Approval {approval.ApprovalId} does not cover files of {request.Owner}.", null);
+                return (ConsentReason.ApprovalWrongOwner, $"Approval {approval.ApprovalId} covers files of {string.Join(", ", approval.Owners)}, not of {request.Owner}.", null);
             }
         }
 
@@ -277,8 +278,7 @@ public sealed class ConsentGate
 
         if (now < approval.ValidFrom || now >= approval.ValidUntil)
         {
-            return (ConsentReason.ApprovalOutsideValidity, string.Create(CultureInfo.InvariantCulture,
-                $"Approval {approval.ApprovalId} is valid from {approval.ValidFrom:O} until {approval.ValidUntil:O}."), null);
+            return (ConsentReason.ApprovalOutsideValidity, ValidityWindow.Outside($"Approval {approval.ApprovalId}", approval.ValidFrom, approval.ValidUntil, now), null);
         }
 
         if ((approval.ValidUntil - approval.ValidFrom).TotalSeconds > rules.MaxApprovalLifetimeSeconds)

@@ -114,11 +114,26 @@ public static class FixVerifier
         }
 
         string packageHash = Convert.ToHexStringLower(SHA256.HashData(manifestBytes));
-        FixManifest manifest;
         SignedEnvelope envelope;
         try
         {
             envelope = SignedEnvelope.Parse(manifestBytes);
+        }
+        catch (EnvelopeFormatException ex)
+        {
+            return Refuse(FixRefusal.Malformed, "The manifest's envelope is malformed: " + ex.Message);
+        }
+
+        // The signatures first: a payload nobody trusted signed is never parsed.
+        FixVerification? unsigned = CheckSignatures(envelope, trust.Root, now);
+        if (unsigned is not null)
+        {
+            return unsigned;
+        }
+
+        FixManifest manifest;
+        try
+        {
             manifest = FixManifest.FromEnvelope(envelope);
         }
         catch (EnvelopeFormatException ex)
@@ -126,7 +141,7 @@ public static class FixVerifier
             return Refuse(FixRefusal.Malformed, "The manifest is malformed: " + ex.Message);
         }
 
-        FixVerification? refused = CheckManifest(envelope, manifest, trust, context, now);
+        FixVerification? refused = CheckManifest(manifest, context, now);
         if (refused is not null)
         {
             return refused with { Manifest = manifest };
@@ -200,20 +215,37 @@ public static class FixVerifier
         };
     }
 
-    private static FixVerification? CheckManifest(SignedEnvelope envelope, FixManifest manifest, FixTrust trust, FixContext context, DateTimeOffset now)
+    /// <summary>The root in force, and the threshold of its release keys over the manifest's envelope; each signature that does not count is named.</summary>
+    private static FixVerification? CheckSignatures(SignedEnvelope envelope, VendorRoot root, DateTimeOffset now)
     {
-        VendorRoot root = trust.Root;
         if (root.Expires <= now)
         {
             return Refuse(FixRefusal.Expired, $"The vendor root (version {root.Version}) expired at {root.Expires:O}.");
         }
 
-        int signers = root.CountSigners(envelope);
-        if (signers < root.Threshold)
+        (int signers, IReadOnlyList<string> unlisted, IReadOnlyList<string> bad) = root.CheckSigners(envelope);
+        if (signers >= root.Threshold)
         {
-            return Refuse(FixRefusal.SignaturesInsufficient, $"The manifest is signed by {signers} release key(s) of the current root; {root.Threshold} are needed.");
+            return null;
         }
 
+        var sentence = new System.Text.StringBuilder(string.Create(CultureInfo.InvariantCulture,
+            $"The manifest is signed by {signers} release key(s) of the current root (version {root.Version}); {root.Threshold} are needed."));
+        if (bad.Count > 0)
+        {
+            sentence.Append(" Bad signature (the manifest was altered, or the signature forged) by listed key(s): ").AppendJoin(", ", bad).Append('.');
+        }
+
+        if (unlisted.Count > 0)
+        {
+            sentence.Append(" Signed by key(s) the root does not list: ").AppendJoin(", ", unlisted).Append('.');
+        }
+
+        return Refuse(FixRefusal.SignaturesInsufficient, sentence.ToString());
+    }
+
+    private static FixVerification? CheckManifest(FixManifest manifest, FixContext context, DateTimeOffset now)
+    {
         if (manifest.ExpiresAt <= now)
         {
             return Refuse(FixRefusal.Expired, $"The package expired at {manifest.ExpiresAt:O}.");

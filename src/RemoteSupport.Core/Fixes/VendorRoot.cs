@@ -40,21 +40,34 @@ public sealed record VendorRoot
     internal IReadOnlyList<PartyKey> Keys() => [.. ReleaseKeys.Select(PartyKey.Parse)];
 
     /// <summary>Counts the distinct keys of this root whose signatures on <paramref name="envelope"/> verify.</summary>
-    internal int CountSigners(SignedEnvelope envelope)
+    internal int CountSigners(SignedEnvelope envelope) => CheckSigners(envelope).Signers;
+
+    /// <summary>Counts the distinct listed release keys whose signatures verify, and names the signatures that do not count: by keys the root does not list, and bad ones by listed keys.</summary>
+    internal (int Signers, IReadOnlyList<string> Unlisted, IReadOnlyList<string> Bad) CheckSigners(SignedEnvelope envelope)
     {
         byte[] pae = envelope.PreAuthenticationEncoding();
         var signers = new HashSet<string>(StringComparer.Ordinal);
+        var unlisted = new List<string>();
+        var bad = new List<string>();
         IReadOnlyList<PartyKey> keys = Keys();
         foreach (EnvelopeSignature signature in envelope.Signatures)
         {
             PartyKey? key = keys.FirstOrDefault(k => k.KeyId == signature.KeyId);
-            if (key is not null && key.Verify(pae, signature.Signature.Span))
+            if (key is null)
+            {
+                unlisted.Add(signature.KeyId);
+            }
+            else if (key.Verify(pae, signature.Signature.Span))
             {
                 signers.Add(key.KeyId);
             }
+            else
+            {
+                bad.Add(signature.KeyId);
+            }
         }
 
-        return signers.Count;
+        return (signers.Count, unlisted, bad);
     }
 }
 

@@ -74,8 +74,16 @@ public sealed class SupportAgentHost(SupportAgent agent, SupportConnectionOption
                 sessions.RemoveAll(t => t.IsCompleted);
                 if (RefusalAtCapacity() is { } refusal)
                 {
-                    await connection.DisposeAsync().ConfigureAwait(false);
-                    sessionEnded?.Invoke(null, refusal);
+                    // Reported before the line closes, so whoever sees the close finds the report.
+                    try
+                    {
+                        sessionEnded?.Invoke(null, refusal);
+                    }
+                    finally
+                    {
+                        await connection.DisposeAsync().ConfigureAwait(false);
+                    }
+
                     continue;
                 }
 

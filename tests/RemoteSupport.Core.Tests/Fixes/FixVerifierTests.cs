@@ -103,6 +103,30 @@ public sealed class FixVerifierTests : IDisposable
     }
 
     [Fact]
+    public async Task AManifestSignedByAKeyTheRootDoesNotList_IsToldApartFromABadSignature_BeforeItsPayloadIsParsed()
+    {
+        using var outsider = PartyIdentity.Create("contoso", PartyRole.Vendor);
+        // Not even a manifest: were the payload parsed before the signatures, this would be "malformed".
+        SignedEnvelope garbage = SignedEnvelope.Create(FixManifest.DocumentType, "{ not a manifest"u8.ToArray()).Sign(outsider);
+        string unlisted = Path.Combine(_folder.Path, "unlisted.rsfix");
+        await FixPackage.WriteAsync(garbage, [], unlisted, default);
+        SignedEnvelope genuine = Template().ToEnvelope().Sign(_release[0]).Sign(_release[1]);
+        SignedEnvelope altered = SignedEnvelope.Create(FixManifest.DocumentType, (Template() with { ReleaseNotes = "altered" }).ToEnvelope().Payload.ToArray())
+            .AddSignature(genuine.Signatures[0]).AddSignature(genuine.Signatures[1]);
+        string forged = Path.Combine(_folder.Path, "forged.rsfix");
+        await FixPackage.WriteAsync(altered, [], forged, default);
+
+        FixVerification byOutsider = await VerifyAsync(unlisted);
+        FixVerification badSignature = await VerifyAsync(forged, "staging-2");
+
+        byOutsider.Reason.Should().Be(FixRefusal.SignaturesInsufficient);
+        byOutsider.Sentence.Should().Contain("Signed by key(s) the root does not list: " + outsider.PublicKey.KeyId).And.NotContain("Bad signature");
+        byOutsider.Manifest.Should().BeNull("the payload of an unsigned manifest is never parsed");
+        badSignature.Reason.Should().Be(FixRefusal.SignaturesInsufficient);
+        badSignature.Sentence.Should().Contain("Bad signature").And.Contain(_release[0].PublicKey.KeyId).And.NotContain("does not list");
+    }
+
+    [Fact]
     public async Task SignatureOfARotatedOutKey_NoLongerCounts()
     {
         SignedEnvelope next = Root(2, [_release[1], _release[2], _release[3]]).ToEnvelope()
