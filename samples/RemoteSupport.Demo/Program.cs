@@ -6,7 +6,6 @@
 using System.Net;
 using System.Text;
 using Microsoft.Extensions.Options;
-using NodaTime;
 using RemoteSupport.Audit;
 using RemoteSupport.Authorization;
 using RemoteSupport.Consent;
@@ -164,7 +163,7 @@ try
     await using AppendOnlyJournal statementJournal = await AppendOnlyJournal.OpenAsync(Path.Combine(folder, "contoso-statements.journal"));
     using StatementIssuer issuer = await StatementIssuer.OpenAsync(statementJournal, clock);
     string ledgerCheckpoint = new Checkpoint("fabrikam.example/unit-7/ledger", agent.Ledger.Journal.Count, agent.Ledger.Journal.Root()).Sign("contoso-billing", vendor);
-    SignedEnvelope statement = await issuer.IssueAsync(agent.Ledger, "fabrikam", new YearMonth(2026, 11), "Europe/Berlin", ledgerCheckpoint, vendor);
+    SignedEnvelope statement = await issuer.IssueAsync(agent.Ledger, "fabrikam", 2026, 11, "Europe/Berlin", ledgerCheckpoint, vendor);
     Block(MonthlyStatement.FromEnvelope(statement).ToText(), "   ");
 
     Step("10. The customer verifies the unit's audit journal");

@@ -43,7 +43,7 @@ public class StatementBenchmarks
         string path = Path.Combine(_folder, $"statements-{Guid.NewGuid():N}.journal");
         await using AppendOnlyJournal statements = await AppendOnlyJournal.OpenAsync(path);
         StatementIssuer issuer = await StatementIssuer.OpenAsync(statements, new FixedClock());
-        SignedEnvelope signed = await issuer.IssueAsync(_ledger, "fabrikam", new YearMonth(2026, 11), "Europe/Berlin", _checkpoint, _vendor, Stream.Null);
+        SignedEnvelope signed = await issuer.IssueAsync(_ledger, "fabrikam", new YearMonth(2026, 11), "Europe/Berlin", _checkpoint, _vendor, Stream.Null, CancellationToken.None);
         return MonthlyStatement.FromEnvelope(signed).LineCount;
     }
 

@@ -64,7 +64,7 @@ public sealed class StatementIssuer : IDisposable
     /// <exception cref="InvalidOperationException">The month was already issued, or has not ended, or a large statement has no lines stream.</exception>
     public async Task<SignedEnvelope> IssueAsync(
         ChargeLedger ledger, string customerId, YearMonth month, string timeZone, string ledgerCheckpoint, PartyIdentity signer,
-        Stream? linesCsv = null, CancellationToken cancellationToken = default)
+        Stream? linesCsv, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(ledger);
         ArgumentNullException.ThrowIfNull(signer);
@@ -77,6 +77,31 @@ public sealed class StatementIssuer : IDisposable
         {
             _issuing.Release();
         }
+    }
+
+    /// <summary>
+    /// Issues <paramref name="customerId"/>'s statement for the calendar month <paramref name="year"/>-<paramref name="month"/>
+    /// in <paramref name="timeZone"/>, as the <see cref="YearMonth"/> overload does.
+    /// </summary>
+    /// <returns>The signed statement.</returns>
+    /// <param name="ledger">The ledger whose entries are billed.</param>
+    /// <param name="customerId">The customer billed.</param>
+    /// <param name="year">The year of the month billed.</param>
+    /// <param name="month">The month billed, 1 to 12.</param>
+    /// <param name="timeZone">The customer's IANA time zone (the month's start and end are local midnights there).</param>
+    /// <param name="ledgerCheckpoint">The signed checkpoint of the ledger the statement embeds.</param>
+    /// <param name="signer">The vendor's billing key.</param>
+    /// <param name="cancellationToken">Stops the issue.</param>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="month"/> is not 1 to 12.</exception>
+    /// <exception cref="InvalidOperationException">The month was already issued, or has not ended, or a large statement has no lines stream.</exception>
+    /// <param name="linesCsv">Where the CSV lines of a statement above the inline limit are written; none for a small statement.</param>
+    public Task<SignedEnvelope> IssueAsync(
+        ChargeLedger ledger, string customerId, int year, int month, string timeZone, string ledgerCheckpoint, PartyIdentity signer,
+        Stream? linesCsv = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfLessThan(month, 1);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(month, 12);
+        return IssueAsync(ledger, customerId, new YearMonth(year, month), timeZone, ledgerCheckpoint, signer, linesCsv, cancellationToken);
     }
 
     /// <summary>Releases the issuing lock (the journal is the caller's).</summary>

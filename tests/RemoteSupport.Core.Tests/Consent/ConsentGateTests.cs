@@ -94,7 +94,10 @@ public sealed class ConsentGateTests : IDisposable
         ConsentRequest labs = _f.Request(path: "labs/results.db", owner: "fabrikam-labs");
         SignedEnvelope approval = _f.Approve(labs, [_f.ItApprover], a => a with { Owners = ["fabrikam"] });
 
-        (await _f.Gate().DecideAsync(labs, [approval])).Reason.Should().Be(ConsentReason.ApprovalWrongOwner);
+        ConsentDecision decision = await _f.Gate().DecideAsync(labs, [approval]);
+
+        decision.Reason.Should().Be(ConsentReason.ApprovalWrongOwner);
+        decision.Sentence.Should().Contain("covers files of fabrikam, not of fabrikam-labs");
     }
 
     [Fact]
@@ -122,7 +125,10 @@ public sealed class ConsentGateTests : IDisposable
     {
         SignedEnvelope approval = _f.Approve(_f.Request(path: "ledger/2025/ledger.db"), [_f.ItApprover]);
 
-        (await _f.Gate().DecideAsync(_f.Request(), [approval])).Reason.Should().Be(ConsentReason.ApprovalWrongPath);
+        ConsentDecision decision = await _f.Gate().DecideAsync(_f.Request(), [approval]);
+
+        decision.Reason.Should().Be(ConsentReason.ApprovalWrongPath);
+        decision.Sentence.Should().MatchRegex("covers finance/ledger/2025/ledger.db, not finance/ledger/.+", "the refusal names what the approval covers");
     }
 
     [Fact]

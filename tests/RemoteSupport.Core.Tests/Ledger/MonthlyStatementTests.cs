@@ -220,6 +220,20 @@ public sealed class MonthlyStatementTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TheYearMonthOverload_IssuesTheSameMonth_AndRefusesAMonthOutOfRange()
+    {
+        (ChargeLedger ledger, StatementIssuer issuer) = await OpenAsync("Europe/Berlin");
+        await ledger.RecordAsync(Charge("a", 100, new DateTimeOffset(2026, 11, 3, 9, 0, 0, TimeSpan.Zero)));
+        string checkpoint = new Checkpoint("fabrikam.example/ledger", _ledgerJournal!.Count, _ledgerJournal.Root()).Sign("contoso-billing", _f.Vendor);
+
+        var thirteenth = async () => await issuer.IssueAsync(ledger, "fabrikam", 2026, 13, "Europe/Berlin", checkpoint, _f.Vendor);
+        MonthlyStatement november = MonthlyStatement.FromEnvelope(await issuer.IssueAsync(ledger, "fabrikam", 2026, 11, "Europe/Berlin", checkpoint, _f.Vendor));
+
+        await thirteenth.Should().ThrowAsync<ArgumentOutOfRangeException>();
+        (november.Month, november.Totals["EUR"]).Should().Be(("2026-11", 100L));
+    }
+
+    [Fact]
     public async Task MonthNotEnded_CannotBeIssued()
     {
         (ChargeLedger ledger, StatementIssuer issuer) = await OpenAsync("Europe/Berlin");
@@ -250,7 +264,7 @@ public sealed class MonthlyStatementTests : IAsyncLifetime
     private Task<SignedEnvelope> Issue(ChargeLedger ledger, StatementIssuer issuer, YearMonth month, string zone, Stream? lines = null)
     {
         string checkpoint = new Checkpoint("fabrikam.example/ledger", _ledgerJournal!.Count, _ledgerJournal.Root()).Sign("contoso-billing", _f.Vendor);
-        return issuer.IssueAsync(ledger, "fabrikam", month, zone, checkpoint, _f.Vendor, lines);
+        return issuer.IssueAsync(ledger, "fabrikam", month, zone, checkpoint, _f.Vendor, lines, CancellationToken.None);
     }
 
     private static ChargeRequest Charge(string key, long amount, DateTimeOffset incurred, string description = "Call setup") => new()
