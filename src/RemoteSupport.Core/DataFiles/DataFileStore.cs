@@ -107,7 +107,7 @@ public sealed class DataFileStore
         FileStream stream = OpenChecked(root, file, canonical);
         await using (stream.ConfigureAwait(false))
         {
-            return Convert.ToHexStringLower(await SHA256.HashDataAsync(stream, cancellationToken).ConfigureAwait(false));
+            return await Sha256Hex.OfAsync(stream, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -183,25 +183,9 @@ public sealed class DataFileStore
 
         string? before = await CheckedHashAsync(root, file, decision.CanonicalPath!, cancellationToken).ConfigureAwait(false);
         Directory.CreateDirectory(Path.GetDirectoryName(file)!);
-        string temporary = file + "." + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6)) + ".tmp";
-        try
-        {
-            FileStream stream = new(temporary, FileMode.CreateNew, FileAccess.Write, FileShare.None, 4096, useAsync: true);
-            await using (stream.ConfigureAwait(false))
-            {
-                OpenedPath.EnsureBelow(root, stream.SafeFileHandle, decision.CanonicalPath!); // before a byte is written
-                await stream.WriteAsync(content, cancellationToken).ConfigureAwait(false);
-                stream.Flush(flushToDisk: true);
-            }
-
-            File.Move(temporary, file, overwrite: true);
-            DurableDirectory.FlushFor(file);
-        }
-        catch
-        {
-            File.Delete(temporary);
-            throw;
-        }
+        await DurableFile.WriteAsync(
+            file, content, overwrite: true, opened: handle => OpenedPath.EnsureBelow(root, handle, decision.CanonicalPath!), // before a byte is written
+            cancellationToken: cancellationToken).ConfigureAwait(false);
 
         return new DataFileEvidence(decision.Request.Root!, decision.CanonicalPath!, before, Hash(content.Span));
     }
@@ -246,7 +230,7 @@ public sealed class DataFileStore
 
         await using (stream.ConfigureAwait(false))
         {
-            return Convert.ToHexStringLower(await SHA256.HashDataAsync(stream, cancellationToken).ConfigureAwait(false));
+            return await Sha256Hex.OfAsync(stream, cancellationToken).ConfigureAwait(false);
         }
     }
 
@@ -321,5 +305,5 @@ public sealed class DataFileStore
         }
     }
 
-    private static string Hash(ReadOnlySpan<byte> content) => Convert.ToHexStringLower(SHA256.HashData(content));
+    private static string Hash(ReadOnlySpan<byte> content) => Sha256Hex.Of(content);
 }

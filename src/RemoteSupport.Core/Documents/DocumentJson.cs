@@ -37,5 +37,5 @@ internal static class DocumentJson
     }
 
     /// <summary>The lowercase hex SHA-256 of a payload: how documents name each other.</summary>
-    public static string Hash(ReadOnlySpan<byte> payload) => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(payload));
+    public static string Hash(ReadOnlySpan<byte> payload) => Sha256Hex.Of(payload);
 }

@@ -302,7 +302,7 @@ public sealed class FixInstaller
             ? JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllBytes(VersionsPath))!
             : [];
         versions[plan.Product] = plan.Version;
-        WriteDurably(VersionsPath, JsonSerializer.SerializeToUtf8Bytes(versions));
+        DurableFile.Write(VersionsPath, JsonSerializer.SerializeToUtf8Bytes(versions));
         Finish(plan);
     }
 
@@ -312,24 +312,11 @@ public sealed class FixInstaller
         File.Delete(JournalPath);
     }
 
-    private void WriteJournal(InstallJournal plan) => WriteDurably(JournalPath, DocumentJson.Serialize(plan));
-
-    private static void WriteDurably(string path, byte[] content)
-    {
-        string temporary = path + ".tmp";
-        using (var stream = new FileStream(temporary, FileMode.Create, FileAccess.Write, FileShare.None))
-        {
-            stream.Write(content);
-            stream.Flush(flushToDisk: true);
-        }
-
-        File.Move(temporary, path, overwrite: true);
-        DurableDirectory.FlushFor(path);
-    }
+    private void WriteJournal(InstallJournal plan) => DurableFile.Write(JournalPath, DocumentJson.Serialize(plan));
 
     private string Target(string path) => Path.Combine(_root, path.Replace('/', Path.DirectorySeparatorChar));
 
-    private static string? Hash(string path) => File.Exists(path) ? Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(path))) : null;
+    private static string? Hash(string path) => Sha256Hex.OfFile(path);
 
     private static void DeleteQuietly(string folder)
     {
@@ -361,7 +348,7 @@ public sealed class FixInstaller
         // Kept on disk until the audit journal holds it: a receipt whose append fails (a full disk) is
         // appended by the next install or RecoverAsync; the install itself stands.
         string pending = Path.Combine(_work, PendingReceiptPrefix + Guid.NewGuid().ToString("N") + ".json");
-        WriteDurably(pending, Encoding.UTF8.GetBytes(signed.ToJson()));
+        DurableFile.Write(pending, Encoding.UTF8.GetBytes(signed.ToJson()));
         try
         {
             await RecordReceiptAsync(signed).ConfigureAwait(false);

@@ -90,11 +90,11 @@ public static class FixPackage
             while ((read = await input.ReadAtLeastAsync(buffer, chunkSize, throwOnEndOfStream: false, cancellationToken).ConfigureAwait(false)) > 0)
             {
                 whole.AppendData(buffer, 0, read);
-                chunks.Add(Convert.ToHexStringLower(SHA256.HashData(buffer.AsSpan(0, read))));
+                chunks.Add(Sha256Hex.Of(buffer.AsSpan(0, read)));
                 length += read;
             }
         }
 
-        return (length, Convert.ToHexStringLower(whole.GetHashAndReset()), chunks);
+        return (length, Sha256Hex.Finish(whole), chunks);
     }
 }

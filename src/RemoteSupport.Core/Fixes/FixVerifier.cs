@@ -113,7 +113,7 @@ public static class FixVerifier
             return Refuse(FixRefusal.Truncated, "The package ends inside its manifest.");
         }
 
-        string packageHash = Convert.ToHexStringLower(SHA256.HashData(manifestBytes));
+        string packageHash = Sha256Hex.Of(manifestBytes);
         SignedEnvelope envelope;
         try
         {
@@ -189,7 +189,7 @@ public static class FixVerifier
                 }
 
                 // When staging for an install, the whole-file hash (used by receipts and rollback) must hold too.
-                if (fileHash is not null && Convert.ToHexStringLower(fileHash.GetHashAndReset()) != file.Sha256)
+                if (fileHash is not null && Sha256Hex.Finish(fileHash) != file.Sha256)
                 {
                     return Refuse(FixRefusal.HashMismatch, $"{file.Path} does not match its SHA-256.") with { Manifest = manifest };
                 }

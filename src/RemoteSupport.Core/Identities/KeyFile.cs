@@ -56,35 +56,10 @@ public static class KeyFile
         }
 
         byte[] content = Serialize(identity, options);
-        string temporary = fullPath + "." + Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(6)) + ".tmp";
         try
         {
-            var streamOptions = new FileStreamOptions
-            {
-                Mode = FileMode.CreateNew,
-                Access = FileAccess.Write,
-                Share = FileShare.None,
-                Options = FileOptions.Asynchronous,
-            };
-            if (!OperatingSystem.IsWindows())
-            {
-                streamOptions.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-            }
-
-            FileStream stream = new(temporary, streamOptions);
-            await using (stream.ConfigureAwait(false))
-            {
-                await stream.WriteAsync(content, cancellationToken).ConfigureAwait(false);
-                stream.Flush(flushToDisk: true);
-            }
-
-            File.Move(temporary, fullPath, overwrite: false);
-            DurableDirectory.FlushFor(fullPath);
-        }
-        catch
-        {
-            File.Delete(temporary);
-            throw;
+            // Owner-only from the first byte; never over an existing file (a key file is never overwritten).
+            await DurableFile.WriteAsync(fullPath, content, overwrite: false, UnixFileMode.UserRead | UnixFileMode.UserWrite, cancellationToken: cancellationToken).ConfigureAwait(false);
         }
         finally
         {

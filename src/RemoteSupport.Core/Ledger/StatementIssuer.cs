@@ -217,7 +217,7 @@ public sealed class StatementIssuer : IDisposable
         }
 
         await FlushChunkAsync(chunk, hash, output, cancellationToken).ConfigureAwait(false);
-        return Convert.ToHexStringLower(hash.GetHashAndReset());
+        return Sha256Hex.Finish(hash);
     }
 
     private static async Task FlushChunkAsync(System.Text.StringBuilder chunk, System.Security.Cryptography.IncrementalHash hash, Stream? output, CancellationToken cancellationToken)

@@ -27,7 +27,7 @@ public sealed partial class SupportAgent
                 {
                     byte[] content = new byte[length];
                     await file.ReadExactlyAsync(content, cancellationToken).ConfigureAwait(false);
-                    string hash = Convert.ToHexStringLower(SHA256.HashData(content));
+                    string hash = Sha256Hex.Of(content);
                     var evidence = new DataFileEvidence(decision.Request.Root!, decision.CanonicalPath!, hash, hash);
                     await Options.Audit.RecordDataFileAsync(decision, evidence, cancellationToken).ConfigureAwait(false);
                     return Result(requestId, SupportOperation.ViewData, target, true, "none", "The file was read.", evidence) with { Content = content };

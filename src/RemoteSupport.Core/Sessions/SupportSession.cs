@@ -369,7 +369,7 @@ public sealed class SupportSession : IDisposable
             System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
         }
 
-        return (received, Convert.ToHexStringLower(hash.GetHashAndReset()));
+        return (received, Sha256Hex.Finish(hash));
     }
 
     private string NextRequestId() => "r" + (++_nextRequest).ToString(CultureInfo.InvariantCulture);
