@@ -108,28 +108,115 @@ public sealed class FixInstaller
         File.Exists(VersionsPath) ? JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllBytes(VersionsPath))!.GetValueOrDefault(product) : null;
 
     /// <summary>
-    /// Verifies and installs <paramref name="package"/>. The consent decision must grant installing
-    /// exactly this package (its approval binds the package hash) when the ground rules require one.
+    /// Verifies and installs <paramref name="package"/>: <see cref="StageAsync"/> then
+    /// <see cref="InstallAsync(StagedFix, ConsentDecision, Func{CancellationToken, Task{bool}}, CancellationToken)"/>.
+    /// The consent decision must grant installing exactly this package (its approval binds the package
+    /// hash) when the ground rules require one.
     /// </summary>
     /// <returns>The unit-signed receipt: installed, rolled back or refused, with the files' hashes.</returns>
+    /// <param name="package">The package's bytes.</param>
+    /// <param name="trust">The vendor root the unit pinned.</param>
+    /// <param name="context">What the unit is (product, installed version, unit, customer).</param>
+    /// <param name="consent">The consent decision that grants this install.</param>
+    /// <param name="healthCheck">Run after the swap; false rolls the fix back.</param>
+    /// <param name="sessionId">The session the install belongs to.</param>
+    /// <param name="cancellationToken">Stops the install before its commit (what was swapped is rolled back).</param>
+    /// <exception cref="FixInstallBusyException">Another install or recovery holds the install lock.</exception>
     public async Task<SignedEnvelope> InstallAsync(
         Stream package, FixTrust trust, FixContext context, ConsentDecision consent, Func<CancellationToken, Task<bool>> healthCheck,
         string sessionId, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(consent);
         ArgumentNullException.ThrowIfNull(healthCheck);
-        using FileStream installLock = AcquireLock();
-        await RecoverLocked().ConfigureAwait(false);
-        string transaction = Path.Combine(_work, "tx-" + Guid.NewGuid().ToString("N"));
-        string staging = Path.Combine(transaction, "staged");
-        string? installed = Highest(context.InstalledVersion, InstalledVersion(context.Product));
-        FixVerification verified = await FixVerifier.VerifyAsync(package, trust, context with { InstalledVersion = installed }, staging, _time, cancellationToken).ConfigureAwait(false);
-        if (!verified.IsValid)
+        StagedFix staged = await StageAsync(package, trust, context, sessionId, cancellationToken).ConfigureAwait(false);
+        await using (staged.ConfigureAwait(false))
         {
-            DeleteQuietly(transaction);
-            return await ReceiptAsync(verified.Manifest, verified.PackageHash, sessionId, InstallResult.Refused, verified.Sentence, []).ConfigureAwait(false);
+            return staged.Verification.IsValid
+                ? await InstallAsync(staged, consent, healthCheck, cancellationToken).ConfigureAwait(false)
+                : await RefuseAsync(staged, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>
+    /// Takes the install lock (held until the staged fix is installed or disposed, across the consent
+    /// that may wait for an approver), recovers any interrupted install, and verifies
+    /// <paramref name="package"/> once, streaming its files into a staging folder on the install root's
+    /// volume. The verification (and its package hash, which the consent must bind) is in
+    /// <see cref="StagedFix.Verification"/>.
+    /// </summary>
+    /// <returns>The staged fix; dispose it to drop the staging and release the lock when it is not installed.</returns>
+    /// <param name="package">The package's bytes.</param>
+    /// <param name="trust">The vendor root the unit pinned.</param>
+    /// <param name="context">What the unit is (product, installed version, unit, customer).</param>
+    /// <param name="sessionId">The session the install belongs to.</param>
+    /// <param name="cancellationToken">Stops the verification.</param>
+    /// <exception cref="FixInstallBusyException">Another install or recovery holds the install lock.</exception>
+    public async Task<StagedFix> StageAsync(Stream package, FixTrust trust, FixContext context, string sessionId, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(package);
+        ArgumentNullException.ThrowIfNull(context);
+        FileStream installLock = AcquireLock();
+        try
+        {
+            await RecoverLocked().ConfigureAwait(false);
+            string transaction = Path.Combine(_work, "tx-" + Guid.NewGuid().ToString("N"));
+            string staging = Path.Combine(transaction, "staged");
+            string? installed = Highest(context.InstalledVersion, InstalledVersion(context.Product));
+            FixVerification verified = await FixVerifier.VerifyAsync(package, trust, context with { InstalledVersion = installed }, staging, _time, cancellationToken).ConfigureAwait(false);
+            return new StagedFix(this, installLock, transaction, staging, sessionId, verified);
+        }
+        catch
+        {
+            await installLock.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Signs and audits the refused receipt of a staged package that did not verify (nothing is installed).</summary>
+    /// <returns>The unit-signed receipt, <c>refused</c> with the verification's sentence.</returns>
+    /// <param name="staged">A staged fix of this installer whose verification failed.</param>
+    /// <param name="cancellationToken">Not used once the receipt is signed; the audit record is written whole.</param>
+    /// <exception cref="ArgumentException">The staged fix verified, or belongs to another installer.</exception>
+    public Task<SignedEnvelope> RefuseAsync(StagedFix staged, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(staged);
+        if (staged.Installer != this || staged.Verification.IsValid)
+        {
+            Error.Argument(nameof(staged), "Only a package of this installer that did not verify is refused this way.");
         }
 
+        staged.Consume();
+        DeleteQuietly(staged.Transaction);
+        FixVerification verified = staged.Verification;
+        return ReceiptAsync(verified.Manifest, verified.PackageHash, staged.SessionId, InstallResult.Refused, verified.Sentence, []);
+    }
+
+    /// <summary>
+    /// Installs a staged fix that verified: the consent decision must be the gate's, grant installing,
+    /// and bind this package's hash when an approval was used; then the swap, the health check, and the
+    /// commit or the rollback, each step journaled first.
+    /// </summary>
+    /// <returns>The unit-signed receipt: installed, rolled back or refused, with the files' hashes.</returns>
+    /// <param name="staged">The staged fix (from <see cref="StageAsync"/> of this installer, not installed yet).</param>
+    /// <param name="consent">The consent decision that grants this install.</param>
+    /// <param name="healthCheck">Run after the swap; false rolls the fix back.</param>
+    /// <param name="cancellationToken">Stops the install before its commit (what was swapped is rolled back).</param>
+    /// <exception cref="ArgumentException">The staged fix did not verify, belongs to another installer, or was used already.</exception>
+    public async Task<SignedEnvelope> InstallAsync(StagedFix staged, ConsentDecision consent, Func<CancellationToken, Task<bool>> healthCheck, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(staged);
+        ArgumentNullException.ThrowIfNull(consent);
+        ArgumentNullException.ThrowIfNull(healthCheck);
+        if (staged.Installer != this || !staged.Verification.IsValid)
+        {
+            Error.Argument(nameof(staged), "Only a package of this installer that verified can be installed; refuse the others with RefuseAsync.");
+        }
+
+        staged.Consume();
+        string transaction = staged.Transaction;
+        string staging = staged.Staging;
+        string sessionId = staged.SessionId;
+        FixVerification verified = staged.Verification;
         bool bindsThisPackage = consent.Request.PackageHash is null
             ? consent.ApprovalsUsed.Count == 0
             : consent.Request.PackageHash == verified.PackageHash;
@@ -414,5 +501,57 @@ public sealed class FixInstallBusyException : IOException
     public FixInstallBusyException(string message, Exception? innerException = null)
         : base(message, innerException)
     {
+    }
+}
+
+/// <summary>
+/// A verified package staged for installing (<see cref="FixInstaller.StageAsync"/>): the unit's install lock is
+/// held until it is installed, refused or disposed, so the consent asked in between (the approver may take
+/// minutes) is for exactly these staged bytes.
+/// </summary>
+public sealed class StagedFix : IAsyncDisposable
+{
+    private readonly FileStream _lock;
+    private int _consumed;
+
+    internal StagedFix(FixInstaller installer, FileStream installLock, string transaction, string staging, string sessionId, FixVerification verification)
+    {
+        Installer = installer;
+        _lock = installLock;
+        Transaction = transaction;
+        Staging = staging;
+        SessionId = sessionId;
+        Verification = verification;
+    }
+
+    /// <summary>Gets the verification of the staged package: its manifest and package hash, or why it was refused.</summary>
+    public FixVerification Verification { get; }
+
+    internal FixInstaller Installer { get; }
+
+    internal string Transaction { get; }
+
+    internal string Staging { get; }
+
+    internal string SessionId { get; }
+
+    /// <summary>Drops the staging when the fix was not installed, and releases the install lock.</summary>
+    /// <returns>A task that completes when the lock is released.</returns>
+    public async ValueTask DisposeAsync()
+    {
+        if (Interlocked.Exchange(ref _consumed, 1) == 0 && Directory.Exists(Transaction))
+        {
+            Directory.Delete(Transaction, recursive: true);
+        }
+
+        await _lock.DisposeAsync().ConfigureAwait(false);
+    }
+
+    internal void Consume()
+    {
+        if (Interlocked.Exchange(ref _consumed, 1) != 0)
+        {
+            Error.Argument("staged", "This staged fix was installed, refused or disposed already.");
+        }
     }
 }

@@ -52,7 +52,7 @@ public sealed partial class SupportAgent
         private async Task<SessionMessage> StreamViewAsync(string requestId, string target, ConsentDecision decision, FileStream file, long length, CancellationToken cancellationToken)
         {
             string name = "view/" + requestId;
-            await SendAsync(channel, new SessionMessage { Type = "view-stream", RequestId = requestId, Stream = name, ContentLength = length }, cancellationToken).ConfigureAwait(false);
+            await SessionWire.SendAsync(channel, new SessionMessage { Type = SessionWire.ViewStream, RequestId = requestId, Stream = name, ContentLength = length }, cancellationToken).ConfigureAwait(false);
             using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
             long sent = 0;
             byte[] buffer = ArrayPool<byte>.Shared.Rent(ViewBufferBytes);

@@ -91,11 +91,6 @@ public sealed partial class SupportAgent
     /// <summary>The session protocol versions this agent speaks.</summary>
     public static IReadOnlyList<int> SupportedVersions { get; } = [1];
 
-    internal static readonly string[] Capabilities = ["list-data", "view-data", "change-data", "run-diagnostic", "install-fix", ViewStreamCapability];
-
-    /// <summary>The capability of a console that takes a view larger than <see cref="SupportAgentParts.MaxViewBytes"/> on a channel of its own.</summary>
-    internal const string ViewStreamCapability = "view-stream";
-
     private readonly SupportAgentParts _options;
 
     /// <summary>Initializes a new instance of the <see cref="SupportAgent"/> class.</summary>
@@ -174,7 +169,7 @@ public sealed partial class SupportAgent
         {
             try
             {
-                hello = await ReceiveAsync(channel, linked.Token).ConfigureAwait(false) ?? throw new SessionProtocolException("protocol-error", "The console ended before its hello.");
+                hello = await SessionWire.ReceiveAsync(channel, linked.Token).ConfigureAwait(false) ?? throw new SessionProtocolException("protocol-error", "The console ended before its hello.");
             }
             catch (SessionProtocolException ex)
             {
@@ -195,7 +190,7 @@ public sealed partial class SupportAgent
             throw await RefuseAsync(channel, "version-mismatch", refusal, cancellationToken).ConfigureAwait(false);
         }
 
-        bool takesViewStreams = streams is not null && hello.Capabilities?.Contains(ViewStreamCapability) == true;
+        bool takesViewStreams = streams is not null && hello.Capabilities?.Contains(SessionWire.ViewStreamCapability) == true;
         var session = new RunningSession(
             this, channel, streams, vendor, "session-" + Guid.NewGuid().ToString("n"), time.GetUtcNow(), TimeSpan.FromMinutes(rules!.MaxSessionMinutes), takesViewStreams);
         using Activity? activity = SessionTelemetry.Activities.StartActivity("remotesupport.session", ActivityKind.Server);
@@ -205,14 +200,14 @@ public sealed partial class SupportAgent
         SessionTelemetry.Sessions.Add(1, new KeyValuePair<string, object?>("outcome", "opened"));
         AgentLog.SessionOpened(_options.Logger, session.Id, vendor.PartyId, vendor.Key.KeyId, _options.UnitId, version);
         await _options.Audit.RecordAsync(AuditEvents.SessionOpened(session.OpenedAt, session.Id, Actor(vendor), _options.UnitId, version), cancellationToken).ConfigureAwait(false);
-        await SendAsync(channel, new SessionMessage
+        await SessionWire.SendAsync(channel, new SessionMessage
         {
-            Type = "welcome",
+            Type = SessionWire.Welcome,
             Version = version,
             SessionId = session.Id,
             UnitId = _options.UnitId,
             CustomerId = _options.CustomerId,
-            Capabilities = Capabilities,
+            Capabilities = SessionWire.Capabilities,
         }, cancellationToken).ConfigureAwait(false);
         return await session.RunAsync(cancellationToken).ConfigureAwait(false);
     }
@@ -228,7 +223,7 @@ public sealed partial class SupportAgent
     private static string? CheckHello(SessionMessage hello, out int version)
     {
         version = 0;
-        if (hello.Type != "hello" || hello.Protocol != SessionMessage.ProtocolName)
+        if (hello.Type != SessionWire.Hello || hello.Protocol != SessionMessage.ProtocolName)
         {
             return $"The console did not open with a '{SessionMessage.ProtocolName}' hello.";
         }
@@ -250,7 +245,7 @@ public sealed partial class SupportAgent
     {
         try
         {
-            await SendAsync(channel, new SessionMessage { Type = "refused", Code = code, Sentence = sentence }, cancellationToken).ConfigureAwait(false);
+            await SessionWire.SendAsync(channel, new SessionMessage { Type = SessionWire.Refused, Code = code, Sentence = sentence }, cancellationToken).ConfigureAwait(false);
         }
         catch (IOException)
         {
@@ -258,25 +253,6 @@ public sealed partial class SupportAgent
         }
 
         return new SessionRefusedException(code, sentence);
-    }
-
-    internal static ValueTask SendAsync(ISessionChannel channel, SessionMessage message, CancellationToken cancellationToken)
-    {
-        byte[] bytes = message.ToBytes();
-        SessionTelemetry.CountBytes(bytes.Length, sent: true, stream: false);
-        return channel.SendMessageAsync(bytes, cancellationToken);
-    }
-
-    internal static async Task<SessionMessage?> ReceiveAsync(ISessionChannel channel, CancellationToken cancellationToken)
-    {
-        byte[]? bytes = await channel.ReceiveMessageAsync(cancellationToken).ConfigureAwait(false);
-        if (bytes is null)
-        {
-            return null;
-        }
-
-        SessionTelemetry.CountBytes(bytes.Length, sent: false, stream: false);
-        return SessionMessage.Parse(bytes);
     }
 
     /// <summary>One session after its welcome.</summary>
@@ -319,7 +295,7 @@ public sealed partial class SupportAgent
             {
                 try
                 {
-                    await SendAsync(channel, new SessionMessage { Type = "receipt", Receipt = receipt.ToJson() }, cancellationToken).ConfigureAwait(false);
+                    await SessionWire.SendAsync(channel, new SessionMessage { Type = SessionWire.Receipt, Receipt = receipt.ToJson() }, cancellationToken).ConfigureAwait(false);
                 }
                 catch (IOException)
                 {
@@ -344,14 +320,14 @@ public sealed partial class SupportAgent
             {
                 while (true)
                 {
-                    SessionMessage? message = await ReceiveAsync(channel, receiving.Token).ConfigureAwait(false);
+                    SessionMessage? message = await SessionWire.ReceiveAsync(channel, receiving.Token).ConfigureAwait(false);
                     if (message is null)
                     {
                         return "dropped";
                     }
 
                     _lastHeard = time.GetUtcNow();
-                    if (message.Type == "close")
+                    if (message.Type == SessionWire.Close)
                     {
                         return "closed";
                     }
@@ -361,17 +337,17 @@ public sealed partial class SupportAgent
                         return await EndAtLimitAsync(message).ConfigureAwait(false);
                     }
 
-                    if (message.Type == "heartbeat")
+                    if (message.Type == SessionWire.Heartbeat)
                     {
                         continue;
                     }
 
-                    if (message.Type != "request" || message.RequestId is null || message.Operation is null)
+                    if (message.Type != SessionWire.Request || message.RequestId is null || message.Operation is null)
                     {
                         throw new SessionProtocolException("protocol-error", $"A '{message.Type}' message is not expected here.");
                     }
 
-                    await SendAsync(channel, await HandleAsync(message, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+                    await SessionWire.SendAsync(channel, await HandleAsync(message, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
                 }
             }
             catch (IOException)
@@ -527,7 +503,7 @@ public sealed partial class SupportAgent
             AgentLog.Operation(Options.Logger, id, requestId, operationName, target, outcome);
             return new SessionMessage
             {
-                Type = "result",
+                Type = SessionWire.Result,
                 RequestId = requestId,
                 Succeeded = succeeded,
                 Code = code,

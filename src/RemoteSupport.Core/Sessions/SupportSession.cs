@@ -78,23 +78,23 @@ public sealed class SupportSession : IDisposable
     internal static async Task<SupportSession> OpenAsync(ISessionChannel channel, ISessionStreams? streams, IReadOnlyList<int> versions, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(channel);
-        await SupportAgent.SendAsync(channel, new SessionMessage
+        await SessionWire.SendAsync(channel, new SessionMessage
         {
-            Type = "hello",
+            Type = SessionWire.Hello,
             Protocol = SessionMessage.ProtocolName,
             Versions = versions,
             // A console takes views on channels of their own only when it has streams to take them on.
-            Capabilities = streams is null ? [.. SupportAgent.Capabilities.Where(c => c != SupportAgent.ViewStreamCapability)] : SupportAgent.Capabilities,
+            Capabilities = streams is null ? [.. SessionWire.Capabilities.Where(c => c != SessionWire.ViewStreamCapability)] : SessionWire.Capabilities,
             Software = "RemoteSupport/" + typeof(SupportSession).Assembly.GetName().Version?.ToString(3),
         }, cancellationToken).ConfigureAwait(false);
-        SessionMessage reply = await SupportAgent.ReceiveAsync(channel, cancellationToken).ConfigureAwait(false)
+        SessionMessage reply = await SessionWire.ReceiveAsync(channel, cancellationToken).ConfigureAwait(false)
             ?? throw new SessionProtocolException("protocol-error", "The agent ended the connection before its welcome.");
-        if (reply.Type == "refused")
+        if (reply.Type == SessionWire.Refused)
         {
             throw new SessionRefusedException(reply.Code ?? "refused", reply.Sentence ?? string.Empty);
         }
 
-        if (reply.Type != "welcome" || reply.SessionId is null || reply.Version is not int version || !versions.Contains(version))
+        if (reply.Type != SessionWire.Welcome || reply.SessionId is null || reply.Version is not int version || !versions.Contains(version))
         {
             throw new SessionProtocolException("protocol-error", $"The agent answered the hello with '{reply.Type}', not a welcome in a version offered.");
         }
@@ -112,7 +112,7 @@ public sealed class SupportSession : IDisposable
     public async Task<DataFileListResult> ListAsync(string root, string folder, string owner, string reason, CancellationToken cancellationToken = default)
     {
         SessionMessage reply = await RequestAsync(
-            new SessionMessage { Type = "request", Operation = SupportOperation.ViewData, List = true, Root = root, Path = folder, Owner = owner, Reason = reason }, cancellationToken).ConfigureAwait(false);
+            new SessionMessage { Type = SessionWire.Request, Operation = SupportOperation.ViewData, List = true, Root = root, Path = folder, Owner = owner, Reason = reason }, cancellationToken).ConfigureAwait(false);
         return new DataFileListResult { Reason = ReasonOf(reply), Code = CodeOf(reply), Sentence = reply.Sentence ?? string.Empty, Entries = reply.Entries ?? [] };
     }
 
@@ -150,7 +150,7 @@ public sealed class SupportSession : IDisposable
     {
         ArgumentNullException.ThrowIfNull(destination);
         SessionMessage reply = await RequestAsync(
-            new SessionMessage { Type = "request", Operation = SupportOperation.ViewData, Root = root, Path = path, Owner = owner, Reason = reason },
+            new SessionMessage { Type = SessionWire.Request, Operation = SupportOperation.ViewData, Root = root, Path = path, Owner = owner, Reason = reason },
             cancellationToken, destination).ConfigureAwait(false);
         return new DataFileViewResult { Reason = ReasonOf(reply), Code = CodeOf(reply), Sentence = reply.Sentence ?? string.Empty, Hash = reply.HashBefore };
     }
@@ -166,7 +166,7 @@ public sealed class SupportSession : IDisposable
     public async Task<DataFileChangeResult> ChangeAsync(string root, string path, string owner, ReadOnlyMemory<byte> content, string reason, CancellationToken cancellationToken = default)
     {
         SessionMessage reply = await RequestAsync(
-            new SessionMessage { Type = "request", Operation = SupportOperation.ChangeData, Root = root, Path = path, Owner = owner, Reason = reason, Content = content.ToArray() },
+            new SessionMessage { Type = SessionWire.Request, Operation = SupportOperation.ChangeData, Root = root, Path = path, Owner = owner, Reason = reason, Content = content.ToArray() },
             cancellationToken).ConfigureAwait(false);
         return new DataFileChangeResult { Reason = ReasonOf(reply), Code = CodeOf(reply), Sentence = reply.Sentence ?? string.Empty, HashBefore = reply.HashBefore, HashAfter = reply.HashAfter };
     }
@@ -179,7 +179,7 @@ public sealed class SupportSession : IDisposable
     public async Task<DiagnosticResult> RunDiagnosticAsync(string name, string reason = "troubleshooting", CancellationToken cancellationToken = default)
     {
         SessionMessage reply = await RequestAsync(
-            new SessionMessage { Type = "request", Operation = SupportOperation.RunDiagnostic, Diagnostic = name, Reason = reason }, cancellationToken).ConfigureAwait(false);
+            new SessionMessage { Type = SessionWire.Request, Operation = SupportOperation.RunDiagnostic, Diagnostic = name, Reason = reason }, cancellationToken).ConfigureAwait(false);
         return new DiagnosticResult { Reason = ReasonOf(reply), Code = CodeOf(reply), Sentence = reply.Sentence ?? string.Empty, Output = reply.Output };
     }
 
@@ -206,9 +206,9 @@ public sealed class SupportSession : IDisposable
         {
             string id = NextRequestId();
             long length = new FileInfo(packagePath).Length;
-            await SupportAgent.SendAsync(_channel, new SessionMessage
+            await SessionWire.SendAsync(_channel, new SessionMessage
             {
-                Type = "request",
+                Type = SessionWire.Request,
                 RequestId = id,
                 Operation = SupportOperation.InstallFix,
                 Stream = "fix/" + id,
@@ -248,10 +248,10 @@ public sealed class SupportSession : IDisposable
         await _one.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            await SupportAgent.SendAsync(_channel, new SessionMessage { Type = "close" }, cancellationToken).ConfigureAwait(false);
-            SessionMessage reply = await SupportAgent.ReceiveAsync(_channel, cancellationToken).ConfigureAwait(false)
+            await SessionWire.SendAsync(_channel, new SessionMessage { Type = SessionWire.Close }, cancellationToken).ConfigureAwait(false);
+            SessionMessage reply = await SessionWire.ReceiveAsync(_channel, cancellationToken).ConfigureAwait(false)
                 ?? throw new SessionProtocolException("protocol-error", "The agent ended the connection before the receipt.");
-            if (reply.Type != "receipt" || reply.Receipt is null)
+            if (reply.Type != SessionWire.Receipt || reply.Receipt is null)
             {
                 throw new SessionProtocolException("protocol-error", $"The agent answered the close with '{reply.Type}', not a receipt.");
             }
@@ -291,7 +291,7 @@ public sealed class SupportSession : IDisposable
 
         try
         {
-            await SupportAgent.SendAsync(_channel, new SessionMessage { Type = "heartbeat" }, CancellationToken.None).ConfigureAwait(false);
+            await SessionWire.SendAsync(_channel, new SessionMessage { Type = SessionWire.Heartbeat }, CancellationToken.None).ConfigureAwait(false);
         }
         catch (IOException)
         {
@@ -320,7 +320,7 @@ public sealed class SupportSession : IDisposable
         try
         {
             string id = NextRequestId();
-            await SupportAgent.SendAsync(_channel, request with { RequestId = id }, cancellationToken).ConfigureAwait(false);
+            await SessionWire.SendAsync(_channel, request with { RequestId = id }, cancellationToken).ConfigureAwait(false);
             return await AwaitResultAsync(id, cancellationToken, viewDestination).ConfigureAwait(false);
         }
         finally
@@ -380,26 +380,26 @@ public sealed class SupportSession : IDisposable
         (long Bytes, string Hash)? streamed = null;
         while (true)
         {
-            SessionMessage reply = await SupportAgent.ReceiveAsync(_channel, cancellationToken).ConfigureAwait(false)
+            SessionMessage reply = await SessionWire.ReceiveAsync(_channel, cancellationToken).ConfigureAwait(false)
                 ?? throw new SessionProtocolException("protocol-error", "The agent ended the connection during a request.");
-            if (reply.Type == "pending-approval" && reply.RequestId == id)
+            if (reply.Type == SessionWire.PendingApproval && reply.RequestId == id)
             {
                 ApprovalPending?.Invoke(reply.ApprovalText ?? string.Empty);
                 continue;
             }
 
-            if (reply.Type == "view-stream" && reply.RequestId == id && viewDestination is not null && _streams is not null && streamed is null)
+            if (reply.Type == SessionWire.ViewStream && reply.RequestId == id && viewDestination is not null && _streams is not null && streamed is null)
             {
                 streamed = await ReceiveViewAsync(reply, viewDestination, cancellationToken).ConfigureAwait(false);
                 continue;
             }
 
-            if (reply.Type == "refused")
+            if (reply.Type == SessionWire.Refused)
             {
                 throw new SessionProtocolException(reply.Code ?? "refused", "The agent ended the session: " + reply.Sentence);
             }
 
-            if (reply.Type != "result" || reply.RequestId != id)
+            if (reply.Type != SessionWire.Result || reply.RequestId != id)
             {
                 throw new SessionProtocolException("protocol-error", $"The agent answered request {id} with '{reply.Type}'.");
             }

@@ -303,6 +303,28 @@ public sealed class SupportSessionTests
     }
 
     [Fact]
+    public async Task ATamperedPush_IsRefusedWithASignedReceipt_AuditedAsRefused_AndNoApproverIsAsked()
+    {
+        await using SessionWorld world = await SessionWorld.StartAsync();
+        string package = await world.BuildFixAsync("2.4.0");
+        byte[] bytes = await File.ReadAllBytesAsync(package);
+        bytes[^10] ^= 0x01; // inside the payload: the manifest still verifies, a chunk does not
+        await File.WriteAllBytesAsync(package, bytes);
+        await using SupportConsoleConnection connection = await world.OpenSessionAsync();
+
+        FixPushResult pushed = await connection.Session.PushFixAsync(package, "ticket 4711: rounding fix", world.Token);
+
+        pushed.Succeeded.Should().BeFalse();
+        pushed.Code.Should().Be("fix-hash-mismatch");
+        InstallReceipt refused = InstallReceipt.FromEnvelope(pushed.InstallReceipt!);
+        refused.Outcome.Should().Be(InstallResult.Refused);
+        world.Approver.Asked.Should().BeEmpty("a package that does not verify is never put to the approver");
+        (await world.AuditEventsAsync()).Should().ContainSingle(e => e.Kind == RemoteSupport.Audit.AuditEventKind.FixRefused);
+        world.Installer.InstalledVersion("ledger").Should().BeNull();
+        Directory.EnumerateFiles(world.Inbox).Should().BeEmpty();
+    }
+
+    [Fact]
     public async Task ARefusedPush_IsAnsweredWithoutHangingTheConsole_AndTheNextPushWorks()
     {
         await using SessionWorld world = await SessionWorld.StartAsync();
@@ -331,7 +353,7 @@ public sealed class SupportSessionTests
         var (first, channel) = await world.DialAsync();
         using (SupportSession session = await SupportSession.OpenAsync(channel, new MultiplexedSessionStreams(first), world.Token))
         {
-            await SupportAgent.SendAsync(channel, new SessionMessage
+            await SessionWire.SendAsync(channel, new SessionMessage
             {
                 Type = "request", RequestId = "r1", Operation = SupportOperation.InstallFix, Stream = "fix/r1", PackageLength = bytes.Length, Reason = "fix",
             }, world.Token);
