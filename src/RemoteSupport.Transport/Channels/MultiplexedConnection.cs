@@ -36,6 +36,17 @@ public sealed partial class MultiplexedConnection : IAsyncDisposable
     /// <summary>Control frames waiting to be sent beyond which a peer that keeps asking (pings) while not reading is cut off.</summary>
     internal const int MaxPendingControlFrames = 4096;
 
+    // Which lock guards which field:
+    // - Sync (the connection's lock) guards the channel table (_channels), the queues the writer drains
+    //   (_control, _ready, _waitingForConnectionCredit), the pings (_pings, _nextPingId, _keepAliveSentAt),
+    //   both connection windows (_connectionSendCredit, _connectionReceiveCredit, _connectionConsumedUnacknowledged),
+    //   the id counters (_nextLocalId, _highestRemoteId, _remoteOpen) and the closing state (_peerGoingAway,
+    //   _shuttingDown, _closeRequested, _tellPeer, _closeReason, _failure, _closed). Never held across an await.
+    // - Each channel's SendLock guards its send-side state, ReceiveLock its receive-side state (MultiplexedChannel).
+    //   Order: the writer takes Sync inside a channel's SendLock (SendFrom), so code holding Sync never takes a
+    //   SendLock.
+    // - Lock-free: _wakePending, _writerRunning and _readLoopThread (Interlocked), _lastReceivedAt (Volatile);
+    //   _receivePending belongs to the read loop alone. The readonly fields are set in the constructor.
     private readonly FrameLink _link;
     private readonly MultiplexerOptions _options;
     private readonly TimeProvider _time;
