@@ -65,7 +65,8 @@ public sealed class SupportAgentParts
     /// <value>The default is 8 MiB.</value>
     public long MaxViewBytes { get; set; } = 8L * 1024 * 1024;
 
-    /// <summary>Gets or sets how long the vendor waits for an approver before the request is denied. Default 5 minutes.</summary>
+    /// <summary>Gets or sets how long the vendor waits for an approver before the request is denied.</summary>
+    /// <value>The default is 5 minutes.</value>
     public TimeSpan ApprovalTimeout { get; set; } = TimeSpan.FromMinutes(5);
 
     /// <summary>Gets the diagnostics the integrator registered, by name: each returns its report.</summary>

@@ -8,7 +8,8 @@ public sealed class MultiplexerOptions
     /// <summary>The largest window the protocol allows (2^31 - 1 bytes).</summary>
     public const int MaxWindow = int.MaxValue;
 
-    /// <summary>Gets or sets how many channels the peer may have open at once; opens beyond it are refused. Default 100.</summary>
+    /// <summary>Gets or sets how many channels the peer may have open at once; opens beyond it are refused.</summary>
+    /// <value>The default is 100.</value>
     public int MaxChannels { get; set; } = 100;
 
     /// <summary>
@@ -17,7 +18,8 @@ public sealed class MultiplexerOptions
     /// </summary>
     public int ChannelWindow { get; set; } = 128 * 1024;
 
-    /// <summary>Gets or sets how many bytes the peer may send on all channels together before they are consumed. Default 1 MiB.</summary>
+    /// <summary>Gets or sets how many bytes the peer may send on all channels together before they are consumed.</summary>
+    /// <value>The default is 1 MiB.</value>
     public int ConnectionWindow { get; set; } = 1024 * 1024;
 
     /// <summary>
@@ -27,13 +29,16 @@ public sealed class MultiplexerOptions
     /// </summary>
     public int SendBufferSize { get; set; } = 256 * 1024;
 
-    /// <summary>Gets or sets the largest message <see cref="MultiplexedChannel.ReceiveMessageAsync"/> accepts. Default 16 MiB.</summary>
+    /// <summary>Gets or sets the largest message <see cref="MultiplexedChannel.ReceiveMessageAsync"/> accepts.</summary>
+    /// <value>The default is 16 MiB.</value>
     public int MaxMessageSize { get; set; } = 16 * 1024 * 1024;
 
-    /// <summary>Gets or sets how long the connection may be silent before a keepalive ping is sent; infinite turns keepalive off. Default 30 s.</summary>
+    /// <summary>Gets or sets how long the connection may be silent before a keepalive ping is sent; infinite turns keepalive off.</summary>
+    /// <value>The default is 30 s.</value>
     public TimeSpan KeepAliveInterval { get; set; } = TimeSpan.FromSeconds(30);
 
-    /// <summary>Gets or sets how long a keepalive ping may go unanswered before the connection is closed. Default 20 s.</summary>
+    /// <summary>Gets or sets how long a keepalive ping may go unanswered before the connection is closed.</summary>
+    /// <value>The default is 20 s.</value>
     public TimeSpan KeepAliveTimeout { get; set; } = TimeSpan.FromSeconds(20);
 
     /// <summary>Gets or sets the clock for keepalive and round-trip times.</summary>

@@ -20,7 +20,8 @@ public sealed class SupportConnectionOptions
     /// <summary>Gets or sets the channel limits.</summary>
     public MultiplexerOptions? Channels { get; set; }
 
-    /// <summary>Gets or sets how long an orderly close may take before the connection is aborted. Default 10 s.</summary>
+    /// <summary>Gets or sets how long an orderly close may take before the connection is aborted.</summary>
+    /// <value>The default is 10 s.</value>
     public TimeSpan CloseTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
