@@ -88,7 +88,10 @@ public sealed record ApprovalRequest
 
         // The vendor's words, quoted on one line; Validate refuses control, format and separator characters.
         text.Append(CultureInfo.InvariantCulture, $"Reason (the vendor's words): {VendorText.Quote(Reason)}\n");
-        text.Append(CultureInfo.InvariantCulture, $"Ticket (the vendor's words): {(Ticket is null ? "none" : VendorText.Quote(Ticket))}\n");
+        if (Ticket is not null)
+        {
+            text.Append(CultureInfo.InvariantCulture, $"Ticket (the vendor's words): {VendorText.Quote(Ticket)}\n"); // no line when the vendor gave none
+        }
         text.Append(CultureInfo.InvariantCulture, $"Session: {SessionId}\n");
         text.Append(CultureInfo.InvariantCulture, $"Requested at {RequestedAt:yyyy-MM-dd HH:mm:ss}Z for {TimeSpan.FromSeconds(RequestedDurationSeconds):c}.\n");
         return text.ToString();

@@ -26,6 +26,16 @@ public sealed class ConsentGateTests : IDisposable
     }
 
     [Fact]
+    public async Task ARequestWithoutATicket_IsRenderedWithoutAnEmptyTicketLine()
+    {
+        ConsentDecision withTicket = await _f.Gate().DecideAsync(_f.Request());
+        ConsentDecision withoutTicket = await _f.Gate().DecideAsync(_f.Request() with { Ticket = null });
+
+        withTicket.ApprovalRequest!.RenderText().Split('\n').Should().Contain("Ticket (the vendor's words): \"T-1234\"");
+        withoutTicket.ApprovalRequest!.RenderText().Should().NotContain("Ticket").And.NotContain("none");
+    }
+
+    [Fact]
     public async Task View_WithITApproval_IsGranted_AndTheUseIsCounted()
     {
         ConsentRequest request = _f.Request();
