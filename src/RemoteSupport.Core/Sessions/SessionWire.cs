@@ -19,7 +19,7 @@ internal static class SessionWire
     public const string Request = "request";
     public const string PendingApproval = "pending-approval";
     public const string ViewStream = "view-stream";
-    public const string Result = "result";
+    public const string OperationResult = "result";
     public const string Heartbeat = "heartbeat";
     public const string Close = "close";
     public const string Receipt = "receipt";

@@ -1,17 +1,9 @@
-using System.Diagnostics;
 using System.Globalization;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
-using RemoteSupport.Audit;
 using RemoteSupport.Authorization;
 using RemoteSupport.Consent;
 using RemoteSupport.DataFiles;
-using RemoteSupport.Documents;
-using RemoteSupport.Fixes;
 using RemoteSupport.GroundRules;
-using RemoteSupport.Identities;
 using RemoteSupport.Journal;
-using RemoteSupport.Ledger;
 
 namespace RemoteSupport.Sessions;
 

@@ -1,8 +1,6 @@
-using System.Globalization;
 using Microsoft.Extensions.Logging;
 using RemoteSupport.Audit;
 using RemoteSupport.Documents;
-using RemoteSupport.GroundRules;
 using RemoteSupport.Ledger;
 
 namespace RemoteSupport.Sessions;

@@ -1,17 +1,11 @@
 using System.Diagnostics;
 using System.Globalization;
-using Microsoft.Extensions.Logging;
-using Microsoft.Extensions.Logging.Abstractions;
 using RemoteSupport.Audit;
 using RemoteSupport.Authorization;
 using RemoteSupport.Consent;
 using RemoteSupport.DataFiles;
 using RemoteSupport.Documents;
-using RemoteSupport.Fixes;
 using RemoteSupport.GroundRules;
-using RemoteSupport.Identities;
-using RemoteSupport.Journal;
-using RemoteSupport.Ledger;
 
 namespace RemoteSupport.Sessions;
 
@@ -376,7 +370,7 @@ public sealed partial class SupportAgent
             AgentLog.Operation(Options.Logger, id, requestId, operationName, target, outcome);
             return new SessionMessage
             {
-                Type = SessionWire.Result,
+                Type = SessionWire.OperationResult,
                 RequestId = requestId,
                 Succeeded = succeeded,
                 Code = code,

@@ -399,7 +399,7 @@ public sealed class SupportSession : IDisposable
                 throw new SessionProtocolException(reply.Code ?? "refused", "The agent ended the session: " + reply.Sentence);
             }
 
-            if (reply.Type != SessionWire.Result || reply.RequestId != id)
+            if (reply.Type != SessionWire.OperationResult || reply.RequestId != id)
             {
                 throw new SessionProtocolException("protocol-error", $"The agent answered request {id} with '{reply.Type}'.");
             }

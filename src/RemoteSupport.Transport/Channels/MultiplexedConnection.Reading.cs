@@ -1,11 +1,9 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Globalization;
-using System.IO.Pipelines;
 using System.Text;
 using RemoteSupport.Transport.Framing;
 using RemoteSupport.Transport.Security;
-using Signals = System.Threading.Channels;
 
 namespace RemoteSupport.Transport.Channels;
 

@@ -1,7 +1,5 @@
-using System.Buffers;
 using System.Buffers.Binary;
 using System.Globalization;
-using System.IO.Pipelines;
 using System.Text;
 using RemoteSupport.Transport.Framing;
 using RemoteSupport.Transport.Security;

@@ -2,7 +2,6 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Globalization;
 using System.Text;
-using RemoteSupport.Identities;
 using RemoteSupport.Transport.Framing;
 using RemoteSupport.Transport.Security.Noise;
 using RemoteSupport.Transport.Transports;

@@ -3,7 +3,6 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
-using RemoteSupport.Sessions;
 using RemoteSupport.Transport.Channels;
 using RemoteSupport.Transport.Framing;
 using RemoteSupport.Transport.Security;
