@@ -113,6 +113,41 @@ public sealed record Checkpoint(string Origin, long Size, byte[] Root)
         return false;
     }
 
+    /// <summary>Parses a signed note and verifies a signature by <paramref name="key"/> under any key name the note's signature lines carry.</summary>
+    /// <returns><see langword="true"/> with the checkpoint and the key name; otherwise a sentence saying what is wrong.</returns>
+    internal static bool TryVerifyBy(string note, PartyKey key, [NotNullWhen(true)] out Checkpoint? checkpoint, out string keyName, out string error)
+    {
+        ArgumentNullException.ThrowIfNull(note);
+        checkpoint = null;
+        keyName = string.Empty;
+        error = "The checkpoint is not a signed note (no blank line before the signatures).";
+        int split = note.IndexOf("\n\n", StringComparison.Ordinal);
+        if (split < 0 || note.Length > 64 * 1024)
+        {
+            return false;
+        }
+
+        error = $"No valid signature by {key.KeyId} on the checkpoint.";
+        foreach (string line in note[(split + 2)..].Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            string[] parts = line.Split(' ');
+            if (parts.Length != 3 || parts[0] != EmDash.ToString())
+            {
+                continue;
+            }
+
+            if (TryVerify(note, parts[1], key, out checkpoint, out string problem))
+            {
+                keyName = parts[1];
+                return true;
+            }
+
+            error = problem;
+        }
+
+        return false;
+    }
+
     private static void ValidateKeyName(string keyName)
     {
         if (string.IsNullOrEmpty(keyName) || keyName.Any(c => char.IsWhiteSpace(c) || c == '+'))

@@ -62,6 +62,7 @@ public sealed class StatementIssuer : IDisposable
     /// <see cref="InlineLineLimit"/> lines writes them as CSV to <paramref name="linesCsv"/>, bound into the signed document by hash.
     /// </summary>
     /// <exception cref="InvalidOperationException">The month was already issued, or has not ended, or a large statement has no lines stream.</exception>
+    /// <exception cref="ArgumentException"><paramref name="ledgerCheckpoint"/> is not signed by <paramref name="signer"/>, or does not cover exactly the ledger's records with their root.</exception>
     public async Task<SignedEnvelope> IssueAsync(
         ChargeLedger ledger, string customerId, YearMonth month, string timeZone, string ledgerCheckpoint, PartyIdentity signer,
         Stream? linesCsv, CancellationToken cancellationToken)
@@ -129,6 +130,7 @@ public sealed class StatementIssuer : IDisposable
         // size), it was incurred before S's period end, and it was due at that time.
         List<MonthlyStatement> earlier = _issued.Where(s => s.CustomerId == customerId).ToList();
         (IReadOnlyList<ChargeEntry> entries, long ledgerSize) = ledger.Snapshot();
+        CheckLedgerCheckpoint(ledger, ledgerCheckpoint, signer, ledgerSize);
         var lines = new List<StatementLine>();
         var held = new List<StatementLine>();
         var disputed = new List<StatementLine>();
@@ -187,6 +189,31 @@ public sealed class StatementIssuer : IDisposable
         }
 
         return signed;
+    }
+
+    /// <summary>
+    /// The statement signs only a checkpoint of the ledger it read: signed by the statement's signer,
+    /// covering exactly the records read, with the root of those records. Anything else is refused.
+    /// </summary>
+    private static void CheckLedgerCheckpoint(ChargeLedger ledger, string ledgerCheckpoint, PartyIdentity signer, long ledgerSize)
+    {
+        ArgumentNullException.ThrowIfNull(ledgerCheckpoint);
+        if (!Checkpoint.TryVerifyBy(ledgerCheckpoint, signer.PublicKey, out Checkpoint? checkpoint, out _, out string error))
+        {
+            Error.Argument(nameof(ledgerCheckpoint), $"The ledger checkpoint is not one the statement's signer ({signer.PublicKey.KeyId}) signed: {error}");
+        }
+
+        if (checkpoint.Size != ledgerSize)
+        {
+            Error.Argument(nameof(ledgerCheckpoint), string.Create(CultureInfo.InvariantCulture,
+                $"The ledger checkpoint covers {checkpoint.Size} records; the ledger the statement reads holds {ledgerSize}. Sign a checkpoint of the ledger as it is now."));
+        }
+
+        if (!checkpoint.Root.AsSpan().SequenceEqual(ledger.Journal.Root(ledgerSize)))
+        {
+            Error.Argument(nameof(ledgerCheckpoint), string.Create(CultureInfo.InvariantCulture,
+                $"The ledger checkpoint's root is not the root of this ledger's {ledgerSize} records."));
+        }
     }
 
     private static Dictionary<string, long> Sum(List<StatementLine> lines, Func<StatementLine, string> key)

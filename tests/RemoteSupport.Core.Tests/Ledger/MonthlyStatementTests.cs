@@ -234,6 +234,35 @@ public sealed class MonthlyStatementTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task ALedgerCheckpointThatIsNotOfTheLedgerRead_IsRefused_AndNothingIsIssued()
+    {
+        (ChargeLedger ledger, StatementIssuer issuer) = await OpenAsync("Europe/Berlin");
+        await ledger.RecordAsync(Charge("a", 100, new DateTimeOffset(2026, 11, 3, 9, 0, 0, TimeSpan.Zero)));
+        await ledger.RecordAsync(Charge("b", 200, new DateTimeOffset(2026, 11, 4, 9, 0, 0, TimeSpan.Zero)));
+        using var stranger = PartyIdentity.Create("contoso", PartyRole.Vendor);
+        long size = _ledgerJournal!.Count;
+        string origin = "fabrikam.example/ledger";
+        (string Claim, string Because)[] falseClaims =
+        [
+            ("hello", "not a signed note"),
+            (new Checkpoint(origin, size - 1, _ledgerJournal.Root(size - 1)).Sign("contoso-billing", _f.Vendor), "covers 1 records; the ledger the statement reads holds 2"),
+            (new Checkpoint(origin, size, new byte[32]).Sign("contoso-billing", _f.Vendor), "root is not the root of this ledger's 2 records"),
+            (new Checkpoint(origin, size, _ledgerJournal.Root()).Sign("contoso-billing", stranger), "not one the statement's signer"),
+        ];
+
+        foreach ((string claim, string because) in falseClaims)
+        {
+            var issue = async () => await issuer.IssueAsync(ledger, "fabrikam", 2026, 11, "Europe/Berlin", claim, _f.Vendor);
+
+            (await issue.Should().ThrowAsync<ArgumentException>(because)).Which.Message.Should().Contain(because);
+        }
+
+        issuer.Issued.Should().BeEmpty("a refused checkpoint issues nothing");
+        string genuine = new Checkpoint(origin, size, _ledgerJournal.Root()).Sign("contoso-billing", _f.Vendor);
+        MonthlyStatement.FromEnvelope(await issuer.IssueAsync(ledger, "fabrikam", 2026, 11, "Europe/Berlin", genuine, _f.Vendor)).Totals["EUR"].Should().Be(300);
+    }
+
+    [Fact]
     public async Task MonthNotEnded_CannotBeIssued()
     {
         (ChargeLedger ledger, StatementIssuer issuer) = await OpenAsync("Europe/Berlin");
