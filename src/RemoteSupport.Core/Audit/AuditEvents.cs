@@ -94,13 +94,14 @@ internal static class AuditEvents
                 ["receipt"] = signed.ToJson(),
             });
 
-    public static AuditEvent ChargeRecorded(DateTimeOffset at, string sessionId, ChargeEntry entry) =>
+    /// <summary>A charge about to be recorded in the ledger; the ledger entry's <c>auditRecord</c> points back at this record.</summary>
+    public static AuditEvent ChargeRecorded(DateTimeOffset at, string sessionId, string idempotencyKey, ChargeKind kind, long amountMinor, string currency) =>
         Event(AuditEventKind.ChargeRecorded, at, sessionId, null, new()
         {
-            ["entry"] = entry.EntryId,
-            ["kind"] = Kebab(entry.Charge.Kind),
-            ["amount-minor"] = Number(entry.Charge.AmountMinor),
-            ["currency"] = entry.Charge.Currency,
+            ["idempotency-key"] = idempotencyKey,
+            ["kind"] = Kebab(kind),
+            ["amount-minor"] = Number(amountMinor),
+            ["currency"] = currency,
         });
 
     public static AuditEvent StatementIssued(DateTimeOffset at, MonthlyStatement statement, SignedEnvelope signed) =>

@@ -220,6 +220,15 @@ public sealed class ChargeLedger : IDisposable
         return entry;
     }
 
+    /// <summary>Finds the entry recorded under <paramref name="idempotencyKey"/>, if any.</summary>
+    internal ChargeEntry? Find(string idempotencyKey)
+    {
+        lock (_entries)
+        {
+            return _byKey.GetValueOrDefault(idempotencyKey);
+        }
+    }
+
     /// <summary>Gets an entry's status now: disputed (until reversed), held (until approved), or due.</summary>
     public ChargeStatus StatusOf(ChargeEntry entry) => StatusAt(entry, long.MaxValue);
 

@@ -127,7 +127,7 @@ public sealed record ChargeRequest
     /// <summary>Gets the evidence: a carrier call record id or an invoice's hash.</summary>
     public string? EvidenceReference { get; init; }
 
-    /// <summary>Gets the audit record backing the charge.</summary>
+    /// <summary>Gets the index of the audit record backing the charge (for a metered session charge, its <c>charge-recorded</c> record, written first).</summary>
     public long? AuditRecord { get; init; }
 
     /// <summary>Gets the entry this one reverses (a correction), if any.</summary>

@@ -8,7 +8,7 @@ namespace RemoteSupport.Ledger;
 /// <summary>
 /// The toll-charge condition for one session: the call setup and the connect time at the rates of the
 /// ground rules in force, recorded idempotently (keyed by the session id) in the ledger, each charge
-/// audited. The ledger judges caps and holds under the same ground rules (one source of the policy).
+/// audited first and its entry pointing back at the audit record (<see cref="ChargeRequest.AuditRecord"/>). The ledger judges caps and holds under the same ground rules (one source of the policy).
 /// </summary>
 internal sealed class SessionMeter(ChargeLedger ledger, GroundRulesBook groundRules, AuditLog audit, TimeProvider time)
 {
@@ -34,9 +34,19 @@ internal sealed class SessionMeter(ChargeLedger ledger, GroundRulesBook groundRu
 
         async Task<(ChargeEntry, ChargeStatus)> ChargeAsync(ChargeKind kind, decimal quantity, string unit, decimal rate, long amount, string description)
         {
+            string key = $"{sessionId}/{AuditEvents.Kebab(kind)}";
+            if (ledger.Find(key) is { } metered)
+            {
+                return (metered, ledger.StatusOf(metered)); // metered before: never billed or audited twice
+            }
+
+            // The audit record first (evidence before effect), then the entry pointing back at it: the
+            // entry's auditRecord names the record, the record names the entry's idempotency key.
+            long auditRecord = await audit.RecordAsync(
+                AuditEvents.ChargeRecorded(time.GetUtcNow(), sessionId, key, kind, amount, card.Currency), CancellationToken.None).ConfigureAwait(false);
             ChargeEntry entry = await ledger.RecordAsync(new ChargeRequest
             {
-                IdempotencyKey = $"{sessionId}/{AuditEvents.Kebab(kind)}",
+                IdempotencyKey = key,
                 CustomerId = customerId,
                 UnitId = unitId,
                 SessionId = sessionId,
@@ -48,8 +58,8 @@ internal sealed class SessionMeter(ChargeLedger ledger, GroundRulesBook groundRu
                 Currency = card.Currency,
                 IncurredAt = openedAt,
                 Description = description,
+                AuditRecord = auditRecord,
             }, CancellationToken.None).ConfigureAwait(false);
-            await audit.RecordAsync(AuditEvents.ChargeRecorded(time.GetUtcNow(), sessionId, entry), CancellationToken.None).ConfigureAwait(false);
             SessionTelemetry.Charges.Add(amount, new KeyValuePair<string, object?>("currency", card.Currency), new KeyValuePair<string, object?>("kind", AuditEvents.Kebab(kind)));
             return (entry, ledger.StatusOf(entry));
         }

@@ -106,6 +106,28 @@ public sealed class SupportSessionTests
     }
 
     [Fact]
+    public async Task EachMeteredCharge_AndItsAuditRecord_PointAtEachOther()
+    {
+        await using SessionWorld world = await SessionWorld.StartAsync();
+        await using (SupportConsoleConnection connection = await world.OpenSessionAsync())
+        {
+            world.Clock.Advance(TimeSpan.FromMinutes(7));
+            await connection.Session.CloseAsync(world.Token);
+        }
+
+        IReadOnlyList<RemoteSupport.Audit.AuditEvent> audit = await world.AuditEventsAsync();
+        world.Ledger.Entries.Should().HaveCount(2);
+        foreach (ChargeEntry entry in world.Ledger.Entries)
+        {
+            entry.Charge.AuditRecord.Should().NotBeNull("the ledger names the audit record backing the charge");
+            RemoteSupport.Audit.AuditEvent record = audit[(int)entry.Charge.AuditRecord!.Value];
+            record.Kind.Should().Be(RemoteSupport.Audit.AuditEventKind.ChargeRecorded);
+            record.Details["idempotency-key"].Should().Be(entry.Charge.IdempotencyKey, "the audit record names the entry it backs");
+            record.Details["amount-minor"].Should().Be(entry.Charge.AmountMinor.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        }
+    }
+
+    [Fact]
     public async Task NoAuthorization_TheSessionIsRefusedAtItsStart_AndBothSidesSeeTheSameRefusal()
     {
         await using SessionWorld world = await SessionWorld.StartAsync(authorize: false);
