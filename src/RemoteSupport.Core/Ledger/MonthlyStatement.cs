@@ -113,6 +113,9 @@ public sealed record MonthlyStatement
     /// <summary>Gets when it was issued.</summary>
     public required DateTimeOffset IssuedAt { get; init; }
 
+    /// <summary>Gets the version of the IANA time zone database the period was computed with (for example <c>2025b</c>), so an auditor recomputes the same bounds.</summary>
+    public string? TzdbVersion { get; init; }
+
     /// <summary>Computes the month's half-open bounds in <paramref name="zone"/>, correct across DST changes and skipped days.</summary>
     public static (DateTimeOffset Start, DateTimeOffset End) MonthBounds(YearMonth month, DateTimeZone zone)
     {
@@ -171,7 +174,7 @@ public sealed record MonthlyStatement
     public string ToText()
     {
         var text = new StringBuilder();
-        text.Append(CultureInfo.InvariantCulture, $"Statement {Number} for {CustomerId}, {Month} ({TimeZone})\n");
+        text.Append(CultureInfo.InvariantCulture, $"Statement {Number} for {CustomerId}, {Month} ({TimeZone}{(TzdbVersion is null ? string.Empty : ", TZDB " + TzdbVersion)})\n");
         text.Append(CultureInfo.InvariantCulture, $"Period {PeriodStart:yyyy-MM-dd HH:mm}Z to {PeriodEnd:yyyy-MM-dd HH:mm}Z (end exclusive)\n\n");
         foreach (StatementLine line in Lines)
         {

@@ -105,6 +105,31 @@ public sealed class StatementIssuer : IDisposable
         return IssueAsync(ledger, customerId, new YearMonth(year, month), timeZone, ledgerCheckpoint, signer, linesCsv, cancellationToken);
     }
 
+    /// <summary>
+    /// Signs a checkpoint of the issued-statements journal (docs/formats/journal.md): with it and an export
+    /// of the journal, an auditor checks that no statement was removed, replaced or slipped in, and that
+    /// each customer's numbers run from 1 without a gap.
+    /// </summary>
+    /// <returns>The signed note.</returns>
+    /// <param name="origin">The journal's origin line (for example <c>contoso.example/statements</c>).</param>
+    /// <param name="keyName">The signature line's key name.</param>
+    /// <param name="signer">The vendor's billing key (the one that signs the statements).</param>
+    /// <param name="cancellationToken">Stops waiting for a statement being issued.</param>
+    public async Task<string> SignCheckpointAsync(string origin, string keyName, PartyIdentity signer, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(origin);
+        await _issuing.WaitAsync(cancellationToken).ConfigureAwait(false); // no statement is appended between the size and the root
+        try
+        {
+            long size = _statements.Count;
+            return new Checkpoint(origin, size, _statements.Root(size)).Sign(keyName, signer);
+        }
+        finally
+        {
+            _issuing.Release();
+        }
+    }
+
     /// <summary>Releases the issuing lock (the journal is the caller's).</summary>
     public void Dispose() => _issuing.Dispose();
 
@@ -179,6 +204,7 @@ public sealed class StatementIssuer : IDisposable
             LinesInline = inline,
             LedgerCheckpoint = ledgerCheckpoint,
             IssuedAt = now,
+            TzdbVersion = DateTimeZoneProviders.Tzdb.VersionId.Replace("TZDB: ", string.Empty, StringComparison.Ordinal),
         };
         SignedEnvelope signed = statement.ToEnvelope().Sign(signer);
         await _statements.AppendAsync(signed.ToUtf8Json(), cancellationToken).ConfigureAwait(false);

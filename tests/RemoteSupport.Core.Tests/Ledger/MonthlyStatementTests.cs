@@ -263,6 +263,40 @@ public sealed class MonthlyStatementTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TheIssuedStatementsJournal_HasSignedCheckpoints_AndEachStatementNamesItsTzdb()
+    {
+        SecurityGroundRules rules = _f.Rules with { TollCharges = _f.Rules.TollCharges with { ApprovalThresholdMinor = long.MaxValue, SessionCapMinor = long.MaxValue, MonthlyCapMinor = long.MaxValue } };
+        await using AppendOnlyJournal ledgerJournal = await AppendOnlyJournal.OpenAsync(_folder.File("ledger.journal"));
+        await using AppendOnlyJournal statementJournal = await AppendOnlyJournal.OpenAsync(_folder.File("statements.journal"));
+        using ChargeLedger ledger = await ChargeLedger.OpenAsync(ledgerJournal, rules, _clock);
+        using StatementIssuer issuer = await StatementIssuer.OpenAsync(statementJournal, _clock);
+        _ledgerJournal = ledgerJournal;
+        await ledger.RecordAsync(Charge("a", 100, new DateTimeOffset(2026, 10, 3, 9, 0, 0, TimeSpan.Zero)));
+        await Issue(ledger, issuer, new YearMonth(2026, 10), "Europe/Berlin");
+        await ledger.RecordAsync(Charge("b", 200, new DateTimeOffset(2026, 11, 3, 9, 0, 0, TimeSpan.Zero)));
+        await Issue(ledger, issuer, new YearMonth(2026, 11), "Europe/Berlin");
+
+        string checkpoint = await issuer.SignCheckpointAsync("contoso.example/statements", "contoso-billing", _f.Vendor);
+        string export = _folder.File("statements-export.journal");
+        await statementJournal.ExportAsync(export);
+
+        (await JournalVerifier.VerifyAsync(export, checkpoint, "contoso-billing", _f.Vendor.PublicKey)).IsValid.Should().BeTrue();
+        MonthlyStatement[] issued = [.. (await AppendOnlyJournal.ReadAllRecordsAsync(export)).Select(r => MonthlyStatement.FromEnvelope(SignedEnvelope.Parse(r)))];
+        issued.Select(s => s.Number).Should().Equal(1, 2);
+        issued.Should().OnlyContain(s => s.TzdbVersion == DateTimeZoneProviders.Tzdb.VersionId.Replace("TZDB: ", string.Empty, StringComparison.Ordinal));
+        issued[0].ToText().Should().Contain("(Europe/Berlin, TZDB " + issued[0].TzdbVersion + ")");
+
+        // A statement removed from the export is found against the checkpoint.
+        string shortened = _folder.File("statements-shortened.journal");
+        await using (AppendOnlyJournal copy = await AppendOnlyJournal.OpenAsync(shortened))
+        {
+            await copy.AppendAsync(await statementJournal.ReadAsync(0));
+        }
+
+        (await JournalVerifier.VerifyAsync(shortened, checkpoint, "contoso-billing", _f.Vendor.PublicKey)).Reason.Should().Be(JournalVerificationFailure.TooFewRecords);
+    }
+
+    [Fact]
     public async Task MonthNotEnded_CannotBeIssued()
     {
         (ChargeLedger ledger, StatementIssuer issuer) = await OpenAsync("Europe/Berlin");
