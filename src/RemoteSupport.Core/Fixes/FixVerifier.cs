@@ -65,8 +65,8 @@ public sealed record FixVerification
     public FixManifest? Manifest { get; init; }
 
     /// <summary>
-    /// Gets the package hash: the SHA-256 of the signed manifest's bytes, which commit to every payload
-    /// byte through the chunk hashes; what an approval binds.
+    /// Gets the package hash: the SHA-256 of the manifest's payload bytes (the document hash), which commit
+    /// to every payload byte through the chunk hashes; what an approval binds.
     /// </summary>
     public string? PackageHash { get; init; }
 }
@@ -113,7 +113,6 @@ public static class FixVerifier
             return Refuse(FixRefusal.Truncated, "The package ends inside its manifest.");
         }
 
-        string packageHash = Sha256Hex.Of(manifestBytes);
         SignedEnvelope envelope;
         try
         {
@@ -123,6 +122,10 @@ public static class FixVerifier
         {
             return Refuse(FixRefusal.Malformed, "The manifest's envelope is malformed: " + ex.Message);
         }
+
+        // The package hash is the document hash of the manifest, as of every document: SHA-256 of the
+        // payload bytes, which re-serialising the envelope (signatures, whitespace) cannot change.
+        string packageHash = DocumentJson.Hash(envelope.Payload.Span);
 
         // The signatures first: a payload nobody trusted signed is never parsed.
         FixVerification? unsigned = CheckSignatures(envelope, trust.Root, now);

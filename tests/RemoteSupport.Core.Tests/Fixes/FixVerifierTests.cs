@@ -44,10 +44,30 @@ public sealed class FixVerifierTests : IDisposable
         result.IsValid.Should().BeTrue(result.Sentence);
         byte[] file = await File.ReadAllBytesAsync(package);
         int manifestLength = (int)System.Buffers.Binary.BinaryPrimitives.ReadUInt32BigEndian(file.AsSpan(8));
-        result.PackageHash.Should().Be(Convert.ToHexStringLower(SHA256.HashData(file.AsSpan(12, manifestLength))), "the package hash is the signed manifest's");
+        SignedEnvelope manifestEnvelope = SignedEnvelope.Parse(file.AsSpan(12, manifestLength).ToArray());
+        result.PackageHash.Should().Be(Convert.ToHexStringLower(SHA256.HashData(manifestEnvelope.Payload.Span)), "the package hash is the manifest's document hash: SHA-256 of its payload");
         (await File.ReadAllBytesAsync(Path.Combine(Staging, "bin", "app.dll"))).Should().Equal(_dll);
         result.Manifest!.Files.Select(f => f.Path).Should().Equal("bin/app.dll", "config/app.json");
         result.Manifest.Files[0].ChunkHashes.Should().HaveCount(4);
+    }
+
+    [Fact]
+    public async Task ThePackageHash_DoesNotChange_WhenTheEnvelopeIsReserialised()
+    {
+        SignedEnvelope signed = Template().ToEnvelope().Sign(_release[0]).Sign(_release[1]);
+        SignedEnvelope reordered = SignedEnvelope.Create(FixManifest.DocumentType, signed.Payload.ToArray())
+            .AddSignature(signed.Signatures[1]).AddSignature(signed.Signatures[0]);
+        string first = Path.Combine(_folder.Path, "first.rsfix");
+        string second = Path.Combine(_folder.Path, "second.rsfix");
+        await FixPackage.WriteAsync(signed, [], first, default);
+        await FixPackage.WriteAsync(reordered, [], second, default);
+
+        FixVerification a = await VerifyAsync(first);
+        FixVerification b = await VerifyAsync(second, "staging-2");
+
+        (await File.ReadAllBytesAsync(first)).Should().NotEqual(await File.ReadAllBytesAsync(second), "the envelopes differ in their signatures' order");
+        a.IsValid.Should().BeTrue(a.Sentence);
+        b.PackageHash.Should().Be(a.PackageHash).And.Be(DocumentJson.Hash(signed.Payload.Span));
     }
 
     [Fact]
