@@ -164,7 +164,7 @@ public sealed record MonthlyStatement
         string[] fields =
         [
             line.Date, line.SessionId, line.UnitId, Kebab(line.Kind), line.Description,
-            line.Quantity.ToString(CultureInfo.InvariantCulture), line.QuantityUnit, line.Rate.ToString(CultureInfo.InvariantCulture),
+            line.Quantity.ToString(CultureInfo.InvariantCulture), line.QuantityUnit, Money.FormatRate(line.Rate, line.Currency),
             Money.Format(line.AmountMinor, line.Currency), line.Currency, status, line.EntryId,
         ];
         return string.Join(',', fields.Select(Quote)) + "\r\n";
@@ -239,10 +239,31 @@ public static class Money
     };
 
     /// <summary>Formats <paramref name="minor"/> units, for example 1234 EUR as <c>12.34</c>.</summary>
+    /// <returns>The amount in major units with exactly the currency's exponent of decimals.</returns>
+    /// <param name="minor">The amount in minor units.</param>
+    /// <param name="currency">The ISO 4217 currency code.</param>
     public static string Format(long minor, string currency)
     {
         int exponent = Exponent(currency);
-        decimal value = minor / (decimal)Math.Pow(10, exponent);
+        decimal value = minor / Scale(exponent);
         return value.ToString("F" + exponent.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
     }
+
+    /// <summary>
+    /// Formats a rate given in (possibly fractional) minor units in major units, exactly and with at least
+    /// the currency's exponent of decimals: 2 EUR-cents per second as <c>0.02</c>, 2.5 as <c>0.025</c>.
+    /// </summary>
+    /// <returns>The rate in major units, invariant culture, no exponent notation.</returns>
+    /// <param name="minor">The rate in minor units.</param>
+    /// <param name="currency">The ISO 4217 currency code.</param>
+    public static string FormatRate(decimal minor, string currency)
+    {
+        int exponent = Exponent(currency);
+        decimal value = minor / Scale(exponent);
+        string exact = value.ToString("0.############################", CultureInfo.InvariantCulture);
+        int decimals = exact.Contains('.', StringComparison.Ordinal) ? exact.Length - exact.IndexOf('.', StringComparison.Ordinal) - 1 : 0;
+        return decimals >= exponent ? exact : value.ToString("F" + exponent.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
+    }
+
+    private static decimal Scale(int exponent) => exponent switch { 0 => 1m, 2 => 100m, 3 => 1000m, _ => (decimal)Math.Pow(10, exponent) };
 }

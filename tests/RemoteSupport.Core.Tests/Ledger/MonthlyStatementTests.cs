@@ -297,6 +297,83 @@ public sealed class MonthlyStatementTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TheCsv_ReadWithTheRulesAsWritten_HasRateAndAmountInMajorUnits_AndQuotesWhatNeedsIt()
+    {
+        (ChargeLedger ledger, StatementIssuer issuer) = await OpenAsync("Europe/Berlin");
+        await ledger.RecordAsync(Charge("connect", 720, new DateTimeOffset(2026, 11, 3, 9, 0, 0, TimeSpan.Zero), "Connect time, \"long\"\nsecond line") with
+        {
+            Kind = ChargeKind.ConnectTime, Quantity = 300, QuantityUnit = "second", Rate = 2.4m,
+        });
+        MonthlyStatement statement = MonthlyStatement.FromEnvelope(await Issue(ledger, issuer, new YearMonth(2026, 11), "Europe/Berlin"));
+
+        string csv = statement.ToCsv();
+        List<string[]> records = ReadCsv(csv);
+
+        records[0].Should().Equal("date", "session", "unit", "kind", "description", "quantity", "unit_of_quantity", "rate", "amount", "currency", "status", "entry");
+        records.Should().HaveCount(2);
+        string[] line = records[1];
+        line[3].Should().Be("connect-time");
+        line[4].Should().Be("Connect time, \"long\"\nsecond line", "a field with a comma, a quote or a line break is quoted, quotes doubled");
+        (line[5], line[6], line[7], line[8], line[9], line[10]).Should().Be(("300", "second", "0.024", "7.20", "EUR", "due"),
+            "rate and amount are both in major units of the currency");
+        Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(csv))).Should().Be(statement.LinesSha256,
+            "linesSha256 covers the whole CSV, header included");
+    }
+
+    /// <summary>RFC 4180 as ledger.md states it: CRLF between records, fields in quotes when they hold a comma, a quote, CR or LF, quotes doubled.</summary>
+    private static List<string[]> ReadCsv(string csv)
+    {
+        var records = new List<string[]>();
+        var fields = new List<string>();
+        var field = new System.Text.StringBuilder();
+        bool quoted = false;
+        for (int i = 0; i < csv.Length; i++)
+        {
+            char c = csv[i];
+            if (quoted)
+            {
+                if (c == '"' && i + 1 < csv.Length && csv[i + 1] == '"')
+                {
+                    field.Append('"');
+                    i++;
+                }
+                else if (c == '"')
+                {
+                    quoted = false;
+                }
+                else
+                {
+                    field.Append(c);
+                }
+            }
+            else if (c == '"')
+            {
+                quoted = true;
+            }
+            else if (c == ',')
+            {
+                fields.Add(field.ToString());
+                field.Clear();
+            }
+            else if (c == '\r' && i + 1 < csv.Length && csv[i + 1] == '\n')
+            {
+                fields.Add(field.ToString());
+                field.Clear();
+                records.Add([.. fields]);
+                fields.Clear();
+                i++;
+            }
+            else
+            {
+                c.Should().NotBe('\n', "outside quotes a record ends with CRLF only");
+                field.Append(c);
+            }
+        }
+
+        return records;
+    }
+
+    [Fact]
     public async Task MonthNotEnded_CannotBeIssued()
     {
         (ChargeLedger ledger, StatementIssuer issuer) = await OpenAsync("Europe/Berlin");
