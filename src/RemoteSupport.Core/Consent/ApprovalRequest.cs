@@ -93,7 +93,7 @@ public sealed record ApprovalRequest
             text.Append(CultureInfo.InvariantCulture, $"Ticket (the vendor's words): {VendorText.Quote(Ticket)}\n"); // no line when the vendor gave none
         }
         text.Append(CultureInfo.InvariantCulture, $"Session: {SessionId}\n");
-        text.Append(CultureInfo.InvariantCulture, $"Requested at {RequestedAt:yyyy-MM-dd HH:mm:ss}Z for {TimeSpan.FromSeconds(RequestedDurationSeconds):c}.\n");
+        text.Append(CultureInfo.InvariantCulture, $"Requested at {RequestedAt.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z for {TimeSpan.FromSeconds(RequestedDurationSeconds):c}.\n");
         return text.ToString();
     }
 
