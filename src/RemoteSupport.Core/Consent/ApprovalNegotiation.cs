@@ -9,7 +9,7 @@ namespace RemoteSupport.Consent;
 /// customer's approver is asked (the vendor is told what the approver reads, and waits, at most the
 /// approval timeout), then the gate again with the signed approval.
 /// </summary>
-internal sealed class ApprovalNegotiation(ConsentGate gate, IApprovalPrompt? prompt, TimeSpan timeout, TimeProvider time)
+internal sealed class ApprovalNegotiation(ConsentGate gate, IConsentAuditSink audit, IApprovalPrompt? prompt, TimeSpan timeout, TimeProvider time)
 {
     /// <summary>Decides <paramref name="request"/>, asking the approver when the gate needs an approval.</summary>
     /// <returns>The decision, and the code to report when it is not a grant (a consent reason in kebab case, or <c>approval-required</c>, <c>approval-refused</c>, <c>approval-timed-out</c>).</returns>
@@ -24,6 +24,11 @@ internal sealed class ApprovalNegotiation(ConsentGate gate, IApprovalPrompt? pro
         if (decision.Outcome == ConsentOutcome.NeedsApproval)
         {
             (decision, code) = await AskApproverAsync(request, decision, approverAsked, cancellationToken).ConfigureAwait(false);
+            if (code is not null)
+            {
+                // No approver, a refusal, no answer in time: the final denial is on record as the gate's decisions are.
+                await audit.RecordAsync(decision, cancellationToken).ConfigureAwait(false);
+            }
         }
 
         return (decision, code ?? JsonNamingPolicy.KebabCaseLower.ConvertName(decision.Reason.ToString()));
@@ -43,7 +48,8 @@ internal sealed class ApprovalNegotiation(ConsentGate gate, IApprovalPrompt? pro
         SignedEnvelope? approval;
         try
         {
-            approval = await prompt.RequestApprovalAsync(pending.ApprovalRequest, linked.Token).ConfigureAwait(false);
+            // WaitAsync: a prompt that ignores its token still cannot hold the session past the timeout.
+            approval = await prompt.RequestApprovalAsync(pending.ApprovalRequest, linked.Token).AsTask().WaitAsync(linked.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {

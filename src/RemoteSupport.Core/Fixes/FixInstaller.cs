@@ -155,10 +155,10 @@ public sealed class FixInstaller
         ArgumentNullException.ThrowIfNull(package);
         ArgumentNullException.ThrowIfNull(context);
         FileStream installLock = AcquireLock();
+        string transaction = Path.Combine(_work, "tx-" + Guid.NewGuid().ToString("N"));
         try
         {
             await RecoverLocked().ConfigureAwait(false);
-            string transaction = Path.Combine(_work, "tx-" + Guid.NewGuid().ToString("N"));
             string staging = Path.Combine(transaction, "staged");
             string? installed = Highest(context.InstalledVersion, InstalledVersion(context.Product));
             FixVerification verified = await FixVerifier.VerifyAsync(package, trust, context with { InstalledVersion = installed }, staging, _time, cancellationToken).ConfigureAwait(false);
@@ -166,6 +166,7 @@ public sealed class FixInstaller
         }
         catch
         {
+            DeleteQuietly(transaction); // a staging that failed midway (a full disk, a cancellation) is not left behind
             await installLock.DisposeAsync().ConfigureAwait(false);
             throw;
         }
@@ -184,10 +185,22 @@ public sealed class FixInstaller
             Error.Argument(nameof(staged), "Only a package of this installer that did not verify is refused this way.");
         }
 
+        return RefuseCoreAsync(staged);
+    }
+
+    private async Task<SignedEnvelope> RefuseCoreAsync(StagedFix staged)
+    {
         staged.Consume();
-        DeleteQuietly(staged.Transaction);
-        FixVerification verified = staged.Verification;
-        return ReceiptAsync(verified.Manifest, verified.PackageHash, staged.SessionId, InstallResult.Refused, verified.Sentence, []);
+        try
+        {
+            DeleteQuietly(staged.Transaction);
+            FixVerification verified = staged.Verification;
+            return await ReceiptAsync(verified.Manifest, verified.PackageHash, staged.SessionId, InstallResult.Refused, verified.Sentence, []).ConfigureAwait(false);
+        }
+        finally
+        {
+            await staged.ReleaseLockAsync().ConfigureAwait(false);
+        }
     }
 
     /// <summary>
@@ -212,6 +225,18 @@ public sealed class FixInstaller
         }
 
         staged.Consume();
+        try
+        {
+            return await InstallStagedAsync(staged, consent, healthCheck, cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            await staged.ReleaseLockAsync().ConfigureAwait(false);
+        }
+    }
+
+    private async Task<SignedEnvelope> InstallStagedAsync(StagedFix staged, ConsentDecision consent, Func<CancellationToken, Task<bool>> healthCheck, CancellationToken cancellationToken)
+    {
         string transaction = staged.Transaction;
         string staging = staged.Staging;
         string sessionId = staged.SessionId;
@@ -538,13 +563,21 @@ public sealed class StagedFix : IAsyncDisposable
     /// <returns>A task that completes when the lock is released.</returns>
     public async ValueTask DisposeAsync()
     {
-        if (Interlocked.Exchange(ref _consumed, 1) == 0 && Directory.Exists(Transaction))
+        try
         {
-            Directory.Delete(Transaction, recursive: true);
+            if (Interlocked.Exchange(ref _consumed, 1) == 0 && Directory.Exists(Transaction))
+            {
+                Directory.Delete(Transaction, recursive: true);
+            }
         }
-
-        await _lock.DisposeAsync().ConfigureAwait(false);
+        finally
+        {
+            await ReleaseLockAsync().ConfigureAwait(false);
+        }
     }
+
+    /// <summary>Releases the install lock (once; installing, refusing and disposing each end with it).</summary>
+    internal ValueTask ReleaseLockAsync() => _lock.DisposeAsync();
 
     internal void Consume()
     {

@@ -67,6 +67,8 @@ internal sealed class FixReception(FixInstallOptions fixes)
         string file = Path.Combine(fixes.Inbox, $"{sessionId}-{Guid.NewGuid():n}.rsfix");
         try
         {
+            // A line that drops while the package arrives throws from here and ends the session; only the
+            // unit's own files are answered as a failed install below.
             switch (await ReceivePackageAsync(source, file, length, cancellationToken).ConfigureAwait(false))
             {
                 case Received.Truncated:
@@ -75,13 +77,16 @@ internal sealed class FixReception(FixInstallOptions fixes)
                     return Failed("failed", "The unit could not store the package in its inbox.");
             }
 
-            return await InstallAsync(file, sessionId, decide, cancellationToken).ConfigureAwait(false);
-        }
-        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
-        {
-            // The unit's own files failed (a full disk, another install running: FixInstallBusyException): the
-            // session goes on. Anything else is a bug and ends the session.
-            return Failed("failed", "The install failed on the unit: " + ex.Message);
+            try
+            {
+                return await InstallAsync(file, sessionId, decide, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is IOException or UnauthorizedAccessException)
+            {
+                // The unit's own files failed (a full disk, another install running: FixInstallBusyException):
+                // the session goes on. Anything else is a bug and ends the session.
+                return Failed("failed", "The install failed on the unit: " + ex.Message);
+            }
         }
         finally
         {

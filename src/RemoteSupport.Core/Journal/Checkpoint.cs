@@ -35,6 +35,11 @@ public sealed record Checkpoint(string Origin, long Size, byte[] Root)
     public string Sign(string keyName, PartyIdentity signer)
     {
         ValidateKeyName(keyName);
+        if (string.IsNullOrEmpty(Origin) || Origin.Contains('\n', StringComparison.Ordinal))
+        {
+            Error.Argument(nameof(Origin), "A checkpoint's origin is one non-empty line: a line break would let it carry another size and root.");
+        }
+
         ArgumentNullException.ThrowIfNull(signer);
         string body = Body;
         byte[] signature = signer.Sign(Encoding.UTF8.GetBytes(body));

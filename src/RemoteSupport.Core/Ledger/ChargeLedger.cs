@@ -168,7 +168,9 @@ public sealed class ChargeLedger : IDisposable
                 }
             }
 
-            if (StatusOf(original) == ChargeStatus.Held)
+            // Held (and never approved), whatever its dispute: it was never due, so a reversal would credit
+            // money never billed.
+            if (original.Status == ChargeStatus.Held && !_approved.ContainsKey(entryId))
             {
                 throw new InvalidOperationException($"Entry {entryId} is held, not due: there is nothing to reverse.");
             }

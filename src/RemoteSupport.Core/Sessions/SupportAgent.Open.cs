@@ -69,7 +69,7 @@ public sealed partial class SupportAgent : IAsyncDisposable
                 HelloTimeout = options.HelloTimeout,
                 ApprovalTimeout = options.ApprovalTimeout,
                 MaxViewBytes = options.MaxViewBytes,
-                Fixes = FixesFrom(options, state, audit),
+                Fixes = await FixesFromAsync(options, state, audit).ConfigureAwait(false),
                 TimeProvider = time,
                 Logger = options.Logger,
             };
@@ -115,7 +115,8 @@ public sealed partial class SupportAgent : IAsyncDisposable
         await DisposeAllAsync(owned).ConfigureAwait(false);
     }
 
-    private static FixInstallOptions? FixesFrom(SupportAgentOptions options, string state, AuditLog audit)
+    /// <summary>The installer over the state folder's work folder; an install a crash interrupted is finished or rolled back first.</summary>
+    private static async Task<FixInstallOptions?> FixesFromAsync(SupportAgentOptions options, string state, AuditLog audit)
     {
         SupportAgentFixOptions fixes = options.Fixes;
         if (fixes.InstallRoot is null)
@@ -124,6 +125,7 @@ public sealed partial class SupportAgent : IAsyncDisposable
         }
 
         var installer = new FixInstaller(fixes.InstallRoot, Path.Combine(state, "fix-work"), options.Identity!, options.TimeProvider, audit);
+        await installer.RecoverAsync().ConfigureAwait(false);
         string product = fixes.Product!;
         return new FixInstallOptions
         {

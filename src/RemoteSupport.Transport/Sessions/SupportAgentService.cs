@@ -53,7 +53,7 @@ public sealed class SupportAgentHostOptions
             problems.Add($"Set one of {nameof(Listen)} (consoles connect to the unit) and {nameof(DialOut)} (the unit connects to the console).");
         }
 
-        if (Listen is not null && !IPEndPoint.TryParse(Listen, out _))
+        if (Listen is not null && (!IPEndPoint.TryParse(Listen, out _) || !HasPort(Listen)))
         {
             problems.Add($"{nameof(Listen)} is '{Listen}'; it must be address:port, such as 127.0.0.1:7700 or [::]:7700.");
         }
@@ -74,6 +74,15 @@ public sealed class SupportAgentHostOptions
         }
 
         return problems;
+    }
+
+    /// <summary>Whether <paramref name="text"/> ends with an explicit <c>:port</c> (an address alone would pick a random port).</summary>
+    private static bool HasPort(string text)
+    {
+        int colon = text.LastIndexOf(':');
+        bool bracketed = text[0] == '[' && colon > 0 && text[colon - 1] == ']';
+        return colon > 0 && colon < text.Length - 1 && text[(colon + 1)..].All(char.IsAsciiDigit)
+            && (bracketed || text.Count(c => c == ':') == 1); // an IPv6 address takes its port after brackets
     }
 
     internal static EndPoint? ParseDialOut(string text)
@@ -107,7 +116,8 @@ public sealed class SupportAgentService : IHostedService, IAsyncDisposable
     private static readonly TimeSpan MaxRedialDelay = TimeSpan.FromSeconds(30);
     private readonly SupportAgentOptions _options;
     private readonly SupportAgentHostOptions _host;
-    private readonly CancellationTokenSource _stop = new();
+    private readonly CancellationTokenSource _stop = new(); // stops taking connections (and dialing out)
+    private readonly CancellationTokenSource _sessions = new(); // ends the sessions in progress: only when the stop's wait is cut short
     private SupportAgent? _agent;
     private TcpConnectionListener? _listener;
     private Task _serving = Task.CompletedTask;
@@ -166,11 +176,12 @@ public sealed class SupportAgentService : IHostedService, IAsyncDisposable
         if (_host.Listen is not null)
         {
             _listener = TcpConnectionListener.Listen(IPEndPoint.Parse(_host.Listen));
-            _serving = host.RunAsync(_listener, (receipt, failure) => SessionEnded?.Invoke(new SupportSessionEnded(receipt, failure)), _stop.Token);
+            // Disposing the listener stops the accepting; the token is the sessions'.
+            _serving = host.RunAsync(_listener, (receipt, failure) => SessionEnded?.Invoke(new SupportSessionEnded(receipt, failure)), _sessions.Token);
         }
         else
         {
-            _serving = DialOutAsync(host, SupportAgentHostOptions.ParseDialOut(_host.DialOut!)!, _stop.Token);
+            _serving = DialOutAsync(host, SupportAgentHostOptions.ParseDialOut(_host.DialOut!)!, _stop.Token, _sessions.Token);
         }
     }
 
@@ -185,16 +196,23 @@ public sealed class SupportAgentService : IHostedService, IAsyncDisposable
             await _listener.DisposeAsync().ConfigureAwait(false);
         }
 
-        try
+        // The sessions in progress end on their own (closed by their consoles, or at their time limit);
+        // when the host's shutdown wait runs out they are cut off, and the journals close only after.
+        using (cancellationToken.Register(() => _sessions.Cancel()))
         {
-            await _serving.WaitAsync(cancellationToken).ConfigureAwait(false);
-        }
-        finally
-        {
-            if (_agent is not null)
+            try
             {
-                await _agent.DisposeAsync().ConfigureAwait(false);
+                await _serving.ConfigureAwait(false);
             }
+            catch (OperationCanceledException) when (_sessions.IsCancellationRequested)
+            {
+                // Cut off by the host's shutdown timeout.
+            }
+        }
+
+        if (_agent is not null)
+        {
+            await _agent.DisposeAsync().ConfigureAwait(false);
         }
     }
 
@@ -208,40 +226,70 @@ public sealed class SupportAgentService : IHostedService, IAsyncDisposable
         }
 
         _stop.Dispose();
+        _sessions.Dispose();
     }
 
-    private async Task DialOutAsync(SupportAgentHost host, EndPoint console, CancellationToken cancellationToken)
+    private async Task DialOutAsync(SupportAgentHost host, EndPoint console, CancellationToken stop, CancellationToken sessions)
     {
         var dialer = new TcpDialer(console);
         TimeSpan delay = _host.RedialDelay;
-        while (!cancellationToken.IsCancellationRequested)
+        while (!stop.IsCancellationRequested)
         {
+            bool served = false;
             try
             {
-                TransportConnection line = await dialer.DialAsync(cancellationToken).ConfigureAwait(false);
-                SignedEnvelope? receipt = await host.ServeAsync(line, dialedOut: true, cancellationToken).ConfigureAwait(false);
-                delay = _host.RedialDelay;
-                SessionEnded?.Invoke(new SupportSessionEnded(receipt, null));
+                TransportConnection line = await dialer.DialAsync(stop).ConfigureAwait(false);
+                SignedEnvelope? receipt = await host.ServeAsync(line, dialedOut: true, beforeSession: stop, sessions).ConfigureAwait(false);
+                served = receipt is not null;
+                Report(new SupportSessionEnded(receipt, null));
             }
-            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            catch (OperationCanceledException) when (stop.IsCancellationRequested || sessions.IsCancellationRequested)
             {
                 return;
             }
-            catch (Exception ex) when (ex is IOException or System.Net.Sockets.SocketException or SecureChannelException or Framing.FramingException or SessionProtocolException)
+            catch (Exception ex) when (ex is not OperationCanceledException)
             {
-                SessionEnded?.Invoke(new SupportSessionEnded(null, ex));
-                try
-                {
-                    // Real time, whatever the contract's clock: the line is what is waited for.
-                    await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
-                }
-                catch (OperationCanceledException)
-                {
-                    return;
-                }
-
-                delay = delay * 2 < MaxRedialDelay ? delay * 2 : MaxRedialDelay;
+                // Whatever failed, the unit keeps dialing: the outbound line is its only way in.
+                Report(new SupportSessionEnded(null, ex));
             }
+
+            if (served)
+            {
+                delay = _host.RedialDelay;
+                continue;
+            }
+
+            try
+            {
+                // Real time, whatever the contract's clock: the line is what is waited for.
+                await Task.Delay(delay, stop).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+
+            delay = delay * 2 < MaxRedialDelay ? delay * 2 : MaxRedialDelay;
         }
     }
+
+    /// <summary>Raises <see cref="SessionEnded"/>; a handler that throws does not stop the dialing.</summary>
+    private void Report(SupportSessionEnded ended)
+    {
+        try
+        {
+            SessionEnded?.Invoke(ended);
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            AgentServiceLog.HandlerFailed(_options.Logger, ex);
+        }
+    }
+}
+
+/// <summary>What the agent's hosted service logs.</summary>
+internal static partial class AgentServiceLog
+{
+    [LoggerMessage(EventId = 20, Level = LogLevel.Warning, Message = "A SessionEnded handler threw; the agent goes on.")]
+    public static partial void HandlerFailed(ILogger logger, Exception exception);
 }

@@ -108,16 +108,22 @@ public sealed class SupportAgentHost(SupportAgent agent, SupportConnectionOption
     /// <exception cref="SessionRefusedException">The agent refused the session (the console was told the same code and sentence).</exception>
     /// <exception cref="SessionProtocolException">The console opened no session channel within the agent's <see cref="SupportAgentParts.HelloTimeout"/> (<c>hello-timeout</c>).</exception>
     public Task<SignedEnvelope?> ServeAsync(TransportConnection connection, bool dialedOut, CancellationToken cancellationToken = default) =>
-        ServeCoreAsync(connection, dialedOut, null, cancellationToken);
+        ServeCoreAsync(connection, dialedOut, null, CancellationToken.None, cancellationToken);
 
-    private async Task<SignedEnvelope?> ServeCoreAsync(TransportConnection connection, bool dialedOut, Action? handshakeDone, CancellationToken cancellationToken)
+    /// <summary>Serves one connection as <see cref="ServeAsync(TransportConnection, bool, CancellationToken)"/> does; <paramref name="beforeSession"/> also stops it until its session channel is open (a host that stops taking connections drops the ones still in their handshake).</summary>
+    internal Task<SignedEnvelope?> ServeAsync(TransportConnection connection, bool dialedOut, CancellationToken beforeSession, CancellationToken cancellationToken) =>
+        ServeCoreAsync(connection, dialedOut, null, beforeSession, cancellationToken);
+
+    private async Task<SignedEnvelope?> ServeCoreAsync(
+        TransportConnection connection, bool dialedOut, Action? handshakeDone, CancellationToken beforeSession, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(connection);
         SecureConnection secure;
         MultiplexedConnection channels;
+        using var opening = CancellationTokenSource.CreateLinkedTokenSource(beforeSession, cancellationToken);
         try
         {
-            (secure, channels) = await options.ConnectAsync(connection, dialedOut, cancellationToken).ConfigureAwait(false);
+            (secure, channels) = await options.ConnectAsync(connection, dialedOut, opening.Token).ConfigureAwait(false);
         }
         finally
         {
@@ -131,13 +137,13 @@ public sealed class SupportAgentHost(SupportAgent agent, SupportConnectionOption
             long handshaken = agent.Time.GetTimestamp();
             MultiplexedChannel? channel;
             using (var deadline = new CancellationTokenSource(agent.HelloTimeout, agent.Time))
-            using (var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token))
+            using (var linked = CancellationTokenSource.CreateLinkedTokenSource(opening.Token, deadline.Token))
             {
                 try
                 {
                     channel = await channels.AcceptChannelAsync(linked.Token).ConfigureAwait(false);
                 }
-                catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+                catch (OperationCanceledException) when (deadline.IsCancellationRequested && !opening.IsCancellationRequested)
                 {
                     await channels.AbortAsync("no session channel in time").ConfigureAwait(false);
                     throw new SessionProtocolException("hello-timeout", string.Create(System.Globalization.CultureInfo.InvariantCulture,
@@ -209,7 +215,7 @@ public sealed class SupportAgentHost(SupportAgent agent, SupportConnectionOption
         try
         {
             // ServeCoreAsync gives the handshake slot back once the handshake ends, whichever way.
-            SignedEnvelope? receipt = await ServeCoreAsync(connection, dialedOut: false, () => Interlocked.Decrement(ref _handshakes), cancellationToken).ConfigureAwait(false);
+            SignedEnvelope? receipt = await ServeCoreAsync(connection, dialedOut: false, () => Interlocked.Decrement(ref _handshakes), CancellationToken.None, cancellationToken).ConfigureAwait(false);
             sessionEnded?.Invoke(receipt, null);
         }
         catch (Exception ex) when (ex is SecureChannelException or FramingException or IOException or OperationCanceledException or SessionProtocolException)

@@ -99,4 +99,12 @@ public sealed class CheckpointTests : IDisposable
         JournalVerification valid = await JournalVerifier.VerifyAsync(export, new Checkpoint("o", 3, root).Sign("unit-7", _unit), "unit-7", _unit.PublicKey);
         (valid.IsValid, valid.Reason, valid.RecordCount).Should().Be((true, JournalVerificationFailure.None, 3L));
     }
+
+    [Fact]
+    public void AnOriginWithALineBreak_IsNotSigned()
+    {
+        var forged = new Checkpoint("o\n999\n" + Convert.ToBase64String(new byte[32]), 3, MerkleTree.LeafHash("x"u8));
+
+        FluentActions.Invoking(() => forged.Sign("unit-7", _unit)).Should().Throw<ArgumentException>().WithMessage("*one non-empty line*");
+    }
 }

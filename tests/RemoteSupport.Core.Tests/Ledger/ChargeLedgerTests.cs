@@ -226,6 +226,22 @@ public sealed class ChargeLedgerTests : IDisposable
     }
 
     [Fact]
+    public async Task AHeldEntryThatIsDisputed_CannotBeReversed_IntoACreditNeverBilled()
+    {
+        await using AppendOnlyJournal journal = await AppendOnlyJournal.OpenAsync(_folder.File("ledger.journal"));
+        using ChargeLedger ledger = await ChargeLedger.OpenAsync(journal, _f.GroundRules, _f.Time);
+        ChargeEntry held = await ledger.RecordAsync(Charge("s1/big", Policy.ApprovalThresholdMinor + 1));
+        held.Status.Should().Be(ChargeStatus.Held);
+        (await ledger.DisputeAsync(new ChargeDispute { CustomerId = "fabrikam", EntryId = held.EntryId, Reason = "not ours" }.ToEnvelope().Sign(_f.Customer), _f.Trust))
+            .IsAccepted.Should().BeTrue();
+
+        var reverse = async () => await ledger.ReverseAsync(held.EntryId, "s1/big/reversal", "dispute upheld");
+
+        (await reverse.Should().ThrowAsync<InvalidOperationException>()).Which.Message.Should().Contain("held, not due");
+        ledger.DueTotals().GetValueOrDefault("EUR").Should().Be(0, "nothing was billed, so nothing is credited");
+    }
+
+    [Fact]
     public async Task AmendedGroundRules_SetTheCapsOfTheNextCharge_OneSourceOfTruth()
     {
         await using AppendOnlyJournal journal = await AppendOnlyJournal.OpenAsync(_folder.File("ledger.journal"));

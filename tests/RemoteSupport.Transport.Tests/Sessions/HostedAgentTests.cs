@@ -157,6 +157,43 @@ public sealed class HostedAgentTests : IDisposable
         await unitHost.StopAsync(Token);
     }
 
+    [Theory]
+    [InlineData("127.0.0.1")]
+    [InlineData("::1")]
+    [InlineData("[::1]")]
+    public void AListenAddressWithoutAPort_IsRefused(string listen)
+    {
+        new SupportAgentHostOptions { Listen = listen }.Validate().Should().ContainSingle().Which.Should().Contain("must be address:port");
+        new SupportAgentHostOptions { Listen = "[::1]:0" }.Validate().Should().BeEmpty();
+    }
+
+    [Fact]
+    public async Task StoppingTheHost_LetsTheSessionInProgressEnd_ThenClosesTheJournals()
+    {
+        using IHost unitHost = UnitHost(agent => agent.Diagnostics["disk"] = _ => Task.FromResult("disk: 93% used"));
+        await unitHost.StartAsync(Token);
+        SupportAgentService service = unitHost.Services.GetRequiredService<SupportAgentService>();
+        var ended = new TaskCompletionSource<SupportSessionEnded>(TaskCreationOptions.RunContinuationsAsynchronously);
+        service.SessionEnded += e => ended.TrySetResult(e);
+        Task stopping;
+        SessionReceipt receipt;
+        await using (SupportConsoleConnection connection = await Console().ConnectAsync(new TcpDialer(service.BoundEndPoint!), Token))
+        {
+            stopping = unitHost.StopAsync(Token);
+            await Task.Delay(200, Token); // the stop is under way while the session still runs
+            stopping.IsCompleted.Should().BeFalse("the host waits for the session in progress");
+            (await connection.Session.RunDiagnosticAsync("disk", cancellationToken: Token)).Output.Should().Be("disk: 93% used", "the session goes on during the stop");
+            receipt = SessionReceipt.FromEnvelope(await connection.Session.CloseAsync(Token));
+        }
+
+        await stopping.WaitAsync(Token);
+
+        receipt.Ending.Should().Be("closed", "the session ended on its own, not cut off");
+        (await ended.Task.WaitAsync(Token)).Receipt.Should().NotBeNull();
+        await using RemoteSupport.Journal.AppendOnlyJournal reopened = await RemoteSupport.Journal.AppendOnlyJournal.OpenAsync(Path.Combine(StateFolder, "ledger.journal"), Token);
+        reopened.Count.Should().Be(2, "the session was metered before the journals closed");
+    }
+
     [Fact]
     public async Task AnAgentThatDialsOut_ReachesTheConsole_WhichOpensTheSession()
     {

@@ -196,6 +196,8 @@ public sealed class SupportSessionTests
         view.Reason.Should().Be(answer == ScriptedApprover.Answer.Refuse ? OperationFailure.ApprovalRefused : OperationFailure.ApprovalTimedOut);
         view.ConsentReason.Should().BeNull();
         view.Content.Should().BeNull();
+        (await world.AuditEventsAsync()).Where(e => e.Kind == RemoteSupport.Audit.AuditEventKind.ConsentDecided).Select(e => e.Details["outcome"])
+            .Should().Equal(["needs-approval", "denied"], "the final denial is on record, as the gate's decisions are");
     }
 
     [Fact]
