@@ -3,6 +3,7 @@ using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using RemoteSupport.Documents;
 using RemoteSupport.Transport.Channels;
 using RemoteSupport.Transport.Framing;
 using RemoteSupport.Transport.Security;
@@ -31,6 +32,9 @@ public sealed record CompatibilitySpecification
     public const int FormatVersion = 1;
 
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web) { WriteIndented = true, Converters = { new JsonStringEnumConverter() } };
+
+    /// <summary>The payload type of a specification the vendor signed (<c>compatibility-specification</c>, version 1): the specification "in writing".</summary>
+    public static DocumentType DocumentType { get; } = new("compatibility-specification", 1);
 
     /// <summary>Gets the format version.</summary>
     public int Version { get; init; } = FormatVersion;
@@ -101,6 +105,35 @@ public sealed record CompatibilitySpecification
 
     /// <summary>Renders the specification as JSON.</summary>
     public string ToJson() => JsonSerializer.Serialize(this, Json);
+
+    /// <summary>
+    /// The specification as a document for the vendor to sign (<see cref="SignedEnvelope.Sign"/> with the vendor's key): the
+    /// payload is the UTF-8 of <see cref="ToJson"/>, from which <see cref="ToMarkdown"/> and <see cref="ToText"/> are rendered.
+    /// </summary>
+    /// <returns>The unsigned envelope.</returns>
+    public SignedEnvelope ToEnvelope() => SignedEnvelope.Create(DocumentType, Encoding.UTF8.GetBytes(ToJson()));
+
+    /// <summary>Reads the specification of a signed envelope (check its signature with <c>TrustStore.Verify</c> and the vendor's key first).</summary>
+    /// <returns>The specification.</returns>
+    /// <param name="envelope">The signed specification.</param>
+    /// <exception cref="EnvelopeFormatException">The envelope holds another document, or its payload is not a specification.</exception>
+    public static CompatibilitySpecification FromEnvelope(SignedEnvelope envelope)
+    {
+        ArgumentNullException.ThrowIfNull(envelope);
+        if (envelope.PayloadType != DocumentType.PayloadType)
+        {
+            throw new EnvelopeFormatException($"The envelope holds a '{envelope.PayloadType}', not a '{DocumentType.PayloadType}'.");
+        }
+
+        try
+        {
+            return FromJson(Encoding.UTF8.GetString(envelope.Payload.Span));
+        }
+        catch (Exception ex) when (ex is JsonException or FormatException)
+        {
+            throw new EnvelopeFormatException("The compatibility specification is malformed: " + ex.Message);
+        }
+    }
 
     /// <summary>Reads a specification rendered by <see cref="ToJson"/>.</summary>
     public static CompatibilitySpecification FromJson(string json) =>

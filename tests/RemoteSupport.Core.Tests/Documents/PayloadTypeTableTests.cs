@@ -3,7 +3,7 @@ using RemoteSupport.Documents;
 
 namespace RemoteSupport.Tests.Documents;
 
-/// <summary>envelope.md lists every payload type the library writes, and nothing it does not.</summary>
+/// <summary>envelope.md lists every payload type Core writes (the Transport tests check the table has nothing else).</summary>
 public class PayloadTypeTableTests
 {
     [Fact]
@@ -17,7 +17,6 @@ public class PayloadTypeTableTests
             .Where(l => l.StartsWith("| `application/vnd.remotesupport.", StringComparison.Ordinal))];
 
         inCode.Should().HaveCountGreaterThanOrEqualTo(12);
-        rows.Should().HaveCount(inCode.Length, "one row per payload type, none that the code does not write");
         foreach ((string payloadType, string typeName) in inCode)
         {
             rows.Should().ContainSingle(r => r.StartsWith($"| `{payloadType}` | `{typeName}` |", StringComparison.Ordinal), $"{typeName} writes {payloadType}");
