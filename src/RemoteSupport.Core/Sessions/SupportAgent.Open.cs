@@ -101,6 +101,27 @@ public sealed partial class SupportAgent : IAsyncDisposable
     /// <summary>Gets the charge ledger sessions are metered into.</summary>
     public ChargeLedger Ledger => _options.Ledger;
 
+    /// <summary>Gets the key name the unit signs its checkpoints under: <c>&lt;customer&gt;/&lt;unit&gt;</c> (for example <c>fabrikam/unit-7</c>).</summary>
+    public string CheckpointKeyName => $"{_options.CustomerId}/{_options.UnitId}";
+
+    /// <summary>
+    /// Signs a checkpoint of the unit's audit journal with the unit's key, under <see cref="CheckpointKeyName"/>, with
+    /// the origin <c>&lt;customer&gt;/&lt;unit&gt;/audit</c>. A verifier learns the key from the customer's own
+    /// enrolment of the unit (its <c>unit</c> key in the customer's trust store), never from the checkpoint.
+    /// </summary>
+    /// <returns>The signed note (docs/formats/journal.md).</returns>
+    public string SignAuditCheckpoint() => SignCheckpoint(_options.Audit.Journal, "audit");
+
+    /// <summary>Signs a checkpoint of the unit's charge ledger as <see cref="SignAuditCheckpoint"/> does, with the origin <c>&lt;customer&gt;/&lt;unit&gt;/ledger</c>.</summary>
+    /// <returns>The signed note.</returns>
+    public string SignLedgerCheckpoint() => SignCheckpoint(_options.Ledger.Journal, "ledger");
+
+    private string SignCheckpoint(IRecordJournal journal, string log)
+    {
+        long size = journal.Count;
+        return new Checkpoint($"{CheckpointKeyName}/{log}", size, journal.Root(size)).Sign(CheckpointKeyName, _options.Identity);
+    }
+
     /// <summary>Closes what <see cref="OpenAsync"/> opened (the journals and the approval use counter); an agent built from its parts owns nothing.</summary>
     /// <returns>A task that completes when every journal is closed.</returns>
     public async ValueTask DisposeAsync()

@@ -96,6 +96,34 @@ public sealed class HostedAgentTests : IDisposable
     }
 
     [Fact]
+    public async Task TheUnitSignsCheckpointsOfItsJournals_UnderItsKeyName_AndAVerifierWithTheEnrolledKeyChecksThem()
+    {
+        using IHost unitHost = UnitHost();
+        await unitHost.StartAsync(Token);
+        SupportAgentService service = unitHost.Services.GetRequiredService<SupportAgentService>();
+        await using (SupportConsoleConnection connection = await Console().ConnectAsync(new TcpDialer(service.BoundEndPoint!), Token))
+        {
+            await connection.Session.CloseAsync(Token);
+        }
+
+        SupportAgent agent = service.Agent;
+        string audit = agent.SignAuditCheckpoint();
+        string ledger = agent.SignLedgerCheckpoint();
+        string auditExport = Path.Combine(_folder, "audit-export.journal");
+        string ledgerExport = Path.Combine(_folder, "ledger-export.journal");
+        await agent.Audit.Journal.ExportAsync(auditExport, Token);
+        await agent.Ledger.Journal.ExportAsync(ledgerExport, Token);
+
+        agent.CheckpointKeyName.Should().Be("fabrikam/unit-7");
+        audit.Should().StartWith("fabrikam/unit-7/audit\n");
+        ledger.Should().StartWith("fabrikam/unit-7/ledger\n");
+        (await RemoteSupport.Journal.JournalVerifier.VerifyAsync(auditExport, audit, "fabrikam/unit-7", _unit.PublicKey, Token)).IsValid.Should().BeTrue();
+        (await RemoteSupport.Journal.JournalVerifier.VerifyAsync(ledgerExport, ledger, "fabrikam/unit-7", _unit.PublicKey, Token)).IsValid.Should().BeTrue();
+        (await RemoteSupport.Journal.JournalVerifier.VerifyAsync(auditExport, audit, "fabrikam/unit-7", _customer.PublicKey, Token)).IsValid.Should().BeFalse("only the unit's enrolled key verifies");
+        await unitHost.StopAsync(Token);
+    }
+
+    [Fact]
     public async Task AMisconfiguredAgent_FailsAtHostStart_NamingEachProblem_AndTheSameChecksRunWithoutDI()
     {
         HostApplicationBuilder builder = Host.CreateEmptyApplicationBuilder(null);
