@@ -169,9 +169,10 @@ try
     Step("10. The customer verifies the unit's audit journal");
     string export = Path.Combine(folder, "audit-export.journal");
     IRecordJournal auditJournal = agent.Audit.Journal;
-    string note = new Checkpoint("fabrikam.example/unit-7/audit", auditJournal.Count, auditJournal.Root()).Sign("unit-7", unit);
+    string note = agent.SignAuditCheckpoint(); // the unit's key, under fabrikam/unit-7
+
     await auditJournal.ExportAsync(export);
-    JournalVerification verified = await JournalVerifier.VerifyAsync(export, note, "unit-7", unit.PublicKey);
+    JournalVerification verified = await JournalVerifier.VerifyAsync(export, note, agent.CheckpointKeyName, unit.PublicKey);
     Say($"{verified.RecordCount} records: {verified.Sentence}");
     foreach (AuditEvent e in await AuditLog.ReadExportAsync(export))
     {
