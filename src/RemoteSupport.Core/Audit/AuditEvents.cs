@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.Json;
 using RemoteSupport.Consent;
 using RemoteSupport.DataFiles;
 using RemoteSupport.Documents;
@@ -115,9 +114,8 @@ internal static class AuditEvents
             ["statement-sha256"] = DocumentJson.Hash(signed.Payload.Span),
         });
 
-    /// <summary>An enum value as audit details write it: kebab case (<c>ViewData</c> is <c>view-data</c>).</summary>
-    public static string Kebab<TEnum>(TEnum value)
-        where TEnum : struct, Enum => JsonNamingPolicy.KebabCaseLower.ConvertName(value.ToString());
+    private static string Kebab<TEnum>(TEnum value)
+        where TEnum : struct, Enum => DocumentJson.Kebab(value);
 
     private static string Number(long value) => value.ToString(CultureInfo.InvariantCulture);
 

@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.Json;
 using RemoteSupport.Documents;
 
 namespace RemoteSupport.Consent;
@@ -31,7 +30,7 @@ internal sealed class ApprovalNegotiation(ConsentGate gate, IConsentAuditSink au
             }
         }
 
-        return (decision, code ?? JsonNamingPolicy.KebabCaseLower.ConvertName(decision.Reason.ToString()));
+        return (decision, code ?? DocumentJson.Kebab(decision.Reason));
     }
 
     private async Task<(ConsentDecision Decision, string? Code)> AskApproverAsync(

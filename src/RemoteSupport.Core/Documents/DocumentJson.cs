@@ -17,6 +17,10 @@ internal static class DocumentJson
 
     public static byte[] Serialize<T>(T document) => JsonSerializer.SerializeToUtf8Bytes(document, Options);
 
+    /// <summary>An enum value as documents, audit details, CSV and wire codes spell it: kebab case (<c>ViewData</c> is <c>view-data</c>).</summary>
+    public static string Kebab<TEnum>(TEnum value)
+        where TEnum : struct, Enum => JsonNamingPolicy.KebabCaseLower.ConvertName(value.ToString());
+
     /// <summary>Reads a payload of the expected document type, or throws <see cref="EnvelopeFormatException"/> naming the problem.</summary>
     public static T Deserialize<T>(SignedEnvelope envelope, DocumentType type)
     {

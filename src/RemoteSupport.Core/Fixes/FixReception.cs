@@ -1,5 +1,4 @@
 using System.Globalization;
-using System.Text.Json;
 using RemoteSupport.Consent;
 using RemoteSupport.Documents;
 using RemoteSupport.Sessions;
@@ -96,9 +95,6 @@ internal sealed class FixReception(FixInstallOptions fixes)
 
     private static FixReceived Failed(string code, string sentence) => new(false, code, sentence, "package", null, null);
 
-    private static string Kebab<TEnum>(TEnum value)
-        where TEnum : struct, Enum => JsonNamingPolicy.KebabCaseLower.ConvertName(value.ToString());
-
     /// <summary>Stages the package once (the verification the consent binds is the one the install uses), asks for consent, installs or refuses.</summary>
     private async Task<FixReceived> InstallAsync(
         string file, string sessionId, Func<string, CancellationToken, Task<(ConsentDecision Decision, string Code)>> decide, CancellationToken cancellationToken)
@@ -117,7 +113,7 @@ internal sealed class FixReception(FixInstallOptions fixes)
             if (!verified.IsValid)
             {
                 SignedEnvelope refused = await fixes.Installer.RefuseAsync(staged, cancellationToken).ConfigureAwait(false);
-                return new FixReceived(false, "fix-" + Kebab(verified.Reason), verified.Sentence, target, refused, verified.PackageHash);
+                return new FixReceived(false, "fix-" + DocumentJson.Kebab(verified.Reason), verified.Sentence, target, refused, verified.PackageHash);
             }
 
             (ConsentDecision decision, string code) = await decide(verified.PackageHash!, cancellationToken).ConfigureAwait(false);
@@ -129,7 +125,7 @@ internal sealed class FixReception(FixInstallOptions fixes)
             SignedEnvelope receipt = await fixes.Installer.InstallAsync(staged, decision, fixes.HealthCheck, cancellationToken).ConfigureAwait(false);
             InstallReceipt installed = InstallReceipt.FromEnvelope(receipt);
             bool done = installed.Outcome == InstallResult.Installed;
-            return new FixReceived(done, done ? "none" : "fix-" + Kebab(installed.Outcome), installed.Reason, target, receipt, verified.PackageHash);
+            return new FixReceived(done, done ? "none" : "fix-" + DocumentJson.Kebab(installed.Outcome), installed.Reason, target, receipt, verified.PackageHash);
         }
     }
 

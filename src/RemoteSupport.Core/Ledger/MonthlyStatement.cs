@@ -163,7 +163,7 @@ public sealed record MonthlyStatement
     {
         string[] fields =
         [
-            line.Date, line.SessionId, line.UnitId, Kebab(line.Kind), line.Description,
+            line.Date, line.SessionId, line.UnitId, DocumentJson.Kebab(line.Kind), line.Description,
             line.Quantity.ToString(CultureInfo.InvariantCulture), line.QuantityUnit, Money.FormatRate(line.Rate, line.Currency),
             Money.Format(line.AmountMinor, line.Currency), line.Currency, status, line.EntryId,
         ];
@@ -214,14 +214,6 @@ public sealed record MonthlyStatement
 
         return text.ToString();
     }
-
-    private static string Kebab(ChargeKind kind) => kind switch
-    {
-        ChargeKind.CallSetup => "call-setup",
-        ChargeKind.ConnectTime => "connect-time",
-        ChargeKind.DataVolume => "data-volume",
-        _ => "other",
-    };
 
     private static string Quote(string field) =>
         field.AsSpan().IndexOfAny(",\"\r\n") >= 0 ? "\"" + field.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : field;

@@ -1,5 +1,6 @@
 using System.Globalization;
 using RemoteSupport.Audit;
+using RemoteSupport.Documents;
 using RemoteSupport.GroundRules;
 using RemoteSupport.Sessions;
 
@@ -34,7 +35,7 @@ internal sealed class SessionMeter(ChargeLedger ledger, GroundRulesBook groundRu
 
         async Task<(ChargeEntry, ChargeStatus)> ChargeAsync(ChargeKind kind, decimal quantity, string unit, decimal rate, long amount, string description)
         {
-            string key = $"{sessionId}/{AuditEvents.Kebab(kind)}";
+            string key = $"{sessionId}/{DocumentJson.Kebab(kind)}";
             if (ledger.Find(key) is { } metered)
             {
                 return (metered, ledger.StatusOf(metered)); // metered before: never billed or audited twice
@@ -60,7 +61,7 @@ internal sealed class SessionMeter(ChargeLedger ledger, GroundRulesBook groundRu
                 Description = description,
                 AuditRecord = auditRecord,
             }, CancellationToken.None).ConfigureAwait(false);
-            SessionTelemetry.Charges.Add(amount, new KeyValuePair<string, object?>("currency", card.Currency), new KeyValuePair<string, object?>("kind", AuditEvents.Kebab(kind)));
+            SessionTelemetry.Charges.Add(amount, new KeyValuePair<string, object?>("currency", card.Currency), new KeyValuePair<string, object?>("kind", DocumentJson.Kebab(kind)));
             return (entry, ledger.StatusOf(entry));
         }
     }

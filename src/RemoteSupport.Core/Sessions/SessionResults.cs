@@ -1,4 +1,3 @@
-using System.Text.Json;
 using RemoteSupport.Consent;
 using RemoteSupport.DataFiles;
 using RemoteSupport.Documents;
@@ -65,7 +64,7 @@ public abstract record SessionOperationResult
 
     private static readonly Dictionary<string, ConsentReason> ConsentReasons = Enum.GetValues<ConsentReason>()
         .Where(r => r != Consent.ConsentReason.None)
-        .ToDictionary(r => JsonNamingPolicy.KebabCaseLower.ConvertName(r.ToString()), StringComparer.Ordinal);
+        .ToDictionary(r => DocumentJson.Kebab(r), StringComparer.Ordinal);
 
     private static readonly Dictionary<string, OperationFailure> Others = new(StringComparer.Ordinal)
     {

@@ -1,5 +1,4 @@
 using System.Globalization;
-using RemoteSupport.Authorization;
 using RemoteSupport.Consent;
 using RemoteSupport.DataFiles;
 using RemoteSupport.GroundRules;

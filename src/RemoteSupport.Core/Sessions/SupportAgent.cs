@@ -358,13 +358,12 @@ public sealed partial class SupportAgent
         /// <summary>The code of a change that was made but whose evidence record failed (succeeded, with this code).</summary>
         private const string AuditFailedCode = "audit-failed";
 
-        private static string Kebab(string name) => System.Text.Json.JsonNamingPolicy.KebabCaseLower.ConvertName(name);
 
         private SessionMessage Result(
             string requestId, SupportOperation operation, string target, bool succeeded, string code, string sentence, DataFileEvidence? evidence = null, string? hashAfter = null)
         {
             _operations.Add(new SessionOperation(requestId, operation, target, succeeded, code, evidence?.HashBefore, evidence?.HashAfter ?? hashAfter));
-            string operationName = Kebab(operation.ToString());
+            string operationName = DocumentJson.Kebab(operation);
             string outcome = succeeded ? "done" : code;
             SessionTelemetry.ConsentDecisions.Add(1, new KeyValuePair<string, object?>("operation", operationName), new KeyValuePair<string, object?>("outcome", code));
             AgentLog.Operation(Options.Logger, id, requestId, operationName, target, outcome);
