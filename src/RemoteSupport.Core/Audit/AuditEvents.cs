@@ -114,6 +114,31 @@ internal static class AuditEvents
             ["statement-sha256"] = DocumentJson.Hash(signed.Payload.Span),
         });
 
+    public static AuditEvent DocumentAccepted(DateTimeOffset at, SignedEnvelope document, string sentence) =>
+        Event(AuditEventKind.DocumentAccepted, at, null, null, new()
+        {
+            ["payload-type"] = document.PayloadType,
+            ["document-sha256"] = DocumentJson.Hash(document.Payload.Span),
+            ["document"] = document.ToJson(),
+            ["sentence"] = sentence,
+        });
+
+    public static AuditEvent KeyRevoked(DateTimeOffset at, Identities.PartyKey key, string reason) =>
+        Event(AuditEventKind.KeyRevoked, at, null, null, new()
+        {
+            ["key"] = key.ToString(),
+            ["key-id"] = key.KeyId,
+            ["reason"] = reason,
+        });
+
+    public static AuditEvent ApprovalUsed(DateTimeOffset at, string approvalId, int use, int maxUses) =>
+        Event(AuditEventKind.ApprovalUsed, at, null, null, new()
+        {
+            ["approval-id"] = approvalId,
+            ["use"] = Number(use),
+            ["max-uses"] = Number(maxUses),
+        });
+
     private static string Kebab<TEnum>(TEnum value)
         where TEnum : struct, Enum => DocumentJson.Kebab(value);
 

@@ -45,6 +45,15 @@ public enum AuditEventKind
 
     /// <summary>A fix package was refused (not verified, or its consent did not bind it): nothing was installed.</summary>
     FixRefused,
+
+    /// <summary>A signed contract document was accepted into the unit's contract state; the record carries the whole document (docs/formats/contract-state.md).</summary>
+    DocumentAccepted,
+
+    /// <summary>A trusted key was revoked on the unit (contract state).</summary>
+    KeyRevoked,
+
+    /// <summary>One use of an approval was consumed (contract state; the use limit is counted from these records).</summary>
+    ApprovalUsed,
 }
 
 /// <summary>

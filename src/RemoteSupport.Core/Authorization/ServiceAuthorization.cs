@@ -128,7 +128,27 @@ public sealed class AuthorizationBook
 
     /// <summary>Accepts a customer-signed authorization.</summary>
     /// <returns>Accepted, or why not (<see cref="DocumentAcceptance.Reason"/> and a sentence).</returns>
+    /// <exception cref="InvalidOperationException">The book is kept by a <see cref="Contract.ContractState"/>: accept through it, so the authorization is journaled.</exception>
     public DocumentAcceptance Accept(SignedEnvelope envelope)
+    {
+        ThrowIfKept();
+        return AcceptCore(envelope, commit: true);
+    }
+
+    /// <summary>Gets or sets a value indicating whether a contract state keeps this book.</summary>
+    internal bool IsKept { get; set; }
+
+    /// <summary>Gets a value indicating whether authorization <paramref name="authorizationId"/> was revoked.</summary>
+    internal bool IsRevoked(string authorizationId)
+    {
+        lock (_gate)
+        {
+            return _revoked.ContainsKey(authorizationId);
+        }
+    }
+
+    /// <summary>Decides an authorization; records it only when <paramref name="commit"/> is true.</summary>
+    internal DocumentAcceptance AcceptCore(SignedEnvelope envelope, bool commit)
     {
         if (!SignedDocumentReader.TryRead(envelope, ServiceAuthorization.DocumentType, _trust,
                 a => [new SignatureRequirement(a.CustomerId, PartyRole.Customer)], "the customer", out ServiceAuthorization? authorization, out DocumentAcceptance? refusal))
@@ -149,7 +169,16 @@ public sealed class AuthorizationBook
 
         lock (_gate)
         {
-            _authorizations[authorization.AuthorizationId] = authorization;
+            if (_revoked.TryGetValue(authorization.AuthorizationId, out string? reason))
+            {
+                return DocumentAcceptance.Refused(DocumentRefusal.Superseded,
+                    $"Authorization {authorization.AuthorizationId} was revoked by the customer ({reason}); a revocation is permanent, so a new authorization needs a new id.");
+            }
+
+            if (commit)
+            {
+                _authorizations[authorization.AuthorizationId] = authorization;
+            }
         }
 
         return DocumentAcceptance.Accepted($"Authorization {authorization.AuthorizationId} of {authorization.CustomerId} for {authorization.VendorId} accepted.");
@@ -157,7 +186,15 @@ public sealed class AuthorizationBook
 
     /// <summary>Accepts a customer-signed revocation; from now on the authorization no longer applies.</summary>
     /// <returns>Accepted, or why not (<see cref="DocumentAcceptance.Reason"/> and a sentence).</returns>
+    /// <exception cref="InvalidOperationException">The book is kept by a <see cref="Contract.ContractState"/>: revoke through it, so the revocation is journaled.</exception>
     public DocumentAcceptance Revoke(SignedEnvelope envelope)
+    {
+        ThrowIfKept();
+        return RevokeCore(envelope, commit: true);
+    }
+
+    /// <summary>Decides a revocation; records it only when <paramref name="commit"/> is true.</summary>
+    internal DocumentAcceptance RevokeCore(SignedEnvelope envelope, bool commit)
     {
         if (!SignedDocumentReader.TryRead(envelope, AuthorizationRevocation.DocumentType, _trust,
                 r => [new SignatureRequirement(r.CustomerId, PartyRole.Customer)], "the customer", out AuthorizationRevocation? revocation, out DocumentAcceptance? refusal))
@@ -177,10 +214,22 @@ public sealed class AuthorizationBook
                 return DocumentAcceptance.Refused(DocumentRefusal.OtherCustomer, "A customer can revoke only its own authorizations.");
             }
 
-            _revoked[revocation.AuthorizationId] = revocation.Reason;
+            if (commit)
+            {
+                _revoked.TryAdd(revocation.AuthorizationId, revocation.Reason);
+            }
         }
 
         return DocumentAcceptance.Accepted($"Authorization {revocation.AuthorizationId} revoked: {revocation.Reason}");
+    }
+
+    private void ThrowIfKept()
+    {
+        if (IsKept)
+        {
+            throw new InvalidOperationException(
+                "This authorization book is kept by the unit's contract state: accept authorizations and revocations through it (SupportAgent.AcceptAsync), so they are journaled and survive a restart.");
+        }
     }
 
     /// <summary>Checks whether <paramref name="vendorKey"/> of <paramref name="vendorId"/> may be served on <paramref name="unitId"/> now.</summary>

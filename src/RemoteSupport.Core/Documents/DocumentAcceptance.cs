@@ -23,6 +23,12 @@ public enum DocumentRefusal
 
     /// <summary>It names something the receiver does not hold (a charge entry that is not in the ledger).</summary>
     UnknownEntry,
+
+    /// <summary>
+    /// The receiver's state has moved past it for good: an authorization the customer revoked (a revocation is
+    /// permanent), or a ground rules version, vendor root version or key rotation at or below the one in force.
+    /// </summary>
+    Superseded,
 }
 
 /// <summary>

@@ -85,6 +85,7 @@ public sealed class FixTrust
     {
         ArgumentNullException.ThrowIfNull(initialRoot);
         Root = VendorRoot.FromEnvelope(initialRoot);
+        RootHash = DocumentJson.Hash(initialRoot.Payload.Span);
         if (Root.CountSigners(initialRoot) < Root.Threshold)
         {
             Error.Argument(nameof(initialRoot), "The initial root is not signed by its own threshold of release keys.");
@@ -98,7 +99,26 @@ public sealed class FixTrust
 
     /// <summary>Accepts a rotated root.</summary>
     /// <returns>Accepted, or why not (<see cref="DocumentAcceptance.Reason"/> and a sentence).</returns>
+    /// <exception cref="InvalidOperationException">The root is kept by a <see cref="Contract.ContractState"/>: rotate through it, so the new root is journaled.</exception>
     public DocumentAcceptance Rotate(SignedEnvelope newRoot)
+    {
+        if (IsKept)
+        {
+            throw new InvalidOperationException(
+                "This vendor root is kept by the unit's contract state: accept a new root through it (SupportAgent.AcceptAsync), so it is journaled and never goes back after a restart.");
+        }
+
+        return RotateCore(newRoot, commit: true);
+    }
+
+    /// <summary>Gets the payload hash of the root in force.</summary>
+    internal string RootHash { get; private set; }
+
+    /// <summary>Gets or sets a value indicating whether a contract state keeps this root.</summary>
+    internal bool IsKept { get; set; }
+
+    /// <summary>Decides a rotated root; puts it in force only when <paramref name="commit"/> is true.</summary>
+    internal DocumentAcceptance RotateCore(SignedEnvelope newRoot, bool commit)
     {
         ArgumentNullException.ThrowIfNull(newRoot);
         VendorRoot candidate;
@@ -111,12 +131,18 @@ public sealed class FixTrust
             return DocumentAcceptance.Refused(DocumentRefusal.Malformed, ex.Message);
         }
 
+        if (candidate.VendorId == Root.VendorId && candidate.Version <= Root.Version)
+        {
+            return DocumentAcceptance.Refused(DocumentRefusal.Superseded,
+                $"This is root version {candidate.Version} of {candidate.VendorId}; version {Root.Version} is in force, and a root never goes back.");
+        }
+
         if (candidate.VendorId != Root.VendorId || candidate.Version != Root.Version + 1)
         {
             return DocumentAcceptance.Refused(DocumentRefusal.OutOfSequence, $"The new root must be version {Root.Version + 1} of {Root.VendorId}.");
         }
 
-        if (candidate.Expires <= _time.GetUtcNow())
+        if (candidate.Expires <= Contract.DecisionTime.Now(_time))
         {
             return DocumentAcceptance.Refused(DocumentRefusal.Invalid, "The new root has already expired.");
         }
@@ -129,7 +155,12 @@ public sealed class FixTrust
                 $"The new root is signed by {byOld} of the current keys (needs {Root.Threshold}) and {byNew} of its own (needs {candidate.Threshold}).");
         }
 
-        Root = candidate;
+        if (commit)
+        {
+            Root = candidate;
+            RootHash = DocumentJson.Hash(newRoot.Payload.Span);
+        }
+
         return DocumentAcceptance.Accepted($"Vendor root version {candidate.Version} of {candidate.VendorId} in force.");
     }
 }

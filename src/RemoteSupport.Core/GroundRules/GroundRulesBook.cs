@@ -48,7 +48,23 @@ public sealed class GroundRulesBook
 
     /// <summary>Accepts a signed version of the ground rules.</summary>
     /// <returns>Accepted, or why not (<see cref="DocumentAcceptance.Reason"/> and a sentence).</returns>
+    /// <exception cref="InvalidOperationException">The book is kept by a <see cref="Contract.ContractState"/>: accept through it, so the version is journaled.</exception>
     public DocumentAcceptance Accept(SignedEnvelope envelope)
+    {
+        if (IsKept)
+        {
+            throw new InvalidOperationException(
+                "This ground rules book is kept by the unit's contract state: accept ground rules through it (SupportAgent.AcceptAsync), so the version is journaled and survives a restart.");
+        }
+
+        return AcceptCore(envelope, commit: true);
+    }
+
+    /// <summary>Gets or sets a value indicating whether a contract state keeps this book.</summary>
+    internal bool IsKept { get; set; }
+
+    /// <summary>Decides a version; puts it in force only when <paramref name="commit"/> is true.</summary>
+    internal DocumentAcceptance AcceptCore(SignedEnvelope envelope, bool commit)
     {
         if (!SignedDocumentReader.TryRead(envelope, SecurityGroundRules.DocumentType, _trust,
                 r => [new SignatureRequirement(r.CustomerId, PartyRole.Customer), new SignatureRequirement(r.VendorId, PartyRole.Vendor)],
@@ -76,6 +92,11 @@ public sealed class GroundRulesBook
                     return DocumentAcceptance.Refused(DocumentRefusal.OutOfSequence, "The first ground rules must be version 1 and replace nothing.");
                 }
             }
+            else if (rules.Version <= Current.Version)
+            {
+                return DocumentAcceptance.Refused(DocumentRefusal.Superseded,
+                    $"These are ground rules version {rules.Version}; version {Current.Version} ({CurrentHash}) is in force, and a version never goes back.");
+            }
             else if (rules.Version != Current.Version + 1 || rules.Replaces != CurrentHash)
             {
                 return DocumentAcceptance.Refused(DocumentRefusal.OutOfSequence, $"An amendment must be version {Current.Version + 1} and replace {CurrentHash}.");
@@ -83,6 +104,11 @@ public sealed class GroundRulesBook
             else if (rules.CustomerId != Current.CustomerId || rules.VendorId != Current.VendorId)
             {
                 return DocumentAcceptance.Refused(DocumentRefusal.Invalid, "An amendment cannot change the parties.");
+            }
+
+            if (!commit)
+            {
+                return DocumentAcceptance.Accepted($"Ground rules version {rules.Version} would be in force.");
             }
 
             Current = rules;

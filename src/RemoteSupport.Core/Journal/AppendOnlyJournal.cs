@@ -28,6 +28,7 @@ public sealed class AppendOnlyJournal : IRecordJournal, IAsyncDisposable
 
     internal const int FileHeaderLength = 16;
     internal const int RecordHeaderLength = 12;
+    private const int SectorLength = 512;
     private static readonly byte[] Magic = "RSJOURNL"u8.ToArray();
     private const uint FormatVersion = 1;
 
@@ -115,6 +116,15 @@ public sealed class AppendOnlyJournal : IRecordJournal, IAsyncDisposable
         // Once queued, the record will be written: the caller must learn its index, so the wait
         // is not cancellable (a canceled wait would hide a durable record and invite a duplicate).
         return await pending.Completion.Task.ConfigureAwait(false);
+    }
+
+    /// <summary>Gets the byte offset of record <paramref name="index"/> in the file.</summary>
+    internal long OffsetOf(long index)
+    {
+        lock (_gate)
+        {
+            return _offsets[(int)index];
+        }
     }
 
     /// <summary>Reads record <paramref name="index"/>'s payload from the file.</summary>
@@ -277,6 +287,12 @@ public sealed class AppendOnlyJournal : IRecordJournal, IAsyncDisposable
         long offset = FileHeaderLength;
         long fileLength = file.Length;
         byte[] recordHeader = new byte[RecordHeaderLength];
+
+        // Where the run of zero bytes that ends the file starts, and the first sector boundary from which the
+        // file is zero: a write that extended the file but reached the disk only in its first sectors ends so.
+        long zeroTail = strict ? fileLength : await ZeroTailStartAsync(file, cancellationToken).ConfigureAwait(false);
+        long zeroSectors = (zeroTail + SectorLength - 1) / SectorLength * SectorLength;
+        file.Position = FileHeaderLength;
         for (long index = 0; ; index++)
         {
             if (offset == fileLength)
@@ -293,9 +309,9 @@ public sealed class AppendOnlyJournal : IRecordJournal, IAsyncDisposable
             uint length = BinaryPrimitives.ReadUInt32BigEndian(recordHeader);
             if (Crc32C.Compute(recordHeader.AsSpan(0, 4)) != BinaryPrimitives.ReadUInt32BigEndian(recordHeader.AsSpan(4)))
             {
-                if (!strict && await RestIsZeroAsync(file, offset, cancellationToken).ConfigureAwait(false))
+                if (!strict && (zeroTail <= offset || zeroSectors < offset + RecordHeaderLength))
                 {
-                    return offset; // a tail the file system extended but the write never filled
+                    return offset; // a tail the file system extended but the write never (or only partly) filled
                 }
 
                 throw Damaged(file, index, offset, "its header does not match its check");
@@ -315,6 +331,11 @@ public sealed class AppendOnlyJournal : IRecordJournal, IAsyncDisposable
             await file.ReadExactlyAsync(payload, cancellationToken).ConfigureAwait(false);
             if (Crc32C.Compute(payload) != BinaryPrimitives.ReadUInt32BigEndian(recordHeader.AsSpan(8)))
             {
+                if (!strict && zeroSectors < offset + RecordHeaderLength + length)
+                {
+                    return offset; // the last record's first sectors reached the disk, the rest of the extended file is zero
+                }
+
                 throw Damaged(file, index, offset, "its checksum does not match its content");
             }
 
@@ -334,20 +355,25 @@ public sealed class AppendOnlyJournal : IRecordJournal, IAsyncDisposable
         return !start.AsSpan().ContainsAnyExcept((byte)0) || header.AsSpan().StartsWith(start);
     }
 
-    private static async Task<bool> RestIsZeroAsync(FileStream file, long offset, CancellationToken cancellationToken)
+    /// <summary>Finds where the run of zero bytes that ends the file starts (the file's length when it does not end in a zero).</summary>
+    private static async Task<long> ZeroTailStartAsync(FileStream file, CancellationToken cancellationToken)
     {
-        file.Position = offset;
         byte[] chunk = new byte[64 * 1024];
-        int read;
-        while ((read = await file.ReadAsync(chunk, cancellationToken).ConfigureAwait(false)) > 0)
+        long end = file.Length;
+        while (end > FileHeaderLength)
         {
-            if (chunk.AsSpan(0, read).ContainsAnyExcept((byte)0))
+            int read = (int)Math.Min(chunk.Length, end - FileHeaderLength);
+            await RandomAccess.ReadAsync(file.SafeFileHandle, chunk.AsMemory(0, read), end - read, cancellationToken).ConfigureAwait(false);
+            int last = chunk.AsSpan(0, read).LastIndexOfAnyExcept((byte)0);
+            if (last >= 0)
             {
-                return false;
+                return end - read + last + 1;
             }
+
+            end -= read;
         }
 
-        return true;
+        return end;
     }
 
     private static long Torn(bool strict, long index, long offset)

@@ -26,6 +26,7 @@ public sealed class ChargeLedger : IDisposable
     private readonly Dictionary<string, long> _approved = new(StringComparer.Ordinal);
     private readonly Dictionary<string, long> _disputed = new(StringComparer.Ordinal);
     private readonly Dictionary<string, long> _reversed = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _annotationDocuments = new(StringComparer.Ordinal); // payload hashes of the approvals and disputes held
     private long _applied; // journal records applied to the state above (entries and annotations)
 
     // Due totals for the caps, kept up to date so recording stays O(1) however long the ledger is.
@@ -286,28 +287,76 @@ public sealed class ChargeLedger : IDisposable
     /// <summary>Accepts the customer's signed approval of held entries; they become due.</summary>
     /// <returns>Accepted, or why not (<see cref="DocumentAcceptance.Reason"/> and a sentence).</returns>
     public Task<DocumentAcceptance> ApproveAsync(SignedEnvelope approval, Trust.TrustStore trust, CancellationToken cancellationToken = default) =>
-        Trust.SignedDocumentReader.TryRead(approval, ChargeApproval.DocumentType, trust,
-            a => [new Trust.SignatureRequirement(a.CustomerId, Identities.PartyRole.Customer)], "the customer", out ChargeApproval? document, out DocumentAcceptance? refusal)
-            ? AnnotateAsync("approved", document.CustomerId, document.EntryIds, approval, cancellationToken)
-            : Task.FromResult(refusal);
+        AnnotateAsync(approval, ChargeApproval.DocumentType, trust, cancellationToken);
 
     /// <summary>Accepts the customer's signed dispute of an entry; it is not due until reversed.</summary>
     /// <returns>Accepted, or why not (<see cref="DocumentAcceptance.Reason"/> and a sentence).</returns>
     public Task<DocumentAcceptance> DisputeAsync(SignedEnvelope dispute, Trust.TrustStore trust, CancellationToken cancellationToken = default) =>
-        Trust.SignedDocumentReader.TryRead(dispute, ChargeDispute.DocumentType, trust,
-            d => [new Trust.SignatureRequirement(d.CustomerId, Identities.PartyRole.Customer)], "the customer", out ChargeDispute? document, out DocumentAcceptance? refusal)
-            ? AnnotateAsync("disputed", document.CustomerId, [document.EntryId], dispute, cancellationToken)
-            : Task.FromResult(refusal);
+        AnnotateAsync(dispute, ChargeDispute.DocumentType, trust, cancellationToken);
 
-    private async Task<DocumentAcceptance> AnnotateAsync(string annotation, string customerId, IReadOnlyList<string> entryIds, SignedEnvelope signed, CancellationToken cancellationToken)
+    /// <summary>Gets a value indicating whether the ledger holds the approval or dispute whose payload hashes to <paramref name="documentSha256"/>.</summary>
+    internal bool HoldsDocument(string documentSha256)
     {
+        lock (_entries)
+        {
+            return _annotationDocuments.Contains(documentSha256);
+        }
+    }
+
+    /// <summary>Decides a charge approval or dispute (by its payload type) without recording it.</summary>
+    internal DocumentAcceptance CheckAnnotation(SignedEnvelope signed, Trust.TrustStore trust, out ChargeAnnotation? annotation)
+    {
+        ArgumentNullException.ThrowIfNull(signed);
+        annotation = null;
+        string customerId;
+        IReadOnlyList<string> entryIds;
+        string kind;
+        DocumentAcceptance? refusal;
+        if (signed.PayloadType == ChargeDispute.DocumentType.PayloadType)
+        {
+            if (!Trust.SignedDocumentReader.TryRead(signed, ChargeDispute.DocumentType, trust,
+                    d => [new Trust.SignatureRequirement(d.CustomerId, Identities.PartyRole.Customer)], "the customer", out ChargeDispute? dispute, out refusal))
+            {
+                return refusal;
+            }
+
+            (kind, customerId, entryIds) = ("disputed", dispute.CustomerId, [dispute.EntryId]);
+        }
+        else
+        {
+            if (!Trust.SignedDocumentReader.TryRead(signed, ChargeApproval.DocumentType, trust,
+                    a => [new Trust.SignatureRequirement(a.CustomerId, Identities.PartyRole.Customer)], "the customer", out ChargeApproval? approval, out refusal))
+            {
+                return refusal;
+            }
+
+            (kind, customerId, entryIds) = ("approved", approval.CustomerId, approval.EntryIds);
+        }
+
         List<ChargeEntry> entries = Entries.Where(e => entryIds.Contains(e.EntryId)).ToList();
         if (entries.Count != entryIds.Count || entries.Any(e => e.Charge.CustomerId != customerId))
         {
-            return DocumentAcceptance.Refused(DocumentRefusal.UnknownEntry, $"The {annotation} document names entries that are not {customerId}'s.");
+            return DocumentAcceptance.Refused(DocumentRefusal.UnknownEntry, $"The {kind} document names entries that are not {customerId}'s.");
         }
 
-        var record = new ChargeAnnotation { Annotation = annotation, EntryIds = entryIds, Document = signed.ToJson(), RecordedAt = _time.GetUtcNow() };
+        annotation = new ChargeAnnotation { Annotation = kind, EntryIds = entryIds, Document = signed.ToJson(), RecordedAt = _time.GetUtcNow() };
+        return DocumentAcceptance.Accepted($"{entryIds.Count} {(entryIds.Count == 1 ? "entry" : "entries")} of {customerId} {kind}.");
+    }
+
+    private async Task<DocumentAcceptance> AnnotateAsync(SignedEnvelope signed, DocumentType type, Trust.TrustStore trust, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(signed);
+        if (signed.PayloadType != type.PayloadType)
+        {
+            return DocumentAcceptance.Refused(DocumentRefusal.Malformed, $"The envelope is a '{signed.PayloadType}', not a '{type.PayloadType}'.");
+        }
+
+        DocumentAcceptance decision = CheckAnnotation(signed, trust, out ChargeAnnotation? record);
+        if (record is null)
+        {
+            return decision;
+        }
+
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
@@ -320,7 +369,7 @@ public sealed class ChargeLedger : IDisposable
             _gate.Release();
         }
 
-        return DocumentAcceptance.Accepted($"{entryIds.Count} {(entryIds.Count == 1 ? "entry" : "entries")} of {customerId} {annotation}.");
+        return decision;
     }
 
     private void Apply(ChargeAnnotation annotation, long index)
@@ -328,6 +377,7 @@ public sealed class ChargeLedger : IDisposable
         lock (_entries)
         {
             _applied++;
+            _annotationDocuments.Add(DocumentJson.Hash(SignedEnvelope.Parse(annotation.Document).Payload.Span));
             Dictionary<string, long> target = annotation.Annotation == "approved" ? _approved : _disputed;
             foreach (string id in annotation.EntryIds)
             {

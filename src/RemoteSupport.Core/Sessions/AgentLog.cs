@@ -16,4 +16,7 @@ internal static partial class AgentLog
 
     [LoggerMessage(EventId = 4, Level = LogLevel.Information, Message = "Session {SessionId} {Ending} after {Seconds} s with {Operations} operations; charged {Charges}.")]
     public static partial void SessionClosed(ILogger logger, string sessionId, string ending, long seconds, int operations, string charges);
+
+    [LoggerMessage(EventId = 5, Level = LogLevel.Warning, Message = "The {What} given in the agent's options is not taken: {Sentence}")]
+    public static partial void OptionsDocumentSuperseded(ILogger logger, string what, string sentence);
 }

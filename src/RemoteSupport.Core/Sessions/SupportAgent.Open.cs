@@ -1,6 +1,7 @@
 using RemoteSupport.Audit;
 using RemoteSupport.Authorization;
 using RemoteSupport.Consent;
+using RemoteSupport.Contract;
 using RemoteSupport.DataFiles;
 using RemoteSupport.Documents;
 using RemoteSupport.Fixes;
@@ -17,8 +18,9 @@ public sealed partial class SupportAgent : IAsyncDisposable
 
     /// <summary>
     /// Checks <paramref name="options"/> (<see cref="SupportAgentOptions.Validate"/>), opens the unit's
-    /// durable state from <see cref="SupportAgentOptions.StateFolder"/> (audit journal, charge ledger,
-    /// approval use counter, fix work folder and inbox), accepts the ground rules and authorizations,
+    /// durable state from <see cref="SupportAgentOptions.StateFolder"/> (audit journal with the contract state,
+    /// charge ledger, fix work folder and inbox), offers the options' ground rules, authorizations and vendor
+    /// root to the contract state (one it has moved past, such as a revoked authorization, is logged and left out),
     /// and builds the consent gate, the data file store and the fix installer from them.
     /// </summary>
     /// <returns>The agent; dispose it to close its journals.</returns>
@@ -43,25 +45,31 @@ public sealed partial class SupportAgent : IAsyncDisposable
             string state = Directory.CreateDirectory(options.StateFolder).FullName;
             AppendOnlyJournal auditJournal = await Own(owned, AppendOnlyJournal.OpenAsync(Path.Combine(state, "audit.journal"), cancellationToken: cancellationToken)).ConfigureAwait(false);
             var audit = new AuditLog(auditJournal, time);
-            var groundRules = new GroundRulesBook(options.Trust!) { CustomerId = options.CustomerId };
-            Accepted(groundRules.Accept(options.GroundRules!), "ground rules");
-            var authorizations = new AuthorizationBook(options.Trust!, time) { CustomerId = options.CustomerId };
+            ContractState contract = Own(owned, await ContractState.OpenAsync(audit, options.Trust!, options.CustomerId, time, cancellationToken).ConfigureAwait(false));
+            await OfferAsync(contract, options.GroundRules!, "ground rules", options, cancellationToken).ConfigureAwait(false);
             foreach (SignedEnvelope authorization in options.Authorizations)
             {
-                Accepted(authorizations.Accept(authorization), "authorization");
+                await OfferAsync(contract, authorization, "authorization", options, cancellationToken).ConfigureAwait(false);
             }
 
+            if (options.Fixes.InstallRoot is not null)
+            {
+                await OfferAsync(contract, options.Fixes.VendorRoot!, "vendor root", options, cancellationToken).ConfigureAwait(false);
+            }
+
+            await ImportUseFileAsync(contract, Path.Combine(state, "approval-uses.log"), cancellationToken).ConfigureAwait(false);
             AppendOnlyJournal ledgerJournal = await Own(owned, AppendOnlyJournal.OpenAsync(Path.Combine(state, "ledger.journal"), cancellationToken: cancellationToken)).ConfigureAwait(false);
-            ChargeLedger ledger = Own(owned, await ChargeLedger.OpenAsync(ledgerJournal, groundRules, time, cancellationToken).ConfigureAwait(false));
-            FileApprovalUseCounter uses = Own(owned, FileApprovalUseCounter.Open(Path.Combine(state, "approval-uses.log")));
+            ChargeLedger ledger = Own(owned, await ChargeLedger.OpenAsync(ledgerJournal, contract.GroundRules, time, cancellationToken).ConfigureAwait(false));
+            await contract.AttachLedgerAsync(ledger, cancellationToken).ConfigureAwait(false);
             var parts = new SupportAgentParts
             {
                 UnitId = options.UnitId,
                 CustomerId = options.CustomerId,
                 Identity = options.Identity!,
-                Authorizations = authorizations,
-                GroundRules = groundRules,
-                Gate = new ConsentGate(options.Trust!, authorizations, groundRules, uses, audit, time),
+                Authorizations = contract.Authorizations,
+                GroundRules = contract.GroundRules,
+                Contract = contract,
+                Gate = new ConsentGate(options.Trust!, contract.Authorizations, contract.GroundRules, contract, audit, time),
                 DataFiles = new DataFileStore(new Dictionary<string, string>(options.DataRoots, StringComparer.Ordinal)),
                 Audit = audit,
                 Ledger = ledger,
@@ -69,7 +77,7 @@ public sealed partial class SupportAgent : IAsyncDisposable
                 HelloTimeout = options.HelloTimeout,
                 ApprovalTimeout = options.ApprovalTimeout,
                 MaxViewBytes = options.MaxViewBytes,
-                Fixes = await FixesFromAsync(options, state, audit).ConfigureAwait(false),
+                Fixes = await FixesFromAsync(options, state, audit, contract.VendorRoot).ConfigureAwait(false),
                 TimeProvider = time,
                 Logger = options.Logger,
             };
@@ -89,11 +97,35 @@ public sealed partial class SupportAgent : IAsyncDisposable
         }
     }
 
-    /// <summary>Gets the customer's authorizations of vendors (accept a revocation here while the agent runs).</summary>
+    /// <summary>Gets the customer's authorizations of vendors (give a revocation to <see cref="AcceptAsync"/> while the agent runs).</summary>
     public AuthorizationBook Authorizations => _options.Authorizations;
 
-    /// <summary>Gets the ground rules book (accept an amendment here while the agent runs).</summary>
+    /// <summary>Gets the ground rules book (give an amendment to <see cref="AcceptAsync"/> while the agent runs).</summary>
     public GroundRulesBook GroundRules => _options.GroundRules;
+
+    /// <summary>Gets the unit's durable contract state, or null for an agent built from parts without one.</summary>
+    public ContractState? Contract => _options.Contract;
+
+    /// <summary>
+    /// Accepts a signed contract document while the agent runs (an authorization or revocation, a ground rules
+    /// amendment, a key rotation, a new vendor root, a charge approval or dispute): journaled in the audit
+    /// journal before it takes effect, so it survives a restart (<see cref="ContractState.AcceptAsync"/>).
+    /// </summary>
+    /// <returns>Accepted, or why not.</returns>
+    /// <param name="document">The signed document.</param>
+    /// <param name="cancellationToken">Stops waiting for the journal.</param>
+    /// <exception cref="InvalidOperationException">The agent was built from parts without a <see cref="SupportAgentParts.Contract"/>.</exception>
+    public Task<DocumentAcceptance> AcceptAsync(SignedEnvelope document, CancellationToken cancellationToken = default) =>
+        RequireContract().AcceptAsync(document, cancellationToken);
+
+    /// <summary>Revokes a trusted key on the unit, journaled first (<see cref="ContractState.RevokeKeyAsync"/>).</summary>
+    /// <returns>True when the key was trusted and is now revoked.</returns>
+    /// <param name="key">The key.</param>
+    /// <param name="reason">Why.</param>
+    /// <param name="cancellationToken">Stops waiting for the journal.</param>
+    /// <exception cref="InvalidOperationException">The agent was built from parts without a <see cref="SupportAgentParts.Contract"/>.</exception>
+    public Task<bool> RevokeKeyAsync(Identities.PartyKey key, string reason, CancellationToken cancellationToken = default) =>
+        RequireContract().RevokeKeyAsync(key, reason, cancellationToken);
 
     /// <summary>Gets the unit's audit log.</summary>
     public AuditLog Audit => _options.Audit;
@@ -122,7 +154,7 @@ public sealed partial class SupportAgent : IAsyncDisposable
         return new Checkpoint($"{CheckpointKeyName}/{log}", size, journal.Root(size)).Sign(CheckpointKeyName, _options.Identity);
     }
 
-    /// <summary>Closes what <see cref="OpenAsync"/> opened (the journals and the approval use counter); an agent built from its parts owns nothing.</summary>
+    /// <summary>Closes what <see cref="OpenAsync"/> opened (the journals and the contract state); an agent built from its parts owns nothing.</summary>
     /// <returns>A task that completes when every journal is closed.</returns>
     public async ValueTask DisposeAsync()
     {
@@ -136,8 +168,11 @@ public sealed partial class SupportAgent : IAsyncDisposable
         await DisposeAllAsync(owned).ConfigureAwait(false);
     }
 
+    private ContractState RequireContract() => _options.Contract
+        ?? throw new InvalidOperationException("This agent was built from parts without a contract state: accept documents on its books directly.");
+
     /// <summary>The installer over the state folder's work folder; an install a crash interrupted is finished or rolled back first.</summary>
-    private static async Task<FixInstallOptions?> FixesFromAsync(SupportAgentOptions options, string state, AuditLog audit)
+    private static async Task<FixInstallOptions?> FixesFromAsync(SupportAgentOptions options, string state, AuditLog audit, FixTrust? root)
     {
         SupportAgentFixOptions fixes = options.Fixes;
         if (fixes.InstallRoot is null)
@@ -150,7 +185,7 @@ public sealed partial class SupportAgent : IAsyncDisposable
         string product = fixes.Product!;
         return new FixInstallOptions
         {
-            Trust = new FixTrust(fixes.VendorRoot!, options.TimeProvider),
+            Trust = root!,
             Installer = installer,
             Context = () => new FixContext(options.UnitId, options.CustomerId, fixes.ContractId, product, installer.InstalledVersion(product) ?? fixes.InstalledVersion),
             Inbox = Path.Combine(state, "inbox"),
@@ -159,12 +194,40 @@ public sealed partial class SupportAgent : IAsyncDisposable
         };
     }
 
-    private static void Accepted(DocumentAcceptance acceptance, string what)
+    /// <summary>
+    /// Offers a document of the options to the contract state: one the state has moved past (a revoked
+    /// authorization, an older version) is logged and left out, since the journal is the truth; any other refusal stops the open.
+    /// </summary>
+    private static async Task OfferAsync(ContractState contract, SignedEnvelope document, string what, SupportAgentOptions options, CancellationToken cancellationToken)
     {
-        if (!acceptance.IsAccepted)
+        DocumentAcceptance acceptance = await contract.AcceptAsync(document, cancellationToken).ConfigureAwait(false);
+        if (acceptance.Reason == DocumentRefusal.Superseded)
+        {
+            AgentLog.OptionsDocumentSuperseded(options.Logger, what, acceptance.Sentence);
+        }
+        else if (!acceptance.IsAccepted)
         {
             throw new InvalidOperationException($"The {what} given in the agent's options was refused ({acceptance.Reason}): {acceptance.Sentence}");
         }
+    }
+
+    /// <summary>Moves the approval use counts of 1.0.0-rc.1's side file into the journal, then renames the file (<c>.imported</c>), so no count is lost or counted twice.</summary>
+    private static async Task ImportUseFileAsync(ContractState contract, string path, CancellationToken cancellationToken)
+    {
+        if (!File.Exists(path))
+        {
+            return;
+        }
+
+        var uses = new Dictionary<string, int>(StringComparer.Ordinal);
+        string content = await File.ReadAllTextAsync(path, cancellationToken).ConfigureAwait(false);
+        foreach (string line in content[..(content.LastIndexOf('\n') + 1)].Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            uses[line] = uses.GetValueOrDefault(line) + 1;
+        }
+
+        await contract.ImportUsesAsync(uses, cancellationToken).ConfigureAwait(false);
+        File.Move(path, path + ".imported", overwrite: true);
     }
 
     private static T Own<T>(List<object> owned, T item)

@@ -31,9 +31,9 @@ public sealed class SupportAgentOptions
 
     /// <summary>
     /// Gets or sets the folder of the unit's durable state, created when missing: the audit journal
-    /// (<c>audit.journal</c>), the charge ledger (<c>ledger.journal</c>), the approval use counter
-    /// (<c>approval-uses.log</c>), the fix installer's work folder (<c>fix-work/</c>) and the fix inbox
-    /// (<c>inbox/</c>).
+    /// (<c>audit.journal</c>, which also holds the unit's contract state: accepted documents, key revocations and
+    /// approval uses), the charge ledger (<c>ledger.journal</c>), the fix installer's work folder (<c>fix-work/</c>)
+    /// and the fix inbox (<c>inbox/</c>).
     /// </summary>
     /// <value>Required; no default.</value>
     public string StateFolder { get; set; } = string.Empty;

@@ -71,6 +71,12 @@ public sealed class SupportAgentParts
     /// <summary>Gets or sets how fixes are received and installed; none means the unit takes no fixes over sessions.</summary>
     public FixInstallOptions? Fixes { get; set; }
 
+    /// <summary>
+    /// Gets or sets the durable contract state the books above are kept by, when there is one: documents given to
+    /// <see cref="SupportAgent.AcceptAsync"/> go through it and survive a restart.
+    /// </summary>
+    public Contract.ContractState? Contract { get; set; }
+
     /// <summary>Gets or sets the clock.</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 

@@ -83,11 +83,39 @@ public sealed class TrustStore
 
     /// <summary>Revokes a key from now on: its signatures no longer count, whenever they were made.</summary>
     /// <returns><see langword="true"/> when the key was trusted and is now revoked.</returns>
+    /// <exception cref="InvalidOperationException">The store is kept by a <see cref="Contract.ContractState"/>: revoke through it, so the revocation is journaled.</exception>
     public bool Revoke(PartyKey key, string reason)
+    {
+        ThrowIfKept();
+        return RevokeCore(key, reason);
+    }
+
+    /// <summary>Gets or sets a value indicating whether a contract state keeps this store (its changes go through the state's journal).</summary>
+    internal bool IsKept { get; set; }
+
+    /// <summary>Gets a value indicating whether <paramref name="key"/> is trusted somewhere and not yet revoked.</summary>
+    internal bool IsRevocable(PartyKey key)
+    {
+        lock (_gate)
+        {
+            return AllKeys().Any(k => k.Key.Equals(key) && k.RevokedAt is null);
+        }
+    }
+
+    /// <summary>Gets a value indicating whether <paramref name="key"/> is trusted somewhere, revoked or not.</summary>
+    internal bool IsKnown(PartyKey key)
+    {
+        lock (_gate)
+        {
+            return AllKeys().Any(k => k.Key.Equals(key));
+        }
+    }
+
+    internal bool RevokeCore(PartyKey key, string reason)
     {
         ArgumentNullException.ThrowIfNull(key);
         Error.ThrowIfNullOrWhiteSpace(reason, nameof(reason));
-        DateTimeOffset now = _time.GetUtcNow();
+        DateTimeOffset now = Contract.DecisionTime.Now(_time);
         bool found = false;
         lock (_gate)
         {
@@ -107,7 +135,15 @@ public sealed class TrustStore
     /// next sequence number and is signed by the current set's threshold and by the new set's threshold.
     /// Keys left out of the new set stop being valid now.
     /// </summary>
+    /// <exception cref="InvalidOperationException">The store is kept by a <see cref="Contract.ContractState"/>: rotate through it, so the rotation is journaled.</exception>
     public KeyRotationResult Rotate(SignedEnvelope rotation)
+    {
+        ThrowIfKept();
+        return RotateCore(rotation, commit: true);
+    }
+
+    /// <summary>Decides a rotation; replaces the key set only when <paramref name="commit"/> is true.</summary>
+    internal KeyRotationResult RotateCore(SignedEnvelope rotation, bool commit)
     {
         ArgumentNullException.ThrowIfNull(rotation);
         if (rotation.PayloadType != KeyRotation.DocumentType.PayloadType)
@@ -128,13 +164,19 @@ public sealed class TrustStore
                 return new KeyRotationResult(DocumentRefusal.UnknownEntry, $"{partyId}/{role.ToText()} has no key set to rotate.", null);
             }
 
+            if (sequence <= current.Sequence)
+            {
+                return new KeyRotationResult(DocumentRefusal.Superseded, string.Create(CultureInfo.InvariantCulture,
+                    $"The rotation carries sequence {sequence}; {partyId}/{role.ToText()} is already at sequence {current.Sequence}, and the next is {current.Sequence + 1}."), current);
+            }
+
             if (sequence != current.Sequence + 1)
             {
                 return new KeyRotationResult(DocumentRefusal.OutOfSequence, string.Create(CultureInfo.InvariantCulture,
                     $"The rotation carries sequence {sequence}; the next for {partyId}/{role.ToText()} is {current.Sequence + 1}."), current);
             }
 
-            DateTimeOffset now = _time.GetUtcNow();
+            DateTimeOffset now = Contract.DecisionTime.Now(_time);
             var policy = new SignaturePolicy(KeyRotation.DocumentType, new SignatureRequirement(partyId, role));
             VerificationResult byCurrent = VerifyLocked(rotation, policy, now);
             if (!byCurrent.IsValid)
@@ -148,6 +190,11 @@ public sealed class TrustStore
             {
                 return new KeyRotationResult(DocumentRefusal.NotSigned, string.Create(CultureInfo.InvariantCulture,
                     $"The rotation is signed by {newSigners} of the new keys; the new set needs {threshold}."), current);
+            }
+
+            if (!commit)
+            {
+                return new KeyRotationResult(DocumentRefusal.None, $"{candidate} would replace sequence {current.Sequence}.", candidate);
             }
 
             foreach (TrustedKey old in current.Keys.Where(k => !newKeys.Contains(k.Key)))
@@ -169,7 +216,7 @@ public sealed class TrustStore
     public SignatureProblem CheckKey(PartyKey key, PartyRole role, string? partyId, out TrustedKey? trustedKey)
     {
         ArgumentNullException.ThrowIfNull(key);
-        DateTimeOffset now = _time.GetUtcNow();
+        DateTimeOffset now = Contract.DecisionTime.Now(_time);
         trustedKey = null;
         SignatureProblem problem = SignatureProblem.UntrustedKey;
         lock (_gate)
@@ -205,7 +252,16 @@ public sealed class TrustStore
         ArgumentNullException.ThrowIfNull(policy);
         lock (_gate)
         {
-            return VerifyLocked(envelope, policy, _time.GetUtcNow());
+            return VerifyLocked(envelope, policy, Contract.DecisionTime.Now(_time));
+        }
+    }
+
+    private void ThrowIfKept()
+    {
+        if (IsKept)
+        {
+            throw new InvalidOperationException(
+                "This trust store is kept by the unit's contract state: rotate and revoke keys through it (SupportAgent.AcceptAsync, RevokeKeyAsync), so the change is journaled and survives a restart.");
         }
     }
 

@@ -70,13 +70,27 @@ public sealed class GroundRulesBookTests : IDisposable
     [Theory]
     [InlineData(2, "wrong")]
     [InlineData(3, null)]
-    [InlineData(1, null)]
     public void Amendment_NotNamingTheCurrentVersion_IsRefused(int version, string? replaces)
     {
-        SecurityGroundRules amended = _f.Rules with { Version = version, Replaces = replaces ?? (version == 3 ? _f.GroundRules.CurrentHash : null) };
+        SecurityGroundRules amended = _f.Rules with { Version = version, Replaces = replaces ?? _f.GroundRules.CurrentHash };
 
-        _f.GroundRules.Accept(amended.ToEnvelope().Sign(_f.Vendor).Sign(_f.Customer)).Sentence.Should().Contain("amendment must be version 2");
+        DocumentAcceptance refused = _f.GroundRules.Accept(amended.ToEnvelope().Sign(_f.Vendor).Sign(_f.Customer));
+
+        refused.Reason.Should().Be(DocumentRefusal.OutOfSequence);
+        refused.Sentence.Should().Contain("amendment must be version 2");
         _f.GroundRules.Current!.Version.Should().Be(1);
+    }
+
+    [Fact]
+    public void AnOlderOrTheSameVersion_IsRefusedAsSuperseded()
+    {
+        SecurityGroundRules again = _f.Rules with { MaxSessionMinutes = 30 };
+
+        DocumentAcceptance refused = _f.GroundRules.Accept(again.ToEnvelope().Sign(_f.Vendor).Sign(_f.Customer));
+
+        refused.Reason.Should().Be(DocumentRefusal.Superseded);
+        refused.Sentence.Should().Contain("version 1").And.Contain("never goes back");
+        _f.GroundRules.Current!.MaxSessionMinutes.Should().Be(240);
     }
 
     [Fact]

@@ -277,8 +277,8 @@ public sealed class TrustStoreTests : IDisposable
         KeyRotationResult replay = _trust.Rotate(rotation);
 
         replay.IsAccepted.Should().BeFalse();
-        replay.Reason.Should().Be(DocumentRefusal.OutOfSequence);
-        replay.Sentence.Should().Contain("sequence 2; the next");
+        replay.Reason.Should().Be(DocumentRefusal.Superseded);
+        replay.Sentence.Should().Contain("sequence 2; fabrikam/approver is already at sequence 2");
     }
 
     [Fact]

@@ -91,8 +91,56 @@ public sealed class HostedAgentTests : IDisposable
         }
 
         receipts.Should().HaveCount(2).And.OnlyContain(r => r.Receipt != null && r.Failure == null);
-        Directory.GetFiles(StateFolder).Select(Path.GetFileName).Should().Contain(["audit.journal", "ledger.journal", "approval-uses.log"]);
-        (await AuditLog.ReadExportAsync(Path.Combine(StateFolder, "audit.journal"), Token)).Count(e => e.Kind == AuditEventKind.SessionOpened).Should().Be(2, "the stopped host closed its journals and the next start appended to them");
+        Directory.GetFiles(StateFolder).Select(Path.GetFileName).Should().BeEquivalentTo(["audit.journal", "ledger.journal"], "the contract state and the approval uses are records of the audit journal");
+        IReadOnlyList<AuditEvent> events = await AuditLog.ReadExportAsync(Path.Combine(StateFolder, "audit.journal"), Token);
+        events.Count(e => e.Kind == AuditEventKind.SessionOpened).Should().Be(2, "the stopped host closed its journals and the next start appended to them");
+        events.Where(e => e.Kind == AuditEventKind.DocumentAccepted).Select(e => e.Details["payload-type"]).Should().Equal(
+            [SecurityGroundRules.DocumentType.PayloadType, ServiceAuthorization.DocumentType.PayloadType],
+            "the options' documents are journaled once, at the first start; offered again at the second, they are already in force");
+    }
+
+    [Fact]
+    public async Task ARevocationAcceptedWhileTheAgentRuns_OutlivesARestart_ThoughTheOptionsStillGiveTheAuthorization()
+    {
+        using (IHost first = UnitHost())
+        {
+            await first.StartAsync(Token);
+            SupportAgent agent = first.Services.GetRequiredService<SupportAgentService>().Agent;
+            SignedEnvelope revocation = new AuthorizationRevocation { AuthorizationId = "auth-1", CustomerId = "fabrikam", Reason = "contract ended" }.ToEnvelope().Sign(_customer);
+            (await agent.AcceptAsync(revocation, Token)).IsAccepted.Should().BeTrue();
+            await first.StopAsync(Token);
+        }
+
+        using IHost second = UnitHost();
+        await second.StartAsync(Token);
+        SupportAgentService service = second.Services.GetRequiredService<SupportAgentService>();
+        service.Agent.Authorizations.Check("contoso", _technician.PublicKey, "unit-7", service.Agent.GroundRules.CurrentHash).Reason
+            .Should().Be(AuthorizationFailure.Revoked, "the options offer auth-1 again at every start; the journal's revocation wins");
+        var refused = await FluentActions.Awaiting(() => Console().ConnectAsync(new TcpDialer(service.BoundEndPoint!), Token)).Should().ThrowAsync<SessionRefusedException>();
+        refused.Which.Sentence.Should().Contain("revoked");
+        await second.StopAsync(Token);
+    }
+
+    [Fact]
+    public async Task TheReleaseCandidatesApprovalUseFile_IsMovedIntoTheAuditJournalOnce()
+    {
+        string file = Path.Combine(StateFolder, "approval-uses.log");
+        Directory.CreateDirectory(StateFolder);
+        await File.WriteAllTextAsync(file, "approval-1\napproval-1\napproval-2\napproval-torn", Token);
+        for (int run = 1; run <= 2; run++)
+        {
+            using IHost host = UnitHost();
+            await host.StartAsync(Token);
+            RemoteSupport.Contract.ContractState contract = host.Services.GetRequiredService<SupportAgentService>().Agent.Contract!;
+            contract.UsesOf("approval-1").Should().Be(2);
+            contract.UsesOf("approval-2").Should().Be(1);
+            contract.UsesOf("approval-torn").Should().Be(0, "a torn last line was never a use");
+            await host.StopAsync(Token);
+        }
+
+        File.Exists(file).Should().BeFalse();
+        File.Exists(file + ".imported").Should().BeTrue();
+        (await AuditLog.ReadExportAsync(Path.Combine(StateFolder, "audit.journal"), Token)).Count(e => e.Kind == AuditEventKind.ApprovalUsed).Should().Be(3);
     }
 
     [Fact]
