@@ -32,6 +32,9 @@ public sealed class ContractState : IApprovalUseCounter, IDisposable
     private static readonly byte[][] ContractKinds = [.. new[] { AuditEventKind.DocumentAccepted, AuditEventKind.KeyRevoked, AuditEventKind.ApprovalUsed }
         .Select(kind => JsonSerializer.SerializeToUtf8Bytes(kind, DocumentJson.Options))];
 
+    /// <summary>The vendor's compatibility specification (its type is defined with the rest of the protocol, in RemoteSupport.Transport).</summary>
+    private static readonly DocumentType SpecificationType = new("compatibility-specification", 1);
+
     private readonly AuditLog _audit;
     private readonly TimeProvider _time;
     private readonly SemaphoreSlim _gate = new(1, 1);
@@ -61,6 +64,12 @@ public sealed class ContractState : IApprovalUseCounter, IDisposable
 
     /// <summary>Gets the vendor root in force, or null before the first root is accepted.</summary>
     public FixTrust? VendorRoot { get; private set; }
+
+    /// <summary>
+    /// Gets the vendor's signed compatibility specification kept in writing (the latest accepted: signed by the vendor of
+    /// the ground rules in force), or null. <c>RemoteSupport.Transport.Sessions.CompatibilitySpecification.FromEnvelope</c> reads it.
+    /// </summary>
+    public SignedEnvelope? CompatibilitySpecification { get; private set; }
 
     /// <summary>Gets the documents accepted, in journal order (the trust snapshot of an evidence bundle).</summary>
     public IReadOnlyList<SignedEnvelope> Documents
@@ -425,6 +434,11 @@ public sealed class ContractState : IApprovalUseCounter, IDisposable
             return DecideRoot(document, commit);
         }
 
+        if (type == SpecificationType.PayloadType)
+        {
+            return DecideSpecification(document, commit);
+        }
+
         if (IsCharge(document))
         {
             ChargeLedger ledger = _ledger ?? throw new InvalidOperationException("Charge approvals and disputes need the unit's ledger: attach it first (AttachLedgerAsync).");
@@ -432,6 +446,46 @@ public sealed class ContractState : IApprovalUseCounter, IDisposable
         }
 
         return DocumentAcceptance.Refused(DocumentRefusal.Malformed, $"A '{type}' is not a document of the unit's contract state.");
+    }
+
+    /// <summary>The vendor's compatibility specification: kept when signed by the vendor of the ground rules in force.</summary>
+    private DocumentAcceptance DecideSpecification(SignedEnvelope document, bool commit)
+    {
+        string? vendorId;
+        try
+        {
+            using JsonDocument payload = JsonDocument.Parse(document.Payload);
+            vendorId = payload.RootElement.ValueKind == JsonValueKind.Object && payload.RootElement.TryGetProperty("vendorId", out JsonElement vendor)
+                && vendor.ValueKind == JsonValueKind.String ? vendor.GetString() : null;
+        }
+        catch (JsonException ex)
+        {
+            return DocumentAcceptance.Refused(DocumentRefusal.Malformed, "The compatibility specification is not JSON: " + ex.Message);
+        }
+
+        if (vendorId is null)
+        {
+            return DocumentAcceptance.Refused(DocumentRefusal.Malformed, "The compatibility specification names no vendorId.");
+        }
+
+        if (GroundRules.Current is not { } rules || rules.VendorId != vendorId)
+        {
+            return DocumentAcceptance.Refused(DocumentRefusal.Invalid,
+                $"The compatibility specification is {vendorId}'s; the unit's ground rules are with {GroundRules.Current?.VendorId ?? "no vendor yet"}.");
+        }
+
+        VerificationResult verified = Trust.Verify(document, new SignaturePolicy(SpecificationType, new SignatureRequirement(vendorId, PartyRole.Vendor)));
+        if (!verified.IsValid)
+        {
+            return DocumentAcceptance.Refused(DocumentRefusal.NotSigned, "The compatibility specification is not signed by the vendor: " + verified.Sentence);
+        }
+
+        if (commit)
+        {
+            CompatibilitySpecification = document;
+        }
+
+        return DocumentAcceptance.Accepted($"The compatibility specification of {vendorId}, signed by the vendor, kept in writing.");
     }
 
     private DocumentAcceptance DecideRoot(SignedEnvelope document, bool commit)
@@ -477,6 +531,11 @@ public sealed class ContractState : IApprovalUseCounter, IDisposable
         if (type == Fixes.VendorRoot.DocumentType.PayloadType)
         {
             return VendorRoot?.RootHash == hash;
+        }
+
+        if (type == SpecificationType.PayloadType)
+        {
+            return CompatibilitySpecification is { } held && DocumentJson.Hash(held.Payload.Span) == hash;
         }
 
         if (type == KeyRotation.DocumentType.PayloadType)

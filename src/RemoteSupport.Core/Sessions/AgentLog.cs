@@ -19,4 +19,7 @@ internal static partial class AgentLog
 
     [LoggerMessage(EventId = 5, Level = LogLevel.Warning, Message = "The {What} given in the agent's options is not taken: {Sentence}")]
     public static partial void OptionsDocumentSuperseded(ILogger logger, string what, string sentence);
+
+    [LoggerMessage(EventId = 6, Level = LogLevel.Information, Message = "Session {SessionId}: the vendor's compatibility specification was {Outcome}: {Sentence}")]
+    public static partial void SpecificationReceived(ILogger logger, string sessionId, string outcome, string sentence);
 }

@@ -76,6 +76,10 @@ internal sealed record SessionMessage
 
     public string? InstallReceipt { get; init; }
 
+    public IReadOnlyList<string>? Requests { get; init; }
+
+    public string? Document { get; init; }
+
     public byte[] ToBytes() => DocumentJson.Serialize(this);
 
     /// <exception cref="SessionProtocolException">The bytes are not a session message.</exception>

@@ -9,6 +9,9 @@ internal static class SessionWire
     /// <summary>The capability of a console that takes a view larger than the agent's MaxViewBytes on a channel of its own.</summary>
     public const string ViewStreamCapability = "view-stream";
 
+    /// <summary>The capability of a console that holds the vendor's signed compatibility specification and hands it over when the agent's welcome requests it.</summary>
+    public const string SpecificationCapability = "compatibility-specification";
+
     /// <summary>What a version-1 agent carries.</summary>
     public static readonly string[] Capabilities = ["list-data", "view-data", "change-data", "run-diagnostic", "install-fix", ViewStreamCapability];
 
@@ -23,6 +26,7 @@ internal static class SessionWire
     public const string Heartbeat = "heartbeat";
     public const string Close = "close";
     public const string Receipt = "receipt";
+    public const string Specification = "specification";
 
     public static ValueTask SendAsync(ISessionChannel channel, SessionMessage message, CancellationToken cancellationToken)
     {

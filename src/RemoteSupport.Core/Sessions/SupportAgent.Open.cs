@@ -76,6 +76,7 @@ public sealed partial class SupportAgent : IAsyncDisposable
                 ApprovalPrompt = options.ApprovalPrompt,
                 HelloTimeout = options.HelloTimeout,
                 ApprovalTimeout = options.ApprovalTimeout,
+                RequestCompatibilitySpecification = options.RequestCompatibilitySpecification,
                 MaxViewBytes = options.MaxViewBytes,
                 Fixes = await FixesFromAsync(options, state, audit, contract.VendorRoot).ConfigureAwait(false),
                 TimeProvider = time,

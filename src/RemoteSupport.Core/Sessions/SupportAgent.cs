@@ -119,6 +119,8 @@ public sealed partial class SupportAgent
         }
 
         bool takesViewStreams = streams is not null && hello.Capabilities?.Contains(SessionWire.ViewStreamCapability) == true;
+        bool asksSpecification = _options.RequestCompatibilitySpecification && _options.Contract is not null
+            && hello.Capabilities?.Contains(SessionWire.SpecificationCapability) == true;
         var session = new RunningSession(
             this, channel, streams, vendor, "session-" + Guid.NewGuid().ToString("n"), time.GetUtcNow(), TimeSpan.FromMinutes(rules!.MaxSessionMinutes), takesViewStreams);
         using Activity? activity = SessionTelemetry.Activities.StartActivity("remotesupport.session", ActivityKind.Server);
@@ -136,8 +138,36 @@ public sealed partial class SupportAgent
             UnitId = _options.UnitId,
             CustomerId = _options.CustomerId,
             Capabilities = SessionWire.Capabilities,
+            Requests = asksSpecification ? [SessionWire.SpecificationCapability] : null,
         }, cancellationToken).ConfigureAwait(false);
+        if (asksSpecification)
+        {
+            await ReceiveSpecificationAsync(channel, session.Id, cancellationToken).ConfigureAwait(false);
+        }
+
         return await session.RunAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Takes the vendor's signed compatibility specification the welcome requested: the console's first message.
+    /// One the contract state accepts (signed by the vendor of the ground rules in force) is kept in writing;
+    /// one it refuses is logged, and the session goes on either way.
+    /// </summary>
+    private async Task ReceiveSpecificationAsync(ISessionChannel channel, string sessionId, CancellationToken cancellationToken)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        deadline.CancelAfter(_options.HelloTimeout);
+        SessionMessage answer = await SessionWire.ReceiveAsync(channel, deadline.Token).ConfigureAwait(false)
+            ?? throw new SessionProtocolException("protocol-error", "The console ended before the compatibility specification the welcome requested.");
+        if (answer.Type != SessionWire.Specification || answer.Document is null)
+        {
+            throw new SessionProtocolException("protocol-error", $"The welcome requested the compatibility specification; the console sent '{answer.Type}'.");
+        }
+
+        DocumentAcceptance acceptance = SignedEnvelope.TryParse(System.Text.Encoding.UTF8.GetBytes(answer.Document), out SignedEnvelope? document, out string? error)
+            ? await _options.Contract!.AcceptAsync(document, cancellationToken).ConfigureAwait(false)
+            : DocumentAcceptance.Refused(DocumentRefusal.Malformed, error);
+        AgentLog.SpecificationReceived(_options.Logger, sessionId, acceptance.IsAccepted ? "kept" : "refused", acceptance.Sentence);
     }
 
     private void Refused(string code, string sentence, SessionPeer vendor)

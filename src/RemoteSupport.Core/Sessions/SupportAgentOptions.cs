@@ -49,6 +49,14 @@ public sealed class SupportAgentOptions
     /// <value>The default is 10 seconds.</value>
     public TimeSpan HelloTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// Gets or sets a value indicating whether the unit requests the vendor's signed compatibility specification in
+    /// each session whose console offers one (docs/protocol/session.md). One signed by the vendor of the ground
+    /// rules in force is kept in writing in the contract state (<c>SupportAgent.Contract.CompatibilitySpecification</c>).
+    /// </summary>
+    /// <value>The default is false.</value>
+    public bool RequestCompatibilitySpecification { get; set; }
+
     /// <summary>Gets or sets how long the vendor waits for an approver before the request is denied.</summary>
     /// <value>The default is 5 minutes.</value>
     public TimeSpan ApprovalTimeout { get; set; } = TimeSpan.FromMinutes(5);

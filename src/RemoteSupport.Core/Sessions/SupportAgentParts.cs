@@ -77,6 +77,13 @@ public sealed class SupportAgentParts
     /// </summary>
     public Contract.ContractState? Contract { get; set; }
 
+    /// <summary>
+    /// Gets or sets a value indicating whether the agent requests the vendor's signed compatibility specification in
+    /// the welcome of each session whose console offers it; one signed by the vendor is kept in writing in
+    /// <see cref="Contract"/> (<see cref="Contract.ContractState.CompatibilitySpecification"/>). Needs a <see cref="Contract"/>.
+    /// </summary>
+    public bool RequestCompatibilitySpecification { get; set; }
+
     /// <summary>Gets or sets the clock.</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 

@@ -73,18 +73,24 @@ public sealed class SupportSession : IDisposable
     /// <param name="cancellationToken">Stops waiting.</param>
     /// <exception cref="SessionProtocolException">The agent refused: <c>version-mismatch</c>, <c>not-authorized</c>, or <c>protocol-error</c>, with the agent's sentence.</exception>
     public static async Task<SupportSession> OpenAsync(ISessionChannel channel, ISessionStreams? streams = null, CancellationToken cancellationToken = default) =>
-        await OpenAsync(channel, streams, SupportedVersions, cancellationToken).ConfigureAwait(false);
+        await OpenAsync(channel, streams, SupportedVersions, null, cancellationToken).ConfigureAwait(false);
 
-    internal static async Task<SupportSession> OpenAsync(ISessionChannel channel, ISessionStreams? streams, IReadOnlyList<int> versions, CancellationToken cancellationToken)
+    /// <summary>
+    /// Opens a session as the public overload does; a console holding the vendor's signed compatibility
+    /// specification offers it in its hello and hands it over when the agent's welcome requests it.
+    /// </summary>
+    internal static async Task<SupportSession> OpenAsync(
+        ISessionChannel channel, ISessionStreams? streams, IReadOnlyList<int> versions, SignedEnvelope? specification, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(channel);
+        IEnumerable<string> capabilities = streams is null ? SessionWire.Capabilities.Where(c => c != SessionWire.ViewStreamCapability) : SessionWire.Capabilities;
         await SessionWire.SendAsync(channel, new SessionMessage
         {
             Type = SessionWire.Hello,
             Protocol = SessionMessage.ProtocolName,
             Versions = versions,
             // A console takes views on channels of their own only when it has streams to take them on.
-            Capabilities = streams is null ? [.. SessionWire.Capabilities.Where(c => c != SessionWire.ViewStreamCapability)] : SessionWire.Capabilities,
+            Capabilities = specification is null ? [.. capabilities] : [.. capabilities, SessionWire.SpecificationCapability],
             Software = "RemoteSupport/" + typeof(SupportSession).Assembly.GetName().Version?.ToString(3),
         }, cancellationToken).ConfigureAwait(false);
         SessionMessage reply = await SessionWire.ReceiveAsync(channel, cancellationToken).ConfigureAwait(false)
@@ -97,6 +103,11 @@ public sealed class SupportSession : IDisposable
         if (reply.Type != SessionWire.Welcome || reply.SessionId is null || reply.Version is not int version || !versions.Contains(version))
         {
             throw new SessionProtocolException("protocol-error", $"The agent answered the hello with '{reply.Type}', not a welcome in a version offered.");
+        }
+
+        if (reply.Requests?.Contains(SessionWire.SpecificationCapability) == true && specification is not null)
+        {
+            await SessionWire.SendAsync(channel, new SessionMessage { Type = SessionWire.Specification, Document = specification.ToJson() }, cancellationToken).ConfigureAwait(false);
         }
 
         return new SupportSession(channel, streams, reply);

@@ -39,6 +39,12 @@ public sealed class SupportConnectionOptions
     /// <value>The default is 128 (about 16 MiB of buffers at most).</value>
     public int MaxPendingHandshakes { get; set; } = 128;
 
+    /// <summary>
+    /// Gets or sets the vendor's signed compatibility specification (<see cref="CompatibilitySpecification.ToEnvelope"/>, signed by the
+    /// vendor), handed to every agent that requests it in its welcome (docs/protocol/session.md); none when null.
+    /// </summary>
+    public Documents.SignedEnvelope? CompatibilitySpecification { get; set; }
+
     internal async Task<(SecureConnection Secure, MultiplexedConnection Channels)> ConnectAsync(
         TransportConnection connection, bool initiator, CancellationToken cancellationToken)
     {
@@ -269,7 +275,8 @@ public sealed class SupportConsoleConnection : IAsyncDisposable
         try
         {
             MultiplexedChannel channel = await channels.OpenChannelAsync("session", cancellationToken).ConfigureAwait(false);
-            SupportSession session = await SupportSession.OpenAsync(channel, new MultiplexedSessionStreams(channels), cancellationToken).ConfigureAwait(false);
+            SupportSession session = await SupportSession.OpenAsync(
+                channel, new MultiplexedSessionStreams(channels), SupportSession.SupportedVersions, options.CompatibilitySpecification, cancellationToken).ConfigureAwait(false);
             return new SupportConsoleConnection(secure, channels, channel, session, options.CloseTimeout);
         }
         catch

@@ -25,6 +25,13 @@ public sealed class SupportConsoleOptions
     /// <value>The default is 10 seconds.</value>
     public TimeSpan CloseTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>
+    /// Gets or sets the vendor's signed compatibility specification, handed over in writing to every agent that
+    /// requests it (<see cref="SupportConnectionOptions.CompatibilitySpecification"/>).
+    /// </summary>
+    /// <value>None by default.</value>
+    public Documents.SignedEnvelope? CompatibilitySpecification { get; set; }
+
     /// <summary>Checks the options as the console's constructor and the host's start do.</summary>
     /// <returns>Every problem, each in a sentence naming the setting; empty when valid.</returns>
     public IReadOnlyList<string> Validate()
@@ -65,7 +72,7 @@ public sealed class SupportConsoleOptions
             secure.AcceptedPeers.Add(new ExpectedPeer(customer, PartyRole.Unit));
         }
 
-        return new SupportConnectionOptions { Secure = secure, CloseTimeout = CloseTimeout };
+        return new SupportConnectionOptions { Secure = secure, CloseTimeout = CloseTimeout, CompatibilitySpecification = CompatibilitySpecification };
     }
 }
 

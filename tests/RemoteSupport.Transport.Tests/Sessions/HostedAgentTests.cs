@@ -122,6 +122,32 @@ public sealed class HostedAgentTests : IDisposable
     }
 
     [Fact]
+    public async Task TheAgentRequestsTheSignedCompatibilitySpecification_KeepsTheVendorsInWriting_AndRefusesAStrangers()
+    {
+        using var stranger = PartyIdentity.Create("contoso", PartyRole.Vendor);
+        CompatibilitySpecification spec = CompatibilitySpecification.Describe(
+            "contoso", Console().Options, [new CompatibilityEndpoint("tcp", "support.contoso.example", 7700, "inbound")], new LineRequirements(64_000, 600));
+        using IHost unitHost = UnitHost(agent => agent.RequestCompatibilitySpecification = true);
+        await unitHost.StartAsync(Token);
+        SupportAgentService service = unitHost.Services.GetRequiredService<SupportAgentService>();
+        foreach (SignedEnvelope handed in new[] { spec.ToEnvelope().Sign(stranger), spec.ToEnvelope().Sign(_vendor), spec.ToEnvelope().Sign(_vendor) })
+        {
+            await using SupportConsoleConnection connection = await Console(handed).ConnectAsync(new TcpDialer(service.BoundEndPoint!), Token);
+            (await connection.Session.RunDiagnosticAsync("disk", cancellationToken: Token)).Code.Should().Be("unknown-diagnostic", "the session goes on after the specification");
+            await connection.Session.CloseAsync(Token);
+        }
+
+        SignedEnvelope kept = service.Agent.Contract!.CompatibilitySpecification!;
+        kept.Should().NotBeNull();
+        CompatibilitySpecification.FromEnvelope(kept).ToMarkdown().Should().Be(spec.ToMarkdown());
+        kept.Signatures.Should().ContainSingle().Which.KeyId.Should().Be(_vendor.PublicKey.KeyId, "the stranger's signature was refused");
+        await unitHost.StopAsync(Token);
+        (await AuditLog.ReadExportAsync(Path.Combine(StateFolder, "audit.journal"), Token))
+            .Count(e => e.Kind == AuditEventKind.DocumentAccepted && e.Details["payload-type"] == CompatibilitySpecification.DocumentType.PayloadType)
+            .Should().Be(1, "handed over twice, it is kept once");
+    }
+
+    [Fact]
     public async Task TheReleaseCandidatesApprovalUseFile_IsMovedIntoTheAuditJournalOnce()
     {
         string file = Path.Combine(StateFolder, "approval-uses.log");
@@ -312,7 +338,7 @@ public sealed class HostedAgentTests : IDisposable
             .Which.Message.Should().Contain("Identity is a vendor key").And.Contain("Trust is not set").And.Contain("Customers is empty");
     }
 
-    private SupportConsole Console()
+    private SupportConsole Console(SignedEnvelope? specification = null)
     {
         var trust = new TrustStore();
         trust.Trust("fabrikam", PartyRole.Unit, _unit.PublicKey);
@@ -321,6 +347,7 @@ public sealed class HostedAgentTests : IDisposable
             console.Identity = _technician;
             console.Trust = trust;
             console.Customers.Add("fabrikam");
+            console.CompatibilitySpecification = specification;
         });
         return services.BuildServiceProvider().GetRequiredService<SupportConsole>();
     }

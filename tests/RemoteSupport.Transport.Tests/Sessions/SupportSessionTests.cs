@@ -154,7 +154,7 @@ public sealed class SupportSessionTests
         var (connection, channel) = await world.DialAsync();
         await using var _ = connection;
 
-        var refused = await FluentActions.Awaiting(() => SupportSession.OpenAsync(channel, null, [2, 3], world.Token)).Should().ThrowAsync<SessionRefusedException>();
+        var refused = await FluentActions.Awaiting(() => SupportSession.OpenAsync(channel, null, [2, 3], null, world.Token)).Should().ThrowAsync<SessionRefusedException>();
 
         refused.Which.Code.Should().Be("version-mismatch");
         refused.Which.Message.Should().Contain("the console speaks 2, 3; this agent speaks 1");
