@@ -15,6 +15,9 @@ internal static class DocumentJson
         WriteIndented = false,
     };
 
+    /// <summary>The same options, indented (files people read: a bundle's trust snapshot).</summary>
+    public static JsonSerializerOptions Indented { get; } = new(Options) { WriteIndented = true };
+
     public static byte[] Serialize<T>(T document) => JsonSerializer.SerializeToUtf8Bytes(document, Options);
 
     /// <summary>An enum value as documents, audit details, CSV and wire codes spell it: kebab case (<c>ViewData</c> is <c>view-data</c>).</summary>

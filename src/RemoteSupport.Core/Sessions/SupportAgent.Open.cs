@@ -4,6 +4,7 @@ using RemoteSupport.Consent;
 using RemoteSupport.Contract;
 using RemoteSupport.DataFiles;
 using RemoteSupport.Documents;
+using RemoteSupport.Evidence;
 using RemoteSupport.Fixes;
 using RemoteSupport.GroundRules;
 using RemoteSupport.Journal;
@@ -148,6 +149,38 @@ public sealed partial class SupportAgent : IAsyncDisposable
     /// <summary>Signs a checkpoint of the unit's charge ledger as <see cref="SignAuditCheckpoint"/> does, with the origin <c>&lt;customer&gt;/&lt;unit&gt;/ledger</c>.</summary>
     /// <returns>The signed note.</returns>
     public string SignLedgerCheckpoint() => SignCheckpoint(_options.Ledger.Journal, "ledger");
+
+    /// <summary>
+    /// Writes an evidence bundle of the unit for the period [<paramref name="from"/>, <paramref name="until"/>) into the
+    /// new folder <paramref name="folder"/> (docs/formats/evidence.md): the trust snapshot, the audit and ledger journals
+    /// with checkpoints the unit signs now, and the documents <paramref name="documents"/> adds (the vendor's statements
+    /// with their CSV, session and install receipts, approvals); the manifest is signed with the unit's key.
+    /// </summary>
+    /// <returns>The signed manifest.</returns>
+    /// <param name="folder">The bundle folder; it must not exist or be empty.</param>
+    /// <param name="from">The start of the period.</param>
+    /// <param name="until">The end of the period.</param>
+    /// <param name="documents">Adds the documents the customer holds to the contents; none adds nothing.</param>
+    /// <param name="cancellationToken">Stops the export.</param>
+    /// <exception cref="InvalidOperationException">The agent has no contract state, or no ground rules are in force (the bundle names their vendor).</exception>
+    public Task<SignedEnvelope> ExportEvidenceAsync(
+        string folder, DateTimeOffset from, DateTimeOffset until, Action<EvidenceContents>? documents = null, CancellationToken cancellationToken = default)
+    {
+        ContractState contract = RequireContract();
+        var contents = new EvidenceContents
+        {
+            CustomerId = _options.CustomerId,
+            UnitId = _options.UnitId,
+            VendorId = contract.GroundRules.Current?.VendorId ?? throw new InvalidOperationException("No ground rules are in force: the bundle has no vendor."),
+            From = from,
+            Until = until,
+            Trust = contract.Trust,
+            Audit = new EvidenceJournal(_options.Audit.Journal, SignAuditCheckpoint()),
+            Ledger = new EvidenceJournal(_options.Ledger.Journal, SignLedgerCheckpoint()),
+        };
+        documents?.Invoke(contents);
+        return EvidenceBundle.WriteAsync(folder, contents, _options.Identity, _options.TimeProvider, cancellationToken);
+    }
 
     private string SignCheckpoint(IRecordJournal journal, string log)
     {

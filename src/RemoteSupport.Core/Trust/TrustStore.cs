@@ -102,6 +102,15 @@ public sealed class TrustStore
         }
     }
 
+    /// <summary>Gets the key sets and the keys rotated out, a snapshot (an evidence bundle's trust).</summary>
+    internal (IReadOnlyList<KeySet> Sets, IReadOnlyList<TrustedKey> Retired) Snapshot()
+    {
+        lock (_gate)
+        {
+            return ([.. _sets.Values], [.. _retired]);
+        }
+    }
+
     /// <summary>Gets a value indicating whether <paramref name="key"/> is trusted somewhere, revoked or not.</summary>
     internal bool IsKnown(PartyKey key)
     {

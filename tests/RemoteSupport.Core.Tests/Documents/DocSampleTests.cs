@@ -22,6 +22,8 @@ public class DocSampleTests
         { "audit.md", 1, typeof(AuditEvent) },
         { "authorization.md", 1, typeof(ServiceAuthorization) },
         { "authorization.md", 2, typeof(AuthorizationRevocation) },
+        { "evidence.md", 1, typeof(RemoteSupport.Evidence.EvidenceManifest) },
+        { "evidence.md", 2, typeof(RemoteSupport.Evidence.TrustSnapshot.Snapshot) },
         { "fix-package.md", 1, typeof(VendorRoot) },
         { "fix-package.md", 2, typeof(FixManifest) },
         { "ground-rules.md", 1, typeof(SecurityGroundRules) },

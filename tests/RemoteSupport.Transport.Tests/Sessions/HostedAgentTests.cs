@@ -148,6 +148,38 @@ public sealed class HostedAgentTests : IDisposable
     }
 
     [Fact]
+    public async Task TheAgentExportsAnEvidenceBundle_ThatTheCustomersAuditorVerifies()
+    {
+        using IHost unitHost = UnitHost();
+        await unitHost.StartAsync(Token);
+        SupportAgent agent = unitHost.Services.GetRequiredService<SupportAgentService>().Agent;
+        SignedEnvelope receipt;
+        await using (SupportConsoleConnection connection = await Console().ConnectAsync(new TcpDialer(unitHost.Services.GetRequiredService<SupportAgentService>().BoundEndPoint!), Token))
+        {
+            (await connection.Session.ViewAsync("finance", "totals.csv", "fabrikam", "ticket 1", Token)).Succeeded.Should().BeTrue();
+            receipt = await connection.Session.CloseAsync(Token);
+        }
+
+        string bundle = Path.Combine(_folder, "evidence");
+        await agent.ExportEvidenceAsync(bundle, DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1), contents => contents.SessionReceipts.Add(receipt), Token);
+        await unitHost.StopAsync(Token);
+        var auditor = new TrustStore();
+        foreach (PartyIdentity party in new[] { _customer, _vendor, _technician, _unit })
+        {
+            auditor.Trust(party.PartyId, party.Role, party.PublicKey);
+        }
+
+        RemoteSupport.Evidence.EvidenceVerification verified = await RemoteSupport.Evidence.EvidenceVerifier.VerifyAsync(bundle, auditor, Token);
+
+        verified.IsValid.Should().BeTrue(verified.Sentence);
+        verified.Artifacts.Select(a => a.Kind).Should().Contain(["trust", "audit-journal", "ledger-journal", "session-receipt"]);
+        var withoutTheUnitsKey = new TrustStore();
+        withoutTheUnitsKey.Trust("fabrikam", PartyRole.Customer, _customer.PublicKey);
+        (await RemoteSupport.Evidence.EvidenceVerifier.VerifyAsync(bundle, withoutTheUnitsKey, Token)).Findings
+            .Should().Contain(f => f.Artifact == "manifest.json" && f.Reason == RemoteSupport.Evidence.EvidenceProblem.NotSigned);
+    }
+
+    [Fact]
     public async Task TheReleaseCandidatesApprovalUseFile_IsMovedIntoTheAuditJournalOnce()
     {
         string file = Path.Combine(StateFolder, "approval-uses.log");
