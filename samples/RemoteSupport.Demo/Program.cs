@@ -11,6 +11,7 @@ using RemoteSupport.Authorization;
 using RemoteSupport.Consent;
 using RemoteSupport.DataFiles;
 using RemoteSupport.Documents;
+using RemoteSupport.Evidence;
 using RemoteSupport.Fixes;
 using RemoteSupport.GroundRules;
 using RemoteSupport.Identities;
@@ -44,6 +45,8 @@ try
     trust.Trust("contoso", PartyRole.Technician, technician.PublicKey);
     trust.Trust("fabrikam", PartyRole.Customer, customer.PublicKey);
     trust.Trust("fabrikam", PartyRole.Approver, approver.PublicKey);
+
+    var scriptedApprover = new ScriptedApprover(approver, clock);
 
     Step("2. Both parties sign the security ground rules; the customer authorizes the vendor");
     var it = new ApprovalRequirement([new ApproverGroup("IT", "fabrikam", PartyRole.Approver, null, 1)]);
@@ -85,7 +88,7 @@ try
     {
         UnitId = "unit-7", CustomerId = "fabrikam", StateFolder = Path.Combine(folder, "unit-7-state"),
         Identity = unit, Trust = trust, GroundRules = groundRules, Authorizations = { authorization },
-        DataRoots = { ["finance"] = dataRoot }, ApprovalPrompt = new ScriptedApprover(approver, clock), TimeProvider = clock,
+        DataRoots = { ["finance"] = dataRoot }, ApprovalPrompt = scriptedApprover, TimeProvider = clock,
         Diagnostics = { ["disk"] = _ => Task.FromResult("disk /srv: 93% used, 4.1 GB free") },
         Fixes =
         {
@@ -102,12 +105,13 @@ try
     agentService.SessionEnded += ended => sessionDone.TrySetResult(ended.Receipt);
     await agentService.StartAsync(CancellationToken.None);
     SupportAgent agent = agentService.Agent;
-    Say($"listening on tcp://{agentService.BoundEndPoint}; state in {Path.GetFileName(agentOptions.StateFolder)}/ (audit, ledger, approval uses, fix work, inbox)");
+    Say($"listening on tcp://{agentService.BoundEndPoint}; state in {Path.GetFileName(agentOptions.StateFolder)}/ (audit with the contract state, ledger, fix work, inbox)");
 
     Step("4. The technician connects (Noise handshake, both identities proven) and opens a session");
     var consoleTrust = new TrustStore();
     consoleTrust.Trust("fabrikam", PartyRole.Unit, unit.PublicKey);
     SignedEnvelope sessionReceipt;
+    SignedEnvelope? installReceipt;
     bool operationsAsExpected;
     await using (SupportConsoleConnection console = await new SupportConsole(new SupportConsoleOptions { Identity = technician, Trust = consoleTrust, Customers = { "fabrikam" } })
         .ConnectAsync(new TcpDialer(agentService.BoundEndPoint!)))
@@ -135,6 +139,7 @@ try
         Say((await session.RunDiagnosticAsync("disk")).Output ?? string.Empty);
         string package = await BuildFixAsync(folder, clock, release1, release2);
         FixPushResult fix = await session.PushFixAsync(package, "ticket 4711: rounding fix");
+        installReceipt = fix.InstallReceipt;
         InstallReceipt installed = InstallReceipt.FromEnvelope(fix.InstallReceipt!);
         Say($"{Outcome(fix)}; ledger {installed.Version} {installed.Outcome}, package {Short(installed.PackageHash)}; unit-7 now runs '{await File.ReadAllTextAsync(Path.Combine(installRoot, "bin", "app.dll"))}'");
 
@@ -179,7 +184,45 @@ try
         Say($"   {e.At:HH:mm:ss} {e.Kind,-20} {Describe(e)}");
     }
 
-    bool ok = receiptCheck.IsValid && operationsAsExpected && verified.IsValid;
+    Step("11. The customer revokes the authorization; the unit restarts and its word sticks");
+    var revocation = new AuthorizationRevocation { AuthorizationId = "auth-2026-11", CustomerId = "fabrikam", Reason = "contract ended" };
+    Say((await agent.AcceptAsync(revocation.ToEnvelope().Sign(customer))).Sentence + " (journaled before it took effect)");
+    string checkpointAtIssue = await issuer.SignCheckpointAsync("contoso/statements", "contoso-billing", vendor);
+    await agentService.StopAsync(CancellationToken.None);
+    await using var restarted = new SupportAgentService(Options.Create(agentOptions), Options.Create(new SupportAgentHostOptions { Listen = "127.0.0.1:0" }));
+    await restarted.StartAsync(CancellationToken.None); // the options still offer auth-2026-11
+    AuthorizationCheck afterRestart = restarted.Agent.Authorizations.Check("contoso", technician.PublicKey, "unit-7", restarted.Agent.GroundRules.CurrentHash);
+    Say($"after the restart: {afterRestart.Reason}: {afterRestart.Sentence}");
+
+    Step("12. The customer's auditor receives November's evidence bundle and verifies it offline");
+    string bundle = Path.Combine(folder, "evidence-2026-11");
+    await restarted.Agent.ExportEvidenceAsync(bundle, MonthlyStatement.FromEnvelope(statement).PeriodStart, MonthlyStatement.FromEnvelope(statement).PeriodEnd, contents =>
+    {
+        contents.Statements.Add(new EvidenceStatement(statement, MonthlyStatement.FromEnvelope(statement).ToCsv()));
+        contents.StatementJournal = new EvidenceJournal(statementJournal, checkpointAtIssue);
+        contents.SessionReceipts.Add(sessionReceipt);
+        contents.InstallReceipts.Add(installReceipt!);
+        foreach (SignedEnvelope signedApproval in scriptedApprover.Signed)
+        {
+            contents.Approvals.Add(signedApproval);
+        }
+    });
+    var auditorTrust = new TrustStore(clock); // the keys the customer enrolled, nothing the bundle says
+    foreach (PartyIdentity party in new[] { customer, vendor, technician, approver, unit })
+    {
+        auditorTrust.Trust(party.PartyId, party.Role, party.PublicKey);
+    }
+
+    EvidenceVerification evidence = await EvidenceVerifier.VerifyAsync(bundle, auditorTrust);
+    Say(evidence.Sentence);
+    string csv = Directory.GetFiles(Path.Combine(bundle, "statements"), "*.csv").Single();
+    await File.WriteAllTextAsync(csv, (await File.ReadAllTextAsync(csv)).Replace("5.00", "0.50", StringComparison.Ordinal));
+    EvidenceVerification tampered = await EvidenceVerifier.VerifyAsync(bundle, auditorTrust);
+    Say($"a statement line edited in the bundle: {tampered.Findings[0].Artifact}: {tampered.Findings[0].Reason}");
+    await restarted.StopAsync(CancellationToken.None);
+
+    bool ok = receiptCheck.IsValid && operationsAsExpected && verified.IsValid
+        && afterRestart.Reason == AuthorizationFailure.Revoked && evidence.IsValid && !tampered.IsValid;
     Console.WriteLine();
     Console.WriteLine(ok ? "Demo complete: every step behaved as the contract requires." : "Demo FAILED: a step did not behave as expected.");
     return ok ? 0 : 1;
@@ -206,7 +249,8 @@ static string Outcome(SessionOperationResult result) => result.Succeeded ? "gran
 static string Indent(string text, string prefix = "   ") => string.Join('\n', text.TrimEnd().Split('\n').Select(line => prefix + line));
 
 static string Describe(AuditEvent e) => string.Join(", ", e.Details
-    .Where(d => d.Key is "outcome" or "reason" or "operation" or "path" or "ending" or "kind" or "result" && d.Value.Length > 0)
+    .Where(d => (d.Key is "outcome" or "reason" or "operation" or "path" or "ending" or "kind" or "result" or "approval-id"
+        || (e.Kind == AuditEventKind.DocumentAccepted && d.Key == "sentence")) && d.Value.Length > 0)
     .Select(d => $"{d.Key}={d.Value}"));
 
 static async Task<string> BuildFixAsync(string folder, TimeProvider clock, PartyIdentity release1, PartyIdentity release2)
@@ -227,8 +271,15 @@ static async Task<string> BuildFixAsync(string folder, TimeProvider clock, Party
 /// <summary>The customer's approver, scripted for the demo: reads the request and signs exactly it.</summary>
 internal sealed class ScriptedApprover(PartyIdentity approver, TimeProvider clock) : IApprovalPrompt
 {
-    public ValueTask<SignedEnvelope?> RequestApprovalAsync(ApprovalRequest request, CancellationToken cancellationToken = default) =>
-        ValueTask.FromResult<SignedEnvelope?>(Approval.For(request, clock.GetUtcNow()).ToEnvelope().Sign(approver));
+    /// <summary>Gets the approvals signed so far: the customer keeps them (they go into the evidence bundle).</summary>
+    public List<SignedEnvelope> Signed { get; } = [];
+
+    public ValueTask<SignedEnvelope?> RequestApprovalAsync(ApprovalRequest request, CancellationToken cancellationToken = default)
+    {
+        SignedEnvelope signed = Approval.For(request, clock.GetUtcNow()).ToEnvelope().Sign(approver);
+        Signed.Add(signed);
+        return ValueTask.FromResult<SignedEnvelope?>(signed);
+    }
 }
 
 /// <summary>The contract's clock, moved by the demo (a month passes in seconds); timers run on real time.</summary>

@@ -49,7 +49,7 @@ public sealed class EvidenceContents
     public IList<EvidenceStatement> Statements { get; } = [];
 
     /// <summary>Gets or sets the vendor's issued-statements journal and a signed checkpoint of it, when the vendor handed them over.</summary>
-    public EvidenceJournal? StatementJournal { get; init; }
+    public EvidenceJournal? StatementJournal { get; set; }
 
     /// <summary>Gets the session receipts the unit signed.</summary>
     public IList<SignedEnvelope> SessionReceipts { get; } = [];

@@ -106,15 +106,15 @@ public sealed class GroundRulesBook
                 return DocumentAcceptance.Refused(DocumentRefusal.Invalid, "An amendment cannot change the parties.");
             }
 
-            if (!commit)
+            string hash = SecurityGroundRules.DocumentHash(envelope);
+            if (commit)
             {
-                return DocumentAcceptance.Accepted($"Ground rules version {rules.Version} would be in force.");
+                Current = rules;
+                CurrentHash = hash;
+                _currentEnvelope = envelope;
             }
 
-            Current = rules;
-            CurrentHash = SecurityGroundRules.DocumentHash(envelope);
-            _currentEnvelope = envelope;
-            return DocumentAcceptance.Accepted($"Ground rules version {rules.Version} of {rules.CustomerId} and {rules.VendorId} in force ({CurrentHash}).");
+            return DocumentAcceptance.Accepted($"Ground rules version {rules.Version} of {rules.CustomerId} and {rules.VendorId} in force ({hash}).");
         }
     }
 

@@ -203,7 +203,7 @@ public sealed class TrustStore
 
             if (!commit)
             {
-                return new KeyRotationResult(DocumentRefusal.None, $"{candidate} would replace sequence {current.Sequence}.", candidate);
+                return new KeyRotationResult(DocumentRefusal.None, $"{candidate} replaced sequence {current.Sequence}.", candidate);
             }
 
             foreach (TrustedKey old in current.Keys.Where(k => !newKeys.Contains(k.Key)))
