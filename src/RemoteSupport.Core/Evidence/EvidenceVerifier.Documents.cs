@@ -245,16 +245,7 @@ public static partial class EvidenceVerifier
         /// <summary>The statement's embedded ledger checkpoint is the vendor's, covers <c>ledgerSize</c> records, and its root is the bundle ledger's first records.</summary>
         private void CheckLedgerCheckpoint(string path, MonthlyStatement statement, IReadOnlyList<PartyKey> vendorKeys)
         {
-            Checkpoint? checkpoint = null;
-            foreach (PartyKey key in vendorKeys)
-            {
-                if (Checkpoint.TryVerifyBy(statement.LedgerCheckpoint, key, out checkpoint, out _, out _))
-                {
-                    break;
-                }
-            }
-
-            if (checkpoint is null)
+            if (SignedByOneOf(statement.LedgerCheckpoint, vendorKeys) is not { } checkpoint)
             {
                 Find(path, EvidenceProblem.NotSigned, $"The ledger checkpoint of statement {statement.Number} is not signed by a key of {_manifest.VendorId}.");
                 return;
@@ -266,6 +257,20 @@ public static partial class EvidenceVerifier
                 Find(path, EvidenceProblem.JournalMismatch, string.Create(CultureInfo.InvariantCulture,
                     $"Statement {statement.Number} was issued over a ledger of {checkpoint.Size} records whose root is not that of the bundle's ledger ({_ledgerRecords.Count} records)."));
             }
+        }
+
+        /// <summary>The checkpoint a signed note carries when one of <paramref name="keys"/> signed it (under any key name), or null.</summary>
+        private static Checkpoint? SignedByOneOf(string note, IReadOnlyList<PartyKey> keys)
+        {
+            foreach (PartyKey key in keys)
+            {
+                if (Checkpoint.TryVerifyBy(note, key, out Checkpoint? checkpoint, out _, out _))
+                {
+                    return checkpoint;
+                }
+            }
+
+            return null;
         }
 
         /// <summary>The issued-statements journal against the vendor's checkpoint; numbers per customer from 1 without a gap. The payload hashes of its statements, or null without one.</summary>
@@ -282,16 +287,7 @@ public static partial class EvidenceVerifier
                 return null;
             }
 
-            Checkpoint? checkpoint = null;
-            foreach (PartyKey key in vendorKeys)
-            {
-                if (Checkpoint.TryVerifyBy(Encoding.UTF8.GetString(note), key, out checkpoint, out _, out _))
-                {
-                    break;
-                }
-            }
-
-            if (checkpoint is null)
+            if (SignedByOneOf(Encoding.UTF8.GetString(note), vendorKeys) is not { } checkpoint)
             {
                 Find("statements.checkpoint", EvidenceProblem.NotSigned, $"The checkpoint is not signed by a key of {_manifest.VendorId}.");
                 return null;

@@ -5,7 +5,6 @@ using RemoteSupport.Audit;
 using RemoteSupport.Documents;
 using RemoteSupport.Identities;
 using RemoteSupport.Journal;
-using RemoteSupport.Ledger;
 using RemoteSupport.Trust;
 
 namespace RemoteSupport.Evidence;

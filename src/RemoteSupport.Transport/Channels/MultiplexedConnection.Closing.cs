@@ -1,5 +1,4 @@
 using System.Globalization;
-using Signals = System.Threading.Channels;
 
 namespace RemoteSupport.Transport.Channels;
 
