@@ -111,6 +111,7 @@ public sealed class AuthorizationBook
     private readonly Lock _gate = new();
     private readonly Dictionary<string, ServiceAuthorization> _authorizations = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string> _revoked = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string> _hashes = new(StringComparer.Ordinal); // payload hash of the document in force per id
 
     /// <summary>Creates an empty book.</summary>
     public AuthorizationBook(TrustStore trust, TimeProvider? timeProvider = null)
@@ -138,12 +139,12 @@ public sealed class AuthorizationBook
     /// <summary>Gets or sets a value indicating whether a contract state keeps this book.</summary>
     internal bool IsKept { get; set; }
 
-    /// <summary>Gets a value indicating whether authorization <paramref name="authorizationId"/> was revoked.</summary>
-    internal bool IsRevoked(string authorizationId)
+    /// <summary>Gets the payload hash of the document in force under <paramref name="authorizationId"/>; null when none is, or it was revoked.</summary>
+    internal string? InForceHash(string authorizationId)
     {
         lock (_gate)
         {
-            return _revoked.ContainsKey(authorizationId);
+            return _revoked.ContainsKey(authorizationId) ? null : _hashes.GetValueOrDefault(authorizationId);
         }
     }
 
@@ -178,6 +179,7 @@ public sealed class AuthorizationBook
             if (commit)
             {
                 _authorizations[authorization.AuthorizationId] = authorization;
+                _hashes[authorization.AuthorizationId] = DocumentJson.Hash(envelope.Payload.Span);
             }
         }
 

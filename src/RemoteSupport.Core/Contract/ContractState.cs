@@ -33,14 +33,14 @@ public sealed class ContractState : IApprovalUseCounter, IDisposable
         .Select(kind => JsonSerializer.SerializeToUtf8Bytes(kind, DocumentJson.Options))];
 
     /// <summary>The vendor's compatibility specification (its type is defined with the rest of the protocol, in RemoteSupport.Transport).</summary>
-    private static readonly DocumentType SpecificationType = new("compatibility-specification", 1);
+    internal static readonly DocumentType SpecificationType = new("compatibility-specification", 1);
 
     private readonly AuditLog _audit;
     private readonly TimeProvider _time;
     private readonly SemaphoreSlim _gate = new(1, 1);
     private readonly Dictionary<string, int> _uses = new(StringComparer.Ordinal);
     private readonly Dictionary<string, long> _documents = new(StringComparer.Ordinal); // payload type + hash -> audit record
-    private readonly List<(SignedEnvelope Document, DateTimeOffset At)> _chargeDocuments = [];
+    private readonly List<(SignedEnvelope Document, DateTimeOffset At, string Record)> _chargeDocuments = [];
     private readonly List<SignedEnvelope> _accepted = [];
     private ChargeLedger? _ledger;
 
@@ -114,8 +114,21 @@ public sealed class ContractState : IApprovalUseCounter, IDisposable
                 continue;
             }
 
-            AuditEvent auditEvent = JsonSerializer.Deserialize<AuditEvent>(record, DocumentJson.Options)
-                ?? throw new JournalException(Named(journal, i) + " is empty.");
+            AuditEvent? auditEvent;
+            try
+            {
+                auditEvent = JsonSerializer.Deserialize<AuditEvent>(record, DocumentJson.Options);
+            }
+            catch (JsonException ex)
+            {
+                throw new JournalException($"{Named(journal, i)} is not an audit event: {ex.Message}", ex);
+            }
+
+            if (auditEvent?.Details is null)
+            {
+                throw new JournalException(Named(journal, i) + " is not an audit event: it is empty or has no details.");
+            }
+
             if (state.Replay(auditEvent, i) is { } problem)
             {
                 throw new JournalException($"{Named(journal, i)} ({DocumentJson.Kebab(auditEvent.Kind)} at {auditEvent.At:O}) does not replay: {problem} "
@@ -144,16 +157,19 @@ public sealed class ContractState : IApprovalUseCounter, IDisposable
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
+            if (_documents.TryGetValue(Key(document), out long record))
+            {
+                // Answered from the journal, without judging the signatures again: a document accepted once stays accepted
+                // after its signer's key is rotated out or revoked (the options offer it at every start).
+                return IsInForce(document)
+                    ? DocumentAcceptance.Accepted(string.Create(CultureInfo.InvariantCulture, $"Already in force: accepted in audit record {record}."))
+                    : DocumentAcceptance.Refused(DocumentRefusal.Superseded, string.Create(CultureInfo.InvariantCulture,
+                        $"Accepted in audit record {record}, and the unit's state has moved past it since: {MovedPast(document)}"));
+            }
+
             DateTimeOffset at = _time.GetUtcNow();
             using DecisionTime.Scope pinned = DecisionTime.PinAt(at);
             DocumentAcceptance decision = Decide(document, commit: false);
-            if (_documents.TryGetValue(Key(document), out long record))
-            {
-                return decision.IsAccepted || (decision.Reason == DocumentRefusal.Superseded && IsInForce(document))
-                    ? DocumentAcceptance.Accepted(string.Create(CultureInfo.InvariantCulture, $"Already in force: accepted in audit record {record}."))
-                    : decision;
-            }
-
             if (!decision.IsAccepted)
             {
                 return decision;
@@ -258,7 +274,7 @@ public sealed class ContractState : IApprovalUseCounter, IDisposable
 
             _ledger = ledger;
             int applied = 0;
-            foreach ((SignedEnvelope document, DateTimeOffset at) in _chargeDocuments)
+            foreach ((SignedEnvelope document, DateTimeOffset at, string record) in _chargeDocuments)
             {
                 if (!ledger.HoldsDocument(DocumentJson.Hash(document.Payload.Span)))
                 {
@@ -266,7 +282,7 @@ public sealed class ContractState : IApprovalUseCounter, IDisposable
                     DocumentAcceptance result = await AnnotateAsync(ledger, document, cancellationToken).ConfigureAwait(false);
                     if (!result.IsAccepted)
                     {
-                        throw new JournalException($"A charge document journaled at {at:O} cannot be applied to the ledger: {result.Sentence}");
+                        throw new JournalException($"{record} (a charge document journaled at {at:O}) cannot be applied to the ledger: {result.Sentence}");
                     }
 
                     applied++;
@@ -275,6 +291,20 @@ public sealed class ContractState : IApprovalUseCounter, IDisposable
 
             _chargeDocuments.Clear();
             return applied;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>Runs <paramref name="work"/> while no contract record can be appended (an evidence export: the trust snapshot and the journals agree).</summary>
+    internal async Task<T> ExclusiveAsync<T>(Func<Task<T>> work, CancellationToken cancellationToken)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await work().ConfigureAwait(false);
         }
         finally
         {
@@ -335,14 +365,14 @@ public sealed class ContractState : IApprovalUseCounter, IDisposable
 
                 if (IsCharge(document))
                 {
-                    _chargeDocuments.Add((document, auditEvent.At));
+                    _chargeDocuments.Add((document, auditEvent.At, Named(_audit.Journal, index)));
                     Remember(document, index);
                     return null;
                 }
 
-                // A trust store kept across an in-process restart already holds its rotations: in force is replayed.
+                // A trust store kept across an in-process restart already holds its rotations: one it is at or past is replayed.
                 DocumentAcceptance decision = Decide(document, commit: true);
-                if (!decision.IsAccepted && !(decision.Reason == DocumentRefusal.Superseded && IsInForce(document)))
+                if (!decision.IsAccepted && !(decision.Reason == DocumentRefusal.Superseded && IsRotationAlreadyHeld(document)))
                 {
                     return decision.Sentence;
                 }
@@ -518,11 +548,44 @@ public sealed class ContractState : IApprovalUseCounter, IDisposable
         return DocumentAcceptance.Accepted($"Vendor root version {root.Version} of {root.VendorId} pinned.");
     }
 
-    /// <summary>Whether a journaled document refused as superseded is the very one in force (a ground rules version, root or rotation offered again).</summary>
+    /// <summary>Says what replaced a journaled document that is no longer in force.</summary>
+    private string MovedPast(SignedEnvelope document)
+    {
+        string type = document.PayloadType;
+        if (type == ServiceAuthorization.DocumentType.PayloadType)
+        {
+            string id = ServiceAuthorization.FromEnvelope(document).AuthorizationId;
+            return Authorizations.InForceHash(id) is null
+                ? $"authorization {id} was revoked by the customer, and a revocation is permanent."
+                : $"a later document under authorization id {id} is in force.";
+        }
+
+        return type == SecurityGroundRules.DocumentType.PayloadType ? $"ground rules version {GroundRules.Current?.Version} is in force, and a version never goes back."
+            : type == Fixes.VendorRoot.DocumentType.PayloadType ? $"vendor root version {VendorRoot?.Root.Version} is in force, and a root never goes back."
+            : type == SpecificationType.PayloadType ? "a later compatibility specification is kept."
+            : "a later key rotation of its key set is in force.";
+    }
+
+    private bool IsRotationAlreadyHeld(SignedEnvelope document) =>
+        document.PayloadType == KeyRotation.DocumentType.PayloadType
+        && KeyRotation.TryRead(document.Payload.Span, out string party, out PartyRole role, out long sequence, out _, out _, out _)
+        && Trust.GetKeySet(party, role)?.Sequence >= sequence;
+
+    /// <summary>Whether a journaled document is still in force: not revoked, not replaced by a later version, rotation or specification.</summary>
     private bool IsInForce(SignedEnvelope document)
     {
         string type = document.PayloadType;
         string hash = DocumentJson.Hash(document.Payload.Span);
+        if (type == ServiceAuthorization.DocumentType.PayloadType)
+        {
+            return Authorizations.InForceHash(ServiceAuthorization.FromEnvelope(document).AuthorizationId) == hash;
+        }
+
+        if (type == AuthorizationRevocation.DocumentType.PayloadType || IsCharge(document))
+        {
+            return true; // a revocation, an approval or a dispute, once applied, stays applied
+        }
+
         if (type == SecurityGroundRules.DocumentType.PayloadType)
         {
             return GroundRules.CurrentHash == hash;

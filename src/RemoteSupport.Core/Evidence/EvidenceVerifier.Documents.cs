@@ -42,11 +42,20 @@ public static partial class EvidenceVerifier
                 return;
             }
 
+            if (snapshot.SchemaVersion != TrustSnapshot.SchemaVersion || snapshot.KeySets is null || snapshot.Retired is null
+                || snapshot.KeySets.Any(s => s?.Keys is null || s.PartyId is null || s.Keys.Any(k => k?.Key is null)) || snapshot.Retired.Any(k => k?.Key is null))
+            {
+                Find(Artifact, EvidenceProblem.Malformed, string.Create(CultureInfo.InvariantCulture,
+                    $"The trust snapshot is not one of schema version {TrustSnapshot.SchemaVersion} with key sets, keys and retired keys."));
+                return;
+            }
+
             HashSet<string> revokedInJournal = _audit.Where(e => e.Kind == AuditEventKind.KeyRevoked).Select(e => e.Details.GetValueOrDefault("key") ?? string.Empty).ToHashSet(StringComparer.Ordinal);
             var rotations = _audit.Where(e => e.Kind == AuditEventKind.DocumentAccepted && e.Details.GetValueOrDefault("payload-type") == KeyRotation.DocumentType.PayloadType)
                 .Select(e => SignedEnvelope.TryParse(Encoding.UTF8.GetBytes(e.Details.GetValueOrDefault("document") ?? string.Empty), out SignedEnvelope? d, out _) ? d : null)
                 .OfType<SignedEnvelope>()
-                .Select(d => KeyRotation.TryRead(d.Payload.Span, out string party, out PartyRole role, out long sequence, out _, out List<PartyKey> keys, out _) ? (party, role, sequence, keys) : default)
+                .Select(d => KeyRotation.TryRead(d.Payload.Span, out string party, out PartyRole role, out long sequence, out int threshold, out List<PartyKey> keys, out _)
+                    ? (party, role, sequence, threshold, keys) : default)
                 .Where(r => r.party is not null)
                 .ToList();
             foreach (TrustSnapshot.SnapshotKey key in snapshot.KeySets.SelectMany(s => s.Keys).Concat(snapshot.Retired))
@@ -68,22 +77,31 @@ public static partial class EvidenceVerifier
 
             foreach (TrustSnapshot.SnapshotKeySet set in snapshot.KeySets)
             {
-                if (set.Sequence > 1 && !rotations.Any(r => r.party == set.PartyId && r.role == set.Role && r.sequence == set.Sequence))
+                HashSet<string> keys = set.Keys.Select(k => k.Key).ToHashSet(StringComparer.Ordinal);
+                if (set.Sequence > 1)
                 {
-                    Find(Artifact, EvidenceProblem.Inconsistent, string.Create(CultureInfo.InvariantCulture,
-                        $"{set.PartyId}/{set.Role.ToText()} is at sequence {set.Sequence}, and the audit journal holds no key rotation to it."));
+                    // A rotated set is exactly what the journaled rotation to its sequence made it.
+                    (string party, PartyRole role, long sequence, int threshold, List<PartyKey> keys) rotation =
+                        rotations.FirstOrDefault(r => r.party == set.PartyId && r.role == set.Role && r.sequence == set.Sequence);
+                    if (rotation.party is null)
+                    {
+                        Find(Artifact, EvidenceProblem.Inconsistent, string.Create(CultureInfo.InvariantCulture,
+                            $"{set.PartyId}/{set.Role.ToText()} is at sequence {set.Sequence}, and the audit journal holds no key rotation to it."));
+                    }
+                    else if (rotation.threshold != set.Threshold || !keys.SetEquals(rotation.keys.Select(k => k.ToString())))
+                    {
+                        Find(Artifact, EvidenceProblem.Inconsistent, string.Create(CultureInfo.InvariantCulture,
+                            $"{set.PartyId}/{set.Role.ToText()} at sequence {set.Sequence} does not hold the keys and threshold its journaled rotation gave it."));
+                    }
                 }
-
-                if (trust.GetKeySet(set.PartyId, set.Role) is not { } known)
+                else if (trust.GetKeySet(set.PartyId, set.Role) is { } known)
                 {
-                    continue;
-                }
-
-                foreach (TrustSnapshot.SnapshotKey key in set.Keys.Where(k => !known.Keys.Any(t => t.Key.ToString() == k.Key)
-                             && !rotations.Any(r => r.party == set.PartyId && r.role == set.Role && r.keys.Any(n => n.ToString() == k.Key))))
-                {
-                    Find(Artifact, EvidenceProblem.Inconsistent,
-                        $"The unit trusts key {key.KeyId} for {set.PartyId}/{set.Role.ToText()}; the auditor's trust does not hold it, and no journaled rotation brought it in.");
+                    // A first key set is the customer's configuration: every key in it is one the auditor holds too.
+                    foreach (TrustSnapshot.SnapshotKey key in set.Keys.Where(k => !known.Keys.Any(t => t.Key.ToString() == k.Key)))
+                    {
+                        Find(Artifact, EvidenceProblem.Inconsistent,
+                            $"The unit trusts key {key.KeyId} for {set.PartyId}/{set.Role.ToText()}; the auditor's trust does not hold it, and no journaled rotation brought it in.");
+                    }
                 }
             }
         }

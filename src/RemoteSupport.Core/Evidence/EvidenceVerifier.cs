@@ -80,29 +80,54 @@ public static partial class EvidenceVerifier
     {
         ArgumentException.ThrowIfNullOrEmpty(bundleFolder);
         ArgumentNullException.ThrowIfNull(trust);
-        var run = new Run(Path.GetFullPath(bundleFolder), trust);
-        if (await run.ReadManifestAsync(cancellationToken).ConfigureAwait(false) is not { } manifest)
+        var run = new Run(Path.TrimEndingDirectorySeparator(Path.GetFullPath(bundleFolder)), trust);
+        EvidenceManifest? read = null;
+        await run.GuardAsync(EvidenceBundle.ManifestFile, async () => read = await run.ReadManifestAsync(cancellationToken).ConfigureAwait(false)).ConfigureAwait(false);
+        if (read is not { CustomerId: not null, UnitId: not null, VendorId: not null } manifest)
         {
+            if (read is not null)
+            {
+                run.Findings.Add(new EvidenceFinding(EvidenceBundle.ManifestFile, EvidenceProblem.Malformed, "The manifest does not name the customer, the unit and the vendor."));
+            }
+
             return new EvidenceVerification(run.Findings, []);
         }
 
-        await run.CheckFilesAsync(manifest, cancellationToken).ConfigureAwait(false);
-        await run.CheckJournalsAsync(cancellationToken).ConfigureAwait(false);
-        run.CheckTrust();
-        run.CheckStatements();
-        run.CheckReceiptsAndApprovals();
-        return new EvidenceVerification(run.Findings, manifest.Artifacts);
+        await run.GuardAsync(EvidenceBundle.ManifestFile, () => run.CheckFilesAsync(manifest, cancellationToken)).ConfigureAwait(false);
+        await run.GuardAsync("audit.journal", () => run.CheckJournalsAsync(cancellationToken)).ConfigureAwait(false);
+        await run.GuardAsync("trust.json", () => { run.CheckTrust(); return Task.CompletedTask; }).ConfigureAwait(false);
+        await run.GuardAsync("statements/", () => { run.CheckStatements(); return Task.CompletedTask; }).ConfigureAwait(false);
+        await run.GuardAsync("receipts/", () => { run.CheckReceiptsAndApprovals(); return Task.CompletedTask; }).ConfigureAwait(false);
+        return new EvidenceVerification(run.Findings, manifest.Artifacts ?? []);
     }
 
     private sealed partial class Run(string folder, TrustStore trust)
     {
-        private readonly Dictionary<string, byte[]> _files = new(StringComparer.Ordinal);
+        private const long MaxInMemoryBytes = 256L * 1024 * 1024;
+        private readonly Dictionary<string, byte[]> _files = new(StringComparer.Ordinal); // verified artifacts (journals: empty, read from their files)
         private readonly List<AuditEvent> _audit = [];
         private List<byte[]> _ledgerRecords = [];
         private List<byte[]>? _statementRecords;
         private EvidenceManifest _manifest = null!;
 
         public List<EvidenceFinding> Findings { get; } = [];
+
+        /// <summary>
+        /// Runs one stage of the checks; input this verifier did not foresee (a field of the wrong JSON type, an unreadable
+        /// file) becomes a finding on <paramref name="artifact"/> instead of an exception, and the other stages still run.
+        /// </summary>
+        public async Task GuardAsync(string artifact, Func<Task> stage)
+        {
+            try
+            {
+                await stage().ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is JsonException or FormatException or InvalidOperationException or ArgumentException
+                or EnvelopeFormatException or IOException or UnauthorizedAccessException or NullReferenceException or KeyNotFoundException)
+            {
+                Find(artifact, EvidenceProblem.Malformed, $"Could not be checked ({ex.GetType().Name}): {ex.Message}");
+            }
+        }
 
         public async Task<EvidenceManifest?> ReadManifestAsync(CancellationToken cancellationToken)
         {
@@ -139,48 +164,105 @@ public static partial class EvidenceVerifier
             return _manifest;
         }
 
-        /// <summary>Every listed file is there with its hash and length, inside the folder; no file is unlisted.</summary>
+        /// <summary>Every listed file is there with its hash and length, inside the folder and not a link; no file is unlisted.</summary>
         public async Task CheckFilesAsync(EvidenceManifest manifest, CancellationToken cancellationToken)
         {
             var listed = new HashSet<string>(StringComparer.Ordinal) { EvidenceBundle.ManifestFile };
-            foreach (EvidenceArtifact artifact in manifest.Artifacts)
+            foreach (EvidenceArtifact? artifact in manifest.Artifacts ?? [])
             {
-                string full = Path.GetFullPath(Path.Combine(folder, artifact.Path));
-                if (!full.StartsWith(folder + Path.DirectorySeparatorChar, StringComparison.Ordinal) || artifact.Path.Contains('\\', StringComparison.Ordinal))
+                if (artifact?.Path is not { Length: > 0 } relative || artifact.Kind is null || artifact.Sha256 is null)
                 {
-                    Find(artifact.Path, EvidenceProblem.Malformed, "The manifest lists a path outside the bundle.");
+                    Find(EvidenceBundle.ManifestFile, EvidenceProblem.Malformed, "The manifest lists an artifact without a path, kind or hash.");
                     continue;
                 }
 
-                if (!listed.Add(artifact.Path))
+                if (relative.Contains('\\', StringComparison.Ordinal) || relative.Contains('\0', StringComparison.Ordinal) || !IsInside(Path.Combine(folder, relative)))
                 {
-                    Find(artifact.Path, EvidenceProblem.Malformed, "The manifest lists the file twice.");
+                    Find(relative, EvidenceProblem.Malformed, "The manifest lists a path outside the bundle.");
                     continue;
                 }
 
-                if (EvidenceBundle.KindOf(artifact.Path) != artifact.Kind)
+                if (!listed.Add(relative))
                 {
-                    Find(artifact.Path, EvidenceProblem.Malformed, $"The manifest calls it '{artifact.Kind}'; its path makes it '{EvidenceBundle.KindOf(artifact.Path) ?? "nothing this format defines"}'.");
-                }
-
-                if (!File.Exists(full))
-                {
-                    Find(artifact.Path, EvidenceProblem.Missing, "The manifest lists it; the bundle does not hold it.");
+                    Find(relative, EvidenceProblem.Malformed, "The manifest lists the file twice.");
                     continue;
                 }
 
-                byte[] bytes = await File.ReadAllBytesAsync(full, cancellationToken).ConfigureAwait(false);
-                _files[artifact.Path] = bytes;
-                if (Sha256Hex.Of(bytes) != artifact.Sha256 || bytes.LongLength != artifact.Length)
+                if (EvidenceBundle.KindOf(relative) != artifact.Kind)
                 {
-                    Find(artifact.Path, EvidenceProblem.HashMismatch, "Its bytes are not the ones the manifest lists (SHA-256 or length): it was changed after the bundle was signed.");
+                    Find(relative, EvidenceProblem.Malformed, $"The manifest calls it '{artifact.Kind}'; its path makes it '{EvidenceBundle.KindOf(relative) ?? "nothing this format defines"}'.");
                 }
+
+                var file = new FileInfo(Path.Combine(folder, relative));
+                if (!file.Exists)
+                {
+                    Find(relative, EvidenceProblem.Missing, "The manifest lists it; the bundle does not hold it.");
+                    continue;
+                }
+
+                if (IsLinked(file))
+                {
+                    Find(relative, EvidenceProblem.Malformed, "It is a link (or lies below one): a bundle holds files only, and nothing outside it is read.");
+                    continue;
+                }
+
+                if (file.Length != artifact.Length)
+                {
+                    Find(relative, EvidenceProblem.HashMismatch, string.Create(CultureInfo.InvariantCulture,
+                        $"It holds {file.Length} bytes; the manifest lists {artifact.Length}: it was changed after the bundle was signed."));
+                    continue;
+                }
+
+                if (await HashAsync(file, cancellationToken).ConfigureAwait(false) != artifact.Sha256)
+                {
+                    Find(relative, EvidenceProblem.HashMismatch, "Its bytes are not the ones the manifest lists (SHA-256): it was changed after the bundle was signed.");
+                }
+
+                // Journals are read from their files by the journal checks; the other kinds are read into memory up to a limit.
+                bool journal = artifact.Kind.EndsWith("-journal", StringComparison.Ordinal);
+                if (!journal && file.Length > MaxInMemoryBytes)
+                {
+                    Find(relative, EvidenceProblem.Malformed, string.Create(CultureInfo.InvariantCulture, $"It is over {MaxInMemoryBytes} bytes, more than a {artifact.Kind} can be."));
+                    continue;
+                }
+
+                _files[relative] = journal ? [] : await File.ReadAllBytesAsync(file.FullName, cancellationToken).ConfigureAwait(false);
             }
 
             foreach (string path in EvidenceBundle.Files(folder).Select(p => EvidenceBundle.Relative(folder, p)).Where(p => !listed.Contains(p)))
             {
                 Find(path, EvidenceProblem.Unlisted, "The bundle holds it; the manifest does not list it.");
             }
+        }
+
+        private static async Task<string> HashAsync(FileInfo file, CancellationToken cancellationToken)
+        {
+            var stream = new FileStream(file.FullName, FileMode.Open, FileAccess.Read, FileShare.Read, 64 * 1024, FileOptions.Asynchronous | FileOptions.SequentialScan);
+            await using (stream.ConfigureAwait(false))
+            {
+                return Convert.ToHexStringLower(await System.Security.Cryptography.SHA256.HashDataAsync(stream, cancellationToken).ConfigureAwait(false));
+            }
+        }
+
+        private bool IsInside(string path) => Path.GetFullPath(path).StartsWith(folder + Path.DirectorySeparatorChar, StringComparison.Ordinal);
+
+        /// <summary>Whether the file, or a folder between it and the bundle folder, is a symbolic link or another reparse point.</summary>
+        private bool IsLinked(FileInfo file)
+        {
+            if (file.LinkTarget is not null || file.Attributes.HasFlag(FileAttributes.ReparsePoint))
+            {
+                return true;
+            }
+
+            for (DirectoryInfo? directory = file.Directory; directory is not null && directory.FullName.Length > folder.Length; directory = directory.Parent)
+            {
+                if (directory.LinkTarget is not null || directory.Attributes.HasFlag(FileAttributes.ReparsePoint))
+                {
+                    return true;
+                }
+            }
+
+            return false;
         }
 
         /// <summary>The audit and ledger journals against the unit's checkpoints; every record readable; each ledger entry's audit record.</summary>
@@ -191,15 +273,26 @@ public static partial class EvidenceVerifier
             {
                 for (int i = 0; i < audit.Count; i++)
                 {
+                    AuditEvent? read;
+                    string problem;
                     try
                     {
-                        _audit.Add(JsonSerializer.Deserialize<AuditEvent>(audit[i], DocumentJson.Options)!);
+                        read = JsonSerializer.Deserialize<AuditEvent>(audit[i], DocumentJson.Options);
+                        problem = "it has no details";
                     }
                     catch (JsonException ex)
                     {
-                        Find("audit.journal", EvidenceProblem.Malformed, string.Create(CultureInfo.InvariantCulture, $"Record {i} is not an audit event: {ex.Message}"));
-                        _audit.Add(new AuditEvent { Kind = 0, At = default });
+                        read = null;
+                        problem = ex.Message;
                     }
+
+                    if (read?.Details is null)
+                    {
+                        Find("audit.journal", EvidenceProblem.Malformed, string.Create(CultureInfo.InvariantCulture, $"Record {i} is not an audit event: {problem}"));
+                        read = new AuditEvent { Kind = 0, At = default }; // keeps the indexes of later records
+                    }
+
+                    _audit.Add(read);
                 }
 
                 CheckContractRecords();
@@ -267,7 +360,10 @@ public static partial class EvidenceVerifier
             // others name what else disagrees rather than repeating it.
             try
             {
-                return [.. await AppendOnlyJournal.ReadAllRecordsAsync(Path.Combine(folder, journal), cancellationToken).ConfigureAwait(false)];
+                // Only what the checkpoint covers is evidence: records appended after it are not read by the cross-checks.
+                IReadOnlyList<byte[]> records = await AppendOnlyJournal.ReadAllRecordsAsync(Path.Combine(folder, journal), cancellationToken).ConfigureAwait(false);
+                long covered = keys.Select(k => Checkpoint.TryVerify(text, keyName, k, out Checkpoint? c, out _) ? c.Size : -1).DefaultIfEmpty(-1).Max();
+                return [.. covered < 0 ? records : records.Take((int)Math.Min(covered, records.Count))];
             }
             catch (JournalException ex)
             {
@@ -287,7 +383,7 @@ public static partial class EvidenceVerifier
             {
                 AuditEvent e = _audit[i];
                 if (e.Kind == AuditEventKind.DocumentAccepted
-                    && !(e.Details.TryGetValue("document", out string? json) && SignedEnvelope.TryParse(Encoding.UTF8.GetBytes(json), out SignedEnvelope? document, out _)
+                    && !(e.Details.TryGetValue("document", out string? json) && json is not null && SignedEnvelope.TryParse(Encoding.UTF8.GetBytes(json), out SignedEnvelope? document, out _)
                          && DocumentJson.Hash(document.Payload.Span) == e.Details.GetValueOrDefault("document-sha256")))
                 {
                     Find("audit.journal", EvidenceProblem.Inconsistent, string.Create(CultureInfo.InvariantCulture, $"Record {i} (document-accepted) does not carry the document its hash names."));
@@ -300,15 +396,26 @@ public static partial class EvidenceVerifier
         {
             for (int i = 0; i < _ledgerRecords.Count; i++)
             {
-                using JsonDocument record = JsonDocument.Parse(_ledgerRecords[i]);
-                if (!record.RootElement.TryGetProperty("charge", out JsonElement charge)
-                    || !charge.TryGetProperty("auditRecord", out JsonElement link) || link.ValueKind != JsonValueKind.Number)
+                JsonDocument record;
+                try
+                {
+                    record = JsonDocument.Parse(_ledgerRecords[i]);
+                }
+                catch (JsonException ex)
+                {
+                    Find("ledger.journal", EvidenceProblem.Malformed, string.Create(CultureInfo.InvariantCulture, $"Record {i} is not JSON: {ex.Message}"));
+                    continue;
+                }
+
+                using var _ = record;
+                if (record.RootElement.ValueKind != JsonValueKind.Object || !record.RootElement.TryGetProperty("charge", out JsonElement charge)
+                    || charge.ValueKind != JsonValueKind.Object || !charge.TryGetProperty("auditRecord", out JsonElement link))
                 {
                     continue; // an annotation, or an entry recorded without an audit record
                 }
 
-                long index = link.GetInt64();
-                string? key = charge.TryGetProperty("idempotencyKey", out JsonElement k) ? k.GetString() : null;
+                long index = link.ValueKind == JsonValueKind.Number && link.TryGetInt64(out long n) ? n : -1;
+                string? key = charge.TryGetProperty("idempotencyKey", out JsonElement k) && k.ValueKind == JsonValueKind.String ? k.GetString() : null;
                 if (index < 0 || index >= _audit.Count || _audit[(int)index].Kind != AuditEventKind.ChargeRecorded
                     || _audit[(int)index].Details.GetValueOrDefault("idempotency-key") != key)
                 {
@@ -320,7 +427,9 @@ public static partial class EvidenceVerifier
 
         private List<PartyKey> UnitKeys() => KeysOf(_manifest.CustomerId, PartyRole.Unit);
 
-        private List<PartyKey> KeysOf(string party, PartyRole role) => trust.GetKeySet(party, role)?.Keys.Select(k => k.Key).ToList() ?? [];
+        /// <summary>The auditor's keys of a party and role that are valid now (a revoked or expired key vouches for nothing).</summary>
+        private List<PartyKey> KeysOf(string party, PartyRole role) =>
+            trust.GetKeySet(party, role)?.Keys.Select(k => k.Key).Where(k => trust.CheckKey(k, role, party, out _) == SignatureProblem.None).ToList() ?? [];
 
         private IEnumerable<(string Path, byte[] Bytes)> FilesOfKind(string kind) =>
             _files.Where(f => EvidenceBundle.KindOf(f.Key) == kind).OrderBy(f => f.Key, StringComparer.Ordinal).Select(f => (f.Key, f.Value));

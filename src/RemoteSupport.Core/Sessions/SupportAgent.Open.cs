@@ -167,19 +167,27 @@ public sealed partial class SupportAgent : IAsyncDisposable
         string folder, DateTimeOffset from, DateTimeOffset until, Action<EvidenceContents>? documents = null, CancellationToken cancellationToken = default)
     {
         ContractState contract = RequireContract();
-        var contents = new EvidenceContents
-        {
-            CustomerId = _options.CustomerId,
-            UnitId = _options.UnitId,
-            VendorId = contract.GroundRules.Current?.VendorId ?? throw new InvalidOperationException("No ground rules are in force: the bundle has no vendor."),
-            From = from,
-            Until = until,
-            Trust = contract.Trust,
-            Audit = new EvidenceJournal(_options.Audit.Journal, SignAuditCheckpoint()),
-            Ledger = new EvidenceJournal(_options.Ledger.Journal, SignLedgerCheckpoint()),
-        };
-        documents?.Invoke(contents);
-        return EvidenceBundle.WriteAsync(folder, contents, _options.Identity, _options.TimeProvider, cancellationToken);
+        string vendorId = contract.GroundRules.Current?.VendorId ?? throw new InvalidOperationException("No ground rules are in force: the bundle has no vendor.");
+
+        // No contract record is appended meanwhile, so the trust snapshot, the checkpoints and the journals agree.
+        return contract.ExclusiveAsync(
+            () =>
+            {
+                var contents = new EvidenceContents
+                {
+                    CustomerId = _options.CustomerId,
+                    UnitId = _options.UnitId,
+                    VendorId = vendorId,
+                    From = from,
+                    Until = until,
+                    Trust = contract.Trust,
+                    Audit = new EvidenceJournal(_options.Audit.Journal, SignAuditCheckpoint()),
+                    Ledger = new EvidenceJournal(_options.Ledger.Journal, SignLedgerCheckpoint()),
+                };
+                documents?.Invoke(contents);
+                return EvidenceBundle.WriteAsync(folder, contents, _options.Identity, _options.TimeProvider, cancellationToken);
+            },
+            cancellationToken);
     }
 
     private string SignCheckpoint(IRecordJournal journal, string log)

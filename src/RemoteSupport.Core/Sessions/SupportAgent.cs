@@ -122,7 +122,8 @@ public sealed partial class SupportAgent
         bool asksSpecification = _options.RequestCompatibilitySpecification && _options.Contract is not null
             && hello.Capabilities?.Contains(SessionWire.SpecificationCapability) == true;
         var session = new RunningSession(
-            this, channel, streams, vendor, "session-" + Guid.NewGuid().ToString("n"), time.GetUtcNow(), TimeSpan.FromMinutes(rules!.MaxSessionMinutes), takesViewStreams);
+            this, channel, streams, vendor, "session-" + Guid.NewGuid().ToString("n"), time.GetUtcNow(), TimeSpan.FromMinutes(rules!.MaxSessionMinutes), takesViewStreams,
+            asksSpecification);
         using Activity? activity = SessionTelemetry.Activities.StartActivity("remotesupport.session", ActivityKind.Server);
         activity?.SetTag("remotesupport.session.id", session.Id);
         activity?.SetTag("remotesupport.unit", _options.UnitId);
@@ -140,34 +141,7 @@ public sealed partial class SupportAgent
             Capabilities = SessionWire.Capabilities,
             Requests = asksSpecification ? [SessionWire.SpecificationCapability] : null,
         }, cancellationToken).ConfigureAwait(false);
-        if (asksSpecification)
-        {
-            await ReceiveSpecificationAsync(channel, session.Id, cancellationToken).ConfigureAwait(false);
-        }
-
         return await session.RunAsync(cancellationToken).ConfigureAwait(false);
-    }
-
-    /// <summary>
-    /// Takes the vendor's signed compatibility specification the welcome requested: the console's first message.
-    /// One the contract state accepts (signed by the vendor of the ground rules in force) is kept in writing;
-    /// one it refuses is logged, and the session goes on either way.
-    /// </summary>
-    private async Task ReceiveSpecificationAsync(ISessionChannel channel, string sessionId, CancellationToken cancellationToken)
-    {
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        deadline.CancelAfter(_options.HelloTimeout);
-        SessionMessage answer = await SessionWire.ReceiveAsync(channel, deadline.Token).ConfigureAwait(false)
-            ?? throw new SessionProtocolException("protocol-error", "The console ended before the compatibility specification the welcome requested.");
-        if (answer.Type != SessionWire.Specification || answer.Document is null)
-        {
-            throw new SessionProtocolException("protocol-error", $"The welcome requested the compatibility specification; the console sent '{answer.Type}'.");
-        }
-
-        DocumentAcceptance acceptance = SignedEnvelope.TryParse(System.Text.Encoding.UTF8.GetBytes(answer.Document), out SignedEnvelope? document, out string? error)
-            ? await _options.Contract!.AcceptAsync(document, cancellationToken).ConfigureAwait(false)
-            : DocumentAcceptance.Refused(DocumentRefusal.Malformed, error);
-        AgentLog.SpecificationReceived(_options.Logger, sessionId, acceptance.IsAccepted ? "kept" : "refused", acceptance.Sentence);
     }
 
     private void Refused(string code, string sentence, SessionPeer vendor)
@@ -216,9 +190,10 @@ public sealed partial class SupportAgent
     /// <summary>One session after its welcome.</summary>
     private sealed partial class RunningSession(
         SupportAgent agent, ISessionChannel channel, ISessionStreams? streams, SessionPeer vendor, string id, DateTimeOffset openedAt, TimeSpan maxDuration,
-        bool takesViewStreams)
+        bool takesViewStreams, bool asksSpecification)
     {
         private const string TimeLimitCode = "session-time-limit";
+        private const int MaxSpecificationChars = 1024 * 1024; // a specification is a few kilobytes; its audit record stays far below the journal's limit
         private readonly List<SessionOperation> _operations = [];
         private DateTimeOffset _lastHeard;
 
@@ -276,6 +251,11 @@ public sealed partial class SupportAgent
             using var receiving = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, atLimit.Token);
             try
             {
+                if (asksSpecification)
+                {
+                    await ReceiveSpecificationAsync(receiving.Token).ConfigureAwait(false);
+                }
+
                 while (true)
                 {
                     SessionMessage? message = await SessionWire.ReceiveAsync(channel, receiving.Token).ConfigureAwait(false);
@@ -325,6 +305,59 @@ public sealed partial class SupportAgent
                 await RefuseAsync(channel, ex.Code, ex.Message, CancellationToken.None).ConfigureAwait(false);
                 return "dropped";
             }
+        }
+
+        /// <summary>
+        /// Takes the vendor's signed compatibility specification the welcome requested: the console's first message,
+        /// within <see cref="SupportAgentParts.HelloTimeout"/>. The contract state keeps one signed by the vendor of the
+        /// ground rules in force; anything else handed over is refused and logged, and the session goes on. Another
+        /// message, or none in time, is a protocol error that ends the session (metered and receipted as dropped).
+        /// </summary>
+        private async Task ReceiveSpecificationAsync(CancellationToken cancellationToken)
+        {
+            using var deadline = new CancellationTokenSource(Options.HelloTimeout, Options.TimeProvider);
+            using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
+            SessionMessage? answer;
+            try
+            {
+                answer = await SessionWire.ReceiveAsync(channel, linked.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                throw new SessionProtocolException("protocol-error", "The welcome requested the compatibility specification; none came within the hello timeout.");
+            }
+
+            if (answer is null)
+            {
+                throw new IOException("The console ended before the compatibility specification the welcome requested.");
+            }
+
+            _lastHeard = Options.TimeProvider.GetUtcNow();
+            if (answer.Type != SessionWire.Specification || answer.Document is null)
+            {
+                throw new SessionProtocolException("protocol-error", $"The welcome requested the compatibility specification; the console sent '{answer.Type}'.");
+            }
+
+            DocumentAcceptance acceptance;
+            if (answer.Document.Length > MaxSpecificationChars)
+            {
+                acceptance = DocumentAcceptance.Refused(DocumentRefusal.Malformed, $"The compatibility specification is over {MaxSpecificationChars} characters.");
+            }
+            else if (!SignedEnvelope.TryParse(System.Text.Encoding.UTF8.GetBytes(answer.Document), out SignedEnvelope? document, out string? error))
+            {
+                acceptance = DocumentAcceptance.Refused(DocumentRefusal.Malformed, error);
+            }
+            else if (document.PayloadType != RemoteSupport.Contract.ContractState.SpecificationType.PayloadType)
+            {
+                // Only the specification comes this way: an authorization, root or rotation handed over by a console is never accepted here.
+                acceptance = DocumentAcceptance.Refused(DocumentRefusal.Malformed, $"The console handed over a '{document.PayloadType}', not a compatibility specification.");
+            }
+            else
+            {
+                acceptance = await Options.Contract!.AcceptAsync(document, cancellationToken).ConfigureAwait(false);
+            }
+
+            AgentLog.SpecificationReceived(Options.Logger, id, acceptance.IsAccepted ? "kept" : "refused", acceptance.Sentence);
         }
 
         /// <summary>Ends the session at the ground rules' limit: a request that came too late is refused and recorded, and the console is told why.</summary>

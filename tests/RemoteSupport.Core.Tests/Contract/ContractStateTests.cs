@@ -259,6 +259,65 @@ public sealed class ContractStateTests : IDisposable
     }
 
     [Fact]
+    public async Task DocumentsSignedByAKeyRotatedOutSince_AreStillInForce_WhenOfferedAgainAtTheNextStart()
+    {
+        using var newCustomerKey = PartyIdentity.Create("fabrikam", PartyRole.Customer);
+        SignedEnvelope authorization;
+        await using (Unit unit = await OpenAsync())
+        {
+            (await unit.State.AcceptAsync(RulesV1())).IsAccepted.Should().BeTrue();
+            authorization = Authorization("auth-1", unit.State.GroundRules.CurrentHash!);
+            (await unit.State.AcceptAsync(authorization)).IsAccepted.Should().BeTrue();
+            SignedEnvelope rotation = KeyRotation.Create("fabrikam", PartyRole.Customer, 2, 1, [newCustomerKey.PublicKey]).Sign(_f.Customer).Sign(newCustomerKey);
+            (await unit.State.AcceptAsync(rotation)).IsAccepted.Should().BeTrue();
+        }
+
+        await using Unit restarted = await OpenAsync();
+        DocumentAcceptance rules = await restarted.State.AcceptAsync(RulesV1());
+        DocumentAcceptance again = await restarted.State.AcceptAsync(authorization);
+
+        rules.IsAccepted.Should().BeTrue(rules.Sentence);
+        again.IsAccepted.Should().BeTrue("it was accepted when its signer's key was the customer's, and the journal answers for it: " + again.Sentence);
+        again.Sentence.Should().Contain("Already in force");
+        restarted.State.Authorizations.Check("contoso", _f.Technician.PublicKey, ConsentFixture.Unit, restarted.State.GroundRules.CurrentHash).IsAuthorized.Should().BeTrue();
+        (await restarted.State.AcceptAsync(Authorization("auth-2", restarted.State.GroundRules.CurrentHash!))).Reason
+            .Should().Be(DocumentRefusal.NotSigned, "a new document signed by the rotated-out key is refused");
+    }
+
+    [Fact]
+    public async Task ARestartInTheSameProcess_WithTheSameTrustStore_ReplaysTwoRotationsOfOneSet()
+    {
+        using var third = PartyIdentity.Create("fabrikam", PartyRole.Approver);
+        TrustStore shared = BaseTrust();
+        await using (Unit unit = await OpenAsync(shared))
+        {
+            (await unit.State.AcceptAsync(Rotation())).IsAccepted.Should().BeTrue();
+            (await unit.State.AcceptAsync(KeyRotation.Create("fabrikam", PartyRole.Approver, 3, 1, [third.PublicKey]).Sign(_newApprover).Sign(third))).IsAccepted.Should().BeTrue();
+        }
+
+        await using Unit restarted = await OpenAsync(shared);
+        restarted.State.Trust.GetKeySet("fabrikam", PartyRole.Approver)!.Sequence.Should().Be(3);
+    }
+
+    [Fact]
+    public async Task AContractRecordThatIsNotJson_IsRefusedNamingItsRecordAndOffset()
+    {
+        await using (Unit unit = await OpenAsync())
+        {
+            (await unit.State.AcceptAsync(RulesV1())).IsAccepted.Should().BeTrue();
+        }
+
+        long offset = new FileInfo(JournalPath).Length;
+        await using (AppendOnlyJournal audit = await AppendOnlyJournal.OpenAsync(JournalPath))
+        {
+            await audit.AppendAsync("{\"kind\":\"document-accepted\",\"details\":"u8.ToArray());
+        }
+
+        Func<Task> open = OpenAsync;
+        (await open.Should().ThrowAsync<JournalException>()).Which.Message.Should().Contain($"Audit record 1 at offset {offset}").And.Contain("not an audit event");
+    }
+
+    [Fact]
     public async Task TheBooksItKeeps_RefuseChangesMadeBesideIt()
     {
         await using Unit unit = await OpenAsync();
@@ -314,14 +373,21 @@ public sealed class ContractStateTests : IDisposable
         return await AuditLog.ReadExportAsync(export);
     }
 
-    private async Task<Unit> OpenAsync()
+    private Task<Unit> OpenAsync() => OpenAsync(BaseTrust()); // a fresh process
+
+    /// <summary>The key sets the integrator's code trusts at every start.</summary>
+    private TrustStore BaseTrust()
     {
-        // A fresh process: the trust store holds only the key sets the integrator's code trusts at every start.
         var trust = new TrustStore(_f.Time);
         trust.Trust("fabrikam", PartyRole.Customer, _f.Customer.PublicKey);
         trust.Trust("contoso", PartyRole.Vendor, _f.Vendor.PublicKey);
         trust.Trust("contoso", PartyRole.Technician, _f.Technician.PublicKey);
         trust.Trust("fabrikam", PartyRole.Approver, 1, [_f.ItApprover.PublicKey, _f.OwnerApprover.PublicKey]);
+        return trust;
+    }
+
+    private async Task<Unit> OpenAsync(TrustStore trust)
+    {
         AppendOnlyJournal journal = await AppendOnlyJournal.OpenAsync(JournalPath);
         var audit = new AuditLog(journal, _f.Time);
         try

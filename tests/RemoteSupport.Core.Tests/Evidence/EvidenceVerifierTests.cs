@@ -197,6 +197,64 @@ public sealed class EvidenceVerifierTests
         (await world.VerifyAsync()).Findings.Should().Contain(f => f.Artifact == "../escape.txt" && f.Reason == EvidenceProblem.Malformed);
     }
 
+    [Fact]
+    public async Task RecordsAppendedPastTheUnitsCheckpoint_AreNotEvidence()
+    {
+        await using EvidenceWorld world = await EvidenceWorld.CreateAsync();
+        world.Contents.SessionReceipts.Add(world.SessionReceiptFor("session-slipped-in").ToEnvelope().Sign(world.Unit));
+        await world.WriteAsync();
+        SignedEnvelope slipped = world.Contents.SessionReceipts[1];
+        await using (AppendOnlyJournal audit = await AppendOnlyJournal.OpenAsync(Path.Combine(world.Bundle, "audit.journal")))
+        {
+            await audit.AppendAsync(DocumentJson.Serialize(RemoteSupport.Audit.AuditEvents.SessionClosed(
+                world.F.Time.GetUtcNow(), "session-slipped-in", "contoso/x", "closed", 0, DocumentJson.Hash(slipped.Payload.Span))));
+        }
+
+        await world.ResealAsync();
+
+        EvidenceVerification verified = await world.VerifyAsync();
+
+        verified.Findings.Should().ContainSingle().Which.Should().Match<EvidenceFinding>(f => f.Reason == EvidenceProblem.NotInAudit && f.Artifact.StartsWith("receipts/session-"),
+            "the session-closed record naming it lies past the size the unit's checkpoint covers");
+    }
+
+    [Fact]
+    public async Task MalformedManifestsAndSnapshots_AreFindings_NeverExceptions()
+    {
+        await using EvidenceWorld world = await EvidenceWorld.CreateAsync();
+        await world.WriteAsync();
+        string manifestPath = Path.Combine(world.Bundle, EvidenceBundle.ManifestFile);
+        foreach (string payload in new[] { "{\"customerId\":\"fabrikam\",\"unitId\":\"unit-7\",\"vendorId\":\"contoso\",\"from\":\"2026-10-01T00:00:00Z\",\"until\":\"2026-11-01T00:00:00Z\",\"createdAt\":\"2026-11-02T00:00:00Z\",\"artifacts\":[null,{\"path\":\"a\\u0000b\",\"kind\":\"trust\",\"sha256\":\"00\",\"length\":1}]}", "null", "[]", "{\"customerId\":null,\"unitId\":null,\"vendorId\":null,\"from\":\"2026-10-01T00:00:00Z\",\"until\":\"2026-11-01T00:00:00Z\",\"createdAt\":\"2026-11-02T00:00:00Z\",\"artifacts\":null}" })
+        {
+            await File.WriteAllTextAsync(manifestPath, SignedEnvelope.Create(EvidenceManifest.DocumentType, Encoding.UTF8.GetBytes(payload)).Sign(world.Unit).ToJson());
+            EvidenceVerification verified = await world.VerifyAsync();
+            verified.IsValid.Should().BeFalse(payload);
+            verified.Findings.Should().Contain(f => f.Artifact == EvidenceBundle.ManifestFile || f.Reason == EvidenceProblem.Unlisted, payload);
+        }
+
+        await world.ResealAsync();
+        foreach (string snapshot in new[] { "{\"schemaVersion\":1,\"takenAt\":\"2026-11-02T00:00:00Z\",\"keySets\":null,\"retired\":[]}", "{\"schemaVersion\":2,\"takenAt\":\"2026-11-02T00:00:00Z\",\"keySets\":[],\"retired\":[]}", "7" })
+        {
+            await RewriteAsync(world, "trust.json", snapshot);
+            (await world.VerifyAsync()).Findings.Should().ContainSingle().Which.Should().Match<EvidenceFinding>(f => f.Artifact == "trust.json" && f.Reason == EvidenceProblem.Malformed, snapshot);
+        }
+    }
+
+    [Fact]
+    public async Task AnArtifactThatIsALink_IsNotFollowed()
+    {
+        await using EvidenceWorld world = await EvidenceWorld.CreateAsync();
+        await world.WriteAsync();
+        string approval = PathOf(world, "approvals/");
+        string outside = world.Folder.File("outside.json");
+        File.Move(approval, outside);
+        File.CreateSymbolicLink(approval, outside);
+
+        EvidenceVerification verified = await world.VerifyAsync();
+
+        verified.Findings.Should().Contain(f => f.Artifact == Relative(world, approval) && f.Reason == EvidenceProblem.Malformed && f.Sentence.Contains("link"));
+    }
+
     private static string PathOf(EvidenceWorld world, string prefix) =>
         Directory.EnumerateFiles(world.Bundle, "*", SearchOption.AllDirectories).Single(p => Relative(world, p).StartsWith(prefix, StringComparison.Ordinal));
 

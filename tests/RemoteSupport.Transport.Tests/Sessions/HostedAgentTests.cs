@@ -148,6 +148,26 @@ public sealed class HostedAgentTests : IDisposable
     }
 
     [Fact]
+    public async Task AConsoleHandingOverAnotherDocumentAsItsSpecification_ChangesNothingInTheContract()
+    {
+        using IHost unitHost = UnitHost(agent => agent.RequestCompatibilitySpecification = true);
+        await unitHost.StartAsync(Token);
+        SupportAgentService service = unitHost.Services.GetRequiredService<SupportAgentService>();
+        SignedEnvelope revocation = new AuthorizationRevocation { AuthorizationId = "auth-1", CustomerId = "fabrikam", Reason = "replayed" }.ToEnvelope().Sign(_customer);
+        await using (SupportConsoleConnection connection = await Console(revocation).ConnectAsync(new TcpDialer(service.BoundEndPoint!), Token))
+        {
+            (await connection.Session.ViewAsync("finance", "totals.csv", "fabrikam", "ticket 1", Token)).Succeeded.Should().BeTrue("the session goes on, still authorized");
+            await connection.Session.CloseAsync(Token);
+        }
+
+        service.Agent.Authorizations.Check("contoso", _technician.PublicKey, "unit-7", service.Agent.GroundRules.CurrentHash).IsAuthorized.Should().BeTrue();
+        service.Agent.Contract!.CompatibilitySpecification.Should().BeNull();
+        await unitHost.StopAsync(Token);
+        (await AuditLog.ReadExportAsync(Path.Combine(StateFolder, "audit.journal"), Token))
+            .Should().NotContain(e => e.Kind == AuditEventKind.DocumentAccepted && e.Details["payload-type"] == AuthorizationRevocation.DocumentType.PayloadType);
+    }
+
+    [Fact]
     public async Task TheAgentExportsAnEvidenceBundle_ThatTheCustomersAuditorVerifies()
     {
         using IHost unitHost = UnitHost();
