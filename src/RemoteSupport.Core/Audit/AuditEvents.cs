@@ -35,6 +35,13 @@ internal static class AuditEvents
             ["reason"] = sentence,
         });
 
+    public static AuditEvent UnitWithdrawn(DateTimeOffset at, string sentence) =>
+        Event(AuditEventKind.AuthorizationChecked, at, null, null, new()
+        {
+            ["outcome"] = "withdrawn",
+            ["reason"] = sentence,
+        });
+
     public static AuditEvent ConsentDecided(ConsentDecision decision) =>
         Event(AuditEventKind.ConsentDecided, decision.DecidedAt, decision.Request.SessionId, Technician(decision), new()
         {

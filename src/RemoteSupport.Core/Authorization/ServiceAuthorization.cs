@@ -234,6 +234,38 @@ public sealed class AuthorizationBook
         }
     }
 
+    /// <summary>Whether any authorization in force now covers <paramref name="unitId"/> under the ground rules in force; otherwise why not.</summary>
+    internal bool OffersService(string unitId, string? groundRulesHash, out string why)
+    {
+        DateTimeOffset now = Contract.DecisionTime.Now(_time);
+        why = $"No customer authorization names unit {unitId}.";
+        lock (_gate)
+        {
+            foreach (ServiceAuthorization authorization in _authorizations.Values.Where(a => a.Units.Contains("*") || a.Units.Contains(unitId)))
+            {
+                if (_revoked.TryGetValue(authorization.AuthorizationId, out string? reason))
+                {
+                    why = $"Authorization {authorization.AuthorizationId} was revoked by the customer: {reason}";
+                }
+                else if (now < authorization.ValidFrom || now >= authorization.ValidUntil)
+                {
+                    why = ValidityWindow.Outside($"Authorization {authorization.AuthorizationId}", authorization.ValidFrom, authorization.ValidUntil, now);
+                }
+                else if (authorization.GroundRulesHash != groundRulesHash)
+                {
+                    why = $"Authorization {authorization.AuthorizationId} rests on ground rules other than those in force.";
+                }
+                else
+                {
+                    why = $"Authorized by {authorization.AuthorizationId}.";
+                    return true;
+                }
+            }
+        }
+
+        return false;
+    }
+
     /// <summary>Checks whether <paramref name="vendorKey"/> of <paramref name="vendorId"/> may be served on <paramref name="unitId"/> now.</summary>
     public AuthorizationCheck Check(string vendorId, PartyKey vendorKey, string unitId, string? groundRulesHash)
     {

@@ -22,4 +22,7 @@ internal static partial class AgentLog
 
     [LoggerMessage(EventId = 6, Level = LogLevel.Information, Message = "Session {SessionId}: the vendor's compatibility specification was {Outcome}: {Sentence}")]
     public static partial void SpecificationReceived(ILogger logger, string sessionId, string outcome, string sentence);
+
+    [LoggerMessage(EventId = 7, Level = LogLevel.Warning, Message = "The unit does not offer itself to the vendor: {Sentence}")]
+    public static partial void UnitWithdrawn(ILogger logger, string sentence);
 }

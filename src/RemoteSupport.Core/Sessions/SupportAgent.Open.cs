@@ -210,6 +210,10 @@ public sealed partial class SupportAgent : IAsyncDisposable
         await DisposeAllAsync(owned).ConfigureAwait(false);
     }
 
+    /// <summary>Whether the unit may offer itself to the vendor now (an authorization in force covers it); otherwise why not.</summary>
+    internal bool OffersService(out string why) =>
+        _options.Authorizations.OffersService(_options.UnitId, _options.GroundRules.CurrentHash, out why);
+
     private ContractState RequireContract() => _options.Contract
         ?? throw new InvalidOperationException("This agent was built from parts without a contract state: accept documents on its books directly.");
 

@@ -68,6 +68,46 @@ public static class RemoteSupportServiceCollectionExtensions
         return services;
     }
 
+    /// <summary>
+    /// Registers <see cref="Fleet.UnitConnector"/> as a singleton and hosted service: at host start it opens the agent from
+    /// <see cref="SupportAgentOptions.StateFolder"/> and holds a standing connection to the vendor's console hosts.
+    /// </summary>
+    /// <returns>The services, for chaining.</returns>
+    /// <param name="services">The host's services.</param>
+    /// <param name="configure">Sets the agent's options: settings, the unit's key, trust and the contract's documents.</param>
+    /// <param name="connector">Sets the console hosts (<see cref="Fleet.UnitConnectorOptions.Endpoints"/>) and the backoff.</param>
+    public static IServiceCollection AddRemoteSupportUnitConnector(this IServiceCollection services, Action<SupportAgentOptions> configure, Action<Fleet.UnitConnectorOptions> connector)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configure);
+        ArgumentNullException.ThrowIfNull(connector);
+        services.AddOptions<SupportAgentOptions>().Configure(configure).ValidateOnStart();
+        services.AddOptions<Fleet.UnitConnectorOptions>().Configure(connector).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<SupportAgentOptions>>(
+            new Checked<SupportAgentOptions>(options => options.Validate())));
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<Fleet.UnitConnectorOptions>>(
+            new Checked<Fleet.UnitConnectorOptions>(options => options.Validate())));
+        services.TryAddSingleton<Fleet.UnitConnector>();
+        services.AddHostedService(provider => provider.GetRequiredService<Fleet.UnitConnector>());
+        return services;
+    }
+
+    /// <summary>Registers <see cref="Fleet.UnitDirectory"/> as a singleton and hosted service: a console host units hold standing connections to.</summary>
+    /// <returns>The services, for chaining.</returns>
+    /// <param name="services">The host's services.</param>
+    /// <param name="configure">Sets the host's vendor key, the units it trusts, the customers it serves and where it listens.</param>
+    public static IServiceCollection AddRemoteSupportUnitDirectory(this IServiceCollection services, Action<Fleet.UnitDirectoryOptions> configure)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentNullException.ThrowIfNull(configure);
+        services.AddOptions<Fleet.UnitDirectoryOptions>().Configure(configure).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<Fleet.UnitDirectoryOptions>>(
+            new Checked<Fleet.UnitDirectoryOptions>(options => options.Validate())));
+        services.TryAddSingleton<Fleet.UnitDirectory>();
+        services.AddHostedService(provider => provider.GetRequiredService<Fleet.UnitDirectory>());
+        return services;
+    }
+
     private static IServiceCollection AddAgentServices(IServiceCollection services)
     {
         services.AddOptions<SupportAgentOptions>().ValidateOnStart();

@@ -1,0 +1,224 @@
+using RemoteSupport.Identities;
+using RemoteSupport.Transport.Channels;
+using RemoteSupport.Transport.Security;
+using RemoteSupport.Transport.Sessions;
+using RemoteSupport.Transport.Transports;
+
+namespace RemoteSupport.Transport.Fleet;
+
+/// <summary>One standing connection: admission, the handshake, the announce, heartbeats, and the unit's departure.</summary>
+public sealed partial class UnitDirectory
+{
+    private SupportConnectionOptions? _connection;
+
+    private SupportConnectionOptions Connection()
+    {
+        lock (_gate)
+        {
+            if (_connection is null)
+            {
+                var secure = new SecureChannelOptions { Identity = _options.Identity, TrustStore = _options.Trust, StaticKey = NoiseStaticKey.Generate(), TimeProvider = _options.TimeProvider };
+                foreach (string customer in _options.Customers)
+                {
+                    secure.AcceptedPeers.Add(new ExpectedPeer(customer, PartyRole.Unit));
+                }
+
+                _connection = new SupportConnectionOptions { Secure = secure, CloseTimeout = TimeSpan.FromSeconds(2) };
+            }
+
+            return _connection;
+        }
+    }
+
+    private async Task ServeAsync(TransportConnection connection, CancellationToken stop)
+    {
+        SecureConnection secure;
+        MultiplexedConnection channels;
+        try
+        {
+            await AdmitAsync(stop).ConfigureAwait(false);
+            try
+            {
+                (secure, channels) = await Connection().ConnectAsync(connection, initiator: false, stop).ConfigureAwait(false);
+            }
+            finally
+            {
+                _handshakes.Release();
+            }
+        }
+        catch (Exception ex) when (ex is SecureChannelException or IOException or OperationCanceledException or Framing.FramingException)
+        {
+            await connection.DisposeAsync().ConfigureAwait(false); // not a unit of ours, or it went away: nothing is registered
+            return;
+        }
+
+        await using (channels.ConfigureAwait(false))
+        {
+            Standing? standing = null;
+            string reason = "dropped";
+            try
+            {
+                (standing, reason) = await AnnounceAsync(secure, channels, stop).ConfigureAwait(false);
+                if (standing is not null)
+                {
+                    reason = await HeartbeatsAsync(standing, stop).ConfigureAwait(false);
+                }
+            }
+            catch (Exception ex) when (ex is IOException or ChannelException or FormatException or OperationCanceledException)
+            {
+                reason = stop.IsCancellationRequested ? "host-stopping" : "dropped";
+                if (standing is not null && stop.IsCancellationRequested)
+                {
+                    await TrySendAsync(standing.Presence, new PresenceMessage { Type = PresenceMessage.GoAway, Reason = reason, RetryAfterSeconds = 1 }).ConfigureAwait(false);
+                }
+            }
+            finally
+            {
+                if (standing is not null)
+                {
+                    Depart(standing, reason);
+                }
+            }
+
+            await SupportAgentHost.CloseAsync(channels, TimeSpan.FromSeconds(2), CancellationToken.None).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Reads the unit's announce and registers it, or turns it away with a GoAway naming why and when to come back.</summary>
+    private async Task<(Standing? Standing, string Reason)> AnnounceAsync(SecureConnection secure, MultiplexedConnection channels, CancellationToken stop)
+    {
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        deadline.CancelAfter(_options.HeartbeatTimeout);
+        MultiplexedChannel? presence = await channels.AcceptChannelAsync(deadline.Token).ConfigureAwait(false);
+        if (presence is null || presence.Name != PresenceMessage.Channel)
+        {
+            return (null, "no presence channel");
+        }
+
+        byte[]? bytes = await presence.ReceiveMessageAsync(deadline.Token).ConfigureAwait(false);
+        PresenceMessage? announce = bytes is null ? null : PresenceMessage.Parse(bytes);
+        string customer = secure.PeerIdentity.PartyId;
+        if (announce is not { Type: PresenceMessage.Announce, Protocol: PresenceMessage.Version, UnitId: { Length: > 0 } unitId } || announce.CustomerId != customer)
+        {
+            await TrySendAsync(presence, new PresenceMessage { Type = PresenceMessage.GoAway, Reason = "protocol-error" }).ConfigureAwait(false);
+            return (null, "protocol-error");
+        }
+
+        DateTimeOffset now = _options.TimeProvider.GetUtcNow();
+        var unit = new OnlineUnit(customer, unitId, secure.PeerIdentity.Key.KeyId, secure.PeerIdentity.Key.Fingerprint, announce.AgentVersion ?? "unknown",
+            announce.Capabilities ?? [], now, now, _options.HostId);
+        var standing = new Standing(unit, secure.PeerIdentity.Key, channels, presence);
+        Standing? replaced;
+        lock (_gate)
+        {
+            replaced = _online.GetValueOrDefault((customer, unitId));
+            string? refusal = replaced is not null && !replaced.Key.Equals(standing.Key)
+                ? $"unit-claimed: unit {unitId} of {customer} is online with another key ({replaced.Key.KeyId})."
+                : replaced is null && _online.Count >= _options.MaxUnits ? $"host-full: this host holds {_options.MaxUnits} units." : null;
+            if (refusal is not null)
+            {
+                standing = null;
+                replaced = null;
+                _ = TrySendAsync(presence, new PresenceMessage { Type = PresenceMessage.GoAway, Reason = refusal, RetryAfterSeconds = _options.RetryAfterSeconds });
+                return (null, refusal);
+            }
+
+            _online[(customer, unitId)] = standing;
+        }
+
+        if (replaced is not null)
+        {
+            // The same key on a newer connection: the older one is closed, with the reason.
+            await TrySendAsync(replaced.Presence, new PresenceMessage { Type = PresenceMessage.GoAway, Reason = "replaced: a newer connection of the same unit arrived." }).ConfigureAwait(false);
+            await replaced.Channels.AbortAsync("replaced by a newer connection of the same unit").ConfigureAwait(false);
+        }
+
+        await presence.SendMessageAsync(new PresenceMessage
+        {
+            Type = PresenceMessage.Welcome, Protocol = PresenceMessage.Version, HostId = _options.HostId, HeartbeatSeconds = (int)_options.HeartbeatInterval.TotalSeconds,
+        }.ToBytes(), stop).ConfigureAwait(false);
+        PresenceChanged?.Invoke(new UnitPresenceChange(unit, true, "online"));
+        return (standing, "online");
+    }
+
+    /// <summary>Answers heartbeats until the unit withdraws, goes silent past the heartbeat timeout, or the line ends.</summary>
+    private async Task<string> HeartbeatsAsync(Standing standing, CancellationToken stop)
+    {
+        while (true)
+        {
+            using var silence = CancellationTokenSource.CreateLinkedTokenSource(stop);
+            silence.CancelAfter(_options.HeartbeatTimeout);
+            byte[]? bytes;
+            try
+            {
+                bytes = await standing.Presence.ReceiveMessageAsync(silence.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!stop.IsCancellationRequested)
+            {
+                return "no-heartbeat";
+            }
+
+            if (bytes is null)
+            {
+                return "dropped";
+            }
+
+            PresenceMessage message = PresenceMessage.Parse(bytes);
+            switch (message.Type)
+            {
+                case PresenceMessage.Heartbeat:
+                    standing.Heard(_options.TimeProvider.GetUtcNow());
+                    await standing.Presence.SendMessageAsync(new PresenceMessage { Type = PresenceMessage.HeartbeatAck, Sequence = message.Sequence }.ToBytes(), stop).ConfigureAwait(false);
+                    break;
+                case PresenceMessage.Withdraw:
+                    return "withdrawn: " + (message.Reason ?? "no reason given");
+                default:
+                    return "protocol-error";
+            }
+        }
+    }
+
+    private void Depart(Standing standing, string reason)
+    {
+        bool removed;
+        lock (_gate)
+        {
+            removed = _online.TryGetValue((standing.Unit.CustomerId, standing.Unit.UnitId), out Standing? current) && ReferenceEquals(current, standing);
+            if (removed)
+            {
+                _online.Remove((standing.Unit.CustomerId, standing.Unit.UnitId));
+            }
+        }
+
+        // A connection replaced by a newer one of the same unit leaves the unit online.
+        PresenceChanged?.Invoke(new UnitPresenceChange(standing.Unit, false, removed ? reason : "replaced"));
+    }
+
+    private static async Task TrySendAsync(MultiplexedChannel presence, PresenceMessage message)
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            await presence.SendMessageAsync(message.ToBytes(), timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is IOException or ChannelException or OperationCanceledException)
+        {
+            // Best effort: the unit backs off either way.
+        }
+    }
+
+    private sealed class Standing(OnlineUnit unit, PartyKey key, MultiplexedConnection channels, MultiplexedChannel presence)
+    {
+        private OnlineUnit _unit = unit;
+
+        public OnlineUnit Unit => Volatile.Read(ref _unit);
+
+        public PartyKey Key { get; } = key;
+
+        public MultiplexedConnection Channels { get; } = channels;
+
+        public MultiplexedChannel Presence { get; } = presence;
+
+        public void Heard(DateTimeOffset at) => Volatile.Write(ref _unit, _unit with { LastHeartbeat = at });
+    }
+}
