@@ -23,7 +23,19 @@ switch (args)
             return result.IsValid ? 0 : 1;
         }
 
+    case ["fleet", .. string[] options]:
+        // dotnet run -c Release --project benchmarks/RemoteSupport.Benchmarks -- fleet --units 20000 [--sessions 200]
+        int units = Option(options, "--units", 1_000);
+        return await RemoteSupport.Benchmarks.Fleet.FleetBenchmark.RunAsync(units, Option(options, "--sessions", 200));
+    case ["fleet-host", string keys]:
+        return await RemoteSupport.Benchmarks.Fleet.FleetBenchmark.HostAsync(keys);
     default:
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;
+}
+
+static int Option(string[] options, string name, int fallback)
+{
+    int at = Array.IndexOf(options, name);
+    return at >= 0 && at + 1 < options.Length ? int.Parse(options[at + 1], System.Globalization.CultureInfo.InvariantCulture) : fallback;
 }

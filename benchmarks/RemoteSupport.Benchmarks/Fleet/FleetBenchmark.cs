@@ -1,0 +1,137 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Runtime.InteropServices;
+using System.Text.Json;
+using RemoteSupport.Sessions;
+
+namespace RemoteSupport.Benchmarks.Fleet;
+
+/// <summary>
+/// The fleet at scale (docs/benchmarks.md, issue 18): one console host process (<c>fleet-host</c>) and this load process
+/// holding N simulated units over real secure connections on loopback. Run as
+/// <c>dotnet run -c Release --project benchmarks/RemoteSupport.Benchmarks -- fleet --units N</c>; the last line is one JSON object.
+/// </summary>
+internal static partial class FleetBenchmark
+{
+    private static readonly TimeSpan Heartbeat = TimeSpan.FromSeconds(5);
+
+    public static async Task<int> RunAsync(int units, int sessions)
+    {
+        RaiseFileLimit(units * 2 + 4096);
+        string folder = Directory.CreateTempSubdirectory("rs-fleet-bench-").FullName;
+        try
+        {
+            Keys keys = await Keys.CreateAsync(folder);
+            using Process host = StartHost(folder);
+            string[] ready = (await host.StandardOutput.ReadLineAsync())!.Split(' '); // "ready <port> <rss>"
+            var endpoint = new IPEndPoint(IPAddress.Loopback, int.Parse(ready[1], CultureInfo.InvariantCulture));
+            long rss0 = long.Parse(ready[2], CultureInfo.InvariantCulture);
+            await using SupportAgent agent = await SupportAgent.OpenAsync(keys.AgentOptions(Path.Combine(folder, "agent")));
+            var fleet = new SimulatedFleet(agent, keys, endpoint, units);
+            var watch = Stopwatch.StartNew();
+            fleet.Start();
+            await UntilAsync(async () => await AskAsync(host, "count") == units.ToString(CultureInfo.InvariantCulture), TimeSpan.FromMinutes(10));
+            double onlineSeconds = watch.Elapsed.TotalSeconds;
+            Console.Error.WriteLine($"{units} units online in {onlineSeconds:0.0} s");
+
+            fleet.ResetHeartbeats();
+            await Task.Delay(Heartbeat * 3);
+            long rss = long.Parse(await AskAsync(host, "rss"), CultureInfo.InvariantCulture);
+            double heartbeatP99 = fleet.HeartbeatPercentile(0.99);
+            string[] opened = (await AskAsync(host, "open " + sessions.ToString(CultureInfo.InvariantCulture))).Split(' ');
+            Console.Error.WriteLine($"host RSS {rss / 1048576.0:0.0} MiB ({(rss - rss0) / units} B a unit), heartbeat p99 {heartbeatP99:0.0} ms, session open p50/p99 {opened[0]}/{opened[1]} ms");
+
+            watch.Restart();
+            await AskAsync(host, "restart");
+            bool back = await UntilAsync(async () => await AskAsync(host, "count") == units.ToString(CultureInfo.InvariantCulture), TimeSpan.FromMinutes(5));
+            double reconnect = watch.Elapsed.TotalSeconds;
+            Console.Error.WriteLine($"all back {(back ? "" : "NOT ")}within {reconnect:0.0} s of the host's restart");
+            int online = int.Parse(await AskAsync(host, "count"), CultureInfo.InvariantCulture);
+            await host.StandardInput.WriteLineAsync("quit");
+            await fleet.StopAsync();
+            Console.WriteLine(JsonSerializer.Serialize(new
+            {
+                units,
+                online,
+                hostRssBytesPerUnit = (rss - rss0) / units,
+                heartbeatP99Ms = Math.Round(heartbeatP99, 1),
+                sessionOpenP50Ms = double.Parse(opened[0], CultureInfo.InvariantCulture),
+                sessionOpenP99Ms = double.Parse(opened[1], CultureInfo.InvariantCulture),
+                reconnectAllSeconds = Math.Round(reconnect, 1),
+                gaveUp = back ? 0 : units - online,
+            }));
+            return 0;
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    private static Process StartHost(string folder)
+    {
+        string self = typeof(FleetBenchmark).Assembly.Location;
+        var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
+        if (Path.GetFileNameWithoutExtension(Environment.ProcessPath!) == "dotnet")
+        {
+            start.ArgumentList.Add(self);
+        }
+
+        start.ArgumentList.Add("fleet-host");
+        start.ArgumentList.Add(folder);
+        return Process.Start(start)!;
+    }
+
+    private static async Task<string> AskAsync(Process host, string command)
+    {
+        await host.StandardInput.WriteLineAsync(command);
+        await host.StandardInput.FlushAsync();
+        return (await host.StandardOutput.ReadLineAsync())!;
+    }
+
+    private static async Task<bool> UntilAsync(Func<Task<bool>> condition, TimeSpan limit)
+    {
+        var watch = Stopwatch.StartNew();
+        while (!await condition())
+        {
+            if (watch.Elapsed > limit)
+            {
+                return false;
+            }
+
+            await Task.Delay(250);
+        }
+
+        return true;
+    }
+
+    /// <summary>Raises the open-file limit (the process runs as root here; elsewhere the soft limit rises to the hard one).</summary>
+    private static void RaiseFileLimit(int wanted)
+    {
+        if (!OperatingSystem.IsLinux() || GetRLimit(7, out RLimit current) != 0)
+        {
+            return;
+        }
+
+        var raised = new RLimit { Current = (ulong)wanted, Maximum = Math.Max(current.Maximum, (ulong)wanted) };
+        if (SetRLimit(7, ref raised) != 0)
+        {
+            raised = new RLimit { Current = current.Maximum, Maximum = current.Maximum };
+            _ = SetRLimit(7, ref raised);
+        }
+    }
+
+    [StructLayout(LayoutKind.Sequential)]
+    private struct RLimit
+    {
+        public ulong Current;
+        public ulong Maximum;
+    }
+
+    [LibraryImport("libc", EntryPoint = "getrlimit")]
+    private static partial int GetRLimit(int resource, out RLimit limit);
+
+    [LibraryImport("libc", EntryPoint = "setrlimit")]
+    private static partial int SetRLimit(int resource, ref RLimit limit);
+}
