@@ -22,6 +22,7 @@ namespace RemoteSupport.Transport.Fleet;
 /// </summary>
 public sealed class UnitConnector : IHostedService, IAsyncDisposable
 {
+    private static readonly TimeSpan WithdrawWait = TimeSpan.FromSeconds(2);
     private readonly SupportAgentOptions _agentOptions;
     private readonly UnitConnectorOptions _options;
     private readonly CancellationTokenSource _stop = new();
@@ -220,6 +221,12 @@ public sealed class UnitConnector : IHostedService, IAsyncDisposable
                 Task<(int?, string)> listening = ListenAsync(presence, ended.Token);
                 Task accepting = AcceptSessionsAsync(agent, channels, ended.Token);
                 Task first = await Task.WhenAny(heartbeats, listening, accepting).ConfigureAwait(false);
+                if (first == heartbeats && heartbeats.Result.Item2.StartsWith("withdrawn", StringComparison.Ordinal))
+                {
+                    // The host closes the connection once it has read the withdrawal: wait for that, so the reason arrives first.
+                    await Task.WhenAny(listening, Task.Delay(WithdrawWait, _agentOptions.TimeProvider, CancellationToken.None)).ConfigureAwait(false);
+                }
+
                 await ended.CancelAsync().ConfigureAwait(false);
                 (int? retryAfter, string problem) = first == accepting ? (null, "the connection ended") : await ((Task<(int?, string)>)first).ConfigureAwait(false);
                 await SupportAgentHost.CloseAsync(channels, TimeSpan.FromSeconds(2), CancellationToken.None).ConfigureAwait(false);

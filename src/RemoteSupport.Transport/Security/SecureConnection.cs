@@ -36,10 +36,11 @@ public sealed partial class SecureConnection : IAsyncDisposable
     private readonly long _receiveRekeyAfter;
     private readonly int _maxMessageSize;
     private readonly int _maxFragment;
-    private readonly byte[] _plainBuffer = ArrayPool<byte>.Shared.Rent(MaxNoiseMessage);
-    private readonly byte[] _sendPlain = ArrayPool<byte>.Shared.Rent(MaxNoiseMessage); // the sender's own: a concurrent receive must never see it
+    // Plaintext buffers are rented per frame and returned (their used bytes cleared) before the next wait, so an
+    // idle connection holds none: the received one lives until the next receive, as the receive contract says.
+    private byte[]? _receivePlain;
+    private int _receivePlainUsed;
     private int _buffersReturned;
-    private byte[]? _cipherScratch;
     private long _sentSinceRekey;
     private long _receivedSinceRekey;
     private byte[]? _assembly;
@@ -127,6 +128,7 @@ public sealed partial class SecureConnection : IAsyncDisposable
         _assembled = 0;
         while (true)
         {
+            ReleaseReceivePlain();
             FrameReadResult result;
             try
             {
@@ -185,7 +187,7 @@ public sealed partial class SecureConnection : IAsyncDisposable
                         $"A message exceeds the limit of {_maxMessageSize} bytes.")).ConfigureAwait(false);
                 }
 
-                return new SecureReceiveResult(_plainBuffer.AsMemory(1, length), isCompleted: false);
+                return new SecureReceiveResult(_receivePlain!.AsMemory(1, length), isCompleted: false);
             }
 
             if ((long)_assembled + length > _maxMessageSize)
@@ -194,7 +196,7 @@ public sealed partial class SecureConnection : IAsyncDisposable
                     $"A message exceeds the limit of {_maxMessageSize} bytes.")).ConfigureAwait(false);
             }
 
-            Append(_plainBuffer.AsSpan(1, length));
+            Append(_receivePlain!.AsSpan(1, length));
             if (final)
             {
                 return new SecureReceiveResult(_assembly.AsMemory(0, _assembled), isCompleted: false);
@@ -237,21 +239,35 @@ public sealed partial class SecureConnection : IAsyncDisposable
     /// <exception cref="SecureChannelException">The send nonce is exhausted; the caller must close the connection.</exception>
     internal void WriteSealedFrame(FrameType type, FrameFlags flags, ushort channelId, in ReadOnlySequence<byte> payload)
     {
-        Span<byte> plain = BeginSealedFrame(type, flags, payload.Length);
-        payload.CopyTo(plain[SealedFrameHeader..]);
-        Seal(plain, plain.Length + TagLength, channelId);
+        byte[] buffer = BeginSealedFrame(type, flags, payload.Length, out int plainLength);
+        try
+        {
+            payload.CopyTo(buffer.AsSpan(SealedFrameHeader));
+            Seal(buffer.AsSpan(0, plainLength), plainLength + TagLength, channelId);
+        }
+        finally
+        {
+            ReturnPlain(buffer, plainLength);
+        }
     }
 
     /// <inheritdoc cref="WriteSealedFrame(FrameType, FrameFlags, ushort, in ReadOnlySequence{byte})"/>
     internal void WriteSealedFrame(FrameType type, FrameFlags flags, ushort channelId, ReadOnlySpan<byte> payload)
     {
-        Span<byte> plain = BeginSealedFrame(type, flags, payload.Length);
-        payload.CopyTo(plain[SealedFrameHeader..]);
-        Seal(plain, plain.Length + TagLength, channelId);
+        byte[] buffer = BeginSealedFrame(type, flags, payload.Length, out int plainLength);
+        try
+        {
+            payload.CopyTo(buffer.AsSpan(SealedFrameHeader));
+            Seal(buffer.AsSpan(0, plainLength), plainLength + TagLength, channelId);
+        }
+        finally
+        {
+            ReturnPlain(buffer, plainLength);
+        }
     }
 
-    /// <summary>Checks the payload's length and returns the plaintext buffer with the record header written.</summary>
-    private Span<byte> BeginSealedFrame(FrameType type, FrameFlags flags, long payloadLength)
+    /// <summary>Checks the payload's length and rents the plaintext buffer with the record header written (return it with <see cref="ReturnPlain"/>).</summary>
+    private byte[] BeginSealedFrame(FrameType type, FrameFlags flags, long payloadLength, out int plainLength)
     {
         ObjectDisposedException.ThrowIf(_closed, this);
         if (payloadLength > MaxSealedFramePayload)
@@ -259,11 +275,32 @@ public sealed partial class SecureConnection : IAsyncDisposable
             Error.Argument("payload", "The payload is larger than one sealed frame.");
         }
 
-        Span<byte> plain = _sendPlain.AsSpan(0, SealedFrameHeader + (int)payloadLength);
+        plainLength = SealedFrameHeader + (int)payloadLength;
+        byte[] plain = ArrayPool<byte>.Shared.Rent(plainLength);
         plain[0] = SealedFrameRecord;
         plain[1] = (byte)type;
         plain[2] = (byte)flags;
         return plain;
+    }
+
+    /// <summary>Clears the plaintext a rented buffer held and returns it to the pool.</summary>
+    private static void ReturnPlain(byte[] buffer, int used)
+    {
+        buffer.AsSpan(0, used).Clear();
+        ArrayPool<byte>.Shared.Return(buffer);
+    }
+
+    /// <summary>Gets a value indicating whether the connection holds a plaintext buffer (only from a frame's arrival to the next receive).</summary>
+    internal bool HoldsPlaintextBuffer => Volatile.Read(ref _receivePlain) is not null;
+
+    /// <summary>Returns the last received frame's plaintext buffer, cleared: called before waiting for the next frame.</summary>
+    private void ReleaseReceivePlain()
+    {
+        if (_receivePlain is { } buffer)
+        {
+            _receivePlain = null;
+            ReturnPlain(buffer, _receivePlainUsed);
+        }
     }
 
     /// <summary>
@@ -275,6 +312,7 @@ public sealed partial class SecureConnection : IAsyncDisposable
     internal async ValueTask<FrameReadResult> ReadSealedFrameAsync(CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_closed, this);
+        ReleaseReceivePlain();
         FrameReadResult result = await _framed.ReadFrameAsync(cancellationToken).ConfigureAwait(false);
         while (result.HasFrame && result.Frame.Type == FrameType.GoAway && ReadGoAway(result.Frame).Code == 0)
         {
@@ -301,8 +339,9 @@ public sealed partial class SecureConnection : IAsyncDisposable
                 "A record failed authentication: it was tampered with, replayed, reordered or truncated.");
         }
 
-        var type = (FrameType)_plainBuffer[1];
-        var flags = (FrameFlags)_plainBuffer[2];
+        byte[] plain = _receivePlain!;
+        var type = (FrameType)plain[1];
+        var flags = (FrameFlags)plain[2];
         int payloadLength = length - SealedFrameHeader;
         try
         {
@@ -314,7 +353,7 @@ public sealed partial class SecureConnection : IAsyncDisposable
         }
 
         return new FrameReadResult(
-            new Frame(type, flags, frame.ChannelId, new ReadOnlySequence<byte>(_plainBuffer, SealedFrameHeader, payloadLength)), isCompleted: false, isCanceled: false);
+            new Frame(type, flags, frame.ChannelId, new ReadOnlySequence<byte>(plain, SealedFrameHeader, payloadLength)), isCompleted: false, isCanceled: false);
     }
 
     /// <summary>Closes the connection after a failure of the layer above: GoAway with the code and reason, keys kept until <see cref="DisposeAsync"/>.</summary>
@@ -329,17 +368,21 @@ public sealed partial class SecureConnection : IAsyncDisposable
     {
         exhausted = null;
         int plainLength = chunk.Length + 1;
-        Span<byte> plain = _sendPlain.AsSpan(0, plainLength);
-        plain[0] = final ? FinalFragment : (byte)0;
-        chunk.CopyTo(plain[1..]);
+        byte[] buffer = ArrayPool<byte>.Shared.Rent(plainLength);
         try
         {
-            Seal(plain, plainLength + TagLength, 0);
+            buffer[0] = final ? FinalFragment : (byte)0;
+            chunk.CopyTo(buffer.AsSpan(1));
+            Seal(buffer.AsSpan(0, plainLength), plainLength + TagLength, 0);
         }
         catch (SecureChannelException ex)
         {
             exhausted = ex.Message;
             return false;
+        }
+        finally
+        {
+            ReturnPlain(buffer, plainLength);
         }
 
         return true;
@@ -371,7 +414,7 @@ public sealed partial class SecureConnection : IAsyncDisposable
         }
     }
 
-    /// <summary>Decrypts a Data frame into <c>_plainBuffer</c> (flags byte first).</summary>
+    /// <summary>Decrypts a Data frame into a rented <c>_receivePlain</c> (flags byte first), valid until the next receive.</summary>
     /// <returns>The fragment's length without the flags byte (a sealed frame's with it), or -1 when authentication fails or the record is of the other kind.</returns>
     private int DecryptFrame(Frame frame, out bool final, bool sealedFrame)
     {
@@ -382,39 +425,44 @@ public sealed partial class SecureConnection : IAsyncDisposable
             return -1;
         }
 
-        ReadOnlySpan<byte> cipher;
-        if (payload.IsSingleSegment)
-        {
-            cipher = payload.FirstSpan;
-        }
-        else
-        {
-            _cipherScratch ??= ArrayPool<byte>.Shared.Rent(MaxNoiseMessage);
-            payload.CopyTo(_cipherScratch);
-            cipher = _cipherScratch.AsSpan(0, (int)payload.Length);
-        }
-
-        Span<byte> header = stackalloc byte[FrameCodec.HeaderSize];
-        FrameCodec.WriteHeader(header, (uint)cipher.Length, frame.Type, frame.Flags, frame.ChannelId);
+        ReleaseReceivePlain();
+        byte[] plainBuffer = _receivePlain = ArrayPool<byte>.Shared.Rent((int)payload.Length);
+        _receivePlainUsed = (int)payload.Length - TagLength;
+        byte[]? scratch = payload.IsSingleSegment ? null : ArrayPool<byte>.Shared.Rent((int)payload.Length);
         int plainLength;
         try
         {
-            plainLength = _receive.DecryptWithAd(header, cipher, _plainBuffer);
+            if (scratch is not null)
+            {
+                payload.CopyTo(scratch);
+            }
+
+            ReadOnlySpan<byte> cipher = scratch is null ? payload.FirstSpan : scratch.AsSpan(0, (int)payload.Length);
+            Span<byte> header = stackalloc byte[FrameCodec.HeaderSize];
+            FrameCodec.WriteHeader(header, (uint)cipher.Length, frame.Type, frame.Flags, frame.ChannelId);
+            plainLength = _receive.DecryptWithAd(header, cipher, plainBuffer);
         }
         catch (NoiseException)
         {
             return -1;
         }
+        finally
+        {
+            if (scratch is not null)
+            {
+                ArrayPool<byte>.Shared.Return(scratch); // ciphertext: nothing to clear
+            }
+        }
 
         bool wellFormed = sealedFrame
-            ? plainLength >= SealedFrameHeader && _plainBuffer[0] == SealedFrameRecord
-            : plainLength >= 1 && (_plainBuffer[0] & ~FinalFragment) == 0;
+            ? plainLength >= SealedFrameHeader && plainBuffer[0] == SealedFrameRecord
+            : plainLength >= 1 && (plainBuffer[0] & ~FinalFragment) == 0;
         if (!wellFormed)
         {
             return -1;
         }
 
-        final = (_plainBuffer[0] & FinalFragment) != 0;
+        final = (plainBuffer[0] & FinalFragment) != 0;
         _receivedSinceRekey += plainLength;
         if (_receivedSinceRekey >= _receiveRekeyAfter)
         {
@@ -452,13 +500,7 @@ public sealed partial class SecureConnection : IAsyncDisposable
             return; // once only: a pooled array returned twice could be handed to two connections
         }
 
-        ArrayPool<byte>.Shared.Return(_plainBuffer, clearArray: true);
-        ArrayPool<byte>.Shared.Return(_sendPlain, clearArray: true);
-        if (_cipherScratch is not null)
-        {
-            ArrayPool<byte>.Shared.Return(_cipherScratch);
-            _cipherScratch = null;
-        }
+        ReleaseReceivePlain();
 
         if (_assembly is not null)
         {

@@ -68,6 +68,23 @@ public sealed class SecureConnectionTests : IDisposable
     }
 
     [Fact]
+    public async Task AnIdleConnection_HoldsNoPlaintextBuffer_AndAMessageStaysValidUntilTheNextReceive()
+    {
+        (SecureConnection console, SecureConnection agent) = await ConnectAsync(ConsoleOptions(), AgentOptions());
+        await console.SendAsync("first"u8.ToArray(), _stop.Token);
+        SecureReceiveResult first = await agent.ReceiveAsync(_stop.Token);
+        agent.HoldsPlaintextBuffer.Should().BeTrue("the message's bytes are valid until the next receive");
+        Encoding.UTF8.GetString(first.Message.Span).Should().Be("first");
+
+        ValueTask<SecureReceiveResult> waiting = agent.ReceiveAsync(_stop.Token);
+
+        agent.HoldsPlaintextBuffer.Should().BeFalse("waiting for the next frame, the connection holds no buffer");
+        waiting.IsCompleted.Should().BeFalse();
+        await console.SendAsync("second"u8.ToArray(), _stop.Token);
+        Encoding.UTF8.GetString((await waiting).Message.Span).Should().Be("second");
+    }
+
+    [Fact]
     public async Task LargeMessage_SpansFrames_AndArrivesWhole()
     {
         (SecureConnection console, SecureConnection agent) = await ConnectAsync(ConsoleOptions(), AgentOptions());
