@@ -181,9 +181,9 @@ public sealed class UnitConnector : IHostedService, IAsyncDisposable
 
     private async Task WithdrawnAsync(SupportAgent agent, string why)
     {
-        Volatile.Write(ref _state, "withdrawn: " + why);
         AgentLog.UnitWithdrawn(_agentOptions.Logger, why);
         await agent.Audit.RecordAsync(AuditEvents.UnitWithdrawn(_agentOptions.TimeProvider.GetUtcNow(), why)).ConfigureAwait(false);
+        Volatile.Write(ref _state, "withdrawn: " + why); // after the audit record: whoever sees the state finds the record
     }
 
     /// <summary>Holds one standing connection until it ends; says whether the host welcomed the unit, a retry-after it gave, and what ended it.</summary>

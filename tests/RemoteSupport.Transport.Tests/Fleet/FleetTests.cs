@@ -72,7 +72,7 @@ public sealed class FleetTests : IAsyncDisposable
         online.KeyFingerprint.Should().Be(_unit7.PublicKey.Fingerprint);
         online.Capabilities.Should().Contain("view-data");
         online.HostId.Should().Be("host-a");
-        unit7.State.Should().Be("online: host-a");
+        await UntilAsync(() => unit7.State == "online: host-a"); // the unit reads its welcome after the host registered it
 
         await using (SupportConsoleConnection connection = await directory.OpenSessionAsync("fabrikam", "unit-7", Console(), Token))
         {
@@ -203,7 +203,7 @@ public sealed class FleetTests : IAsyncDisposable
         await unitHost.StartAsync(Token);
 
         await UntilAsync(() => directory.Online.Count == 1);
-        unitHost.Services.GetRequiredService<UnitConnector>().State.Should().StartWith("online");
+        await UntilAsync(() => unitHost.Services.GetRequiredService<UnitConnector>().State.StartsWith("online", StringComparison.Ordinal));
         await unitHost.StopAsync(Token);
         await UntilAsync(() => directory.Online.Count == 0);
         await vendorHost.StopAsync(Token);
