@@ -221,7 +221,7 @@ public sealed class UnitConnector : IHostedService, IAsyncDisposable
                 Task<(int?, string)> listening = ListenAsync(presence, ended.Token);
                 Task accepting = AcceptSessionsAsync(agent, channels, ended.Token);
                 Task first = await Task.WhenAny(heartbeats, listening, accepting).ConfigureAwait(false);
-                if (first == heartbeats && heartbeats.Result.Item2.StartsWith("withdrawn", StringComparison.Ordinal))
+                if (first == heartbeats && (await heartbeats.ConfigureAwait(false)).Item2.StartsWith("withdrawn", StringComparison.Ordinal))
                 {
                     // The host closes the connection once it has read the withdrawal: wait for that, so the reason arrives first.
                     await Task.WhenAny(listening, Task.Delay(WithdrawWait, _agentOptions.TimeProvider, CancellationToken.None)).ConfigureAwait(false);
