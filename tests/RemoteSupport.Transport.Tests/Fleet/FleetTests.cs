@@ -125,6 +125,48 @@ public sealed class FleetTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task AUnitWhoseKeyTheHostRevoked_NeverComesOnline()
+    {
+        UnitDirectory directory = await HostAsync(revoked: _unit8.PublicKey);
+        var arrivals = new List<string>();
+        directory.PresenceChanged += change => { lock (arrivals) { arrivals.Add(change.Unit.UnitId); } };
+        UnitConnector revoked = await UnitAsync("unit-8", _unit8, directory.BoundEndPoint!);
+        await UnitAsync("unit-7", _unit7, directory.BoundEndPoint!);
+
+        await UntilAsync(() => directory.Online.Count == 1 && revoked.State.StartsWith("backing off", StringComparison.Ordinal));
+
+        directory.Online.Should().ContainSingle().Which.UnitId.Should().Be("unit-7");
+        lock (arrivals)
+        {
+            arrivals.Should().NotContain("unit-8", "the handshake refused its revoked key before any announce");
+        }
+    }
+
+    [Fact]
+    public async Task AUnitThatAnnouncesButNeverHeartbeats_IsTakenOffline()
+    {
+        UnitDirectory directory = await HostAsync();
+        var offline = new TaskCompletionSource<UnitPresenceChange>(TaskCreationOptions.RunContinuationsAsynchronously);
+        directory.PresenceChanged += change => { if (!change.IsOnline) { offline.TrySetResult(change); } };
+        var secure = new RemoteSupport.Transport.Security.SecureChannelOptions { Identity = _unit7, TrustStore = UnitTrust() };
+        secure.AcceptedPeers.Add(new RemoteSupport.Transport.Security.ExpectedPeer("contoso", PartyRole.Vendor));
+        var standing = new SupportConnectionOptions { Secure = secure };
+        RemoteSupport.Transport.Transports.TransportConnection line = await new RemoteSupport.Transport.Transports.TcpDialer(directory.BoundEndPoint!).DialAsync(Token);
+        (_, RemoteSupport.Transport.Channels.MultiplexedConnection channels) = await standing.ConnectAsync(line, initiator: true, Token);
+        await using (channels)
+        {
+            RemoteSupport.Transport.Channels.MultiplexedChannel presence = await channels.OpenChannelAsync("presence", Token);
+            await presence.SendMessageAsync("{\"type\":\"announce\",\"protocol\":1,\"customerId\":\"fabrikam\",\"unitId\":\"unit-7\"}"u8.ToArray(), Token);
+
+            UnitPresenceChange change = await offline.Task.WaitAsync(Token);
+
+            change.Unit.UnitId.Should().Be("unit-7");
+            change.Reason.Should().Be("no-heartbeat");
+            directory.Online.Should().BeEmpty();
+        }
+    }
+
+    [Fact]
     public async Task AfterAHostRestart_EveryUnitIsBack()
     {
         UnitDirectory first = await HostAsync();
@@ -221,14 +263,19 @@ public sealed class FleetTests : IAsyncDisposable
         UnitConnector.Backoff(attempt, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(60), 0).Should().Be(TimeSpan.Zero);
     }
 
-    private async Task<UnitDirectory> HostAsync(string listen = "127.0.0.1:0", int maxUnits = 100)
+    private async Task<UnitDirectory> HostAsync(string listen = "127.0.0.1:0", int maxUnits = 100, PartyKey? revoked = null)
     {
         var trust = new TrustStore();
         trust.Trust("fabrikam", PartyRole.Unit, 1, [_unit7.PublicKey, _unit8.PublicKey]);
+        if (revoked is not null)
+        {
+            trust.Revoke(revoked, "the unit was decommissioned");
+        }
+
         var directory = new UnitDirectory(new UnitDirectoryOptions
         {
             Identity = _vendor, Trust = trust, Customers = { "fabrikam" }, Listen = listen, HostId = "host-a", MaxUnits = maxUnits,
-            HeartbeatInterval = TimeSpan.FromSeconds(1), HeartbeatTimeout = TimeSpan.FromSeconds(5), RetryAfterSeconds = 1,
+            HeartbeatInterval = TimeSpan.FromSeconds(1), HeartbeatTimeout = TimeSpan.FromSeconds(4), RetryAfterSeconds = 1,
         });
         await directory.StartAsync(Token);
         _running.Add(directory);
@@ -246,13 +293,20 @@ public sealed class FleetTests : IAsyncDisposable
         return connector;
     }
 
-    private SupportAgentOptions UnitOptions(string unitId, PartyIdentity key, string? folder)
+    private TrustStore UnitTrust()
     {
         var trust = new TrustStore();
         foreach (PartyIdentity party in new[] { _vendor, _technician, _customer })
         {
             trust.Trust(party.PartyId, party.Role, party.PublicKey);
         }
+
+        return trust;
+    }
+
+    private SupportAgentOptions UnitOptions(string unitId, PartyIdentity key, string? folder)
+    {
+        TrustStore trust = UnitTrust();
 
         var agent = new SupportAgentOptions
         {
