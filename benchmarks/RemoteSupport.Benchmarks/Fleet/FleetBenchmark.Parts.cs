@@ -243,10 +243,12 @@ internal static partial class FleetBenchmark
                     (SecureConnection _, MultiplexedConnection channels) = await standing.ConnectAsync(line, initiator: true, _stop.Token);
                     await using (channels)
                     {
-                        MultiplexedChannel presence = await channels.OpenChannelAsync("presence", _stop.Token);
-                        await presence.SendMessageAsync(Json($"{{\"type\":\"announce\",\"protocol\":1,\"customerId\":\"fabrikam\",\"unitId\":\"{unitId}\",\"agentVersion\":\"bench\",\"capabilities\":[\"view-data\"]}}"), _stop.Token);
-                        string? welcome = Text(await presence.ReceiveMessageAsync(_stop.Token));
-                        if (welcome is null || !welcome.Contains("\"welcome\"", StringComparison.Ordinal))
+                        MultiplexedChannel presence = await channels.OpenChannelAsync(PresenceMessage.Channel, _stop.Token);
+                        await presence.SendMessageAsync(new PresenceMessage
+                        {
+                            Type = PresenceMessage.Announce, Protocol = PresenceMessage.Version, CustomerId = "fabrikam", UnitId = unitId, AgentVersion = "bench", Capabilities = ["view-data"],
+                        }.ToBytes(), _stop.Token);
+                        if (Read(await presence.ReceiveMessageAsync(_stop.Token))?.Type != PresenceMessage.Welcome)
                         {
                             retryAfter = 5;
                             continue;
@@ -259,8 +261,8 @@ internal static partial class FleetBenchmark
                         while (!ended.IsCancellationRequested)
                         {
                             long sent = Stopwatch.GetTimestamp();
-                            await presence.SendMessageAsync(Json($"{{\"type\":\"heartbeat\",\"sequence\":{++sequence}}}"), ended.Token);
-                            if (Text(await presence.ReceiveMessageAsync(ended.Token)) is not { } ack || !ack.Contains("heartbeat-ack", StringComparison.Ordinal))
+                            await presence.SendMessageAsync(new PresenceMessage { Type = PresenceMessage.Heartbeat, Sequence = ++sequence }.ToBytes(), ended.Token);
+                            if (Read(await presence.ReceiveMessageAsync(ended.Token))?.Type != PresenceMessage.HeartbeatAck)
                             {
                                 break; // a goaway, or the line ended
                             }
@@ -333,8 +335,6 @@ internal static partial class FleetBenchmark
             }
         }
 
-        private static byte[] Json(string text) => System.Text.Encoding.UTF8.GetBytes(text);
-
-        private static string? Text(byte[]? bytes) => bytes is null ? null : System.Text.Encoding.UTF8.GetString(bytes);
+        private static PresenceMessage? Read(byte[]? bytes) => bytes is null ? null : PresenceMessage.Parse(bytes);
     }
 }

@@ -140,7 +140,7 @@ public static class EvidenceBundle
             await WriteTextAsync(folder, "statements.checkpoint", statements.Checkpoint, cancellationToken).ConfigureAwait(false);
         }
 
-        foreach ((SignedEnvelope statement, string csv) in contents.Statements.Select(s => (s.Statement, s.Csv)))
+        foreach ((SignedEnvelope statement, string csv) in contents.Statements)
         {
             Ledger.MonthlyStatement read = Ledger.MonthlyStatement.FromEnvelope(statement);
             string name = string.Create(CultureInfo.InvariantCulture, $"statements/{read.CustomerId}-{read.Month}-{read.Number}");
