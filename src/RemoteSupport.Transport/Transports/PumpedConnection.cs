@@ -17,6 +17,7 @@ internal abstract class PumpedConnection : TransportConnection
     private Task _receiving = Task.CompletedTask;
     private Task _sending = Task.CompletedTask;
     private int _transportClosed;
+    private volatile bool _holdsReceiveBuffer;
 
     protected PumpedConnection(string remoteEndPoint, TransportOptions options)
         : base(remoteEndPoint)
@@ -30,6 +31,9 @@ internal abstract class PumpedConnection : TransportConnection
 
     public override PipeWriter Output => _output.Writer;
 
+    /// <summary>Gets whether the receive loop holds a pipe buffer now (tests: an idle socket must not).</summary>
+    internal bool HoldsReceiveBuffer => _holdsReceiveBuffer;
+
     protected void Start()
     {
         _receiving = ReceiveLoopAsync();
@@ -38,6 +42,13 @@ internal abstract class PumpedConnection : TransportConnection
     }
 
     protected abstract ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Waits until bytes (or the end) can be received, without taking them and holding no buffer, where the
+    /// transport can (a socket's zero-byte receive); an idle connection then holds no receive buffer. The
+    /// default returns at once, and the next receive waits holding a 16 KiB segment.
+    /// </summary>
+    protected virtual ValueTask WaitForBytesAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
 
     /// <summary>Sends everything in <paramref name="data"/>; several segments may go out in one call.</summary>
     protected abstract ValueTask SendAsync(ReadOnlySequence<byte> data, CancellationToken cancellationToken);
@@ -75,8 +86,17 @@ internal abstract class PumpedConnection : TransportConnection
         Exception? error = null;
         try
         {
+            bool drained = true;
             while (true)
             {
+                if (drained)
+                {
+                    // The last receive left the transport empty: wait for more holding no buffer. A receive that
+                    // filled its buffer goes straight on, so a busy connection pays no extra call.
+                    await WaitForBytesAsync(_stopping.Token).ConfigureAwait(false);
+                }
+
+                _holdsReceiveBuffer = true;
                 Memory<byte> memory = writer.GetMemory(_options.ReceiveBufferSize);
                 int received = await ReceiveAsync(memory, _stopping.Token).ConfigureAwait(false);
                 if (received == 0)
@@ -85,7 +105,9 @@ internal abstract class PumpedConnection : TransportConnection
                     break;
                 }
 
+                drained = received < memory.Length;
                 writer.Advance(received);
+                _holdsReceiveBuffer = false; // the bytes are the pipe's now, released as the reader consumes them
                 FlushResult flushed = await writer.FlushAsync(_stopping.Token).ConfigureAwait(false);
                 if (flushed.IsCompleted || flushed.IsCanceled)
                 {

@@ -154,6 +154,21 @@ internal sealed class SocketConnection : PumpedConnection
     protected override ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken) =>
         _socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);
 
+    protected override async ValueTask WaitForBytesAsync(CancellationToken cancellationToken)
+    {
+        // A zero-byte receive completes when bytes or the end arrive, holding no buffer. On Linux a readiness
+        // event left over from bytes a receive already took can complete it at once, so it waits again while
+        // nothing is there; at the end nothing ever is, and the receive after the last try reports it.
+        for (int attempt = 0; attempt < 3; attempt++)
+        {
+            await _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, cancellationToken).ConfigureAwait(false);
+            if (_socket.Available > 0)
+            {
+                return;
+            }
+        }
+    }
+
     protected override async ValueTask SendAsync(ReadOnlySequence<byte> data, CancellationToken cancellationToken)
     {
         while (!data.IsEmpty)

@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.IO.Pipelines;
 using System.Net;
 using System.Net.Sockets;
 using System.Text;
@@ -33,6 +34,37 @@ public sealed class TcpTransportTests : IAsyncLifetime
         await using TransportConnection client = await new TcpDialer(_listener.BoundEndPoint).DialAsync(_stop.Token);
         await using TransportConnection? server = await _listener.AcceptAsync(_stop.Token);
         server!.RemoteEndPoint.Should().StartWith("tcp://127.0.0.1:");
+    }
+
+    [Fact]
+    public async Task AnIdleSocket_WaitsWithoutAReceiveBuffer_AndStillReceivesWhatComesNext()
+    {
+        await using TransportConnection client = await new TcpDialer(_listener.BoundEndPoint).DialAsync(_stop.Token);
+        await using TransportConnection server = (await _listener.AcceptAsync(_stop.Token))!;
+        var pumped = (PumpedConnection)server;
+
+        for (int round = 0; round < 3; round++)
+        {
+            await client.Output.WriteAsync(new byte[100_000], _stop.Token); // more than one receive buffer
+            long read = 0;
+            while (read < 100_000)
+            {
+                ReadResult result = await server.Input.ReadAsync(_stop.Token);
+                read += result.Buffer.Length;
+                server.Input.AdvanceTo(result.Buffer.End);
+            }
+
+            read.Should().Be(100_000);
+            while (pumped.HoldsReceiveBuffer)
+            {
+                await Task.Delay(5, _stop.Token); // the loop returns to its zero-byte wait; a pending real receive never does
+            }
+        }
+
+        await client.Output.CompleteAsync();
+        ReadResult end = await server.Input.ReadAsync(_stop.Token);
+        end.IsCompleted.Should().BeTrue("the end of the stream still arrives through the zero-byte wait");
+        server.CloseReason.Should().Be(ConnectionCloseReason.RemoteClose);
     }
 
     [Fact]

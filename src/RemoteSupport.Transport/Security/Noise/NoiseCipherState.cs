@@ -1,5 +1,4 @@
 using System.Security.Cryptography;
-using NSec.Cryptography;
 
 namespace RemoteSupport.Transport.Security.Noise;
 
@@ -12,7 +11,7 @@ internal sealed class NoiseCipherState : IDisposable
     public const ulong MaxNonce = ulong.MaxValue;
 
     private readonly NoiseCipher _cipher;
-    private Key? _key;
+    private NoiseCipherKey? _key;
     private bool _disposed;
 
     public NoiseCipherState(NoiseCipher cipher)
@@ -29,7 +28,7 @@ internal sealed class NoiseCipherState : IDisposable
     public void InitializeKey(ReadOnlySpan<byte> key)
     {
         _key?.Dispose();
-        _key = _cipher.ImportKey(key[..NoiseCipher.KeyLength]);
+        _key = _cipher.CreateKey(key[..NoiseCipher.KeyLength]);
         Nonce = 0;
     }
 
@@ -47,7 +46,7 @@ internal sealed class NoiseCipherState : IDisposable
         ThrowIfExhausted();
         Span<byte> nonce = stackalloc byte[NoiseCipher.NonceLength];
         _cipher.FormatNonce(Nonce, nonce);
-        _cipher.Algorithm.Encrypt(_key, nonce, associatedData, plaintext, ciphertext[..(plaintext.Length + NoiseCipher.TagLength)]);
+        _key.Encrypt(nonce, associatedData, plaintext, ciphertext[..(plaintext.Length + NoiseCipher.TagLength)]);
         Nonce++;
         return plaintext.Length + NoiseCipher.TagLength;
     }
@@ -72,7 +71,7 @@ internal sealed class NoiseCipherState : IDisposable
         Span<byte> nonce = stackalloc byte[NoiseCipher.NonceLength];
         _cipher.FormatNonce(Nonce, nonce);
         int length = ciphertext.Length - NoiseCipher.TagLength;
-        if (!_cipher.Algorithm.Decrypt(_key, nonce, associatedData, ciphertext, plaintext[..length]))
+        if (!_key.Decrypt(nonce, associatedData, ciphertext, plaintext[..length]))
         {
             return -1;
         }
@@ -94,7 +93,7 @@ internal sealed class NoiseCipherState : IDisposable
         Span<byte> zeros = stackalloc byte[NoiseCipher.KeyLength];
         zeros.Clear();
         Span<byte> output = stackalloc byte[NoiseCipher.KeyLength + NoiseCipher.TagLength];
-        _cipher.Algorithm.Encrypt(_key, nonce, ReadOnlySpan<byte>.Empty, zeros, output);
+        _key.Encrypt(nonce, ReadOnlySpan<byte>.Empty, zeros, output);
         ulong keep = Nonce;
         InitializeKey(output[..NoiseCipher.KeyLength]);
         Nonce = keep;
