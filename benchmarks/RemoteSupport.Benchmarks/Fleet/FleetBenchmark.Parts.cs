@@ -30,11 +30,15 @@ internal static partial class FleetBenchmark
         {
             switch (command.Split(' '))
             {
+                case ["gc"]:
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{GC.GetTotalPauseDuration().TotalMilliseconds:0} {GC.CollectionCount(0)} {GC.CollectionCount(1)} {GC.CollectionCount(2)} {GC.GetTotalAllocatedBytes() / 1048576.0:0.0}MiB"));
+                    break;
                 case ["count"]:
                     Console.WriteLine(directory.Online.Count.ToString(CultureInfo.InvariantCulture));
                     break;
                 case ["rss"]:
                     GC.Collect();
+                    Console.Error.WriteLine($"host: GC heap {GC.GetGCMemoryInfo().HeapSizeBytes / 1048576.0:0.0} MiB, committed {GC.GetGCMemoryInfo().TotalCommittedBytes / 1048576.0:0.0} MiB, receive buffers held {Transport.Transports.PumpedConnection.ReceiveBuffersHeld}");
                     Console.WriteLine(Rss().ToString(CultureInfo.InvariantCulture));
                     break;
                 case ["open", string count]:
@@ -207,6 +211,8 @@ internal static partial class FleetBenchmark
 
         public double HeartbeatPercentile(double p) => Percentile([.. _heartbeats], p);
 
+        public int HeartbeatCount => _heartbeats.Count;
+
         public async Task StopAsync()
         {
             await _stop.CancelAsync();
@@ -258,6 +264,7 @@ internal static partial class FleetBenchmark
                         using var ended = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
                         Task accepting = AcceptAsync(channels, ended.Token);
                         long sequence = 0;
+                        using var ticks = new PeriodicTimer(Heartbeat); // as the connector: one timer a connection
                         while (!ended.IsCancellationRequested)
                         {
                             long sent = Stopwatch.GetTimestamp();
@@ -268,7 +275,7 @@ internal static partial class FleetBenchmark
                             }
 
                             _heartbeats.Enqueue(Stopwatch.GetElapsedTime(sent).TotalMilliseconds);
-                            await Task.Delay(Heartbeat, ended.Token);
+                            await ticks.WaitForNextTickAsync(ended.Token);
                         }
 
                         await ended.CancelAsync();

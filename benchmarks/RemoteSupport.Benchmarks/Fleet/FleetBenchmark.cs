@@ -36,9 +36,18 @@ internal static partial class FleetBenchmark
             Console.Error.WriteLine($"{units} units online in {onlineSeconds:0.0} s");
 
             fleet.ResetHeartbeats();
+            TimeSpan loadCpu0 = Process.GetCurrentProcess().TotalProcessorTime;
+            host.Refresh();
+            TimeSpan hostCpu0 = host.TotalProcessorTime;
+            string hostGc0 = await AskAsync(host, "gc");
+            string loadGc0 = GcText();
             await Task.Delay(Heartbeat * 3);
+            double heartbeatP99 = fleet.HeartbeatPercentile(0.99); // before the host's measuring collection pauses it
+            host.Refresh();
+            Console.Error.WriteLine($"GC (pause ms, gen0, gen1, gen2, allocated) before/after the window: host {hostGc0} / {await AskAsync(host, "gc")}, load {loadGc0} / {GcText()}");
+            Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"heartbeats idle: {fleet.HeartbeatCount} round trips, p50 {fleet.HeartbeatPercentile(0.5):0.0} p90 {fleet.HeartbeatPercentile(0.9):0.0} p99 {heartbeatP99:0.0} max {fleet.HeartbeatPercentile(1):0.0} ms; CPU over {(Heartbeat * 3).TotalSeconds:0} s: load {(Process.GetCurrentProcess().TotalProcessorTime - loadCpu0).TotalSeconds:0.0} s, host {(host.TotalProcessorTime - hostCpu0).TotalSeconds:0.0} s"));
             long rss = long.Parse(await AskAsync(host, "rss"), CultureInfo.InvariantCulture);
-            double heartbeatP99 = fleet.HeartbeatPercentile(0.99);
             string[] opened = (await AskAsync(host, "open " + sessions.ToString(CultureInfo.InvariantCulture))).Split(' ');
             Console.Error.WriteLine($"host RSS {rss / 1048576.0:0.0} MiB ({(rss - rss0) / units} B a unit), heartbeat p99 {heartbeatP99:0.0} ms, session open p50/p99 {opened[0]}/{opened[1]} ms");
 
@@ -68,6 +77,9 @@ internal static partial class FleetBenchmark
             Directory.Delete(folder, recursive: true);
         }
     }
+
+    private static string GcText() =>
+        string.Create(CultureInfo.InvariantCulture, $"{GC.GetTotalPauseDuration().TotalMilliseconds:0} {GC.CollectionCount(0)} {GC.CollectionCount(1)} {GC.CollectionCount(2)} {GC.GetTotalAllocatedBytes() / 1048576.0:0.0}MiB");
 
     private static Process StartHost(string folder)
     {

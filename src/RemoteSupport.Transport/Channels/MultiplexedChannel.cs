@@ -153,6 +153,7 @@ public sealed class MultiplexedChannel : IDuplexPipe, IAsyncDisposable, RemoteSu
     /// with the same message. Not to be called concurrently.
     /// </remarks>
     /// <exception cref="ChannelException">The channel was reset, the stream ended inside a message, or a message exceeds <see cref="MultiplexerOptions.MaxMessageSize"/> (the channel is reset).</exception>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))] // an idle connection waits here between messages: reuse the state machine instead of promoting a new one each time
     public async ValueTask<byte[]?> ReceiveMessageAsync(CancellationToken cancellationToken = default)
     {
         while (true)

@@ -30,9 +30,25 @@ public sealed class UnitDirectoryOptions
     /// <value>The default is 25,000.</value>
     public int MaxUnits { get; set; } = 25_000;
 
-    /// <summary>Gets or sets how many handshakes run at once; more wait their turn (admission, never refusal).</summary>
+    /// <summary>
+    /// Gets or sets how many handshake steps are computed at once; more wait their turn (admission, never refusal).
+    /// A connection takes a slot only once a handshake message has arrived and gives it back while it waits for
+    /// the next, so a silent or stalled connection holds none.
+    /// </summary>
     /// <value>The default is 64.</value>
     public int MaxConcurrentHandshakes { get; set; } = 64;
+
+    /// <summary>
+    /// Gets or sets how many accepted connections may be pending at once (not yet online: silent, waiting for
+    /// admission, in the handshake or the announce); at the bound the host stops accepting and new connections
+    /// wait in the kernel's listen backlog, so a flood of half-open connections holds at most this many.
+    /// </summary>
+    /// <value>The default is 1,024.</value>
+    public int MaxPendingConnections { get; set; } = 1_024;
+
+    /// <summary>Gets or sets how long a new connection has for the preface exchange, and again for the secure handshake, before it is closed.</summary>
+    /// <value>The default is 10 seconds.</value>
+    public TimeSpan HandshakeTimeout { get; set; } = TimeSpan.FromSeconds(10);
 
     /// <summary>Gets or sets how many new connections are admitted per second; more wait for the next second.</summary>
     /// <value>The default is 1,000.</value>
@@ -78,9 +94,14 @@ public sealed class UnitDirectoryOptions
             problems.Add($"{nameof(Listen)} must be an address:port to listen on ('{Listen}' given).");
         }
 
-        if (MaxUnits < 1 || MaxConcurrentHandshakes < 1 || MaxNewConnectionsPerSecond < 1 || RetryAfterSeconds < 1)
+        if (MaxUnits < 1 || MaxConcurrentHandshakes < 1 || MaxPendingConnections < 1 || MaxNewConnectionsPerSecond < 1 || RetryAfterSeconds < 1)
         {
-            problems.Add($"{nameof(MaxUnits)}, {nameof(MaxConcurrentHandshakes)}, {nameof(MaxNewConnectionsPerSecond)} and {nameof(RetryAfterSeconds)} must be at least 1.");
+            problems.Add($"{nameof(MaxUnits)}, {nameof(MaxConcurrentHandshakes)}, {nameof(MaxPendingConnections)}, {nameof(MaxNewConnectionsPerSecond)} and {nameof(RetryAfterSeconds)} must be at least 1.");
+        }
+
+        if (HandshakeTimeout <= TimeSpan.Zero)
+        {
+            problems.Add($"{nameof(HandshakeTimeout)} must be positive.");
         }
 
         if (HeartbeatInterval < TimeSpan.FromSeconds(1) || HeartbeatTimeout <= HeartbeatInterval)

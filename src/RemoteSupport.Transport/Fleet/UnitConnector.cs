@@ -244,6 +244,7 @@ public sealed class UnitConnector : IHostedService, IAsyncDisposable
     private async Task<(int?, string)> HeartbeatAsync(SupportAgent agent, MultiplexedChannel presence, TimeSpan interval, CancellationToken ended)
     {
         long sequence = 0;
+        using var ticks = new PeriodicTimer(interval, _agentOptions.TimeProvider); // one timer for the connection, not one per heartbeat
         try
         {
             while (true)
@@ -255,7 +256,7 @@ public sealed class UnitConnector : IHostedService, IAsyncDisposable
                 }
 
                 await presence.SendMessageAsync(new PresenceMessage { Type = PresenceMessage.Heartbeat, Sequence = ++sequence }.ToBytes(), ended).ConfigureAwait(false);
-                await Task.Delay(interval, _agentOptions.TimeProvider, ended).ConfigureAwait(false);
+                await ticks.WaitForNextTickAsync(ended).ConfigureAwait(false);
             }
         }
         catch (Exception ex) when (ex is OperationCanceledException or IOException or ChannelException)

@@ -17,37 +17,38 @@ public sealed partial class UnitDirectory
         {
             if (_connection is null)
             {
-                var secure = new SecureChannelOptions { Identity = _options.Identity, TrustStore = _options.Trust, StaticKey = NoiseStaticKey.Generate(), TimeProvider = _options.TimeProvider };
+                var secure = new SecureChannelOptions
+                {
+                    Identity = _options.Identity, TrustStore = _options.Trust, StaticKey = NoiseStaticKey.Generate(), TimeProvider = _options.TimeProvider,
+                    HandshakeTimeout = _options.HandshakeTimeout, HandshakeSlot = TakeHandshakeSlotAsync,
+                };
                 foreach (string customer in _options.Customers)
                 {
                     secure.AcceptedPeers.Add(new ExpectedPeer(customer, PartyRole.Unit));
                 }
 
-                _connection = new SupportConnectionOptions { Secure = secure, CloseTimeout = TimeSpan.FromSeconds(2) };
+                _connection = new SupportConnectionOptions
+                {
+                    Secure = secure, CloseTimeout = TimeSpan.FromSeconds(2), Framing = new Framing.FramingOptions { HandshakeTimeout = _options.HandshakeTimeout },
+                };
             }
 
             return _connection;
         }
     }
 
-    private async Task ServeAsync(TransportConnection connection, CancellationToken stop)
+    private async Task ServeAsync(PendingSlot pending, TransportConnection connection, CancellationToken stop)
     {
         SecureConnection secure;
         MultiplexedConnection channels;
         try
         {
             await AdmitAsync(stop).ConfigureAwait(false);
-            try
-            {
-                (secure, channels) = await Connection().ConnectAsync(connection, initiator: false, stop).ConfigureAwait(false);
-            }
-            finally
-            {
-                _handshakes.Release();
-            }
+            (secure, channels) = await Connection().ConnectAsync(connection, initiator: false, stop).ConfigureAwait(false);
         }
         catch (Exception ex) when (ex is SecureChannelException or IOException or OperationCanceledException or Framing.FramingException)
         {
+            pending.Release();
             await connection.DisposeAsync().ConfigureAwait(false); // not a unit of ours, or it went away: nothing is registered
             return;
         }
@@ -58,7 +59,15 @@ public sealed partial class UnitDirectory
             string reason = "dropped";
             try
             {
-                (standing, reason) = await AnnounceAsync(secure, channels, stop).ConfigureAwait(false);
+                try
+                {
+                    (standing, reason) = await AnnounceAsync(secure, channels, stop).ConfigureAwait(false);
+                }
+                finally
+                {
+                    pending.Release(); // online, turned away or gone: no longer pending
+                }
+
                 if (standing is not null)
                 {
                     reason = await HeartbeatsAsync(standing, stop).ConfigureAwait(false);
@@ -77,6 +86,7 @@ public sealed partial class UnitDirectory
                 if (standing is not null)
                 {
                     Depart(standing, reason);
+                    standing.Dispose();
                 }
             }
 
@@ -107,7 +117,7 @@ public sealed partial class UnitDirectory
         DateTimeOffset now = _options.TimeProvider.GetUtcNow();
         var unit = new OnlineUnit(customer, unitId, secure.PeerIdentity.Key.KeyId, secure.PeerIdentity.Key.Fingerprint, announce.AgentVersion ?? "unknown",
             announce.Capabilities ?? [], now, now, _options.HostId);
-        var standing = new Standing(unit, secure.PeerIdentity.Key, channels, presence);
+        var standing = new Standing(unit, secure.PeerIdentity.Key, channels, presence, _options.TimeProvider.GetTimestamp(), stop);
         Standing? replaced;
         lock (_gate)
         {
@@ -117,6 +127,7 @@ public sealed partial class UnitDirectory
                 : replaced is null && _online.Count >= _options.MaxUnits ? $"host-full: this host holds {_options.MaxUnits} units." : null;
             if (refusal is not null)
             {
+                standing.Dispose();
                 standing = null;
                 replaced = null;
                 _ = TrySendAsync(presence, new PresenceMessage { Type = PresenceMessage.GoAway, Reason = refusal, RetryAfterSeconds = _options.RetryAfterSeconds });
@@ -141,17 +152,15 @@ public sealed partial class UnitDirectory
         return (standing, "online");
     }
 
-    /// <summary>Answers heartbeats until the unit withdraws, goes silent past the heartbeat timeout, or the line ends.</summary>
+    /// <summary>Answers heartbeats until the unit withdraws, goes silent past the heartbeat timeout (the sweep ends it), or the line ends.</summary>
     private async Task<string> HeartbeatsAsync(Standing standing, CancellationToken stop)
     {
         while (true)
         {
-            using var silence = CancellationTokenSource.CreateLinkedTokenSource(stop);
-            silence.CancelAfter(_options.HeartbeatTimeout);
             byte[]? bytes;
             try
             {
-                bytes = await standing.Presence.ReceiveMessageAsync(silence.Token).ConfigureAwait(false);
+                bytes = await standing.Presence.ReceiveMessageAsync(standing.Silenced).ConfigureAwait(false);
             }
             catch (OperationCanceledException) when (!stop.IsCancellationRequested)
             {
@@ -167,7 +176,7 @@ public sealed partial class UnitDirectory
             switch (message.Type)
             {
                 case PresenceMessage.Heartbeat:
-                    standing.Heard(_options.TimeProvider.GetUtcNow());
+                    standing.Heard(_options.TimeProvider);
                     await standing.Presence.SendMessageAsync(new PresenceMessage { Type = PresenceMessage.HeartbeatAck, Sequence = message.Sequence }.ToBytes(), stop).ConfigureAwait(false);
                     break;
                 case PresenceMessage.Withdraw:
@@ -175,6 +184,45 @@ public sealed partial class UnitDirectory
                 default:
                     return "protocol-error";
             }
+        }
+    }
+
+    /// <summary>
+    /// Ends the heartbeat wait of every unit silent past the heartbeat timeout: one timer for the host instead
+    /// of one per heartbeat, so an idle unit's heartbeat allocates nothing that outlives it.
+    /// </summary>
+    private async Task SweepSilentUnitsAsync(CancellationToken stop)
+    {
+        TimeSpan every = TimeSpan.FromTicks(Math.Clamp(_options.HeartbeatTimeout.Ticks / 8, TimeSpan.TicksPerMillisecond * 100, TimeSpan.TicksPerSecond));
+        using var ticks = new PeriodicTimer(every, _options.TimeProvider);
+        var silent = new List<Standing>();
+        try
+        {
+            while (await ticks.WaitForNextTickAsync(stop).ConfigureAwait(false))
+            {
+                long now = _options.TimeProvider.GetTimestamp();
+                lock (_gate)
+                {
+                    foreach (Standing standing in _online.Values)
+                    {
+                        if (_options.TimeProvider.GetElapsedTime(standing.LastHeardTimestamp, now) > _options.HeartbeatTimeout)
+                        {
+                            silent.Add(standing);
+                        }
+                    }
+                }
+
+                foreach (Standing standing in silent)
+                {
+                    standing.Silence();
+                }
+
+                silent.Clear();
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            // Stopped.
         }
     }
 
@@ -207,11 +255,14 @@ public sealed partial class UnitDirectory
         }
     }
 
-    private sealed class Standing(OnlineUnit unit, PartyKey key, MultiplexedConnection channels, MultiplexedChannel presence)
+    private sealed class Standing(OnlineUnit unit, PartyKey key, MultiplexedConnection channels, MultiplexedChannel presence, long announcedAt, CancellationToken stop)
     {
-        private OnlineUnit _unit = unit;
+        private readonly CancellationTokenSource _silence = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        private long _lastHeardTimestamp = announcedAt;
+        private long _lastHeartbeatUtcTicks = unit.LastHeartbeat.UtcTicks;
 
-        public OnlineUnit Unit => Volatile.Read(ref _unit);
+        /// <summary>Gets the unit as the directory shows it, with its last heartbeat (built on demand: a heartbeat allocates no record).</summary>
+        public OnlineUnit Unit => unit with { LastHeartbeat = new DateTimeOffset(Volatile.Read(ref _lastHeartbeatUtcTicks), TimeSpan.Zero) };
 
         public PartyKey Key { get; } = key;
 
@@ -219,6 +270,29 @@ public sealed partial class UnitDirectory
 
         public MultiplexedChannel Presence { get; } = presence;
 
-        public void Heard(DateTimeOffset at) => Volatile.Write(ref _unit, _unit with { LastHeartbeat = at });
+        public long LastHeardTimestamp => Volatile.Read(ref _lastHeardTimestamp);
+
+        /// <summary>Gets the token the sweep cancels when the unit has been silent too long (or the host stops).</summary>
+        public CancellationToken Silenced => _silence.Token;
+
+        public void Heard(TimeProvider time)
+        {
+            Volatile.Write(ref _lastHeartbeatUtcTicks, time.GetUtcNow().UtcTicks);
+            Volatile.Write(ref _lastHeardTimestamp, time.GetTimestamp());
+        }
+
+        public void Silence()
+        {
+            try
+            {
+                _silence.Cancel();
+            }
+            catch (ObjectDisposedException)
+            {
+                // It departed meanwhile.
+            }
+        }
+
+        public void Dispose() => _silence.Dispose();
     }
 }

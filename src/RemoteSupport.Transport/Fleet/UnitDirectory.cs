@@ -41,9 +41,13 @@ public sealed partial class UnitDirectory : IHostedService, IAsyncDisposable
     private readonly Lock _gate = new();
     private readonly CancellationTokenSource _stop = new();
     private readonly SemaphoreSlim _handshakes;
+    private readonly SemaphoreSlim _pending;
     private readonly List<Task> _connections = [];
+    private int _pruneAt = 64;
+    private int _pendingCount;
     private TcpConnectionListener? _listener;
     private Task _accepting = Task.CompletedTask;
+    private Task _sweeping = Task.CompletedTask;
     private long _admittedInSecond;
     private long _admissionSecond;
 
@@ -60,6 +64,7 @@ public sealed partial class UnitDirectory : IHostedService, IAsyncDisposable
 
         _options = options;
         _handshakes = new SemaphoreSlim(options.MaxConcurrentHandshakes, options.MaxConcurrentHandshakes);
+        _pending = new SemaphoreSlim(options.MaxPendingConnections, options.MaxPendingConnections);
     }
 
     /// <summary>Creates the directory from options given by DI.</summary>
@@ -73,6 +78,9 @@ public sealed partial class UnitDirectory : IHostedService, IAsyncDisposable
 
     /// <summary>Gets the endpoint units connect to, once started (the port picked when it was 0).</summary>
     public IPEndPoint? BoundEndPoint => _listener?.BoundEndPoint;
+
+    /// <summary>Gets how many accepted connections are not yet online (at most <see cref="UnitDirectoryOptions.MaxPendingConnections"/>).</summary>
+    public int PendingConnections => Volatile.Read(ref _pendingCount);
 
     /// <summary>Gets the units online now, a snapshot.</summary>
     public IReadOnlyList<OnlineUnit> Online
@@ -105,6 +113,7 @@ public sealed partial class UnitDirectory : IHostedService, IAsyncDisposable
     {
         _listener = TcpConnectionListener.Listen(IPEndPoint.Parse(_options.Listen!), backlog: 4096);
         _accepting = AcceptAsync(_listener, _stop.Token);
+        _sweeping = SweepSilentUnitsAsync(_stop.Token);
         return Task.CompletedTask;
     }
 
@@ -120,6 +129,7 @@ public sealed partial class UnitDirectory : IHostedService, IAsyncDisposable
         }
 
         await _accepting.ConfigureAwait(false);
+        await _sweeping.ConfigureAwait(false);
         Task[] connections;
         lock (_gate)
         {
@@ -140,6 +150,7 @@ public sealed partial class UnitDirectory : IHostedService, IAsyncDisposable
 
         _stop.Dispose();
         _handshakes.Dispose();
+        _pending.Dispose();
     }
 
     /// <summary>
@@ -184,12 +195,24 @@ public sealed partial class UnitDirectory : IHostedService, IAsyncDisposable
     {
         try
         {
-            while (await listener.AcceptAsync(stop).ConfigureAwait(false) is { } connection)
+            while (true)
             {
-                Task serving = ServeAsync(connection, stop);
+                await _pending.WaitAsync(stop).ConfigureAwait(false); // at the bound, new connections wait in the backlog
+                if (await listener.AcceptAsync(stop).ConfigureAwait(false) is not { } connection)
+                {
+                    break;
+                }
+
+                Interlocked.Increment(ref _pendingCount);
+                Task serving = ServeAsync(new PendingSlot(this), connection, stop);
                 lock (_gate)
                 {
-                    _connections.RemoveAll(t => t.IsCompleted);
+                    if (_connections.Count >= _pruneAt)
+                    {
+                        _connections.RemoveAll(t => t.IsCompleted); // amortized: a herd of accepts stays linear
+                        _pruneAt = Math.Max(64, _connections.Count * 2);
+                    }
+
                     _connections.Add(serving);
                 }
             }
@@ -200,7 +223,7 @@ public sealed partial class UnitDirectory : IHostedService, IAsyncDisposable
         }
     }
 
-    /// <summary>Waits for admission: at most the configured handshakes at once and new connections per second; nobody is turned away for it.</summary>
+    /// <summary>Waits for admission: at most the configured new connections per second; nobody is turned away for it.</summary>
     private async Task AdmitAsync(CancellationToken stop)
     {
         while (true)
@@ -223,7 +246,47 @@ public sealed partial class UnitDirectory : IHostedService, IAsyncDisposable
 
             await Task.Delay(TimeSpan.FromMilliseconds(50), _options.TimeProvider, stop).ConfigureAwait(false);
         }
+    }
 
-        await _handshakes.WaitAsync(stop).ConfigureAwait(false);
+    /// <summary>A handshake slot: taken when a handshake message has arrived, given back before waiting for the next.</summary>
+    private async ValueTask<IDisposable> TakeHandshakeSlotAsync(CancellationToken cancellationToken)
+    {
+        await _handshakes.WaitAsync(cancellationToken).ConfigureAwait(false);
+        return new HandshakeSlot(_handshakes);
+    }
+
+    private sealed class HandshakeSlot(SemaphoreSlim handshakes) : IDisposable
+    {
+        private int _released;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _released, 1) == 0)
+            {
+                handshakes.Release();
+            }
+        }
+    }
+
+    /// <summary>One accepted connection's place among the pending ones, given back once when it is online or gone.</summary>
+    private sealed class PendingSlot(UnitDirectory directory)
+    {
+        private int _released;
+
+        public void Release()
+        {
+            if (Interlocked.Exchange(ref _released, 1) == 0)
+            {
+                Interlocked.Decrement(ref directory._pendingCount);
+                try
+                {
+                    directory._pending.Release();
+                }
+                catch (ObjectDisposedException)
+                {
+                    // The directory was disposed while this connection ended.
+                }
+            }
+        }
     }
 }

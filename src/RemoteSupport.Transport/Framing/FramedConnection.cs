@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Globalization;
 using System.IO.Pipelines;
+using System.Runtime.CompilerServices;
 using System.Text;
 using RemoteSupport.Transport.Transports;
 
@@ -313,6 +314,7 @@ public sealed class FramedConnection : IAsyncDisposable
         throw error;
     }
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))] // an idle connection waits here between messages: reuse the state machine instead of promoting a new one each time
     private async ValueTask<FrameReadResult> ReadFrameSlowAsync(CancellationToken cancellationToken)
     {
         try
@@ -347,6 +349,7 @@ public sealed class FramedConnection : IAsyncDisposable
 
     /// <summary>Reads more bytes into the held buffer, with the idle or minimum-data-rate deadline armed.</summary>
     /// <returns><see langword="false"/> when the read was canceled with CancelPendingRead by someone else.</returns>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))] // an idle connection waits here between messages: reuse the state machine instead of promoting a new one each time
     private async ValueTask<bool> FillAsync(long pendingBytes, CancellationToken cancellationToken)
     {
         while (true)

@@ -61,6 +61,13 @@ public sealed class SecureChannelOptions
     /// <value>The default value is <see cref="TimeProvider.System"/>.</value>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 
+    /// <summary>
+    /// Gets or sets what a side takes each time a handshake message has arrived and gives back before it waits
+    /// for the next one: a console host's bound on handshakes computed at once, which a peer that stalls, or
+    /// never sends its first message, does not hold.
+    /// </summary>
+    internal Func<CancellationToken, ValueTask<IDisposable>>? HandshakeSlot { get; set; }
+
     internal void Validate()
     {
         if (Identity is null)

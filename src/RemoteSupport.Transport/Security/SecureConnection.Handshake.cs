@@ -75,6 +75,7 @@ public sealed partial class SecureConnection
         NoiseHandshakeState? handshake = null;
         byte[]? message = null;
         byte[]? payload = null;
+        IDisposable? slot = null;
         try
         {
             if (initiator)
@@ -124,7 +125,14 @@ public sealed partial class SecureConnection
                     continue;
                 }
 
+                slot?.Dispose(); // a side waiting for its peer holds no handshake slot
+                slot = null;
                 byte[] received = await ReadHandshakeFrameAsync(framed, linked.Token).ConfigureAwait(false);
+                if (options.HandshakeSlot is { } takeSlot)
+                {
+                    slot = await takeSlot(linked.Token).ConfigureAwait(false);
+                }
+
                 ReadOnlySpan<byte> noiseMessage = received;
                 if (handshake is null)
                 {
@@ -202,6 +210,7 @@ public sealed partial class SecureConnection
         }
         finally
         {
+            slot?.Dispose();
             handshake?.Dispose();
             ownedStatic?.Dispose();
             if (message is not null)

@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.Globalization;
+using System.Runtime.CompilerServices;
 using System.Text;
 using RemoteSupport.Transport.Framing;
 using RemoteSupport.Transport.Security.Noise;
@@ -122,6 +123,7 @@ public sealed partial class SecureConnection : IAsyncDisposable
     /// <see cref="SecureReceiveResult.IsCompleted"/> when the peer closed the channel gracefully.
     /// </summary>
     /// <exception cref="SecureChannelException">A message failed authentication, was too large, or the peer broke the protocol; the connection is closed.</exception>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))] // an idle connection waits here between messages: reuse the state machine instead of promoting a new one each time
     public async ValueTask<SecureReceiveResult> ReceiveAsync(CancellationToken cancellationToken = default)
     {
         ObjectDisposedException.ThrowIf(_closed, this);
@@ -309,6 +311,7 @@ public sealed partial class SecureConnection : IAsyncDisposable
     /// </summary>
     /// <exception cref="SecureChannelException">A record failed authentication or is not a sealed frame; the connection is closed.</exception>
     /// <exception cref="FramingException">The framing layer failed; the connection is closed.</exception>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))] // an idle connection waits here between messages: reuse the state machine instead of promoting a new one each time
     internal async ValueTask<FrameReadResult> ReadSealedFrameAsync(CancellationToken cancellationToken)
     {
         ObjectDisposedException.ThrowIf(_closed, this);

@@ -17,6 +17,7 @@ internal abstract class PumpedConnection : TransportConnection
     private Task _receiving = Task.CompletedTask;
     private Task _sending = Task.CompletedTask;
     private int _transportClosed;
+    private static int s_receiveBuffersHeld;
     private volatile bool _holdsReceiveBuffer;
 
     protected PumpedConnection(string remoteEndPoint, TransportOptions options)
@@ -33,6 +34,9 @@ internal abstract class PumpedConnection : TransportConnection
 
     /// <summary>Gets whether the receive loop holds a pipe buffer now (tests: an idle socket must not).</summary>
     internal bool HoldsReceiveBuffer => _holdsReceiveBuffer;
+
+    /// <summary>Gets how many receive loops of the process hold a pipe buffer now (the fleet benchmark reports it).</summary>
+    internal static int ReceiveBuffersHeld => Volatile.Read(ref s_receiveBuffersHeld);
 
     protected void Start()
     {
@@ -97,8 +101,18 @@ internal abstract class PumpedConnection : TransportConnection
                 }
 
                 _holdsReceiveBuffer = true;
+                Interlocked.Increment(ref s_receiveBuffersHeld);
                 Memory<byte> memory = writer.GetMemory(_options.ReceiveBufferSize);
-                int received = await ReceiveAsync(memory, _stopping.Token).ConfigureAwait(false);
+                int received;
+                try
+                {
+                    received = await ReceiveAsync(memory, _stopping.Token).ConfigureAwait(false);
+                }
+                finally
+                {
+                    Interlocked.Decrement(ref s_receiveBuffersHeld);
+                }
+
                 if (received == 0)
                 {
                     RecordCloseReason(ConnectionCloseReason.RemoteClose, "The peer ended the connection.");

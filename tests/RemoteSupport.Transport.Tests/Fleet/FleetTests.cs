@@ -15,7 +15,7 @@ using RemoteSupport.Trust;
 namespace RemoteSupport.Transport.Tests.Fleet;
 
 /// <summary>A console host and units holding standing outbound connections to it, over TCP on loopback.</summary>
-public sealed class FleetTests : IAsyncDisposable
+public sealed partial class FleetTests : IAsyncDisposable
 {
     private readonly string _folder = Directory.CreateTempSubdirectory("rs-fleet-").FullName;
     private readonly CancellationTokenSource _timeout = new(TimeSpan.FromSeconds(60));
@@ -263,7 +263,7 @@ public sealed class FleetTests : IAsyncDisposable
         UnitConnector.Backoff(attempt, TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(60), 0).Should().Be(TimeSpan.Zero);
     }
 
-    private async Task<UnitDirectory> HostAsync(string listen = "127.0.0.1:0", int maxUnits = 100, PartyKey? revoked = null)
+    private async Task<UnitDirectory> HostAsync(string listen = "127.0.0.1:0", int maxUnits = 100, PartyKey? revoked = null, Action<UnitDirectoryOptions>? configure = null)
     {
         var trust = new TrustStore();
         trust.Trust("fabrikam", PartyRole.Unit, 1, [_unit7.PublicKey, _unit8.PublicKey]);
@@ -272,11 +272,13 @@ public sealed class FleetTests : IAsyncDisposable
             trust.Revoke(revoked, "the unit was decommissioned");
         }
 
-        var directory = new UnitDirectory(new UnitDirectoryOptions
+        var options = new UnitDirectoryOptions
         {
             Identity = _vendor, Trust = trust, Customers = { "fabrikam" }, Listen = listen, HostId = "host-a", MaxUnits = maxUnits,
             HeartbeatInterval = TimeSpan.FromSeconds(1), HeartbeatTimeout = TimeSpan.FromSeconds(4), RetryAfterSeconds = 1,
-        });
+        };
+        configure?.Invoke(options);
+        var directory = new UnitDirectory(options);
         await directory.StartAsync(Token);
         _running.Add(directory);
         return directory;
