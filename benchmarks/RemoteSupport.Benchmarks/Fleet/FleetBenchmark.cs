@@ -35,6 +35,7 @@ internal static partial class FleetBenchmark
             double onlineSeconds = watch.Elapsed.TotalSeconds;
             Console.Error.WriteLine($"{units} units online in {onlineSeconds:0.0} s");
 
+            await Task.Delay(Heartbeat * 2); // settle: the herd's last handshakes and the JIT's tier-up end before the idle window
             fleet.ResetHeartbeats();
             TimeSpan loadCpu0 = Process.GetCurrentProcess().TotalProcessorTime;
             host.Refresh();

@@ -52,6 +52,12 @@ public sealed partial class UnitDirectory
             await connection.DisposeAsync().ConfigureAwait(false); // not a unit of ours, or it went away: nothing is registered
             return;
         }
+        catch
+        {
+            pending.Release(); // a bug: the place is given back and the connection closed before it surfaces
+            await connection.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
 
         await using (channels.ConfigureAwait(false))
         {

@@ -85,6 +85,8 @@ public sealed class TcpConnectionListener : IConnectionListener
         return new TcpConnectionListener(socket, options);
     }
 
+    private static readonly TimeSpan AcceptRetryDelay = TimeSpan.FromMilliseconds(100);
+
     /// <inheritdoc/>
     public async ValueTask<TransportConnection?> AcceptAsync(CancellationToken cancellationToken = default)
     {
@@ -106,6 +108,13 @@ public sealed class TcpConnectionListener : IConnectionListener
             catch (SocketException ex) when (ex.SocketErrorCode == SocketError.ConnectionReset)
             {
                 continue; // the client gave up before we accepted; serve the next one
+            }
+            catch (SocketException ex) when (ex.SocketErrorCode is SocketError.TooManyOpenSockets or SocketError.NoBufferSpaceAvailable)
+            {
+                // The process is out of descriptors (or the kernel of buffers): the connection waits in the
+                // backlog while this listener pauses and tries again, instead of ending.
+                await Task.Delay(AcceptRetryDelay, cancellationToken).ConfigureAwait(false);
+                continue;
             }
 
             try
@@ -161,7 +170,6 @@ internal sealed class SocketConnection : PumpedConnection
         // A zero-byte receive completes when bytes or the end arrive, holding no buffer. On Linux a readiness
         // event left over from bytes a receive already took can complete it at once, so it waits again while
         // nothing is there; at the end nothing ever is, and the receive after the last try reports it.
-        if (Environment.GetEnvironmentVariable("RS_NO_ZBR") is not null) { return; }
         for (int attempt = 0; attempt < 3; attempt++)
         {
             await _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, cancellationToken).ConfigureAwait(false);
