@@ -27,10 +27,18 @@ internal static partial class FleetBenchmark
         GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true); // the same measure as the "rss" command
         Console.WriteLine($"ready {port} {Rss()}");
         var console = new SupportConsole(new SupportConsoleOptions { Identity = keys.Technician, Trust = keys.UnitTrust(), Customers = { "fabrikam" } });
+        using var allocations = new AllocationSampler();
         while (await Console.In.ReadLineAsync() is { } command)
         {
             switch (command.Split(' '))
             {
+                case ["allocations-start"]:
+                    allocations.Start();
+                    Console.WriteLine("started");
+                    break;
+                case ["allocations"]:
+                    Console.WriteLine(allocations.Report(12));
+                    break;
                 case ["gc"]:
                     Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"{GC.GetTotalPauseDuration().TotalMilliseconds:0} {GC.CollectionCount(0)} {GC.CollectionCount(1)} {GC.CollectionCount(2)} {GC.GetTotalAllocatedBytes() / 1048576.0:0.0}MiB"));
                     break;

@@ -41,10 +41,21 @@ internal static partial class FleetBenchmark
             host.Refresh();
             TimeSpan hostCpu0 = host.TotalProcessorTime;
             string hostGc0 = await AskAsync(host, "gc");
+            bool sampling = Environment.GetEnvironmentVariable("RS_FLEET_ALLOCATIONS") == "1"; // profiling only: the sampler's own events cost
+            if (sampling)
+            {
+                await AskAsync(host, "allocations-start");
+            }
+
             string loadGc0 = GcText();
             await Task.Delay(Heartbeat * 3);
             double heartbeatP99 = fleet.HeartbeatPercentile(0.99); // before the host's measuring collection pauses it
             host.Refresh();
+            if (sampling)
+            {
+                Console.Error.WriteLine($"host allocations in the idle window by type (sampled): {await AskAsync(host, "allocations")}");
+            }
+
             Console.Error.WriteLine($"GC (pause ms, gen0, gen1, gen2, allocated) before/after the window: host {hostGc0} / {await AskAsync(host, "gc")}, load {loadGc0} / {GcText()}");
             Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"heartbeats idle: {fleet.HeartbeatCount} round trips, p50 {fleet.HeartbeatPercentile(0.5):0.0} p90 {fleet.HeartbeatPercentile(0.9):0.0} p99 {heartbeatP99:0.0} max {fleet.HeartbeatPercentile(1):0.0} ms; CPU over {(Heartbeat * 3).TotalSeconds:0} s: load {(Process.GetCurrentProcess().TotalProcessorTime - loadCpu0).TotalSeconds:0.0} s, host {(host.TotalProcessorTime - hostCpu0).TotalSeconds:0.0} s"));

@@ -39,7 +39,8 @@ public sealed class MultiplexedChannel : IDuplexPipe, IAsyncDisposable, RemoteSu
         IsLocal = isLocal;
         ReceiveWindow = receiveWindow;
         ReceiveCredit = receiveWindow;
-        _receive = new Pipe(new PipeOptions(pauseWriterThreshold: 0, resumeWriterThreshold: 0, minimumSegmentSize: 16 * 1024, useSynchronizationContext: false));
+        // Each frame asks for its own size: a small message takes a 4 KiB pool buffer, a large frame one its size.
+        _receive = new Pipe(new PipeOptions(pauseWriterThreshold: 0, resumeWriterThreshold: 0, minimumSegmentSize: 4 * 1024, useSynchronizationContext: false));
         _send = new Pipe(new PipeOptions(
             pauseWriterThreshold: sendBufferSize, resumeWriterThreshold: sendBufferSize / 2, minimumSegmentSize: 16 * 1024,
             readerScheduler: PipeScheduler.Inline, useSynchronizationContext: false));

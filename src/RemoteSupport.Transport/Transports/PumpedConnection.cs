@@ -50,9 +50,11 @@ internal abstract class PumpedConnection : TransportConnection
     /// <summary>
     /// Waits until bytes (or the end) can be received, without taking them and holding no buffer, where the
     /// transport can (a socket's zero-byte receive); an idle connection then holds no receive buffer. The
-    /// default returns at once, and the next receive waits holding a 16 KiB segment.
+    /// default returns at once, and the next receive waits holding a buffer.
     /// </summary>
-    protected virtual ValueTask WaitForBytesAsync(CancellationToken cancellationToken) => ValueTask.CompletedTask;
+    /// <returns>How many bytes are ready when the transport knows (the next receive asks for no more than that
+    /// and <see cref="TransportOptions.ReceiveBufferSize"/>, so a heartbeat takes a small pool buffer); 0 when it does not.</returns>
+    protected virtual ValueTask<int> WaitForBytesAsync(CancellationToken cancellationToken) => ValueTask.FromResult(0);
 
     /// <summary>Sends everything in <paramref name="data"/>; several segments may go out in one call.</summary>
     protected abstract ValueTask SendAsync(ReadOnlySequence<byte> data, CancellationToken cancellationToken);
@@ -93,16 +95,17 @@ internal abstract class PumpedConnection : TransportConnection
             bool drained = true;
             while (true)
             {
+                int ready = 0;
                 if (drained)
                 {
                     // The last receive left the transport empty: wait for more holding no buffer. A receive that
                     // filled its buffer goes straight on, so a busy connection pays no extra call.
-                    await WaitForBytesAsync(_stopping.Token).ConfigureAwait(false);
+                    ready = await WaitForBytesAsync(_stopping.Token).ConfigureAwait(false);
                 }
 
                 _holdsReceiveBuffer = true;
                 Interlocked.Increment(ref s_receiveBuffersHeld);
-                Memory<byte> memory = writer.GetMemory(_options.ReceiveBufferSize);
+                Memory<byte> memory = writer.GetMemory(ready > 0 ? Math.Min(ready, _options.ReceiveBufferSize) : _options.ReceiveBufferSize);
                 int received;
                 try
                 {

@@ -164,8 +164,8 @@ internal sealed class SocketConnection : PumpedConnection
     protected override ValueTask<int> ReceiveAsync(Memory<byte> buffer, CancellationToken cancellationToken) =>
         _socket.ReceiveAsync(buffer, SocketFlags.None, cancellationToken);
 
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))] // an idle connection waits here between messages: reuse the state machine instead of promoting a new one each time
-    protected override async ValueTask WaitForBytesAsync(CancellationToken cancellationToken)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))] // an idle connection waits here between messages: reuse the state machine instead of promoting a new one each time
+    protected override async ValueTask<int> WaitForBytesAsync(CancellationToken cancellationToken)
     {
         // A zero-byte receive completes when bytes or the end arrive, holding no buffer. On Linux a readiness
         // event left over from bytes a receive already took can complete it at once, so it waits again while
@@ -173,11 +173,14 @@ internal sealed class SocketConnection : PumpedConnection
         for (int attempt = 0; attempt < 3; attempt++)
         {
             await _socket.ReceiveAsync(Memory<byte>.Empty, SocketFlags.None, cancellationToken).ConfigureAwait(false);
-            if (_socket.Available > 0)
+            int available = _socket.Available;
+            if (available > 0)
             {
-                return;
+                return available;
             }
         }
+
+        return 0;
     }
 
     protected override async ValueTask SendAsync(ReadOnlySequence<byte> data, CancellationToken cancellationToken)
