@@ -28,7 +28,8 @@ internal static partial class FleetBenchmark
         Console.WriteLine($"ready {port} {Rss()}");
         var console = new SupportConsole(new SupportConsoleOptions { Identity = keys.Technician, Trust = keys.UnitTrust(), Customers = { "fabrikam" } });
         using var allocations = new AllocationSampler();
-        while (await Console.In.ReadLineAsync() is { } command)
+        // Console.In reads block their thread: read commands on a thread of their own, not one of the pool's two.
+        while (await Task.Factory.StartNew(Console.In.ReadLine, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default) is { } command)
         {
             switch (command.Split(' '))
             {
