@@ -6,11 +6,9 @@ namespace RemoteSupport.Transport.Security.Noise;
 
 /// <summary>A Noise cipher: ChaChaPoly or AESGCM (Noise revision 34, section 5.1 and 12).</summary>
 /// <remarks>
-/// Keys are the BCL's <see cref="System.Security.Cryptography.AesGcm"/> and
-/// <see cref="System.Security.Cryptography.ChaCha20Poly1305"/> (OpenSSL, CNG or the platform's provider):
-/// they hold a cipher context on the native heap, not a guarded allocation, so a process can hold tens of
-/// thousands of secure connections within the kernel's default memory-map limit. NSec's AEAD serves only
-/// a platform whose BCL lacks ChaCha20-Poly1305.
+/// Keys are libsodium's AEADs on the ordinary native heap (<see cref="SodiumAead"/>), not NSec's guarded
+/// allocations, so a process can hold tens of thousands of secure connections within the kernel's default
+/// memory-map limit.
 /// </remarks>
 internal abstract class NoiseCipher
 {
@@ -30,8 +28,8 @@ internal abstract class NoiseCipher
 
     public static NoiseCipher AesGcm { get; } = new AesGcmCipher();
 
-    /// <summary>Whether the processor has AES instructions (NSec's test) and the platform provides AES-GCM.</summary>
-    public static bool IsAesGcmSupported => Aes256Gcm.IsSupported && System.Security.Cryptography.AesGcm.IsSupported;
+    /// <summary>Whether the processor has the AES instructions libsodium's AES-256-GCM needs (NSec's test).</summary>
+    public static bool IsAesGcmSupported => Aes256Gcm.IsSupported && SodiumAead.IsAesGcmAvailable;
 
     public string Name { get; }
 
@@ -61,75 +59,12 @@ internal abstract class NoiseCipher
 
     private sealed class AesGcmCipher() : NoiseCipher("AESGCM", bigEndianNonce: true)
     {
-        public override NoiseCipherKey CreateKey(ReadOnlySpan<byte> key) => new AesGcmKey(key);
+        public override NoiseCipherKey CreateKey(ReadOnlySpan<byte> key) => new SodiumAead.AesGcmKey(key);
     }
 
     private sealed class ChaChaPolyCipher() : NoiseCipher("ChaChaPoly", bigEndianNonce: false)
     {
-        public override NoiseCipherKey CreateKey(ReadOnlySpan<byte> key) =>
-            System.Security.Cryptography.ChaCha20Poly1305.IsSupported ? new ChaChaPolyKey(key) : new NSecKey(AeadAlgorithm.ChaCha20Poly1305, key);
-    }
-
-    private sealed class AesGcmKey(ReadOnlySpan<byte> key) : NoiseCipherKey
-    {
-        private readonly System.Security.Cryptography.AesGcm _aead = new(key, TagLength);
-
-        public override void Encrypt(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> associatedData, ReadOnlySpan<byte> plaintext, Span<byte> ciphertext) =>
-            _aead.Encrypt(nonce, plaintext, ciphertext[..plaintext.Length], ciphertext.Slice(plaintext.Length, TagLength), associatedData);
-
-        public override bool Decrypt(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> associatedData, ReadOnlySpan<byte> ciphertext, Span<byte> plaintext)
-        {
-            int length = ciphertext.Length - TagLength;
-            try
-            {
-                _aead.Decrypt(nonce, ciphertext[..length], ciphertext[length..], plaintext[..length], associatedData);
-                return true;
-            }
-            catch (AuthenticationTagMismatchException)
-            {
-                return false;
-            }
-        }
-
-        public override void Dispose() => _aead.Dispose();
-    }
-
-    private sealed class ChaChaPolyKey(ReadOnlySpan<byte> key) : NoiseCipherKey
-    {
-        private readonly System.Security.Cryptography.ChaCha20Poly1305 _aead = new(key);
-
-        public override void Encrypt(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> associatedData, ReadOnlySpan<byte> plaintext, Span<byte> ciphertext) =>
-            _aead.Encrypt(nonce, plaintext, ciphertext[..plaintext.Length], ciphertext.Slice(plaintext.Length, TagLength), associatedData);
-
-        public override bool Decrypt(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> associatedData, ReadOnlySpan<byte> ciphertext, Span<byte> plaintext)
-        {
-            int length = ciphertext.Length - TagLength;
-            try
-            {
-                _aead.Decrypt(nonce, ciphertext[..length], ciphertext[length..], plaintext[..length], associatedData);
-                return true;
-            }
-            catch (AuthenticationTagMismatchException)
-            {
-                return false;
-            }
-        }
-
-        public override void Dispose() => _aead.Dispose();
-    }
-
-    /// <summary>NSec's AEAD, for a platform whose BCL lacks the algorithm (a guarded allocation per key).</summary>
-    private sealed class NSecKey(AeadAlgorithm algorithm, ReadOnlySpan<byte> key) : NoiseCipherKey
-    {
-        private readonly Key _key = Key.Import(algorithm, key, KeyBlobFormat.RawSymmetricKey, new KeyCreationParameters { ExportPolicy = KeyExportPolicies.None });
-
-        public override void Encrypt(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> associatedData, ReadOnlySpan<byte> plaintext, Span<byte> ciphertext) =>
-            algorithm.Encrypt(_key, nonce, associatedData, plaintext, ciphertext[..(plaintext.Length + TagLength)]);
-
-        public override bool Decrypt(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> associatedData, ReadOnlySpan<byte> ciphertext, Span<byte> plaintext) =>
-            algorithm.Decrypt(_key, nonce, associatedData, ciphertext, plaintext[..(ciphertext.Length - TagLength)]);
-
-        public override void Dispose() => _key.Dispose();
+        public override NoiseCipherKey CreateKey(ReadOnlySpan<byte> key) => new SodiumAead.ChaChaPolyKey(key);
     }
 }
 
