@@ -215,7 +215,7 @@ public sealed class UnitConnector : IHostedService, IAsyncDisposable
 
                 welcomed = true;
                 Volatile.Write(ref _state, "online: " + answer.HostId);
-                TimeSpan interval = answer.HeartbeatSeconds is int seconds and > 0 ? TimeSpan.FromSeconds(seconds) : _options.HeartbeatInterval;
+                TimeSpan interval = answer.HeartbeatSeconds is int seconds and > 0 ? TimeSpan.FromSeconds(Math.Min(seconds, 3600)) : _options.HeartbeatInterval; // at most an hour, whatever a host says
                 using var ended = CancellationTokenSource.CreateLinkedTokenSource(stop);
                 Task<(int?, string)> heartbeats = HeartbeatAsync(agent, presence, interval, ended.Token);
                 Task<(int?, string)> listening = ListenAsync(presence, ended.Token);

@@ -143,17 +143,28 @@ public sealed partial class UnitDirectory
             _online[(customer, unitId)] = standing;
         }
 
-        if (replaced is not null)
+        try
         {
-            // The same key on a newer connection: the older one is closed, with the reason.
-            await TrySendAsync(replaced.Presence, new PresenceMessage { Type = PresenceMessage.GoAway, Reason = "replaced: a newer connection of the same unit arrived." }).ConfigureAwait(false);
-            await replaced.Channels.AbortAsync("replaced by a newer connection of the same unit").ConfigureAwait(false);
+            if (replaced is not null)
+            {
+                // The same key on a newer connection: the older one is closed, with the reason.
+                await TrySendAsync(replaced.Presence, new PresenceMessage { Type = PresenceMessage.GoAway, Reason = "replaced: a newer connection of the same unit arrived." }).ConfigureAwait(false);
+                await replaced.Channels.AbortAsync("replaced by a newer connection of the same unit").ConfigureAwait(false);
+            }
+
+            await presence.SendMessageAsync(new PresenceMessage
+            {
+                Type = PresenceMessage.Welcome, Protocol = PresenceMessage.Version, HostId = _options.HostId, HeartbeatSeconds = (int)_options.HeartbeatInterval.TotalSeconds,
+            }.ToBytes(), stop).ConfigureAwait(false);
+        }
+        catch
+        {
+            // Registered but never welcomed: it leaves the directory, not a ghost counted against MaxUnits.
+            Depart(standing, "dropped");
+            standing.Dispose();
+            throw;
         }
 
-        await presence.SendMessageAsync(new PresenceMessage
-        {
-            Type = PresenceMessage.Welcome, Protocol = PresenceMessage.Version, HostId = _options.HostId, HeartbeatSeconds = (int)_options.HeartbeatInterval.TotalSeconds,
-        }.ToBytes(), stop).ConfigureAwait(false);
         PresenceChanged?.Invoke(new UnitPresenceChange(unit, true, "online"));
         return (standing, "online");
     }

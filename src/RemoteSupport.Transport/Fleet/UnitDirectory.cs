@@ -251,7 +251,15 @@ public sealed partial class UnitDirectory : IHostedService, IAsyncDisposable
     /// <summary>A handshake slot: taken when a handshake message has arrived, given back before waiting for the next.</summary>
     private async ValueTask<IDisposable> TakeHandshakeSlotAsync(CancellationToken cancellationToken)
     {
-        await _handshakes.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await _handshakes.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        catch (ObjectDisposedException ex)
+        {
+            throw new OperationCanceledException("The unit directory was disposed during the handshake.", ex);
+        }
+
         return new HandshakeSlot(_handshakes);
     }
 
@@ -263,7 +271,14 @@ public sealed partial class UnitDirectory : IHostedService, IAsyncDisposable
         {
             if (Interlocked.Exchange(ref _released, 1) == 0)
             {
-                handshakes.Release();
+                try
+                {
+                    handshakes.Release();
+                }
+                catch (ObjectDisposedException)
+                {
+                    // The directory was disposed while this handshake ended.
+                }
             }
         }
     }

@@ -175,27 +175,38 @@ public sealed partial class SecureConnection
             }
 
             (NoiseCipherState initiatorToResponder, NoiseCipherState responderToInitiator) = handshake.Split();
-
-            // The responder confirms it accepted the initiator's identity (the initiator may finish
-            // its last handshake message before the responder has judged it).
-            if (initiator)
+            try
             {
-                byte[] confirmation = await ReadHandshakeFrameAsync(framed, linked.Token).ConfigureAwait(false);
-                if (!OpenConfirmation(responderToInitiator, confirmation))
+                // The responder confirms it accepted the initiator's identity (the initiator may finish
+                // its last handshake message before the responder has judged it).
+                if (initiator)
                 {
-                    throw await FailHandshakeAsync(framed, SecureChannelError.HandshakeFailed, "The responder's handshake confirmation failed authentication.").ConfigureAwait(false);
+                    slot?.Dispose(); // waiting for the confirmation holds no handshake slot either
+                    slot = null;
+                    byte[] confirmation = await ReadHandshakeFrameAsync(framed, linked.Token).ConfigureAwait(false);
+                    if (!OpenConfirmation(responderToInitiator, confirmation))
+                    {
+                        throw await FailHandshakeAsync(framed, SecureChannelError.HandshakeFailed, "The responder's handshake confirmation failed authentication.").ConfigureAwait(false);
+                    }
                 }
-            }
-            else
-            {
-                framed.WriteFrame(FrameType.Handshake, FrameFlags.None, 0, SealConfirmation(responderToInitiator));
-                await framed.FlushAsync(linked.Token).ConfigureAwait(false);
-            }
+                else
+                {
+                    framed.WriteFrame(FrameType.Handshake, FrameFlags.None, 0, SealConfirmation(responderToInitiator));
+                    await framed.FlushAsync(linked.Token).ConfigureAwait(false);
+                }
 
-            var outcome = new HandshakeOutcome(handshake.Protocol.Name, peer, handshake.RemoteStaticPublicKey.ToArray(), handshake.HandshakeHash.ToArray(), peerRekeyAfter);
-            return initiator
-                ? new SecureConnection(framed, outcome, initiatorToResponder, responderToInitiator, options.RekeyAfterBytes, options.MaxMessageSize, isInitiator: true)
-                : new SecureConnection(framed, outcome, responderToInitiator, initiatorToResponder, options.RekeyAfterBytes, options.MaxMessageSize, isInitiator: false);
+                var outcome = new HandshakeOutcome(handshake.Protocol.Name, peer, handshake.RemoteStaticPublicKey.ToArray(), handshake.HandshakeHash.ToArray(), peerRekeyAfter);
+                return initiator
+                    ? new SecureConnection(framed, outcome, initiatorToResponder, responderToInitiator, options.RekeyAfterBytes, options.MaxMessageSize, isInitiator: true)
+                    : new SecureConnection(framed, outcome, responderToInitiator, initiatorToResponder, options.RekeyAfterBytes, options.MaxMessageSize, isInitiator: false);
+            }
+            catch
+            {
+                // No connection owns the transport keys: they are zeroed and freed here, not left to a finalizer.
+                initiatorToResponder.Dispose();
+                responderToInitiator.Dispose();
+                throw;
+            }
         }
         catch (OperationCanceledException) when (timeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {

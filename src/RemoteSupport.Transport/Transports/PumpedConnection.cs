@@ -103,10 +103,10 @@ internal abstract class PumpedConnection : TransportConnection
                     ready = await WaitForBytesAsync(_stopping.Token).ConfigureAwait(false);
                 }
 
-                _holdsReceiveBuffer = true;
-                Interlocked.Increment(ref s_receiveBuffersHeld);
                 Memory<byte> memory = writer.GetMemory(ready > 0 ? Math.Min(ready, _options.ReceiveBufferSize) : _options.ReceiveBufferSize);
                 int received;
+                _holdsReceiveBuffer = true;
+                Interlocked.Increment(ref s_receiveBuffersHeld);
                 try
                 {
                     received = await ReceiveAsync(memory, _stopping.Token).ConfigureAwait(false);
@@ -114,6 +114,7 @@ internal abstract class PumpedConnection : TransportConnection
                 finally
                 {
                     Interlocked.Decrement(ref s_receiveBuffersHeld);
+                    _holdsReceiveBuffer = false; // the bytes are the pipe's after Advance, released as the reader consumes them
                 }
 
                 if (received == 0)
@@ -124,7 +125,6 @@ internal abstract class PumpedConnection : TransportConnection
 
                 drained = received < memory.Length;
                 writer.Advance(received);
-                _holdsReceiveBuffer = false; // the bytes are the pipe's now, released as the reader consumes them
                 FlushResult flushed = await writer.FlushAsync(_stopping.Token).ConfigureAwait(false);
                 if (flushed.IsCompleted || flushed.IsCanceled)
                 {

@@ -1,5 +1,4 @@
 using System.Buffers.Binary;
-using System.Security.Cryptography;
 using NSec.Cryptography;
 
 namespace RemoteSupport.Transport.Security.Noise;

@@ -11,36 +11,40 @@ namespace RemoteSupport.Transport.Security.Noise;
 /// thousands of connections cannot afford; the BCL's AEADs cost about 2 µs more a message through
 /// OpenSSL's per-call setup, which quadrupled the time of 64-byte messages.
 /// </summary>
+/// <remarks>
+/// Each key lives in a <see cref="SafeHandle"/>: a call holds a reference for its duration, so disposing the
+/// key while another thread seals with it waits for nothing and frees nothing under it (the memory is zeroed
+/// and freed when the last call ends), and a key never disposed is still zeroed and freed by the finalizer.
+/// </remarks>
 internal static unsafe partial class SodiumAead
 {
     private const string Library = "libsodium";
     private const int AesGcmStateBytes = 512;
-    private const int AesGcmStateAlignment = 16;
+    private const int Alignment = 16;
 
     private static readonly bool Initialized = sodium_init() >= 0;
 
     /// <summary>Gets whether libsodium's AES-256-GCM runs here (it needs AES-NI and PCLMUL).</summary>
     public static bool IsAesGcmAvailable => Initialized && crypto_aead_aes256gcm_is_available() == 1;
 
-    /// <summary>An AES-256-GCM key: its precomputed state, aligned as libsodium requires.</summary>
+    /// <summary>An AES-256-GCM key: its precomputed state.</summary>
     public sealed class AesGcmKey : NoiseCipherKey
     {
-        private byte* _state;
+        private readonly KeyMemory _state = new(AesGcmStateBytes);
 
         public AesGcmKey(ReadOnlySpan<byte> key)
         {
             if (!IsAesGcmAvailable || crypto_aead_aes256gcm_statebytes() > AesGcmStateBytes)
             {
+                _state.Dispose();
                 throw new PlatformNotSupportedException("libsodium's AES-256-GCM needs AES-NI and PCLMUL.");
             }
 
-            _state = (byte*)NativeMemory.AlignedAlloc(AesGcmStateBytes, AesGcmStateAlignment);
             fixed (byte* k = key)
             {
-                if (crypto_aead_aes256gcm_beforenm(_state, k) != 0)
+                if (crypto_aead_aes256gcm_beforenm(_state.Pointer, k) != 0)
                 {
-                    NativeMemory.AlignedFree(_state);
-                    _state = null;
+                    _state.Dispose();
                     throw new CryptographicException("libsodium refused the AES-256-GCM key.");
                 }
             }
@@ -48,81 +52,134 @@ internal static unsafe partial class SodiumAead
 
         public override void Encrypt(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> associatedData, ReadOnlySpan<byte> plaintext, Span<byte> ciphertext)
         {
-            ObjectDisposedException.ThrowIf(_state is null, this);
-            fixed (byte* c = ciphertext, m = plaintext, ad = associatedData, npub = nonce)
+            bool added = false;
+            _state.DangerousAddRef(ref added); // throws ObjectDisposedException once disposed
+            try
             {
-                if (crypto_aead_aes256gcm_encrypt_afternm(c, out _, m, (ulong)plaintext.Length, ad, (ulong)associatedData.Length, null, npub, _state) != 0)
+                fixed (byte* c = ciphertext, m = plaintext, ad = associatedData, npub = nonce)
                 {
-                    throw new CryptographicException("libsodium's AES-256-GCM encryption failed.");
+                    if (crypto_aead_aes256gcm_encrypt_afternm(c, out _, m, (ulong)plaintext.Length, ad, (ulong)associatedData.Length, null, npub, _state.Pointer) != 0)
+                    {
+                        throw new CryptographicException("libsodium's AES-256-GCM encryption failed.");
+                    }
+                }
+            }
+            finally
+            {
+                if (added)
+                {
+                    _state.DangerousRelease();
                 }
             }
         }
 
         public override bool Decrypt(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> associatedData, ReadOnlySpan<byte> ciphertext, Span<byte> plaintext)
         {
-            ObjectDisposedException.ThrowIf(_state is null, this);
-            fixed (byte* m = plaintext, c = ciphertext, ad = associatedData, npub = nonce)
+            bool added = false;
+            _state.DangerousAddRef(ref added);
+            try
             {
-                return crypto_aead_aes256gcm_decrypt_afternm(m, out _, null, c, (ulong)ciphertext.Length, ad, (ulong)associatedData.Length, npub, _state) == 0;
+                fixed (byte* m = plaintext, c = ciphertext, ad = associatedData, npub = nonce)
+                {
+                    return crypto_aead_aes256gcm_decrypt_afternm(m, out _, null, c, (ulong)ciphertext.Length, ad, (ulong)associatedData.Length, npub, _state.Pointer) == 0;
+                }
+            }
+            finally
+            {
+                if (added)
+                {
+                    _state.DangerousRelease();
+                }
             }
         }
 
-        public override void Dispose()
-        {
-            if (_state is not null)
-            {
-                CryptographicOperations.ZeroMemory(new Span<byte>(_state, AesGcmStateBytes));
-                NativeMemory.AlignedFree(_state);
-                _state = null;
-            }
-        }
+        public override void Dispose() => _state.Dispose();
     }
 
     /// <summary>A ChaCha20-Poly1305 (IETF) key.</summary>
     public sealed class ChaChaPolyKey : NoiseCipherKey
     {
-        private byte* _key;
+        private readonly KeyMemory _key = new(NoiseCipher.KeyLength);
 
         public ChaChaPolyKey(ReadOnlySpan<byte> key)
         {
             if (!Initialized)
             {
+                _key.Dispose();
                 throw new PlatformNotSupportedException("libsodium did not initialize.");
             }
 
-            _key = (byte*)NativeMemory.Alloc(NoiseCipher.KeyLength);
-            key[..NoiseCipher.KeyLength].CopyTo(new Span<byte>(_key, NoiseCipher.KeyLength));
+            key[..NoiseCipher.KeyLength].CopyTo(new Span<byte>(_key.Pointer, NoiseCipher.KeyLength));
         }
 
         public override void Encrypt(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> associatedData, ReadOnlySpan<byte> plaintext, Span<byte> ciphertext)
         {
-            ObjectDisposedException.ThrowIf(_key is null, this);
-            fixed (byte* c = ciphertext, m = plaintext, ad = associatedData, npub = nonce)
+            bool added = false;
+            _key.DangerousAddRef(ref added);
+            try
             {
-                if (crypto_aead_chacha20poly1305_ietf_encrypt(c, out _, m, (ulong)plaintext.Length, ad, (ulong)associatedData.Length, null, npub, _key) != 0)
+                fixed (byte* c = ciphertext, m = plaintext, ad = associatedData, npub = nonce)
                 {
-                    throw new CryptographicException("libsodium's ChaCha20-Poly1305 encryption failed.");
+                    if (crypto_aead_chacha20poly1305_ietf_encrypt(c, out _, m, (ulong)plaintext.Length, ad, (ulong)associatedData.Length, null, npub, _key.Pointer) != 0)
+                    {
+                        throw new CryptographicException("libsodium's ChaCha20-Poly1305 encryption failed.");
+                    }
+                }
+            }
+            finally
+            {
+                if (added)
+                {
+                    _key.DangerousRelease();
                 }
             }
         }
 
         public override bool Decrypt(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> associatedData, ReadOnlySpan<byte> ciphertext, Span<byte> plaintext)
         {
-            ObjectDisposedException.ThrowIf(_key is null, this);
-            fixed (byte* m = plaintext, c = ciphertext, ad = associatedData, npub = nonce)
+            bool added = false;
+            _key.DangerousAddRef(ref added);
+            try
             {
-                return crypto_aead_chacha20poly1305_ietf_decrypt(m, out _, null, c, (ulong)ciphertext.Length, ad, (ulong)associatedData.Length, npub, _key) == 0;
+                fixed (byte* m = plaintext, c = ciphertext, ad = associatedData, npub = nonce)
+                {
+                    return crypto_aead_chacha20poly1305_ietf_decrypt(m, out _, null, c, (ulong)ciphertext.Length, ad, (ulong)associatedData.Length, npub, _key.Pointer) == 0;
+                }
+            }
+            finally
+            {
+                if (added)
+                {
+                    _key.DangerousRelease();
+                }
             }
         }
 
-        public override void Dispose()
+        public override void Dispose() => _key.Dispose();
+    }
+
+    /// <summary>Aligned native memory for key material, zeroed and freed when released.</summary>
+    private sealed class KeyMemory : SafeHandle
+    {
+        private readonly int _length;
+
+        public KeyMemory(int length)
+            : base(IntPtr.Zero, ownsHandle: true)
         {
-            if (_key is not null)
-            {
-                CryptographicOperations.ZeroMemory(new Span<byte>(_key, NoiseCipher.KeyLength));
-                NativeMemory.Free(_key);
-                _key = null;
-            }
+            _length = length;
+            SetHandle((IntPtr)NativeMemory.AlignedAlloc((nuint)length, Alignment));
+            new Span<byte>((void*)handle, length).Clear();
+        }
+
+        public override bool IsInvalid => handle == IntPtr.Zero;
+
+        public byte* Pointer => (byte*)handle;
+
+        protected override bool ReleaseHandle()
+        {
+            CryptographicOperations.ZeroMemory(new Span<byte>((void*)handle, _length));
+            NativeMemory.AlignedFree((void*)handle);
+            return true;
         }
     }
 
