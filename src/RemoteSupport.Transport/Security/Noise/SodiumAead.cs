@@ -28,101 +28,77 @@ internal static unsafe partial class SodiumAead
     public static bool IsAesGcmAvailable => Initialized && crypto_aead_aes256gcm_is_available() == 1;
 
     /// <summary>An AES-256-GCM key: its precomputed state.</summary>
-    public sealed class AesGcmKey : NoiseCipherKey
+    public sealed class AesGcmKey : SodiumKey
     {
-        private readonly KeyMemory _state = new(AesGcmStateBytes);
-
         public AesGcmKey(ReadOnlySpan<byte> key)
+            : base(AesGcmStateBytes)
         {
             if (!IsAesGcmAvailable || crypto_aead_aes256gcm_statebytes() > AesGcmStateBytes)
             {
-                _state.Dispose();
+                Dispose();
                 throw new PlatformNotSupportedException("libsodium's AES-256-GCM needs AES-NI and PCLMUL.");
             }
 
             fixed (byte* k = key)
             {
-                if (crypto_aead_aes256gcm_beforenm(_state.Pointer, k) != 0)
+                if (crypto_aead_aes256gcm_beforenm(Memory.Pointer, k) != 0)
                 {
-                    _state.Dispose();
+                    Dispose();
                     throw new CryptographicException("libsodium refused the AES-256-GCM key.");
                 }
             }
         }
 
-        public override void Encrypt(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> associatedData, ReadOnlySpan<byte> plaintext, Span<byte> ciphertext)
-        {
-            bool added = false;
-            _state.DangerousAddRef(ref added); // throws ObjectDisposedException once disposed
-            try
-            {
-                fixed (byte* c = ciphertext, m = plaintext, ad = associatedData, npub = nonce)
-                {
-                    if (crypto_aead_aes256gcm_encrypt_afternm(c, out _, m, (ulong)plaintext.Length, ad, (ulong)associatedData.Length, null, npub, _state.Pointer) != 0)
-                    {
-                        throw new CryptographicException("libsodium's AES-256-GCM encryption failed.");
-                    }
-                }
-            }
-            finally
-            {
-                if (added)
-                {
-                    _state.DangerousRelease();
-                }
-            }
-        }
+        protected override int Seal(byte* c, byte* m, ulong mlen, byte* ad, ulong adlen, byte* npub, byte* key) =>
+            crypto_aead_aes256gcm_encrypt_afternm(c, out _, m, mlen, ad, adlen, null, npub, key);
 
-        public override bool Decrypt(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> associatedData, ReadOnlySpan<byte> ciphertext, Span<byte> plaintext)
-        {
-            bool added = false;
-            _state.DangerousAddRef(ref added);
-            try
-            {
-                fixed (byte* m = plaintext, c = ciphertext, ad = associatedData, npub = nonce)
-                {
-                    return crypto_aead_aes256gcm_decrypt_afternm(m, out _, null, c, (ulong)ciphertext.Length, ad, (ulong)associatedData.Length, npub, _state.Pointer) == 0;
-                }
-            }
-            finally
-            {
-                if (added)
-                {
-                    _state.DangerousRelease();
-                }
-            }
-        }
-
-        public override void Dispose() => _state.Dispose();
+        protected override int Open(byte* m, byte* c, ulong clen, byte* ad, ulong adlen, byte* npub, byte* key) =>
+            crypto_aead_aes256gcm_decrypt_afternm(m, out _, null, c, clen, ad, adlen, npub, key);
     }
 
     /// <summary>A ChaCha20-Poly1305 (IETF) key.</summary>
-    public sealed class ChaChaPolyKey : NoiseCipherKey
+    public sealed class ChaChaPolyKey : SodiumKey
     {
-        private readonly KeyMemory _key = new(NoiseCipher.KeyLength);
-
         public ChaChaPolyKey(ReadOnlySpan<byte> key)
+            : base(NoiseCipher.KeyLength)
         {
             if (!Initialized)
             {
-                _key.Dispose();
+                Dispose();
                 throw new PlatformNotSupportedException("libsodium did not initialize.");
             }
 
-            key[..NoiseCipher.KeyLength].CopyTo(new Span<byte>(_key.Pointer, NoiseCipher.KeyLength));
+            key[..NoiseCipher.KeyLength].CopyTo(new Span<byte>(Memory.Pointer, NoiseCipher.KeyLength));
         }
 
-        public override void Encrypt(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> associatedData, ReadOnlySpan<byte> plaintext, Span<byte> ciphertext)
+        protected override int Seal(byte* c, byte* m, ulong mlen, byte* ad, ulong adlen, byte* npub, byte* key) =>
+            crypto_aead_chacha20poly1305_ietf_encrypt(c, out _, m, mlen, ad, adlen, null, npub, key);
+
+        protected override int Open(byte* m, byte* c, ulong clen, byte* ad, ulong adlen, byte* npub, byte* key) =>
+            crypto_aead_chacha20poly1305_ietf_decrypt(m, out _, null, c, clen, ad, adlen, npub, key);
+    }
+
+    /// <summary>A key in native memory; each call holds a reference to it for its duration.</summary>
+    public abstract class SodiumKey : NoiseCipherKey
+    {
+        private protected SodiumKey(int bytes)
+        {
+            Memory = new KeyMemory(bytes);
+        }
+
+        private protected KeyMemory Memory { get; }
+
+        public sealed override void Encrypt(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> associatedData, ReadOnlySpan<byte> plaintext, Span<byte> ciphertext)
         {
             bool added = false;
-            _key.DangerousAddRef(ref added);
+            Memory.DangerousAddRef(ref added); // throws ObjectDisposedException once disposed
             try
             {
                 fixed (byte* c = ciphertext, m = plaintext, ad = associatedData, npub = nonce)
                 {
-                    if (crypto_aead_chacha20poly1305_ietf_encrypt(c, out _, m, (ulong)plaintext.Length, ad, (ulong)associatedData.Length, null, npub, _key.Pointer) != 0)
+                    if (Seal(c, m, (ulong)plaintext.Length, ad, (ulong)associatedData.Length, npub, Memory.Pointer) != 0)
                     {
-                        throw new CryptographicException("libsodium's ChaCha20-Poly1305 encryption failed.");
+                        throw new CryptographicException("libsodium's encryption failed.");
                     }
                 }
             }
@@ -130,36 +106,46 @@ internal static unsafe partial class SodiumAead
             {
                 if (added)
                 {
-                    _key.DangerousRelease();
+                    Memory.DangerousRelease();
                 }
             }
         }
 
-        public override bool Decrypt(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> associatedData, ReadOnlySpan<byte> ciphertext, Span<byte> plaintext)
+        public sealed override bool Decrypt(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> associatedData, ReadOnlySpan<byte> ciphertext, Span<byte> plaintext)
         {
             bool added = false;
-            _key.DangerousAddRef(ref added);
+            Memory.DangerousAddRef(ref added);
             try
             {
                 fixed (byte* m = plaintext, c = ciphertext, ad = associatedData, npub = nonce)
                 {
-                    return crypto_aead_chacha20poly1305_ietf_decrypt(m, out _, null, c, (ulong)ciphertext.Length, ad, (ulong)associatedData.Length, npub, _key.Pointer) == 0;
+                    return Open(m, c, (ulong)ciphertext.Length, ad, (ulong)associatedData.Length, npub, Memory.Pointer) == 0;
                 }
             }
             finally
             {
                 if (added)
                 {
-                    _key.DangerousRelease();
+                    Memory.DangerousRelease();
                 }
             }
         }
 
-        public override void Dispose() => _key.Dispose();
+        public sealed override void Dispose()
+        {
+            Memory.Dispose();
+            GC.SuppressFinalize(this);
+        }
+
+        /// <summary>Encrypts in libsodium's combined mode (ciphertext then tag); 0 on success.</summary>
+        protected abstract int Seal(byte* c, byte* m, ulong mlen, byte* ad, ulong adlen, byte* npub, byte* key);
+
+        /// <summary>Decrypts and verifies the tag; 0 when it verified.</summary>
+        protected abstract int Open(byte* m, byte* c, ulong clen, byte* ad, ulong adlen, byte* npub, byte* key);
     }
 
     /// <summary>Aligned native memory for key material, zeroed and freed when released.</summary>
-    private sealed class KeyMemory : SafeHandle
+    internal sealed class KeyMemory : SafeHandle
     {
         private readonly int _length;
 
