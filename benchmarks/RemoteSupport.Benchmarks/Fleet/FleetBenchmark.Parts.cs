@@ -54,7 +54,7 @@ internal static partial class FleetBenchmark
                     GC.Collect(2, GCCollectionMode.Aggressive, blocking: true, compacting: true);
                     GCMemoryInfo gc = GC.GetGCMemoryInfo();
                     Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"host: RSS {plain / 1048576.0:0.0} MiB after a plain collection, {Rss() / 1048576.0:0.0} MiB after an aggressive one; GC heap {gc.HeapSizeBytes / 1048576.0:0.0} MiB, committed {gc.TotalCommittedBytes / 1048576.0:0.0} MiB; receive buffers held {Transport.Transports.PumpedConnection.ReceiveBuffersHeld}"));
+                        $"host: RSS {plain / 1048576.0:0.0} MiB after a plain collection, {Rss() / 1048576.0:0.0} MiB after an aggressive one; GC heap {gc.HeapSizeBytes / 1048576.0:0.0} MiB, committed {gc.TotalCommittedBytes / 1048576.0:0.0} MiB"));
                     Console.WriteLine(Rss().ToString(CultureInfo.InvariantCulture));
                     break;
                 case ["open", string count]:

@@ -37,7 +37,7 @@ public sealed partial class UnitDirectory
         }
     }
 
-    private async Task ServeAsync(PendingSlot pending, TransportConnection connection, CancellationToken stop)
+    private async Task ServeAsync(Lease pending, TransportConnection connection, CancellationToken stop)
     {
         SecureConnection secure;
         MultiplexedConnection channels;
@@ -48,13 +48,13 @@ public sealed partial class UnitDirectory
         }
         catch (Exception ex) when (ex is SecureChannelException or IOException or OperationCanceledException or Framing.FramingException)
         {
-            pending.Release();
+            pending.Dispose();
             await connection.DisposeAsync().ConfigureAwait(false); // not a unit of ours, or it went away: nothing is registered
             return;
         }
         catch
         {
-            pending.Release(); // a bug: the place is given back and the connection closed before it surfaces
+            pending.Dispose(); // a bug: the place is given back and the connection closed before it surfaces
             await connection.DisposeAsync().ConfigureAwait(false);
             throw;
         }
@@ -71,7 +71,7 @@ public sealed partial class UnitDirectory
                 }
                 finally
                 {
-                    pending.Release(); // online, turned away or gone: no longer pending
+                    pending.Dispose(); // online, turned away or gone: no longer pending
                 }
 
                 if (standing is not null)

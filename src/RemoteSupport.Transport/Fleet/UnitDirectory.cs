@@ -204,7 +204,7 @@ public sealed partial class UnitDirectory : IHostedService, IAsyncDisposable
                 }
 
                 Interlocked.Increment(ref _pendingCount);
-                Task serving = ServeAsync(new PendingSlot(this), connection, stop);
+                Task serving = ServeAsync(new Lease(_pending, () => Interlocked.Decrement(ref _pendingCount)), connection, stop);
                 lock (_gate)
                 {
                     if (_connections.Count >= _pruneAt)
@@ -260,10 +260,14 @@ public sealed partial class UnitDirectory : IHostedService, IAsyncDisposable
             throw new OperationCanceledException("The unit directory was disposed during the handshake.", ex);
         }
 
-        return new HandshakeSlot(_handshakes);
+        return new Lease(_handshakes);
     }
 
-    private sealed class HandshakeSlot(SemaphoreSlim handshakes) : IDisposable
+    /// <summary>
+    /// A place taken from a semaphore (a handshake slot, or a pending connection's place), given back once
+    /// however often it is disposed, and even after the directory was disposed.
+    /// </summary>
+    private sealed class Lease(SemaphoreSlim places, Action? released = null) : IDisposable
     {
         private int _released;
 
@@ -271,31 +275,10 @@ public sealed partial class UnitDirectory : IHostedService, IAsyncDisposable
         {
             if (Interlocked.Exchange(ref _released, 1) == 0)
             {
+                released?.Invoke();
                 try
                 {
-                    handshakes.Release();
-                }
-                catch (ObjectDisposedException)
-                {
-                    // The directory was disposed while this handshake ended.
-                }
-            }
-        }
-    }
-
-    /// <summary>One accepted connection's place among the pending ones, given back once when it is online or gone.</summary>
-    private sealed class PendingSlot(UnitDirectory directory)
-    {
-        private int _released;
-
-        public void Release()
-        {
-            if (Interlocked.Exchange(ref _released, 1) == 0)
-            {
-                Interlocked.Decrement(ref directory._pendingCount);
-                try
-                {
-                    directory._pending.Release();
+                    places.Release();
                 }
                 catch (ObjectDisposedException)
                 {

@@ -17,7 +17,6 @@ internal abstract class PumpedConnection : TransportConnection
     private Task _receiving = Task.CompletedTask;
     private Task _sending = Task.CompletedTask;
     private int _transportClosed;
-    private static int s_receiveBuffersHeld;
     private volatile bool _holdsReceiveBuffer;
 
     protected PumpedConnection(string remoteEndPoint, TransportOptions options)
@@ -35,8 +34,6 @@ internal abstract class PumpedConnection : TransportConnection
     /// <summary>Gets whether the receive loop holds a pipe buffer now (tests: an idle socket must not).</summary>
     internal bool HoldsReceiveBuffer => _holdsReceiveBuffer;
 
-    /// <summary>Gets how many receive loops of the process hold a pipe buffer now (the fleet benchmark reports it).</summary>
-    internal static int ReceiveBuffersHeld => Volatile.Read(ref s_receiveBuffersHeld);
 
     protected void Start()
     {
@@ -106,14 +103,12 @@ internal abstract class PumpedConnection : TransportConnection
                 Memory<byte> memory = writer.GetMemory(ready > 0 ? Math.Min(ready, _options.ReceiveBufferSize) : _options.ReceiveBufferSize);
                 int received;
                 _holdsReceiveBuffer = true;
-                Interlocked.Increment(ref s_receiveBuffersHeld);
                 try
                 {
                     received = await ReceiveAsync(memory, _stopping.Token).ConfigureAwait(false);
                 }
                 finally
                 {
-                    Interlocked.Decrement(ref s_receiveBuffersHeld);
                     _holdsReceiveBuffer = false; // the bytes are the pipe's after Advance, released as the reader consumes them
                 }
 

@@ -54,27 +54,15 @@ internal abstract class NoiseCipher
     }
 
     /// <summary>A key for this cipher from its 32 raw bytes; the caller clears its copy.</summary>
-    public abstract NoiseCipherKey CreateKey(ReadOnlySpan<byte> key);
+    public abstract SodiumAead.SodiumKey CreateKey(ReadOnlySpan<byte> key);
 
     private sealed class AesGcmCipher() : NoiseCipher("AESGCM", bigEndianNonce: true)
     {
-        public override NoiseCipherKey CreateKey(ReadOnlySpan<byte> key) => new SodiumAead.AesGcmKey(key);
+        public override SodiumAead.SodiumKey CreateKey(ReadOnlySpan<byte> key) => new SodiumAead.AesGcmKey(key);
     }
 
     private sealed class ChaChaPolyCipher() : NoiseCipher("ChaChaPoly", bigEndianNonce: false)
     {
-        public override NoiseCipherKey CreateKey(ReadOnlySpan<byte> key) => new SodiumAead.ChaChaPolyKey(key);
+        public override SodiumAead.SodiumKey CreateKey(ReadOnlySpan<byte> key) => new SodiumAead.ChaChaPolyKey(key);
     }
-}
-
-/// <summary>One AEAD key of a Noise cipher. Noise's layout: the ciphertext is the encrypted bytes followed by the 16-byte tag.</summary>
-internal abstract class NoiseCipherKey : IDisposable
-{
-    /// <summary>Writes plaintext.Length + 16 bytes into <paramref name="ciphertext"/>.</summary>
-    public abstract void Encrypt(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> associatedData, ReadOnlySpan<byte> plaintext, Span<byte> ciphertext);
-
-    /// <summary>Whether the tag verified; <paramref name="ciphertext"/> is at least 16 bytes.</summary>
-    public abstract bool Decrypt(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> associatedData, ReadOnlySpan<byte> ciphertext, Span<byte> plaintext);
-
-    public abstract void Dispose();
 }

@@ -11,7 +11,7 @@ internal sealed class NoiseCipherState : IDisposable
     public const ulong MaxNonce = ulong.MaxValue;
 
     private readonly NoiseCipher _cipher;
-    private NoiseCipherKey? _key;
+    private SodiumAead.SodiumKey? _key;
     private bool _disposed;
 
     public NoiseCipherState(NoiseCipher cipher)

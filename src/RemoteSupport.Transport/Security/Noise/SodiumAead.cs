@@ -78,8 +78,11 @@ internal static unsafe partial class SodiumAead
             crypto_aead_chacha20poly1305_ietf_decrypt(m, out _, null, c, clen, ad, adlen, npub, key);
     }
 
-    /// <summary>A key in native memory; each call holds a reference to it for its duration.</summary>
-    public abstract class SodiumKey : NoiseCipherKey
+    /// <summary>
+    /// One AEAD key of a Noise cipher, in native memory; each call holds a reference to it for its duration.
+    /// Noise's layout: the ciphertext is the encrypted bytes followed by the 16-byte tag.
+    /// </summary>
+    public abstract class SodiumKey : IDisposable
     {
         private protected SodiumKey(int bytes)
         {
@@ -88,7 +91,8 @@ internal static unsafe partial class SodiumAead
 
         private protected KeyMemory Memory { get; }
 
-        public sealed override void Encrypt(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> associatedData, ReadOnlySpan<byte> plaintext, Span<byte> ciphertext)
+        /// <summary>Writes plaintext.Length + 16 bytes into <paramref name="ciphertext"/>.</summary>
+        public void Encrypt(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> associatedData, ReadOnlySpan<byte> plaintext, Span<byte> ciphertext)
         {
             bool added = false;
             Memory.DangerousAddRef(ref added); // throws ObjectDisposedException once disposed
@@ -111,7 +115,8 @@ internal static unsafe partial class SodiumAead
             }
         }
 
-        public sealed override bool Decrypt(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> associatedData, ReadOnlySpan<byte> ciphertext, Span<byte> plaintext)
+        /// <summary>Whether the tag verified; <paramref name="ciphertext"/> is at least 16 bytes.</summary>
+        public bool Decrypt(ReadOnlySpan<byte> nonce, ReadOnlySpan<byte> associatedData, ReadOnlySpan<byte> ciphertext, Span<byte> plaintext)
         {
             bool added = false;
             Memory.DangerousAddRef(ref added);
@@ -131,7 +136,7 @@ internal static unsafe partial class SodiumAead
             }
         }
 
-        public sealed override void Dispose()
+        public void Dispose()
         {
             Memory.Dispose();
             GC.SuppressFinalize(this);
