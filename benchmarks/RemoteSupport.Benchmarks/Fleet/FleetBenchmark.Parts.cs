@@ -9,6 +9,7 @@ using RemoteSupport.Identities;
 using RemoteSupport.Sessions;
 using RemoteSupport.Transport.Channels;
 using RemoteSupport.Transport.Fleet;
+using RemoteSupport.Transport.Framing;
 using RemoteSupport.Transport.Security;
 using RemoteSupport.Transport.Sessions;
 using RemoteSupport.Transport.Transports;
@@ -45,6 +46,9 @@ internal static partial class FleetBenchmark
                     break;
                 case ["count"]:
                     Console.WriteLine(directory.Online.Count.ToString(CultureInfo.InvariantCulture));
+                    break;
+                case ["pending"]:
+                    Console.WriteLine(directory.PendingConnections.ToString(CultureInfo.InvariantCulture));
                     break;
                 case ["rss"]:
                     // What the idle units hold: after a collection that also returns the free memory the
@@ -211,6 +215,7 @@ internal static partial class FleetBenchmark
     {
         private readonly CancellationTokenSource _stop = new();
         private readonly ConcurrentQueue<double> _heartbeats = new();
+        private readonly ConcurrentDictionary<string, int> _failures = new();
         private readonly List<Task> _units = [];
         private readonly SupportAgentHost _sessions = new(agent, SessionOptions(keys));
 
@@ -228,6 +233,14 @@ internal static partial class FleetBenchmark
         public double HeartbeatPercentile(double p) => Percentile([.. _heartbeats], p);
 
         public int HeartbeatCount => _heartbeats.Count;
+
+        /// <summary>Takes the failed attempts since the last call, by kind (why a herd's tail is long).</summary>
+        public string TakeFailures()
+        {
+            string text = string.Join("; ", _failures.OrderByDescending(f => f.Value).Select(f => $"{f.Value} {f.Key}"));
+            _failures.Clear();
+            return text.Length == 0 ? "none" : text;
+        }
 
         public async Task StopAsync()
         {
@@ -261,7 +274,7 @@ internal static partial class FleetBenchmark
                 int? retryAfter = null;
                 try
                 {
-                    TransportConnection line = await new TcpDialer(host).DialAsync(_stop.Token);
+                    TransportConnection line = await UnitConnector.DialAsync(host, TimeSpan.FromSeconds(10), _stop.Token);
                     (SecureConnection _, MultiplexedConnection channels) = await standing.ConnectAsync(line, initiator: true, _stop.Token);
                     await using (channels)
                     {
@@ -302,9 +315,10 @@ internal static partial class FleetBenchmark
                 {
                     return;
                 }
-                catch (Exception)
+                catch (Exception ex)
                 {
                     // Reconnect below, as a unit does after any failure.
+                    _failures.AddOrUpdate(Kind(ex), 1, static (_, n) => n + 1);
                 }
 
                 if (_stop.IsCancellationRequested)
@@ -357,6 +371,15 @@ internal static partial class FleetBenchmark
                 await line.DisposeAsync();
             }
         }
+
+        private static string Kind(Exception ex) => ex switch
+        {
+            SecureChannelException secure => $"secure channel: {secure.Error}",
+            ConnectionAbortedException => "connection aborted",
+            ChannelException channel => $"channel: {channel.Error}",
+            FramingException framing => $"framing: {framing.Error}",
+            _ => ex.GetType().Name,
+        };
 
         private static PresenceMessage? Read(byte[]? bytes) => bytes is null ? null : PresenceMessage.Parse(bytes);
     }

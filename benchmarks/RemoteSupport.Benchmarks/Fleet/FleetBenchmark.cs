@@ -31,9 +31,9 @@ internal static partial class FleetBenchmark
             var fleet = new SimulatedFleet(agent, keys, endpoint, units);
             var watch = Stopwatch.StartNew();
             fleet.Start();
-            await UntilAsync(async () => await AskAsync(host, "count") == units.ToString(CultureInfo.InvariantCulture), TimeSpan.FromMinutes(10));
+            await UntilOnlineAsync(host, fleet, units, TimeSpan.FromMinutes(10));
             double onlineSeconds = watch.Elapsed.TotalSeconds;
-            Console.Error.WriteLine($"{units} units online in {onlineSeconds:0.0} s");
+            Console.Error.WriteLine($"{units} units online in {onlineSeconds:0.0} s; failed attempts: {fleet.TakeFailures()}");
 
             await Task.Delay(Heartbeat * 2); // settle: the herd's last handshakes and the JIT's tier-up end before the idle window
             fleet.ResetHeartbeats();
@@ -65,9 +65,9 @@ internal static partial class FleetBenchmark
 
             watch.Restart();
             await AskAsync(host, "restart");
-            bool back = await UntilAsync(async () => await AskAsync(host, "count") == units.ToString(CultureInfo.InvariantCulture), TimeSpan.FromMinutes(5));
+            bool back = await UntilOnlineAsync(host, fleet, units, TimeSpan.FromMinutes(5));
             double reconnect = watch.Elapsed.TotalSeconds;
-            Console.Error.WriteLine($"all back {(back ? "" : "NOT ")}within {reconnect:0.0} s of the host's restart");
+            Console.Error.WriteLine($"all back {(back ? "" : "NOT ")}within {reconnect:0.0} s of the host's restart; failed attempts: {fleet.TakeFailures()}");
             int online = int.Parse(await AskAsync(host, "count"), CultureInfo.InvariantCulture);
             await host.StandardInput.WriteLineAsync("quit");
             await fleet.StopAsync();
@@ -114,20 +114,40 @@ internal static partial class FleetBenchmark
         return (await host.StandardOutput.ReadLineAsync())!;
     }
 
-    private static async Task<bool> UntilAsync(Func<Task<bool>> condition, TimeSpan limit)
+    /// <summary>Waits until all units are online; every 10 s stderr says how many are and why attempts failed since (the herd's curve).</summary>
+    private static async Task<bool> UntilOnlineAsync(Process host, SimulatedFleet fleet, int units, TimeSpan limit)
     {
         var watch = Stopwatch.StartNew();
-        while (!await condition())
+        TimeSpan reported = TimeSpan.Zero;
+        host.Refresh();
+        (TimeSpan host, TimeSpan load) cpu = (host.TotalProcessorTime, Process.GetCurrentProcess().TotalProcessorTime);
+        while (true)
         {
+            int online = int.Parse(await AskAsync(host, "count"), CultureInfo.InvariantCulture);
+            if (online == units)
+            {
+                return true;
+            }
+
             if (watch.Elapsed > limit)
             {
                 return false;
             }
 
+            if (watch.Elapsed - reported >= TimeSpan.FromSeconds(10))
+            {
+                TimeSpan interval = watch.Elapsed - reported;
+                reported = watch.Elapsed;
+                host.Refresh();
+                (TimeSpan host, TimeSpan load) now = (host.TotalProcessorTime, Process.GetCurrentProcess().TotalProcessorTime);
+                string pending = await AskAsync(host, "pending");
+                Console.Error.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"  {reported.TotalSeconds:0} s: {online} online, {pending} pending; CPU host {(now.host - cpu.host) / interval:0.00} load {(now.load - cpu.load) / interval:0.00} cores; failed attempts since: {fleet.TakeFailures()}"));
+                cpu = now;
+            }
+
             await Task.Delay(250);
         }
-
-        return true;
     }
 
     /// <summary>Raises the open-file limit (the process runs as root here; elsewhere the soft limit rises to the hard one).</summary>

@@ -128,6 +128,10 @@ public sealed class UnitConnectorOptions
     /// <value>The default is 60 seconds.</value>
     public TimeSpan MaxBackoff { get; set; } = TimeSpan.FromSeconds(60);
 
+    /// <summary>Gets or sets how long a TCP connect may take before the unit gives it up and backs off (the kernel's own limit is about two minutes).</summary>
+    /// <value>The default is 10 seconds.</value>
+    public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>Gets or sets how often the unit sends a heartbeat when the host's welcome names no interval, and how often it checks that it may still offer itself.</summary>
     /// <value>The default is 15 seconds.</value>
     public TimeSpan HeartbeatInterval { get; set; } = TimeSpan.FromSeconds(15);
@@ -155,6 +159,11 @@ public sealed class UnitConnectorOptions
         if (HeartbeatInterval < TimeSpan.FromSeconds(1))
         {
             problems.Add($"{nameof(HeartbeatInterval)} must be at least 1 second.");
+        }
+
+        if (ConnectTimeout <= TimeSpan.Zero)
+        {
+            problems.Add($"{nameof(ConnectTimeout)} must be positive.");
         }
 
         return problems;

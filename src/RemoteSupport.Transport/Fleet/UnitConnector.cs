@@ -121,6 +121,25 @@ public sealed class UnitConnector : IHostedService, IAsyncDisposable
         return TimeSpan.FromMilliseconds(ceiling * random);
     }
 
+    /// <summary>
+    /// Dials <paramref name="host"/>, giving up after <paramref name="timeout"/> with an <see cref="IOException"/> that
+    /// says so. Without it, a connect whose SYN a full listen backlog dropped waits on the kernel's retries (1, 3, 7 … 63 s
+    /// apart, about two minutes in all) while the host may long have had room.
+    /// </summary>
+    internal static async Task<TransportConnection> DialAsync(EndPoint host, TimeSpan timeout, CancellationToken stop)
+    {
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        limit.CancelAfter(timeout);
+        try
+        {
+            return await new TcpDialer(host).DialAsync(limit.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!stop.IsCancellationRequested)
+        {
+            throw new IOException(string.Create(CultureInfo.InvariantCulture, $"Could not connect to {host} within {timeout.TotalSeconds:0.###} s."));
+        }
+    }
+
     internal static EndPoint? ParseEndPoint(string endpoint)
     {
         if (IPEndPoint.TryParse(endpoint, out IPEndPoint? ip) && ip.Port > 0)
@@ -192,7 +211,7 @@ public sealed class UnitConnector : IHostedService, IAsyncDisposable
         bool welcomed = false;
         try
         {
-            TransportConnection line = await new TcpDialer(host).DialAsync(stop).ConfigureAwait(false);
+            TransportConnection line = await DialAsync(host, _options.ConnectTimeout, stop).ConfigureAwait(false);
             (SecureConnection _, MultiplexedConnection channels) = await StandingOptions(agent).ConnectAsync(line, initiator: true, stop).ConfigureAwait(false);
             await using (channels.ConfigureAwait(false))
             {

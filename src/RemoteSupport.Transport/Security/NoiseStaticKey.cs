@@ -1,28 +1,29 @@
-using NSec.Cryptography;
+using RemoteSupport.Transport.Security.Noise;
 
 namespace RemoteSupport.Transport.Security;
 
 /// <summary>
 /// A Noise static key (X25519). A responder keeps one across connections so an initiator that has
 /// met it can use the one-round-trip <c>IK</c> pattern; without one, a fresh key is made per connection.
-/// The key is bound to the party's Ed25519 identity by a signature in every handshake.
+/// The key is bound to the party's Ed25519 identity by a signature in every handshake. Its 32 private bytes
+/// live on the native heap, zeroed when the key is disposed (or finalized); they are not locked in memory,
+/// so an integrator who keeps one stores its export as protected as a key file.
 /// </summary>
 public sealed class NoiseStaticKey : IDisposable
 {
-    private NoiseStaticKey(Key key)
+    private NoiseStaticKey(X25519Key key)
     {
         Key = key;
-        PublicKey = key.PublicKey.Export(KeyBlobFormat.RawPublicKey);
+        PublicKey = key.PublicKey;
     }
 
     /// <summary>Gets the 32-byte X25519 public key.</summary>
     public ReadOnlyMemory<byte> PublicKey { get; }
 
-    internal Key Key { get; }
+    internal X25519Key Key { get; }
 
     /// <summary>Creates a new random key.</summary>
-    public static NoiseStaticKey Generate() =>
-        new(Key.Create(KeyAgreementAlgorithm.X25519, new KeyCreationParameters { ExportPolicy = KeyExportPolicies.AllowPlaintextArchiving }));
+    public static NoiseStaticKey Generate() => new(X25519Key.Generate());
 
     /// <summary>Restores a key from its 32 raw private bytes (from <see cref="ExportPrivateKey"/>).</summary>
     public static NoiseStaticKey FromPrivateKey(ReadOnlySpan<byte> privateKey)
@@ -32,12 +33,11 @@ public sealed class NoiseStaticKey : IDisposable
             Error.Argument(nameof(privateKey), "An X25519 private key is 32 bytes.");
         }
 
-        return new(Key.Import(KeyAgreementAlgorithm.X25519, privateKey, KeyBlobFormat.RawPrivateKey,
-            new KeyCreationParameters { ExportPolicy = KeyExportPolicies.AllowPlaintextArchiving }));
+        return new(X25519Key.Import(privateKey));
     }
 
     /// <summary>Exports the 32 raw private bytes, for the integrator to store protected (as it stores key files).</summary>
-    public byte[] ExportPrivateKey() => Key.Export(KeyBlobFormat.RawPrivateKey);
+    public byte[] ExportPrivateKey() => Key.ExportPrivateKey();
 
     /// <summary>Erases the key.</summary>
     public void Dispose() => Key.Dispose();

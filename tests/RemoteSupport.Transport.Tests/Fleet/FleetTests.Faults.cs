@@ -3,6 +3,7 @@ using System.Net.Sockets;
 using RemoteSupport.Ledger;
 using RemoteSupport.Sessions;
 using RemoteSupport.Transport.Fleet;
+using RemoteSupport.Transport.Transports;
 using RemoteSupport.Transport.Sessions;
 
 namespace RemoteSupport.Transport.Tests.Fleet;
@@ -82,11 +83,48 @@ public sealed partial class FleetTests
         }
     }
 
+    [Fact]
+    public async Task AConnectThatTheHostNeverAnswers_GivesUpAtTheConnectTimeout()
+    {
+        if (!OperatingSystem.IsLinux())
+        {
+            return; // the full-backlog behaviour below (SYNs dropped) is Linux's; CI runs there
+        }
+
+        using var listener = new Socket(SocketType.Stream, ProtocolType.Tcp);
+        listener.Bind(new IPEndPoint(IPAddress.Loopback, 0));
+        listener.Listen(0); // never accepted: once its one place is taken, the kernel drops further SYNs
+        var endPoint = (IPEndPoint)listener.LocalEndPoint!;
+        Task<TransportConnection> dial;
+        for (int completed = 0; ; completed++)
+        {
+            completed.Should().BeLessThan(20, "a listen backlog of 0 holds a connection or two");
+            dial = UnitConnector.DialAsync(endPoint, TimeSpan.FromMilliseconds(500), Token);
+            if (await Task.WhenAny(dial, Task.Delay(TimeSpan.FromMilliseconds(200), Token)) != dial)
+            {
+                break; // this one waits on a dropped SYN
+            }
+
+            await (await dial).DisposeAsync(); // its place in the accept queue stays taken: nothing accepts it
+        }
+
+        Func<Task> waiting = () => dial;
+        (await waiting.Should().ThrowAsync<IOException>()).Which.Message.Should().Contain("within 0.5 s");
+    }
+
     private async Task<Socket> ConnectSilentlyAsync(IPEndPoint host)
     {
         var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
-        await socket.ConnectAsync(host, Token);
-        return socket;
+        try
+        {
+            await socket.ConnectAsync(host, Token);
+            return socket;
+        }
+        catch
+        {
+            socket.Dispose();
+            throw;
+        }
     }
 
     /// <summary>Relays TCP between units and a host; disposing it resets every relayed connection at once, as a host's death does.</summary>

@@ -163,12 +163,11 @@ internal static class NoiseVectorRunner
 
     private static byte[] PublicKeyOf(byte[] privateKey)
     {
-        using Key key = ImportPrivate(privateKey);
-        return key.PublicKey.Export(KeyBlobFormat.RawPublicKey);
+        using X25519Key key = ImportPrivate(privateKey);
+        return key.PublicKey;
     }
 
-    private static Key ImportPrivate(byte[] raw) =>
-        Key.Import(KeyAgreementAlgorithm.X25519, raw, KeyBlobFormat.RawPrivateKey, new KeyCreationParameters { ExportPolicy = KeyExportPolicies.None });
+    private static X25519Key ImportPrivate(byte[] raw) => X25519Key.Import(raw);
 
     private static byte[]? OptionalHex(JsonElement element, string property) =>
         element.TryGetProperty(property, out JsonElement value) && value.ValueKind == JsonValueKind.String ? Convert.FromHexString(value.GetString()!) : null;

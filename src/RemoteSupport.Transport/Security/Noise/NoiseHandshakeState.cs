@@ -1,6 +1,5 @@
 using System.Security.Cryptography;
 using System.Text;
-using NSec.Cryptography;
 
 namespace RemoteSupport.Transport.Security.Noise;
 
@@ -13,33 +12,31 @@ internal sealed class NoiseHandshakeState : IDisposable
     public const int MaxMessageLength = 65535;
     public const int DhLength = 32;
 
-    private static readonly KeyAgreementAlgorithm X25519 = KeyAgreementAlgorithm.X25519;
-
     private readonly NoiseProtocol _protocol;
     private readonly NoiseHash _hash;
     private readonly NoiseCipherState _cipher;
     private readonly bool _initiator;
     private readonly Queue<byte[]> _psks;
-    private readonly Key? _s;
+    private readonly X25519Key? _s;
     private readonly byte[]? _sPublic;
-    private readonly Func<Key> _createEphemeral;
+    private readonly Func<X25519Key> _createEphemeral;
     private readonly byte[] _ck = new byte[NoiseHash.MaxHashLength];
     private readonly byte[] _h = new byte[NoiseHash.MaxHashLength];
     private readonly byte[] _hBeforePayload = new byte[NoiseHash.MaxHashLength];
-    private Key? _e;
+    private X25519Key? _e;
     private byte[]? _ePublic;
     private byte[]? _rs;
     private byte[]? _re;
     private int _messageIndex;
 
-    private NoiseHandshakeState(NoiseProtocol protocol, bool initiator, Key? s, byte[]? rs, IEnumerable<byte[]> psks, Func<Key> createEphemeral)
+    private NoiseHandshakeState(NoiseProtocol protocol, bool initiator, X25519Key? s, byte[]? rs, IEnumerable<byte[]> psks, Func<X25519Key> createEphemeral)
     {
         _protocol = protocol;
         _hash = protocol.Hash;
         _cipher = new NoiseCipherState(protocol.Cipher);
         _initiator = initiator;
         _s = s;
-        _sPublic = s?.PublicKey.Export(KeyBlobFormat.RawPublicKey);
+        _sPublic = s?.PublicKey;
         _rs = rs;
         _psks = new Queue<byte[]>(psks);
         _createEphemeral = createEphemeral;
@@ -74,8 +71,8 @@ internal sealed class NoiseHandshakeState : IDisposable
     /// <param name="psks">Pre-shared keys (32 bytes each), in the order the pattern uses them.</param>
     /// <param name="createEphemeral">Makes the ephemeral key; tests pass fixed keys.</param>
     public static NoiseHandshakeState Create(
-        NoiseProtocol protocol, bool initiator, ReadOnlySpan<byte> prologue, Key? s, ReadOnlySpan<byte> rs,
-        IReadOnlyList<byte[]>? psks = null, Func<Key>? createEphemeral = null)
+        NoiseProtocol protocol, bool initiator, ReadOnlySpan<byte> prologue, X25519Key? s, ReadOnlySpan<byte> rs,
+        IReadOnlyList<byte[]>? psks = null, Func<X25519Key>? createEphemeral = null)
     {
         NoisePattern pattern = protocol.Pattern;
         psks ??= [];
@@ -97,7 +94,7 @@ internal sealed class NoiseHandshakeState : IDisposable
         }
 
         var state = new NoiseHandshakeState(protocol, initiator, s, needRs ? rs.ToArray() : null, psks,
-            createEphemeral ?? (static () => Key.Create(X25519, new KeyCreationParameters { ExportPolicy = KeyExportPolicies.None })));
+            createEphemeral ?? X25519Key.Generate);
         state.InitializeSymmetric(Encoding.ASCII.GetBytes(protocol.Name));
         state.MixHash(prologue);
         if (pattern.InitiatorPreStatic)
@@ -140,7 +137,7 @@ internal sealed class NoiseHandshakeState : IDisposable
             {
                 case NoiseToken.E:
                     _e = _createEphemeral();
-                    _ePublic = _e.PublicKey.Export(KeyBlobFormat.RawPublicKey);
+                    _ePublic = _e.PublicKey;
                     _ePublic.CopyTo(message[offset..]);
                     offset += DhLength;
                     MixHash(_ePublic);
@@ -329,7 +326,7 @@ internal sealed class NoiseHandshakeState : IDisposable
     private void MixDh(NoiseToken token)
     {
         // es: the initiator's e with the responder's s; se: the initiator's s with the responder's e.
-        (Key? local, byte[]? remote) = token switch
+        (X25519Key? local, byte[]? remote) = token switch
         {
             NoiseToken.EE => (_e, _re),
             NoiseToken.SS => (_s, _rs),
@@ -342,20 +339,21 @@ internal sealed class NoiseHandshakeState : IDisposable
             throw new NoiseException($"The pattern uses '{token}' before both keys are known.");
         }
 
-        byte[] shared = Dh(local, remote);
-        MixKey(shared);
-        CryptographicOperations.ZeroMemory(shared);
-    }
-
-    private static byte[] Dh(Key local, ReadOnlySpan<byte> remote)
-    {
-        if (!PublicKey.TryImport(X25519, remote, KeyBlobFormat.RawPublicKey, out PublicKey? remoteKey))
+        Span<byte> shared = stackalloc byte[DhLength];
+        try
         {
-            throw new NoiseException("The peer's public key is not an X25519 key.");
-        }
+            if (remote.Length != DhLength || !local.TryAgree(remote, shared))
+            {
+                throw new NoiseException(remote.Length != DhLength
+                    ? "The peer's public key is not an X25519 key."
+                    : "The X25519 result is all zeros (a low-order public key).");
+            }
 
-        using SharedSecret? secret = X25519.Agree(local, remoteKey!, new SharedSecretCreationParameters { ExportPolicy = KeyExportPolicies.AllowPlaintextExport });
-        return secret?.Export(SharedSecretBlobFormat.RawSharedSecret)
-            ?? throw new NoiseException("The X25519 result is all zeros (a low-order public key).");
+            MixKey(shared);
+        }
+        finally
+        {
+            CryptographicOperations.ZeroMemory(shared);
+        }
     }
 }

@@ -24,6 +24,15 @@ internal static unsafe partial class SodiumAead
 
     private static readonly bool Initialized = sodium_init() >= 0;
 
+    /// <summary>Throws unless libsodium initialized (it picks the fastest implementations for this processor).</summary>
+    public static void EnsureInitialized()
+    {
+        if (!Initialized)
+        {
+            throw new PlatformNotSupportedException("libsodium did not initialize.");
+        }
+    }
+
     /// <summary>Gets whether libsodium's AES-256-GCM runs here (it needs AES-NI and PCLMUL).</summary>
     public static bool IsAesGcmAvailable => Initialized && crypto_aead_aes256gcm_is_available() == 1;
 
@@ -65,7 +74,7 @@ internal static unsafe partial class SodiumAead
             if (!Initialized)
             {
                 Dispose();
-                throw new PlatformNotSupportedException("libsodium did not initialize.");
+                EnsureInitialized();
             }
 
             key[..NoiseCipher.KeyLength].CopyTo(new Span<byte>(Memory.Pointer, NoiseCipher.KeyLength));
