@@ -274,7 +274,7 @@ internal static partial class FleetBenchmark
                 int? retryAfter = null;
                 try
                 {
-                    TransportConnection line = await UnitConnector.DialAsync(host, TimeSpan.FromSeconds(10), _stop.Token);
+                    TransportConnection line = await UnitConnector.DialAsync(host, new UnitConnectorOptions().ConnectTimeout, _stop.Token);
                     (SecureConnection _, MultiplexedConnection channels) = await standing.ConnectAsync(line, initiator: true, _stop.Token);
                     await using (channels)
                     {

@@ -128,9 +128,12 @@ public sealed class UnitConnectorOptions
     /// <value>The default is 60 seconds.</value>
     public TimeSpan MaxBackoff { get; set; } = TimeSpan.FromSeconds(60);
 
-    /// <summary>Gets or sets how long a TCP connect may take before the unit gives it up and backs off (the kernel's own limit is about two minutes).</summary>
-    /// <value>The default is 10 seconds.</value>
-    public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(10);
+    /// <summary>
+    /// Gets or sets how long a TCP connect may take before the unit gives it up, backs off and tries the next host
+    /// (the kernel alone retries a dropped SYN 1, 3, 7, 15, 31 and 63 s after the first, about two minutes in all).
+    /// </summary>
+    /// <value>The default is 30 seconds: five SYNs, and the next host well before the kernel would give up.</value>
+    public TimeSpan ConnectTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>Gets or sets how often the unit sends a heartbeat when the host's welcome names no interval, and how often it checks that it may still offer itself.</summary>
     /// <value>The default is 15 seconds.</value>
