@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# A throwaway PostgreSQL server for the tests: `eng/postgres.sh start DIR` installs PostgreSQL with the
+# system's package manager when it is missing, runs initdb into DIR as the postgres user (the server
+# refuses root), listens on 127.0.0.1 only, on a free port, and prints the Npgsql connection string as its
+# last line. `eng/postgres.sh stop DIR` stops it (safe to call whatever happened). Trust authentication is
+# acceptable only because the server listens on loopback and lives for one run.
+set -euo pipefail
+command=${1:?usage: eng/postgres.sh start|stop DIR}
+dir=${2:?usage: eng/postgres.sh start|stop DIR}
+
+bindir() {
+  local found
+  if command -v pg_config >/dev/null 2>&1 && [ -x "$(pg_config --bindir)/initdb" ]; then
+    pg_config --bindir; return
+  fi
+  found=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1 || true)
+  [ -n "$found" ] && [ -x "$found/initdb" ] && echo "$found"
+}
+
+as_postgres() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+case $command in
+  start)
+    bin=$(bindir || true)
+    if [ -z "$bin" ]; then
+      echo "PostgreSQL is not installed: installing it with apt-get" >&2
+      export DEBIAN_FRONTEND=noninteractive
+      apt-get update -qq >&2 && apt-get install -y -qq postgresql >&2
+      bin=$(bindir)
+    fi
+    mkdir -p "$dir"
+    [ "$(id -u)" != 0 ] || chown postgres: "$dir"
+    as_postgres "$bin/initdb" -D "$dir/data" -U postgres -A trust -E UTF8 --no-instructions >"$dir/initdb.log" 2>&1 \
+      || { cat "$dir/initdb.log" >&2; exit 1; }
+    for port in $(shuf -i 20000-40000 -n 20); do
+      if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then continue; fi # taken
+      if as_postgres "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+          -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=on -c synchronous_commit=on -c max_connections=300" start >&2; then
+        echo "$port" > "$dir/port"
+        echo "Host=127.0.0.1;Port=$port;Username=postgres;Database=postgres;Pooling=true"
+        exit 0
+      fi
+    done
+    cat "$dir/server.log" >&2 || true
+    echo "PostgreSQL did not start on any of 20 ports" >&2
+    exit 1
+    ;;
+  stop)
+    bin=$(bindir || true)
+    if [ -n "$bin" ] && [ -f "$dir/data/postmaster.pid" ]; then
+      as_postgres "$bin/pg_ctl" -D "$dir/data" -m fast -w -t 60 stop >&2 || true
+    fi
+    rm -rf "$dir"
+    ;;
+  *)
+    echo "usage: eng/postgres.sh start|stop DIR" >&2; exit 2 ;;
+esac

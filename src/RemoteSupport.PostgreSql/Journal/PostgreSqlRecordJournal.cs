@@ -1,0 +1,349 @@
+using System.Runtime.CompilerServices;
+using Npgsql;
+using NpgsqlTypes;
+using RemoteSupport.Journal;
+
+namespace RemoteSupport.PostgreSql.Journal;
+
+/// <summary>
+/// An <see cref="IRecordJournal"/> in PostgreSQL, for a vendor's side shared by several console hosts. An append is
+/// durable when its transaction commits; appends to one journal are serialized by an advisory lock, so indexes
+/// have no gaps or duplicates however many hosts append at once. Each row keeps the record's RFC 6962 leaf hash,
+/// so the tree head, the signed checkpoints and the exported journal file are those of <see cref="AppendOnlyJournal"/>
+/// for the same records, and the same verifier checks them. A payload edited in SQL behind the package's back no
+/// longer hashes to its leaf: <see cref="FindAlteredRecordsAsync"/> names it, and an export of it fails the
+/// checkpoint's verification.
+/// </summary>
+/// <remarks>
+/// <see cref="Count"/> and <see cref="Root"/> cover the records this instance has seen: its own appends and
+/// everything before them. <see cref="RefreshAsync(CancellationToken)"/> takes in what other hosts appended since.
+/// </remarks>
+public sealed class PostgreSqlRecordJournal : IRecordJournal, IAsyncDisposable
+{
+    /// <summary>The longest journal name.</summary>
+    public const int MaxNameLength = 200;
+
+    private const int ReadBatch = 4096;
+
+    private readonly NpgsqlDataSource _database;
+    private readonly List<byte[]> _leafHashes = [];
+    private readonly Lock _gate = new();
+    private readonly SemaphoreSlim _refreshing = new(1, 1);
+
+    private PostgreSqlRecordJournal(NpgsqlDataSource database, string name)
+    {
+        _database = database;
+        Name = name;
+    }
+
+    /// <summary>Gets the journal's name (for example <c>ledger/fabrikam</c>); one table holds every journal.</summary>
+    public string Name { get; }
+
+    /// <summary>Gets how many records this instance has seen (its own appends and all before them).</summary>
+    public long Count
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _leafHashes.Count;
+            }
+        }
+    }
+
+    /// <summary>Migrates the schema when needed and opens the journal <paramref name="name"/>, reading its leaf hashes.</summary>
+    /// <returns>The open journal.</returns>
+    /// <param name="database">The database (the caller owns it).</param>
+    /// <param name="name">The journal's name, 1 to 200 characters.</param>
+    /// <param name="cancellationToken">Stops the open.</param>
+    /// <exception cref="InvalidOperationException">The database's schema is newer than this package.</exception>
+    /// <exception cref="NpgsqlException">The database could not be reached.</exception>
+    public static async Task<PostgreSqlRecordJournal> OpenAsync(NpgsqlDataSource database, string name, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(database);
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        if (name.Length > MaxNameLength)
+        {
+            throw new ArgumentException($"A journal name is at most {MaxNameLength} characters.", nameof(name));
+        }
+
+        await PostgreSqlSchema.MigrateAsync(database, cancellationToken).ConfigureAwait(false);
+        var journal = new PostgreSqlRecordJournal(database, name);
+        await journal.RefreshAsync(through: null, cancellationToken).ConfigureAwait(false);
+        return journal;
+    }
+
+    /// <summary>Appends a record; completes once its transaction has committed, with the record's index.</summary>
+    /// <returns>The record's index (0-based), the next after every record any host appended before it.</returns>
+    /// <param name="payload">The record's bytes, at most <see cref="AppendOnlyJournal.MaxRecordLength"/>.</param>
+    /// <param name="cancellationToken">Stops waiting; the record is appended only if the commit happened.</param>
+    public async ValueTask<long> AppendAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
+    {
+        if (payload.Length > AppendOnlyJournal.MaxRecordLength)
+        {
+            throw new ArgumentException($"A record is at most {AppendOnlyJournal.MaxRecordLength} bytes ({payload.Length} given).", nameof(payload));
+        }
+
+        byte[] bytes = payload.ToArray();
+        byte[] leaf = MerkleTree.LeafHash(bytes);
+        long index;
+        using (NpgsqlConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false))
+        {
+            NpgsqlTransaction transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using ConfiguredAsyncDisposable disposing = transaction.ConfigureAwait(false);
+            using (var locking = new NpgsqlCommand("select pg_advisory_xact_lock(hashtextextended(@journal, 0))", connection, transaction))
+            {
+                locking.Parameters.AddWithValue("journal", Name);
+                await locking.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+            }
+
+            using (var insert = new NpgsqlCommand(
+                """
+                insert into remotesupport_journal_records (journal, record_index, payload, leaf_hash)
+                select @journal, coalesce(max(record_index) + 1, 0), @payload, @leaf
+                from remotesupport_journal_records where journal = @journal
+                returning record_index
+                """, connection, transaction))
+            {
+                insert.Parameters.AddWithValue("journal", Name);
+                insert.Parameters.Add(new NpgsqlParameter("payload", NpgsqlDbType.Bytea) { Value = bytes });
+                insert.Parameters.Add(new NpgsqlParameter("leaf", NpgsqlDbType.Bytea) { Value = leaf });
+                index = (long)(await insert.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+            }
+
+            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await RefreshAsync(through: index, cancellationToken).ConfigureAwait(false);
+        return index;
+    }
+
+    /// <summary>Takes in the records other hosts appended since this instance last looked.</summary>
+    /// <returns>A task that completes when <see cref="Count"/> covers every record committed before the call.</returns>
+    /// <param name="cancellationToken">Stops the read.</param>
+    public Task RefreshAsync(CancellationToken cancellationToken = default) => RefreshAsync(through: null, cancellationToken);
+
+    /// <summary>Reads record <paramref name="index"/>.</summary>
+    /// <returns>The record's bytes.</returns>
+    /// <param name="index">The record's index, below <see cref="Count"/>.</param>
+    /// <param name="cancellationToken">Stops the read.</param>
+    public async Task<byte[]> ReadAsync(long index, CancellationToken cancellationToken = default)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(index);
+        ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, Count);
+        using NpgsqlConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        using var read = new NpgsqlCommand("select payload from remotesupport_journal_records where journal = @journal and record_index = @index", connection);
+        read.Parameters.AddWithValue("journal", Name);
+        read.Parameters.AddWithValue("index", index);
+        return await read.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false) as byte[]
+            ?? throw new JournalException($"Record {index} of journal '{Name}' is missing from the database: a row was deleted behind the package's back.");
+    }
+
+    /// <summary>Gets the RFC 6962 tree head over the first <paramref name="size"/> records (all seen when null).</summary>
+    /// <returns>The 32-byte root.</returns>
+    /// <param name="size">How many records the tree covers.</param>
+    public byte[] Root(long? size = null)
+    {
+        lock (_gate)
+        {
+            return MerkleTree.Root(_leafHashes, size ?? _leafHashes.Count);
+        }
+    }
+
+    /// <summary>
+    /// Reads every record seen and returns the indexes whose payload no longer hashes to the leaf the tree holds
+    /// (edited in SQL behind the package's back); empty when none was.
+    /// </summary>
+    /// <returns>The altered records' indexes, in order.</returns>
+    /// <param name="cancellationToken">Stops the check.</param>
+    public async Task<IReadOnlyList<long>> FindAlteredRecordsAsync(CancellationToken cancellationToken = default)
+    {
+        var altered = new List<long>();
+        long expected = 0;
+        long count = Count;
+        await foreach ((long index, byte[] payload) in ReadRecordsAsync(count, cancellationToken).ConfigureAwait(false))
+        {
+            for (; expected < index; expected++)
+            {
+                altered.Add(expected); // deleted
+            }
+
+            byte[] leaf;
+            lock (_gate)
+            {
+                leaf = _leafHashes[(int)index];
+            }
+
+            if (!MerkleTree.LeafHash(payload).AsSpan().SequenceEqual(leaf))
+            {
+                altered.Add(index);
+            }
+
+            expected = index + 1;
+        }
+
+        for (; expected < count; expected++)
+        {
+            altered.Add(expected);
+        }
+
+        return altered;
+    }
+
+    /// <summary>
+    /// Writes every record seen to a new file at <paramref name="destination"/> in the journal format
+    /// (docs/formats/journal.md): the same bytes <see cref="AppendOnlyJournal"/> holds for the same records.
+    /// </summary>
+    /// <returns>The number of records exported.</returns>
+    /// <param name="destination">The file to create; it must not exist.</param>
+    /// <param name="cancellationToken">Stops the export (the partial file is deleted).</param>
+    public async Task<long> ExportAsync(string destination, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(destination);
+        if (File.Exists(destination))
+        {
+            throw new IOException($"'{destination}' exists; an export writes a new file.");
+        }
+
+        long count = Count;
+        long written = 0;
+        try
+        {
+            AppendOnlyJournal file = await AppendOnlyJournal.OpenAsync(destination, cancellationToken).ConfigureAwait(false);
+            await using ConfiguredAsyncDisposable closing = file.ConfigureAwait(false);
+            var pending = new List<Task<long>>(ReadBatch);
+            await foreach ((long index, byte[] payload) in ReadRecordsAsync(count, cancellationToken).ConfigureAwait(false))
+            {
+                if (index != written + pending.Count)
+                {
+                    throw new JournalException($"Record {written + pending.Count} of journal '{Name}' is missing from the database: a row was deleted behind the package's back.");
+                }
+
+                pending.Add(file.AppendAsync(payload, cancellationToken).AsTask()); // appended in order; durable together
+                if (pending.Count == ReadBatch)
+                {
+                    await Task.WhenAll(pending).ConfigureAwait(false);
+                    written += pending.Count;
+                    pending.Clear();
+                }
+            }
+
+            await Task.WhenAll(pending).ConfigureAwait(false);
+            written += pending.Count;
+            if (written != count)
+            {
+                throw new JournalException($"Journal '{Name}' has {written} of its {count} records in the database: rows were deleted behind the package's back.");
+            }
+        }
+        catch
+        {
+            File.Delete(destination);
+            throw;
+        }
+
+        return written;
+    }
+
+    /// <summary>Releases nothing the caller owns: the data source stays open.</summary>
+    /// <returns>A completed task.</returns>
+    public ValueTask DisposeAsync()
+    {
+        _refreshing.Dispose();
+        return ValueTask.CompletedTask;
+    }
+
+    private async Task RefreshAsync(long? through, CancellationToken cancellationToken)
+    {
+        await _refreshing.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            if (through is { } last && last < Count)
+            {
+                return; // a concurrent refresh already took it in
+            }
+
+            using NpgsqlConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+            while (true)
+            {
+                long from = Count;
+                using var read = new NpgsqlCommand(
+                    """
+                    select record_index, leaf_hash from remotesupport_journal_records
+                    where journal = @journal and record_index >= @from order by record_index limit @limit
+                    """, connection);
+                read.Parameters.AddWithValue("journal", Name);
+                read.Parameters.AddWithValue("from", from);
+                read.Parameters.AddWithValue("limit", ReadBatch);
+                int rows = 0;
+                using (NpgsqlDataReader reader = await read.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                    {
+                        long index = reader.GetInt64(0);
+                        if (index != from + rows)
+                        {
+                            throw new JournalException($"Record {from + rows} of journal '{Name}' is missing from the database: a row was deleted behind the package's back.");
+                        }
+
+                        byte[] leaf = (byte[])reader.GetValue(1);
+                        lock (_gate)
+                        {
+                            _leafHashes.Add(leaf);
+                        }
+
+                        rows++;
+                    }
+                }
+
+                if (rows < ReadBatch && (through is null || Count > through))
+                {
+                    return;
+                }
+
+                if (rows == 0)
+                {
+                    throw new JournalException($"Record {through} of journal '{Name}' committed but cannot be read back.");
+                }
+            }
+        }
+        finally
+        {
+            _refreshing.Release();
+        }
+    }
+
+    /// <summary>Streams the records below <paramref name="count"/> in index order, a batch at a time.</summary>
+    private async IAsyncEnumerable<(long Index, byte[] Payload)> ReadRecordsAsync(long count, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        using NpgsqlConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        long from = 0;
+        while (from < count)
+        {
+            using var read = new NpgsqlCommand(
+                """
+                select record_index, payload from remotesupport_journal_records
+                where journal = @journal and record_index >= @from and record_index < @count order by record_index limit @limit
+                """, connection);
+            read.Parameters.AddWithValue("journal", Name);
+            read.Parameters.AddWithValue("from", from);
+            read.Parameters.AddWithValue("count", count);
+            read.Parameters.AddWithValue("limit", ReadBatch);
+            int rows = 0;
+            using (NpgsqlDataReader reader = await read.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+            {
+                while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    long index = reader.GetInt64(0);
+                    rows++;
+                    from = index + 1;
+                    yield return (index, (byte[])reader.GetValue(1));
+                }
+            }
+
+            if (rows == 0)
+            {
+                yield break;
+            }
+        }
+    }
+}

@@ -1,0 +1,66 @@
+using System.Runtime.CompilerServices;
+using Npgsql;
+
+namespace RemoteSupport.PostgreSql;
+
+/// <summary>
+/// The package's tables, created and migrated by the package (never by hand): each migration runs once, in
+/// order, in one transaction under an advisory lock, so hosts starting together migrate once
+/// (docs/formats/postgresql.md).
+/// </summary>
+internal static class PostgreSqlSchema
+{
+    /// <summary>The schema version this package writes.</summary>
+    public const int Version = 1;
+
+    /// <summary>The advisory lock migrations take (any constant; "RSSCHEMA" in ASCII).</summary>
+    private const long MigrationLock = 0x5253534348454D41;
+
+    private static readonly string[] Migrations =
+    [
+        // 1: record journals.
+        """
+        create table remotesupport_journal_records (
+            journal text not null check (length(journal) between 1 and 200),
+            record_index bigint not null check (record_index >= 0),
+            payload bytea not null,
+            leaf_hash bytea not null check (length(leaf_hash) = 32),
+            primary key (journal, record_index)
+        )
+        """,
+    ];
+
+    /// <summary>Brings the database to <see cref="Version"/>.</summary>
+    /// <exception cref="InvalidOperationException">The database has a newer schema than this package knows.</exception>
+    public static async Task MigrateAsync(NpgsqlDataSource database, CancellationToken cancellationToken)
+    {
+        using NpgsqlConnection connection = await database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        NpgsqlTransaction transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        await using ConfiguredAsyncDisposable disposing = transaction.ConfigureAwait(false);
+        await ExecuteAsync(connection, transaction, $"select pg_advisory_xact_lock({MigrationLock})", cancellationToken).ConfigureAwait(false);
+        await ExecuteAsync(connection, transaction,
+            "create table if not exists remotesupport_schema (version integer primary key, applied_at timestamptz not null default now())",
+            cancellationToken).ConfigureAwait(false);
+        using var current = new NpgsqlCommand("select coalesce(max(version), 0) from remotesupport_schema", connection, transaction);
+        int version = (int)(await current.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+        if (version > Version)
+        {
+            throw new InvalidOperationException(
+                $"The database's RemoteSupport schema is version {version}; this package knows up to {Version}. Update the package.");
+        }
+
+        for (int next = version + 1; next <= Version; next++)
+        {
+            await ExecuteAsync(connection, transaction, Migrations[next - 1], cancellationToken).ConfigureAwait(false);
+            await ExecuteAsync(connection, transaction, $"insert into remotesupport_schema (version) values ({next})", cancellationToken).ConfigureAwait(false);
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    private static async Task ExecuteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql, CancellationToken cancellationToken)
+    {
+        using var command = new NpgsqlCommand(sql, connection, transaction);
+        await command.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+    }
+}

@@ -1,0 +1,128 @@
+using System.Security.Cryptography;
+using RemoteSupport.Journal;
+using RemoteSupport.PostgreSql.Journal;
+using RemoteSupport.Tests;
+
+namespace RemoteSupport.PostgreSql.Tests.Journal;
+
+public sealed class PostgreSqlRecordJournalTests
+{
+    [PostgreSqlFact]
+    public async Task TheSameRecords_GiveTheSameRoots_AndTheSameExportedFile_AsTheFileJournal()
+    {
+        await using PostgreSqlServer server = await PostgreSqlServer.CreateDatabaseAsync();
+        using var folder = new TemporaryFolder();
+        await using PostgreSqlRecordJournal database = await PostgreSqlRecordJournal.OpenAsync(server.Database, "ledger/fabrikam");
+        await using AppendOnlyJournal file = await AppendOnlyJournal.OpenAsync(folder.File("ledger.journal"));
+        var roots = new List<byte[]>();
+        for (int i = 0; i < 70; i++)
+        {
+            byte[] record = RandomNumberGenerator.GetBytes(RandomNumberGenerator.GetInt32(0, 3000));
+            (await database.AppendAsync(record)).Should().Be(i);
+            (await file.AppendAsync(record)).Should().Be(i);
+            roots.Add(file.Root());
+        }
+
+        database.Count.Should().Be(70);
+        for (int size = 1; size <= 70; size++)
+        {
+            database.Root(size).Should().Equal(roots[size - 1], $"the tree over {size} records");
+        }
+
+        (await database.ReadAsync(41)).Should().Equal(await file.ReadAsync(41));
+        (await database.ExportAsync(folder.File("from-database.journal"))).Should().Be(70);
+        (await file.ExportAsync(folder.File("from-file.journal"))).Should().Be(70);
+        (await File.ReadAllBytesAsync(folder.File("from-database.journal"))).Should().Equal(await File.ReadAllBytesAsync(folder.File("from-file.journal")));
+    }
+
+    [PostgreSqlFact]
+    public async Task TwoHostsAppendingAtOnce_GetEveryIndexOnce_AndAgreeOnTheTree()
+    {
+        await using PostgreSqlServer server = await PostgreSqlServer.CreateDatabaseAsync();
+        await using PostgreSqlRecordJournal first = await PostgreSqlRecordJournal.OpenAsync(server.Database, "ledger/fabrikam");
+        await using PostgreSqlRecordJournal second = await PostgreSqlRecordJournal.OpenAsync(server.Database, "ledger/fabrikam");
+
+        long[] indexes = await Task.WhenAll(Enumerable.Range(0, 300).Select(async i =>
+            await (i % 2 == 0 ? first : second).AppendAsync(BitConverter.GetBytes(i))));
+
+        indexes.Should().BeEquivalentTo(Enumerable.Range(0, 300).Select(i => (long)i), "no gap and no index twice");
+        await first.RefreshAsync();
+        await second.RefreshAsync();
+        first.Count.Should().Be(300);
+        second.Root().Should().Equal(first.Root());
+        var leaves = new List<byte[]>();
+        for (int i = 0; i < 300; i++)
+        {
+            leaves.Add(MerkleTree.LeafHash(await first.ReadAsync(i)));
+        }
+
+        first.Root().Should().Equal(MerkleTree.Root(leaves, 300), "the tree is over the records as stored, in index order");
+    }
+
+    [PostgreSqlFact]
+    public async Task ARecordEditedInSql_IsNamed_AndItsExportNoLongerMatchesTheRoot()
+    {
+        await using PostgreSqlServer server = await PostgreSqlServer.CreateDatabaseAsync();
+        using var folder = new TemporaryFolder();
+        await using PostgreSqlRecordJournal journal = await PostgreSqlRecordJournal.OpenAsync(server.Database, "statements/fabrikam");
+        for (int i = 0; i < 10; i++)
+        {
+            await journal.AppendAsync(BitConverter.GetBytes(i));
+        }
+
+        byte[] signed = journal.Root();
+        (await journal.FindAlteredRecordsAsync()).Should().BeEmpty();
+
+        await server.ExecuteAsync("update remotesupport_journal_records set payload = '\\x00ff' where record_index = 3");
+
+        (await journal.FindAlteredRecordsAsync()).Should().Equal(3L);
+        await journal.ExportAsync(folder.File("export.journal"));
+        await using AppendOnlyJournal exported = await AppendOnlyJournal.OpenAsync(folder.File("export.journal"));
+        exported.Root().Should().NotEqual(signed, "a checkpoint signed over the true records no longer verifies the export");
+    }
+
+    [PostgreSqlFact]
+    public async Task AReopenedJournal_HasEveryCommittedRecord_AndADeletedRowIsFound()
+    {
+        await using PostgreSqlServer server = await PostgreSqlServer.CreateDatabaseAsync();
+        byte[] root;
+        await using (PostgreSqlRecordJournal journal = await PostgreSqlRecordJournal.OpenAsync(server.Database, "ledger/contoso"))
+        {
+            for (int i = 0; i < 25; i++)
+            {
+                await journal.AppendAsync(BitConverter.GetBytes(i));
+            }
+
+            root = journal.Root();
+        }
+
+        await using (PostgreSqlRecordJournal reopened = await PostgreSqlRecordJournal.OpenAsync(server.Database, "ledger/contoso"))
+        {
+            reopened.Count.Should().Be(25);
+            reopened.Root().Should().Equal(root);
+        }
+
+        await server.ExecuteAsync("delete from remotesupport_journal_records where record_index = 7");
+        Func<Task> opening = () => PostgreSqlRecordJournal.OpenAsync(server.Database, "ledger/contoso");
+        (await opening.Should().ThrowAsync<JournalException>()).Which.Message.Should().Contain("Record 7").And.Contain("deleted");
+    }
+
+    [PostgreSqlFact]
+    public async Task TheSchema_IsMigratedOnce_AndANewerOneIsRefused()
+    {
+        await using PostgreSqlServer server = await PostgreSqlServer.CreateDatabaseAsync();
+        await Task.WhenAll(Enumerable.Range(0, 4).Select(async _ => await (await PostgreSqlRecordJournal.OpenAsync(server.Database, "a")).DisposeAsync()));
+        await using (var connection = await server.Database.OpenConnectionAsync())
+        await using (var versions = new Npgsql.NpgsqlCommand("select count(*), max(version) from remotesupport_schema", connection))
+        await using (var reader = await versions.ExecuteReaderAsync())
+        {
+            (await reader.ReadAsync()).Should().BeTrue();
+            reader.GetInt64(0).Should().Be(1, "four hosts opening at once migrate once");
+            reader.GetInt32(1).Should().Be(PostgreSqlSchema.Version);
+        }
+
+        await server.ExecuteAsync("insert into remotesupport_schema (version) values (99)");
+        Func<Task> opening = () => PostgreSqlRecordJournal.OpenAsync(server.Database, "a");
+        (await opening.Should().ThrowAsync<InvalidOperationException>()).Which.Message.Should().Contain("version 99");
+    }
+}
