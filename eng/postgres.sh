@@ -28,6 +28,10 @@ case $command in
       echo "PostgreSQL is not installed: installing it with apt-get" >&2
       export DEBIAN_FRONTEND=noninteractive
       apt-get update -qq >&2 && apt-get install -y -qq postgresql >&2
+      # Debian's package starts a default cluster on port 5432; this script runs its own.
+      command -v pg_ctlcluster >/dev/null 2>&1 && pg_lsclusters -h 2>/dev/null | while read -r version name _; do
+        pg_ctlcluster "$version" "$name" stop >&2 || true
+      done
       bin=$(bindir)
     fi
     mkdir -p "$dir"
@@ -50,7 +54,8 @@ case $command in
   stop)
     bin=$(bindir || true)
     if [ -n "$bin" ] && [ -f "$dir/data/postmaster.pid" ]; then
-      as_postgres "$bin/pg_ctl" -D "$dir/data" -m fast -w -t 60 stop >&2 || true
+      as_postgres "$bin/pg_ctl" -D "$dir/data" -m fast -w -t 60 stop >&2 \
+        || as_postgres "$bin/pg_ctl" -D "$dir/data" -m immediate -w -t 30 stop >&2 || true
     fi
     rm -rf "$dir"
     ;;

@@ -1,3 +1,4 @@
+using System.Data;
 using System.Runtime.CompilerServices;
 using Npgsql;
 
@@ -35,14 +36,18 @@ internal static class PostgreSqlSchema
     public static async Task MigrateAsync(NpgsqlDataSource database, CancellationToken cancellationToken)
     {
         using NpgsqlConnection connection = await database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        NpgsqlTransaction transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
+        if (await CurrentVersionAsync(connection, null, cancellationToken).ConfigureAwait(false) == Version)
+        {
+            return; // up to date: no DDL, so a role without CREATE rights opens the journal too
+        }
+
+        NpgsqlTransaction transaction = await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, cancellationToken).ConfigureAwait(false);
         await using ConfiguredAsyncDisposable disposing = transaction.ConfigureAwait(false);
         await ExecuteAsync(connection, transaction, $"select pg_advisory_xact_lock({MigrationLock})", cancellationToken).ConfigureAwait(false);
         await ExecuteAsync(connection, transaction,
             "create table if not exists remotesupport_schema (version integer primary key, applied_at timestamptz not null default now())",
             cancellationToken).ConfigureAwait(false);
-        using var current = new NpgsqlCommand("select coalesce(max(version), 0) from remotesupport_schema", connection, transaction);
-        int version = (int)(await current.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+        int version = await CurrentVersionAsync(connection, transaction, cancellationToken).ConfigureAwait(false);
         if (version > Version)
         {
             throw new InvalidOperationException(
@@ -56,6 +61,21 @@ internal static class PostgreSqlSchema
         }
 
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>The schema version in the database; 0 when the package never migrated it.</summary>
+    private static async Task<int> CurrentVersionAsync(NpgsqlConnection connection, NpgsqlTransaction? transaction, CancellationToken cancellationToken)
+    {
+        using (var exists = new NpgsqlCommand("select to_regclass('remotesupport_schema') is not null", connection, transaction))
+        {
+            if (!(bool)(await exists.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!)
+            {
+                return 0; // a query naming a missing table fails when planned, so ask first
+            }
+        }
+
+        using var current = new NpgsqlCommand("select coalesce(max(version), 0) from remotesupport_schema", connection, transaction);
+        return (int)(await current.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
     }
 
     private static async Task ExecuteAsync(NpgsqlConnection connection, NpgsqlTransaction transaction, string sql, CancellationToken cancellationToken)

@@ -1,3 +1,4 @@
+using System.Data;
 using System.Runtime.CompilerServices;
 using Npgsql;
 using NpgsqlTypes;
@@ -24,6 +25,7 @@ public sealed class PostgreSqlRecordJournal : IRecordJournal, IAsyncDisposable
     public const int MaxNameLength = 200;
 
     private const int ReadBatch = 4096;
+    private const long ExportBatchBytes = 64L * 1024 * 1024;
 
     private readonly NpgsqlDataSource _database;
     private readonly List<byte[]> _leafHashes = [];
@@ -89,9 +91,11 @@ public sealed class PostgreSqlRecordJournal : IRecordJournal, IAsyncDisposable
         long index;
         using (NpgsqlConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false))
         {
-            NpgsqlTransaction transaction = await connection.BeginTransactionAsync(cancellationToken).ConfigureAwait(false);
-        await using ConfiguredAsyncDisposable disposing = transaction.ConfigureAwait(false);
-            using (var locking = new NpgsqlCommand("select pg_advisory_xact_lock(hashtextextended(@journal, 0))", connection, transaction))
+            // Read committed, whatever the server's default: the max below must see the last holder's committed row.
+            NpgsqlTransaction transaction = await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, cancellationToken).ConfigureAwait(false);
+            await using ConfiguredAsyncDisposable disposing = transaction.ConfigureAwait(false);
+            using (var locking = new NpgsqlCommand(
+                "set local synchronous_commit = on; select pg_advisory_xact_lock(hashtextextended(@journal, 0))", connection, transaction))
             {
                 locking.Parameters.AddWithValue("journal", Name);
                 await locking.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
@@ -114,7 +118,16 @@ public sealed class PostgreSqlRecordJournal : IRecordJournal, IAsyncDisposable
             await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         }
 
-        await RefreshAsync(through: index, cancellationToken).ConfigureAwait(false);
+        // Committed: the record is durable, so its index is returned whatever happens to the wait from here.
+        await RefreshAsync(through: index, CancellationToken.None).ConfigureAwait(false);
+        lock (_gate)
+        {
+            if (!_leafHashes[(int)index].AsSpan().SequenceEqual(leaf))
+            {
+                throw new JournalException($"Record {index} of journal '{Name}' was appended where this instance had already seen another record: rows were deleted behind the package's back.");
+            }
+        }
+
         return index;
     }
 
@@ -195,23 +208,20 @@ public sealed class PostgreSqlRecordJournal : IRecordJournal, IAsyncDisposable
     /// (docs/formats/journal.md): the same bytes <see cref="AppendOnlyJournal"/> holds for the same records.
     /// </summary>
     /// <returns>The number of records exported.</returns>
-    /// <param name="destination">The file to create; it must not exist.</param>
+    /// <param name="destination">The file to create; it must not exist (<see cref="IOException"/>).</param>
     /// <param name="cancellationToken">Stops the export (the partial file is deleted).</param>
     public async Task<long> ExportAsync(string destination, CancellationToken cancellationToken = default)
     {
         ArgumentException.ThrowIfNullOrEmpty(destination);
-        if (File.Exists(destination))
-        {
-            throw new IOException($"'{destination}' exists; an export writes a new file.");
-        }
-
+        new FileStream(destination, FileMode.CreateNew, FileAccess.Write).Dispose(); // never over an existing file; empty, the journal writes its header
         long count = Count;
         long written = 0;
         try
         {
             AppendOnlyJournal file = await AppendOnlyJournal.OpenAsync(destination, cancellationToken).ConfigureAwait(false);
             await using ConfiguredAsyncDisposable closing = file.ConfigureAwait(false);
-            var pending = new List<Task<long>>(ReadBatch);
+            var pending = new List<Task<long>>();
+            long pendingBytes = 0;
             await foreach ((long index, byte[] payload) in ReadRecordsAsync(count, cancellationToken).ConfigureAwait(false))
             {
                 if (index != written + pending.Count)
@@ -220,11 +230,13 @@ public sealed class PostgreSqlRecordJournal : IRecordJournal, IAsyncDisposable
                 }
 
                 pending.Add(file.AppendAsync(payload, cancellationToken).AsTask()); // appended in order; durable together
-                if (pending.Count == ReadBatch)
+                pendingBytes += payload.Length;
+                if (pending.Count == ReadBatch || pendingBytes >= ExportBatchBytes)
                 {
                     await Task.WhenAll(pending).ConfigureAwait(false);
                     written += pending.Count;
                     pending.Clear();
+                    pendingBytes = 0;
                 }
             }
 
@@ -237,7 +249,7 @@ public sealed class PostgreSqlRecordJournal : IRecordJournal, IAsyncDisposable
         }
         catch
         {
-            File.Delete(destination);
+            File.Delete(destination); // this call created it
             throw;
         }
 
@@ -246,11 +258,7 @@ public sealed class PostgreSqlRecordJournal : IRecordJournal, IAsyncDisposable
 
     /// <summary>Releases nothing the caller owns: the data source stays open.</summary>
     /// <returns>A completed task.</returns>
-    public ValueTask DisposeAsync()
-    {
-        _refreshing.Dispose();
-        return ValueTask.CompletedTask;
-    }
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask; // the refresh semaphore has no handle to release
 
     private async Task RefreshAsync(long? through, CancellationToken cancellationToken)
     {
@@ -285,7 +293,12 @@ public sealed class PostgreSqlRecordJournal : IRecordJournal, IAsyncDisposable
                             throw new JournalException($"Record {from + rows} of journal '{Name}' is missing from the database: a row was deleted behind the package's back.");
                         }
 
-                        byte[] leaf = (byte[])reader.GetValue(1);
+                        byte[] leaf = reader.IsDBNull(1) ? [] : (byte[])reader.GetValue(1);
+                        if (leaf.Length != MerkleTree.HashLength)
+                        {
+                            throw new JournalException($"Record {index} of journal '{Name}' has a leaf hash of {leaf.Length} bytes, not {MerkleTree.HashLength}: the row was edited behind the package's back.");
+                        }
+
                         lock (_gate)
                         {
                             _leafHashes.Add(leaf);
@@ -336,7 +349,7 @@ public sealed class PostgreSqlRecordJournal : IRecordJournal, IAsyncDisposable
                     long index = reader.GetInt64(0);
                     rows++;
                     from = index + 1;
-                    yield return (index, (byte[])reader.GetValue(1));
+                    yield return (index, reader.IsDBNull(1) ? [] : (byte[])reader.GetValue(1)); // a null payload (an edit) hashes to another leaf
                 }
             }
 

@@ -108,6 +108,28 @@ public sealed class PostgreSqlRecordJournalTests
     }
 
     [PostgreSqlFact]
+    public async Task RowsEditedPastTheTableChecks_AreRefusedWithTheirIndex_NotTakenIn()
+    {
+        await using PostgreSqlServer server = await PostgreSqlServer.CreateDatabaseAsync();
+        await using PostgreSqlRecordJournal journal = await PostgreSqlRecordJournal.OpenAsync(server.Database, "ledger/fabrikam");
+        for (int i = 0; i < 5; i++)
+        {
+            await journal.AppendAsync(BitConverter.GetBytes(i));
+        }
+
+        // The last row deleted behind this instance's back: the next append takes its index again.
+        await server.ExecuteAsync("delete from remotesupport_journal_records where record_index = 4");
+        Func<Task> appending = async () => await journal.AppendAsync(new byte[] { 9 });
+        (await appending.Should().ThrowAsync<JournalException>()).Which.Message.Should().Contain("Record 4").And.Contain("deleted");
+
+        // A leaf hash of the wrong length, once its check is dropped.
+        await server.ExecuteAsync("alter table remotesupport_journal_records drop constraint remotesupport_journal_records_leaf_hash_check");
+        await server.ExecuteAsync("update remotesupport_journal_records set leaf_hash = '\\x00' where record_index = 2");
+        Func<Task> opening = () => PostgreSqlRecordJournal.OpenAsync(server.Database, "ledger/fabrikam");
+        (await opening.Should().ThrowAsync<JournalException>()).Which.Message.Should().Contain("Record 2").And.Contain("1 bytes");
+    }
+
+    [PostgreSqlFact]
     public async Task TheSchema_IsMigratedOnce_AndANewerOneIsRefused()
     {
         await using PostgreSqlServer server = await PostgreSqlServer.CreateDatabaseAsync();
