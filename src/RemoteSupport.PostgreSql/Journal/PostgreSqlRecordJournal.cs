@@ -94,31 +94,56 @@ public sealed class PostgreSqlRecordJournal : IRecordJournal, IAsyncDisposable
             // Read committed, whatever the server's default: the max below must see the last holder's committed row.
             NpgsqlTransaction transaction = await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, cancellationToken).ConfigureAwait(false);
             await using ConfiguredAsyncDisposable disposing = transaction.ConfigureAwait(false);
-            using (var locking = new NpgsqlCommand(
-                "set local synchronous_commit = on; select pg_advisory_xact_lock(hashtextextended(@journal, 0))", connection, transaction))
+            // One round trip for the three statements, one for the commit.
+            using (var append = new NpgsqlBatch(connection, transaction))
             {
+                append.BatchCommands.Add(new NpgsqlBatchCommand("set local synchronous_commit = on"));
+                var locking = new NpgsqlBatchCommand("select pg_advisory_xact_lock(hashtextextended(@journal, 0))");
                 locking.Parameters.AddWithValue("journal", Name);
-                await locking.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
-            }
-
-            using (var insert = new NpgsqlCommand(
-                """
-                insert into remotesupport_journal_records (journal, record_index, payload, leaf_hash)
-                select @journal, coalesce(max(record_index) + 1, 0), @payload, @leaf
-                from remotesupport_journal_records where journal = @journal
-                returning record_index
-                """, connection, transaction))
-            {
+                append.BatchCommands.Add(locking);
+                var insert = new NpgsqlBatchCommand(
+                    """
+                    insert into remotesupport_journal_records (journal, record_index, payload, leaf_hash)
+                    select @journal, coalesce(max(record_index) + 1, 0), @payload, @leaf
+                    from remotesupport_journal_records where journal = @journal
+                    returning record_index
+                    """);
                 insert.Parameters.AddWithValue("journal", Name);
                 insert.Parameters.Add(new NpgsqlParameter("payload", NpgsqlDbType.Bytea) { Value = bytes });
                 insert.Parameters.Add(new NpgsqlParameter("leaf", NpgsqlDbType.Bytea) { Value = leaf });
-                index = (long)(await insert.ExecuteScalarAsync(cancellationToken).ConfigureAwait(false))!;
+                append.BatchCommands.Add(insert);
+                await append.PrepareAsync(cancellationToken).ConfigureAwait(false); // kept on the pooled connection: parsed and planned once
+                using NpgsqlDataReader reader = await append.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+                index = -1;
+                do
+                {
+                    // The results in order: the set (none), the lock's row, then the insert's index.
+                    if (reader.FieldCount == 1 && reader.GetName(0) == "record_index" && await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                    {
+                        index = reader.GetInt64(0);
+                    }
+                }
+                while (await reader.NextResultAsync(cancellationToken).ConfigureAwait(false));
+
+                if (index < 0)
+                {
+                    throw new JournalException($"The append to journal '{Name}' returned no index.");
+                }
             }
 
             await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
         }
 
         // Committed: the record is durable, so its index is returned whatever happens to the wait from here.
+        lock (_gate)
+        {
+            if (index == _leafHashes.Count)
+            {
+                _leafHashes.Add(leaf); // the next one, as this instance expected: nothing to read back
+                return index;
+            }
+        }
+
         await RefreshAsync(through: index, CancellationToken.None).ConfigureAwait(false);
         lock (_gate)
         {
@@ -288,11 +313,6 @@ public sealed class PostgreSqlRecordJournal : IRecordJournal, IAsyncDisposable
                     while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
                     {
                         long index = reader.GetInt64(0);
-                        if (index != from + rows)
-                        {
-                            throw new JournalException($"Record {from + rows} of journal '{Name}' is missing from the database: a row was deleted behind the package's back.");
-                        }
-
                         byte[] leaf = reader.IsDBNull(1) ? [] : (byte[])reader.GetValue(1);
                         if (leaf.Length != MerkleTree.HashLength)
                         {
@@ -301,7 +321,20 @@ public sealed class PostgreSqlRecordJournal : IRecordJournal, IAsyncDisposable
 
                         lock (_gate)
                         {
-                            _leafHashes.Add(leaf);
+                            if (index > _leafHashes.Count)
+                            {
+                                throw new JournalException($"Record {_leafHashes.Count} of journal '{Name}' is missing from the database: a row was deleted behind the package's back.");
+                            }
+
+                            if (index == _leafHashes.Count)
+                            {
+                                _leafHashes.Add(leaf);
+                            }
+                            else if (!_leafHashes[(int)index].AsSpan().SequenceEqual(leaf))
+                            {
+                                // Taken in already (an append of this instance, meanwhile): it must be the same record.
+                                throw new JournalException($"Record {index} of journal '{Name}' changed in the database after this instance took it in: the row was edited behind the package's back.");
+                            }
                         }
 
                         rows++;

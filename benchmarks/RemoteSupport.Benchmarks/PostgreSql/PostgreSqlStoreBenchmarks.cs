@@ -1,0 +1,138 @@
+using System.Diagnostics;
+using System.Text;
+using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Engines;
+using Npgsql;
+using NpgsqlTypes;
+using RemoteSupport.Journal;
+using RemoteSupport.PostgreSql.Journal;
+
+namespace RemoteSupport.Benchmarks.PostgreSql;
+
+/// <summary>
+/// Durable appends to PostgreSQL, 64 records of about 200 bytes per operation, one at a time (each
+/// acknowledged only once committed). Baseline, the ceiling: plain Npgsql, one
+/// <c>INSERT … ON CONFLICT DO NOTHING</c> per record in its own transaction, without the journal's
+/// bookkeeping (the advisory lock, the index, the leaf hash). <c>RecordJournal</c>:
+/// <see cref="PostgreSqlRecordJournal.AppendAsync"/>. <c>FileJournal</c>: <see cref="AppendOnlyJournal"/> on
+/// the local disk, for reference. The server is <c>REMOTESUPPORT_POSTGRESQL</c>'s, or one started with
+/// <c>eng/postgres.sh</c> for the run.
+/// </summary>
+[MemoryDiagnoser]
+[SimpleJob(RunStrategy.Monitoring, launchCount: 1, warmupCount: 2, iterationCount: 8)]
+public class PostgreSqlStoreBenchmarks
+{
+    private const int Appends = 64;
+    private string _folder = null!;
+    private string? _server;
+    private NpgsqlDataSource _database = null!;
+    private PostgreSqlRecordJournal _journal = null!;
+    private AppendOnlyJournal _file = null!;
+    private byte[] _record = null!;
+    private long _key;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        _folder = Path.Combine(Path.GetTempPath(), "rs-bench-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(_folder);
+        string connection = Environment.GetEnvironmentVariable("REMOTESUPPORT_POSTGRESQL") is { Length: > 0 } given ? given : StartServer();
+        _database = NpgsqlDataSource.Create(connection);
+        using (NpgsqlConnection setup = _database.OpenConnection())
+        using (var table = new NpgsqlCommand("drop table if exists bench_plain; create table bench_plain (id bigint primary key, payload bytea not null)", setup))
+        {
+            table.ExecuteNonQuery();
+        }
+
+        _journal = PostgreSqlRecordJournal.OpenAsync(_database, "bench/" + Guid.NewGuid().ToString("N")).GetAwaiter().GetResult();
+        _file = AppendOnlyJournal.OpenAsync(Path.Combine(_folder, "bench.journal")).GetAwaiter().GetResult();
+        _record = Encoding.UTF8.GetBytes("{\"kind\":\"charge\",\"at\":\"2026-11-25T09:00:00Z\",\"session\":\"session-1\",\"customer\":\"fabrikam\",\"amountMinor\":1250,\"currency\":\"EUR\",\"key\":\"charge-0123456789abcdef0123456789abcdef\"}");
+    }
+
+    [GlobalCleanup]
+    public void Cleanup()
+    {
+        _file.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        _database.Dispose();
+        if (_server is not null)
+        {
+            Run("stop", _server);
+        }
+
+        Directory.Delete(_folder, recursive: true);
+    }
+
+    [Benchmark(Baseline = true)]
+    public async Task<long> PlainNpgsqlInsert()
+    {
+        long rows = 0;
+        for (int i = 0; i < Appends; i++)
+        {
+            await using NpgsqlConnection connection = await _database.OpenConnectionAsync();
+            await using NpgsqlTransaction transaction = await connection.BeginTransactionAsync();
+            await using var insert = new NpgsqlCommand("insert into bench_plain (id, payload) values (@id, @payload) on conflict do nothing", connection, transaction);
+            insert.Parameters.AddWithValue("id", ++_key);
+            insert.Parameters.Add(new NpgsqlParameter("payload", NpgsqlDbType.Bytea) { Value = _record });
+            rows += await insert.ExecuteNonQueryAsync();
+            await transaction.CommitAsync();
+        }
+
+        return rows;
+    }
+
+    [Benchmark]
+    public async Task<long> RecordJournal()
+    {
+        long last = 0;
+        for (int i = 0; i < Appends; i++)
+        {
+            last = await _journal.AppendAsync(_record);
+        }
+
+        return last;
+    }
+
+    [Benchmark]
+    public async Task<long> FileJournal()
+    {
+        long last = 0;
+        for (int i = 0; i < Appends; i++)
+        {
+            last = await _file.AppendAsync(_record);
+        }
+
+        return last;
+    }
+
+    private string StartServer()
+    {
+        _server = Path.Combine(_folder, "postgres");
+        return Run("start", _server);
+    }
+
+    /// <summary>Runs eng/postgres.sh (found above the benchmark's folder); returns its last line.</summary>
+    private static string Run(string command, string folder)
+    {
+        string? root = AppContext.BaseDirectory;
+        while (root is not null && !File.Exists(Path.Combine(root, "eng", "postgres.sh")))
+        {
+            root = Path.GetDirectoryName(root.TrimEnd(Path.DirectorySeparatorChar));
+        }
+
+        if (root is null)
+        {
+            throw new InvalidOperationException("Set REMOTESUPPORT_POSTGRESQL, or run from the repository (eng/postgres.sh starts a server).");
+        }
+
+        var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, UseShellExecute = false };
+        start.ArgumentList.Add(Path.Combine(root, "eng", "postgres.sh"));
+        start.ArgumentList.Add(command);
+        start.ArgumentList.Add(folder);
+        using Process process = Process.Start(start)!;
+        string output = process.StandardOutput.ReadToEnd();
+        process.WaitForExit();
+        return process.ExitCode == 0
+            ? output.TrimEnd().Split('\n')[^1]
+            : throw new InvalidOperationException($"eng/postgres.sh {command} failed ({process.ExitCode}).");
+    }
+}
