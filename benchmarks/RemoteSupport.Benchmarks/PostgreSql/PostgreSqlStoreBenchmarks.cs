@@ -81,24 +81,17 @@ public class PostgreSqlStoreBenchmarks
     }
 
     [Benchmark]
-    public async Task<long> RecordJournal()
-    {
-        long last = 0;
-        for (int i = 0; i < Appends; i++)
-        {
-            last = await _journal.AppendAsync(_record);
-        }
-
-        return last;
-    }
+    public Task<long> RecordJournal() => AppendOneAtATimeAsync(_journal);
 
     [Benchmark]
-    public async Task<long> FileJournal()
+    public Task<long> FileJournal() => AppendOneAtATimeAsync(_file);
+
+    private async Task<long> AppendOneAtATimeAsync(IRecordJournal journal)
     {
         long last = 0;
         for (int i = 0; i < Appends; i++)
         {
-            last = await _file.AppendAsync(_record);
+            last = await journal.AppendAsync(_record);
         }
 
         return last;

@@ -26,6 +26,8 @@ public sealed class PostgreSqlRecordJournal : IRecordJournal, IAsyncDisposable
 
     private const int ReadBatch = 4096;
     private const long ExportBatchBytes = 64L * 1024 * 1024;
+    private const string LeafColumn = "leaf_hash";
+    private const string PayloadColumn = "payload";
 
     private readonly NpgsqlDataSource _database;
     private readonly List<byte[]> _leafHashes = [];
@@ -295,61 +297,36 @@ public sealed class PostgreSqlRecordJournal : IRecordJournal, IAsyncDisposable
                 return; // a concurrent refresh already took it in
             }
 
-            using NpgsqlConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-            while (true)
+            await foreach ((long index, byte[]? stored) in ReadRowsAsync(LeafColumn, Count, long.MaxValue, cancellationToken).ConfigureAwait(false))
             {
-                long from = Count;
-                using var read = new NpgsqlCommand(
-                    """
-                    select record_index, leaf_hash from remotesupport_journal_records
-                    where journal = @journal and record_index >= @from order by record_index limit @limit
-                    """, connection);
-                read.Parameters.AddWithValue("journal", Name);
-                read.Parameters.AddWithValue("from", from);
-                read.Parameters.AddWithValue("limit", ReadBatch);
-                int rows = 0;
-                using (NpgsqlDataReader reader = await read.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
+                byte[] leaf = stored ?? [];
+                if (leaf.Length != MerkleTree.HashLength)
                 {
-                    while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                    throw new JournalException($"Record {index} of journal '{Name}' has a leaf hash of {leaf.Length} bytes, not {MerkleTree.HashLength}: the row was edited behind the package's back.");
+                }
+
+                lock (_gate)
+                {
+                    if (index > _leafHashes.Count)
                     {
-                        long index = reader.GetInt64(0);
-                        byte[] leaf = reader.IsDBNull(1) ? [] : (byte[])reader.GetValue(1);
-                        if (leaf.Length != MerkleTree.HashLength)
-                        {
-                            throw new JournalException($"Record {index} of journal '{Name}' has a leaf hash of {leaf.Length} bytes, not {MerkleTree.HashLength}: the row was edited behind the package's back.");
-                        }
+                        throw new JournalException($"Record {_leafHashes.Count} of journal '{Name}' is missing from the database: a row was deleted behind the package's back.");
+                    }
 
-                        lock (_gate)
-                        {
-                            if (index > _leafHashes.Count)
-                            {
-                                throw new JournalException($"Record {_leafHashes.Count} of journal '{Name}' is missing from the database: a row was deleted behind the package's back.");
-                            }
-
-                            if (index == _leafHashes.Count)
-                            {
-                                _leafHashes.Add(leaf);
-                            }
-                            else if (!_leafHashes[(int)index].AsSpan().SequenceEqual(leaf))
-                            {
-                                // Taken in already (an append of this instance, meanwhile): it must be the same record.
-                                throw new JournalException($"Record {index} of journal '{Name}' changed in the database after this instance took it in: the row was edited behind the package's back.");
-                            }
-                        }
-
-                        rows++;
+                    if (index == _leafHashes.Count)
+                    {
+                        _leafHashes.Add(leaf);
+                    }
+                    else if (!_leafHashes[(int)index].AsSpan().SequenceEqual(leaf))
+                    {
+                        // Taken in already (an append of this instance, meanwhile): it must be the same record.
+                        throw new JournalException($"Record {index} of journal '{Name}' changed in the database after this instance took it in: the row was edited behind the package's back.");
                     }
                 }
+            }
 
-                if (rows < ReadBatch && (through is null || Count > through))
-                {
-                    return;
-                }
-
-                if (rows == 0)
-                {
-                    throw new JournalException($"Record {through} of journal '{Name}' committed but cannot be read back.");
-                }
+            if (through is { } appended && Count <= appended)
+            {
+                throw new JournalException($"Record {appended} of journal '{Name}' committed but cannot be read back.");
             }
         }
         finally
@@ -358,21 +335,30 @@ public sealed class PostgreSqlRecordJournal : IRecordJournal, IAsyncDisposable
         }
     }
 
-    /// <summary>Streams the records below <paramref name="count"/> in index order, a batch at a time.</summary>
-    private async IAsyncEnumerable<(long Index, byte[] Payload)> ReadRecordsAsync(long count, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken cancellationToken)
+    /// <summary>The records below <paramref name="count"/> in index order, their payload null when a row's is (an edit).</summary>
+    private async IAsyncEnumerable<(long Index, byte[] Payload)> ReadRecordsAsync(long count, [EnumeratorCancellation] CancellationToken cancellationToken)
+    {
+        await foreach ((long index, byte[]? payload) in ReadRowsAsync(PayloadColumn, 0, count, cancellationToken).ConfigureAwait(false))
+        {
+            yield return (index, payload ?? []); // an empty payload hashes to another leaf
+        }
+    }
+
+    /// <summary>Streams one column (<see cref="LeafColumn"/> or <see cref="PayloadColumn"/>) of the rows from <paramref name="from"/> below <paramref name="below"/>, in index order, a batch at a time.</summary>
+    private async IAsyncEnumerable<(long Index, byte[]? Value)> ReadRowsAsync(
+        string column, long from, long below, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         using NpgsqlConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
-        long from = 0;
-        while (from < count)
+        while (from < below)
         {
             using var read = new NpgsqlCommand(
-                """
-                select record_index, payload from remotesupport_journal_records
-                where journal = @journal and record_index >= @from and record_index < @count order by record_index limit @limit
+                $"""
+                select record_index, {column} from remotesupport_journal_records
+                where journal = @journal and record_index >= @from and record_index < @below order by record_index limit @limit
                 """, connection);
             read.Parameters.AddWithValue("journal", Name);
             read.Parameters.AddWithValue("from", from);
-            read.Parameters.AddWithValue("count", count);
+            read.Parameters.AddWithValue("below", below);
             read.Parameters.AddWithValue("limit", ReadBatch);
             int rows = 0;
             using (NpgsqlDataReader reader = await read.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false))
@@ -382,11 +368,11 @@ public sealed class PostgreSqlRecordJournal : IRecordJournal, IAsyncDisposable
                     long index = reader.GetInt64(0);
                     rows++;
                     from = index + 1;
-                    yield return (index, reader.IsDBNull(1) ? [] : (byte[])reader.GetValue(1)); // a null payload (an edit) hashes to another leaf
+                    yield return (index, reader.IsDBNull(1) ? null : (byte[])reader.GetValue(1));
                 }
             }
 
-            if (rows == 0)
+            if (rows < ReadBatch)
             {
                 yield break;
             }
