@@ -97,23 +97,93 @@ public sealed class ChargeLedger : IDisposable
         var ledger = new ChargeLedger(journal, rules, book, timeProvider ?? TimeProvider.System);
         for (long i = 0; i < journal.Count; i++)
         {
-            byte[] record = await journal.ReadAsync(i, cancellationToken).ConfigureAwait(false);
-            using (JsonDocument shape = JsonDocument.Parse(record))
-            {
-                if (shape.RootElement.TryGetProperty("annotation", out _))
-                {
-                    ledger.Apply(JsonSerializer.Deserialize<ChargeAnnotation>(record, DocumentJson.Options)!, i);
-                    continue;
-                }
-            }
-
-            ChargeEntry entry = JsonSerializer.Deserialize<ChargeEntry>(record, DocumentJson.Options)
-                ?? throw new JournalException(string.Create(CultureInfo.InvariantCulture, $"Ledger record {i} is empty."));
-            ledger.Track(entry, i);
+            ledger.ApplyRecord(await journal.ReadAsync(i, cancellationToken).ConfigureAwait(false), i);
         }
 
         ledger.Recount();
         return ledger;
+    }
+
+    /// <summary>Applies journal record <paramref name="index"/> (an entry or an annotation).</summary>
+    /// <returns>True when the due totals must be counted again (an annotation or a reversal).</returns>
+    private bool ApplyRecord(byte[] record, long index)
+    {
+        using (JsonDocument shape = JsonDocument.Parse(record))
+        {
+            if (shape.RootElement.TryGetProperty("annotation", out _))
+            {
+                Apply(JsonSerializer.Deserialize<ChargeAnnotation>(record, DocumentJson.Options)!, index);
+                return true;
+            }
+        }
+
+        ChargeEntry entry = JsonSerializer.Deserialize<ChargeEntry>(record, DocumentJson.Options)
+            ?? throw new JournalException(string.Create(CultureInfo.InvariantCulture, $"Ledger record {index} is empty."));
+        Track(entry, index);
+        return entry.Charge.Reverses is not null;
+    }
+
+    /// <summary>
+    /// Takes in the charges, approvals and disputes other hosts recorded since this ledger last looked (on an
+    /// <see cref="ISharedRecordJournal"/>; a ledger that is its journal's only writer has seen everything). Call it
+    /// before signing a checkpoint of the ledger for a statement, so the statement bills what every host recorded.
+    /// </summary>
+    /// <returns>A task that completes when the ledger reflects every record committed before the call.</returns>
+    /// <param name="cancellationToken">Stops waiting for the ledger's lock or the journal.</param>
+    public async Task RefreshAsync(CancellationToken cancellationToken = default)
+    {
+        await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            await CatchUpAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    private async Task CatchUpAsync(CancellationToken cancellationToken)
+    {
+        if (_journal is not ISharedRecordJournal shared)
+        {
+            return; // this ledger is the journal's only writer: it has seen everything
+        }
+
+        await shared.RefreshAsync(cancellationToken).ConfigureAwait(false);
+        await TakeInAsync(cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Applies the journal's records this ledger has not applied yet.</summary>
+    private async Task TakeInAsync(CancellationToken cancellationToken)
+    {
+        bool recount = false;
+        for (long i = RecordCount; i < _journal.Count; i++)
+        {
+            byte[] record = await _journal.ReadAsync(i, cancellationToken).ConfigureAwait(false);
+            if (ApplyRecord(record, i))
+            {
+                recount = true;
+            }
+            else if (!recount)
+            {
+                ChargeEntry entry;
+                lock (_entries)
+                {
+                    entry = _entries[^1];
+                }
+
+                if (StatusOf(entry) == ChargeStatus.Due)
+                {
+                    AddDue(entry);
+                }
+            }
+        }
+
+        if (recount)
+        {
+            Recount();
+        }
     }
 
     /// <summary>
@@ -127,7 +197,7 @@ public sealed class ChargeLedger : IDisposable
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            return await RecordLockedAsync(charge, cancellationToken).ConfigureAwait(false);
+            return await RecordLockedAsync(() => charge, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -153,38 +223,8 @@ public sealed class ChargeLedger : IDisposable
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            ChargeEntry original;
-            lock (_entries)
-            {
-                original = _entries.FirstOrDefault(e => e.EntryId == entryId)
-                    ?? throw new ArgumentException($"No entry '{entryId}' in the ledger.", nameof(entryId));
-                if (_byKey.TryGetValue(idempotencyKey, out ChargeEntry? retried) && retried.Charge.Reverses == entryId)
-                {
-                    return retried; // a retry of this reversal
-                }
-
-                if (original.Charge.Reverses is not null || _reversed.ContainsKey(entryId))
-                {
-                    throw new InvalidOperationException($"Entry {entryId} is a reversal or is already reversed; it cannot be reversed again.");
-                }
-            }
-
-            // Held (and never approved), whatever its dispute: it was never due, so a reversal would credit
-            // money never billed.
-            if (original.Status == ChargeStatus.Held && !_approved.ContainsKey(entryId))
-            {
-                throw new InvalidOperationException($"Entry {entryId} is held, not due: there is nothing to reverse.");
-            }
-
-            return await RecordLockedAsync(original.Charge with
-            {
-                IdempotencyKey = idempotencyKey,
-                AmountMinor = -original.Charge.AmountMinor,
-                Quantity = -original.Charge.Quantity,
-                Description = $"Reversal of {entryId}: {reason}",
-                Reverses = entryId,
-                IncurredAt = _time.GetUtcNow(),
-            }, cancellationToken).ConfigureAwait(false);
+            // Decided again on each attempt: another host may have reversed the entry meanwhile.
+            return await RecordLockedAsync(() => Reversal(entryId, idempotencyKey, reason), cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -192,35 +232,105 @@ public sealed class ChargeLedger : IDisposable
         }
     }
 
-    private async Task<ChargeEntry> RecordLockedAsync(ChargeRequest charge, CancellationToken cancellationToken)
+    /// <summary>The reversal of <paramref name="entryId"/> as the ledger stands (the recorded one again for a retry).</summary>
+    private ChargeRequest Reversal(string entryId, string idempotencyKey, string reason)
     {
-        if (_byKey.TryGetValue(charge.IdempotencyKey, out ChargeEntry? existing))
+        ChargeEntry original;
+        lock (_entries)
         {
-            List<string> differing = Differences(existing.Charge, charge);
-            return differing.Count == 0 ? existing : throw new IdempotencyConflictException(charge.IdempotencyKey, differing);
+            original = _entries.FirstOrDefault(e => e.EntryId == entryId)
+                ?? throw new ArgumentException($"No entry '{entryId}' in the ledger.", nameof(entryId));
+            if (_byKey.TryGetValue(idempotencyKey, out ChargeEntry? retried) && retried.Charge.Reverses == entryId)
+            {
+                return retried.Charge; // a retry of this reversal: the same request, so the same entry
+            }
+
+            if (original.Charge.Reverses is not null || _reversed.ContainsKey(entryId))
+            {
+                throw new InvalidOperationException($"Entry {entryId} is a reversal or is already reversed; it cannot be reversed again.");
+            }
         }
 
-        (ChargeStatus status, string? heldBecause) = Judge(charge);
-        var entry = new ChargeEntry
+        // Held (and never approved), whatever its dispute: it was never due, so a reversal would credit
+        // money never billed.
+        if (original.Status == ChargeStatus.Held && !_approved.ContainsKey(entryId))
         {
-            EntryId = "charge-" + Guid.NewGuid().ToString("N"),
-            Charge = charge,
-            RecordedAt = _time.GetUtcNow(),
-            Status = status,
-            HeldBecause = heldBecause,
+            throw new InvalidOperationException($"Entry {entryId} is held, not due: there is nothing to reverse.");
+        }
+
+        return original.Charge with
+        {
+            IdempotencyKey = idempotencyKey,
+            AmountMinor = -original.Charge.AmountMinor,
+            Quantity = -original.Charge.Quantity,
+            Description = $"Reversal of {entryId}: {reason}",
+            Reverses = entryId,
+            IncurredAt = _time.GetUtcNow(),
         };
-        long index = await _journal.AppendAsync(DocumentJson.Serialize(entry), cancellationToken).ConfigureAwait(false);
-        Track(entry, index);
-        if (charge.Reverses is not null)
+    }
+
+    /// <summary>
+    /// Decides and records the charge <paramref name="decide"/> gives, on the ledger as it stands; on a shared
+    /// journal while no other host can append, after taking in what they recorded.
+    /// </summary>
+    private async Task<ChargeEntry> RecordLockedAsync(Func<ChargeRequest> decide, CancellationToken cancellationToken)
+    {
+        ChargeEntry? decided = null;
+        byte[]? Decide()
         {
-            Recount(); // a reversal may resolve a dispute
-        }
-        else if (StatusOf(entry) == ChargeStatus.Due)
-        {
-            AddDue(entry);
+            ChargeRequest charge = decide();
+            if (_byKey.TryGetValue(charge.IdempotencyKey, out ChargeEntry? existing))
+            {
+                List<string> differing = Differences(existing.Charge, charge);
+                decided = differing.Count == 0 ? existing : throw new IdempotencyConflictException(charge.IdempotencyKey, differing);
+                return null; // recorded already (by this host or another)
+            }
+
+            (ChargeStatus status, string? heldBecause) = Judge(charge);
+            decided = new ChargeEntry
+            {
+                EntryId = "charge-" + Guid.NewGuid().ToString("N"),
+                Charge = charge,
+                RecordedAt = _time.GetUtcNow(),
+                Status = status,
+                HeldBecause = heldBecause,
+            };
+            return DocumentJson.Serialize(decided);
         }
 
-        return entry;
+        if (await AppendDecidedAsync(Decide, cancellationToken).ConfigureAwait(false) is long index)
+        {
+            Track(decided!, index);
+            if (decided!.Charge.Reverses is not null)
+            {
+                Recount(); // a reversal may resolve a dispute
+            }
+            else if (StatusOf(decided) == ChargeStatus.Due)
+            {
+                AddDue(decided);
+            }
+        }
+
+        return decided!;
+    }
+
+    /// <summary>
+    /// Appends the record <paramref name="decide"/> returns (none when null), decided on the ledger as it is: on a
+    /// shared journal under its lock, after taking in what other hosts appended.
+    /// </summary>
+    /// <returns>The record's index; null when nothing was appended.</returns>
+    private async ValueTask<long?> AppendDecidedAsync(Func<byte[]?> decide, CancellationToken cancellationToken)
+    {
+        if (_journal is ISharedRecordJournal shared)
+        {
+            return await shared.AppendDecidedAsync(async ct =>
+            {
+                await TakeInAsync(ct).ConfigureAwait(false); // the journal has taken in every committed record
+                return decide();
+            }, cancellationToken).ConfigureAwait(false);
+        }
+
+        return decide() is byte[] record ? await _journal.AppendAsync(record, cancellationToken).ConfigureAwait(false) : null;
     }
 
     /// <summary>Finds the entry recorded under <paramref name="idempotencyKey"/>, if any.</summary>
@@ -351,25 +461,28 @@ public sealed class ChargeLedger : IDisposable
             return DocumentAcceptance.Refused(DocumentRefusal.Malformed, $"The envelope is a '{signed.PayloadType}', not a '{type.PayloadType}'.");
         }
 
-        DocumentAcceptance decision = CheckAnnotation(signed, trust, out ChargeAnnotation? record);
-        if (record is null)
-        {
-            return decision;
-        }
-
         await _gate.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            long index = await _journal.AppendAsync(DocumentJson.Serialize(record), cancellationToken).ConfigureAwait(false);
-            Apply(record, index);
-            Recount();
+            DocumentAcceptance? decision = null;
+            ChargeAnnotation? record = null;
+            long? index = await AppendDecidedAsync(() =>
+            {
+                decision = CheckAnnotation(signed, trust, out record); // the entries named may have been recorded by another host
+                return record is null ? null : DocumentJson.Serialize(record);
+            }, cancellationToken).ConfigureAwait(false);
+            if (index is long at)
+            {
+                Apply(record!, at);
+                Recount();
+            }
+
+            return decision!;
         }
         finally
         {
             _gate.Release();
         }
-
-        return decision;
     }
 
     private void Apply(ChargeAnnotation annotation, long index)

@@ -45,12 +45,46 @@ public sealed class StatementIssuer : IDisposable
         ArgumentNullException.ThrowIfNull(statements);
         ArgumentOutOfRangeException.ThrowIfNegative(inlineLineLimit);
         var issuer = new StatementIssuer(statements, timeProvider ?? TimeProvider.System, inlineLineLimit, audit);
-        for (long i = 0; i < statements.Count; i++)
+        await issuer.TakeInAsync(cancellationToken).ConfigureAwait(false);
+        return issuer;
+    }
+
+    /// <summary>Reads the statements appended since this issuer last looked (by other hosts, on a shared journal).</summary>
+    /// <returns>The statements taken in.</returns>
+    private async Task TakeInAsync(CancellationToken cancellationToken)
+    {
+        for (long i = _issued.Count; i < _statements.Count; i++)
         {
-            issuer._issued.Add(MonthlyStatement.FromEnvelope(SignedEnvelope.Parse(await statements.ReadAsync(i, cancellationToken).ConfigureAwait(false))));
+            _issued.Add(MonthlyStatement.FromEnvelope(SignedEnvelope.Parse(await _statements.ReadAsync(i, cancellationToken).ConfigureAwait(false))));
+        }
+    }
+
+    /// <summary>
+    /// Appends the issued statement. On a shared journal under its lock, after taking in what other hosts issued:
+    /// refused when that includes one of this customer's statements (its number and its lines were decided without it).
+    /// </summary>
+    private async Task AppendIssuedAsync(SignedEnvelope signed, MonthlyStatement statement, CancellationToken cancellationToken)
+    {
+        byte[] record = signed.ToUtf8Json();
+        if (_statements is not ISharedRecordJournal shared)
+        {
+            await _statements.AppendAsync(record, cancellationToken).ConfigureAwait(false);
+            return;
         }
 
-        return issuer;
+        int known = _issued.Count;
+        await shared.AppendDecidedAsync(async ct =>
+        {
+            await TakeInAsync(ct).ConfigureAwait(false);
+            if (_issued.Skip(known).FirstOrDefault(s => s.CustomerId == statement.CustomerId) is { } other)
+            {
+                throw new InvalidOperationException(other.Month == statement.Month
+                    ? $"The statement of {statement.CustomerId} for {statement.Month} was issued by another host meanwhile (number {other.Number}); nothing was issued here."
+                    : $"Another host issued {statement.CustomerId}'s statement for {other.Month} meanwhile (number {other.Number}); nothing was issued here: issue {statement.Month} again.");
+            }
+
+            return record;
+        }, cancellationToken).ConfigureAwait(false);
     }
 
     /// <summary>The most lines a statement carries inline; a larger one writes them to a CSV stream.</summary>
@@ -141,6 +175,12 @@ public sealed class StatementIssuer : IDisposable
         string monthText = month.ToString("yyyy-MM", CultureInfo.InvariantCulture);
         (DateTimeOffset start, DateTimeOffset end) = MonthlyStatement.MonthBounds(month, zone);
         DateTimeOffset now = _time.GetUtcNow();
+        if (_statements is ISharedRecordJournal shared)
+        {
+            await shared.RefreshAsync(cancellationToken).ConfigureAwait(false); // what other hosts issued
+            await TakeInAsync(cancellationToken).ConfigureAwait(false);
+        }
+
         if (now < end)
         {
             throw new InvalidOperationException($"{monthText} in {timeZone} has not ended; it ends at {end:O}.");
@@ -207,7 +247,7 @@ public sealed class StatementIssuer : IDisposable
             TzdbVersion = DateTimeZoneProviders.Tzdb.VersionId.Replace("TZDB: ", string.Empty, StringComparison.Ordinal),
         };
         SignedEnvelope signed = statement.ToEnvelope().Sign(signer);
-        await _statements.AppendAsync(signed.ToUtf8Json(), cancellationToken).ConfigureAwait(false);
+        await AppendIssuedAsync(signed, statement, cancellationToken).ConfigureAwait(false);
         _issued.Add(statement);
         if (_audit is not null)
         {

@@ -19,7 +19,7 @@ namespace RemoteSupport.PostgreSql.Journal;
 /// <see cref="Count"/> and <see cref="Root"/> cover the records this instance has seen: its own appends and
 /// everything before them. <see cref="RefreshAsync(CancellationToken)"/> takes in what other hosts appended since.
 /// </remarks>
-public sealed class PostgreSqlRecordJournal : IRecordJournal, IAsyncDisposable
+public sealed class PostgreSqlRecordJournal : ISharedRecordJournal, IAsyncDisposable
 {
     /// <summary>The longest journal name.</summary>
     public const int MaxNameLength = 200;
@@ -83,66 +83,179 @@ public sealed class PostgreSqlRecordJournal : IRecordJournal, IAsyncDisposable
     /// <param name="cancellationToken">Stops waiting; the record is appended only if the commit happened.</param>
     public async ValueTask<long> AppendAsync(ReadOnlyMemory<byte> payload, CancellationToken cancellationToken = default)
     {
+        (byte[] bytes, byte[] leaf) = Prepare(payload);
+        // Not retried: had a lost commit happened, a second insert would append the record twice.
+        long index = await InsertAsync(bytes, leaf, at: null, cancellationToken).ConfigureAwait(false);
+        if (index < 0)
+        {
+            throw new JournalException($"The append to journal '{Name}' returned no index.");
+        }
+
+        await TakeInOwnAsync(index, leaf).ConfigureAwait(false);
+        return index;
+    }
+
+    /// <summary>
+    /// Takes the journal's advisory lock in a transaction (every other host's append waits), takes in what other hosts
+    /// appended, calls <paramref name="decide"/> and inserts the record it returns as the next one; commits. A
+    /// transient failure (a dropped connection, a serialization failure, a deadlock, the server shutting the session)
+    /// is retried up to <see cref="MaxTransientAttempts"/> times, deciding again: safe, because a decision taken after a
+    /// commit whose answer was lost sees that record in the journal.
+    /// </summary>
+    /// <returns>The appended record's index; null when <paramref name="decide"/> returned null.</returns>
+    /// <param name="decide">Decides the record from the journal as it is (<see cref="Count"/> records, all committed); null appends nothing.</param>
+    /// <param name="cancellationToken">Stops waiting; the record is appended only if the commit happened.</param>
+    public async ValueTask<long?> AppendDecidedAsync(Func<CancellationToken, ValueTask<byte[]?>> decide, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(decide);
+        for (int attempt = 1; ; attempt++)
+        {
+            try
+            {
+                return await AppendDecidedOnceAsync(decide, cancellationToken).ConfigureAwait(false);
+            }
+            catch (NpgsqlException failure) when (attempt < MaxTransientAttempts && IsTransient(failure) && !cancellationToken.IsCancellationRequested)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(10 << attempt), cancellationToken).ConfigureAwait(false);
+            }
+        }
+    }
+
+    private async Task<long?> AppendDecidedOnceAsync(Func<CancellationToken, ValueTask<byte[]?>> decide, CancellationToken cancellationToken)
+    {
+        using NpgsqlConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        NpgsqlTransaction transaction = await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, cancellationToken).ConfigureAwait(false);
+        await using ConfiguredAsyncDisposable disposing = transaction.ConfigureAwait(false);
+        using (var locking = new NpgsqlBatch(connection, transaction))
+        {
+            locking.BatchCommands.Add(new NpgsqlBatchCommand("set local synchronous_commit = on"));
+            var lockCommand = new NpgsqlBatchCommand("select pg_advisory_xact_lock(hashtextextended(@journal, 0))");
+            lockCommand.Parameters.AddWithValue("journal", Name);
+            locking.BatchCommands.Add(lockCommand);
+            await locking.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        await RefreshAsync(through: null, cancellationToken).ConfigureAwait(false); // every record committed before the lock
+        long at = Count;
+        if (await decide(cancellationToken).ConfigureAwait(false) is not byte[] payload)
+        {
+            return null; // the transaction rolls back when disposed, releasing the lock
+        }
+
+        (byte[] bytes, byte[] leaf) = Prepare(payload);
+        using (var insert = new NpgsqlCommand(
+            """
+            insert into remotesupport_journal_records (journal, record_index, payload, leaf_hash)
+            select @journal, @at, @payload, @leaf
+            where (select coalesce(max(record_index) + 1, 0) from remotesupport_journal_records where journal = @journal) = @at
+            """, connection, transaction))
+        {
+            insert.Parameters.AddWithValue("journal", Name);
+            insert.Parameters.AddWithValue("at", at);
+            insert.Parameters.Add(new NpgsqlParameter("payload", NpgsqlDbType.Bytea) { Value = bytes });
+            insert.Parameters.Add(new NpgsqlParameter("leaf", NpgsqlDbType.Bytea) { Value = leaf });
+            if (await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false) != 1)
+            {
+                throw new JournalException($"Journal '{Name}' does not end at record {at} under its lock: rows were added or deleted behind the package's back.");
+            }
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        await TakeInOwnAsync(at, leaf).ConfigureAwait(false);
+        return at;
+    }
+
+    /// <summary>The most attempts of a decided append that failed for a transient reason.</summary>
+    public const int MaxTransientAttempts = 4;
+
+    /// <summary>A failure after which the transaction rolled back, or committed and the decision taken again finds it.</summary>
+    private static bool IsTransient(NpgsqlException failure) =>
+        failure.IsTransient || failure is PostgresException { SqlState: PostgresErrorCodes.SerializationFailure or PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.AdminShutdown };
+
+    private static (byte[] Bytes, byte[] Leaf) Prepare(ReadOnlyMemory<byte> payload)
+    {
         if (payload.Length > AppendOnlyJournal.MaxRecordLength)
         {
             throw new ArgumentException($"A record is at most {AppendOnlyJournal.MaxRecordLength} bytes ({payload.Length} given).", nameof(payload));
         }
 
         byte[] bytes = payload.ToArray();
-        byte[] leaf = MerkleTree.LeafHash(bytes);
-        long index;
-        using (NpgsqlConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false))
-        {
-            // Read committed, whatever the server's default: the max below must see the last holder's committed row.
-            NpgsqlTransaction transaction = await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, cancellationToken).ConfigureAwait(false);
-            await using ConfiguredAsyncDisposable disposing = transaction.ConfigureAwait(false);
-            // One round trip for the three statements, one for the commit.
-            using (var append = new NpgsqlBatch(connection, transaction))
-            {
-                append.BatchCommands.Add(new NpgsqlBatchCommand("set local synchronous_commit = on"));
-                var locking = new NpgsqlBatchCommand("select pg_advisory_xact_lock(hashtextextended(@journal, 0))");
-                locking.Parameters.AddWithValue("journal", Name);
-                append.BatchCommands.Add(locking);
-                var insert = new NpgsqlBatchCommand(
-                    """
-                    insert into remotesupport_journal_records (journal, record_index, payload, leaf_hash)
-                    select @journal, coalesce(max(record_index) + 1, 0), @payload, @leaf
-                    from remotesupport_journal_records where journal = @journal
-                    returning record_index
-                    """);
-                insert.Parameters.AddWithValue("journal", Name);
-                insert.Parameters.Add(new NpgsqlParameter("payload", NpgsqlDbType.Bytea) { Value = bytes });
-                insert.Parameters.Add(new NpgsqlParameter("leaf", NpgsqlDbType.Bytea) { Value = leaf });
-                append.BatchCommands.Add(insert);
-                await append.PrepareAsync(cancellationToken).ConfigureAwait(false); // kept on the pooled connection: parsed and planned once
-                using NpgsqlDataReader reader = await append.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-                index = -1;
-                do
-                {
-                    // The results in order: the set (none), the lock's row, then the insert's index.
-                    if (reader.FieldCount == 1 && reader.GetName(0) == "record_index" && await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-                    {
-                        index = reader.GetInt64(0);
-                    }
-                }
-                while (await reader.NextResultAsync(cancellationToken).ConfigureAwait(false));
+        return (bytes, MerkleTree.LeafHash(bytes));
+    }
 
-                if (index < 0)
-                {
-                    throw new JournalException($"The append to journal '{Name}' returned no index.");
-                }
+    /// <summary>
+    /// Inserts the record, under the journal's advisory lock, as the next one (<paramref name="at"/> null) or as
+    /// record <paramref name="at"/> only if that is the next one; commits.
+    /// </summary>
+    /// <returns>The committed record's index; -1 when <paramref name="at"/> was not the next index (nothing inserted).</returns>
+    private async Task<long> InsertAsync(byte[] bytes, byte[] leaf, long? at, CancellationToken cancellationToken)
+    {
+        using NpgsqlConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
+        // Read committed, whatever the server's default: the max below must see the last holder's committed row.
+        NpgsqlTransaction transaction = await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, cancellationToken).ConfigureAwait(false);
+        await using ConfiguredAsyncDisposable disposing = transaction.ConfigureAwait(false);
+        long index = -1;
+        // One round trip for the three statements, one for the commit.
+        using (var append = new NpgsqlBatch(connection, transaction))
+        {
+            append.BatchCommands.Add(new NpgsqlBatchCommand("set local synchronous_commit = on"));
+            var locking = new NpgsqlBatchCommand("select pg_advisory_xact_lock(hashtextextended(@journal, 0))");
+            locking.Parameters.AddWithValue("journal", Name);
+            append.BatchCommands.Add(locking);
+            var insert = new NpgsqlBatchCommand(at is null
+                ? """
+                  insert into remotesupport_journal_records (journal, record_index, payload, leaf_hash)
+                  select @journal, coalesce(max(record_index) + 1, 0), @payload, @leaf
+                  from remotesupport_journal_records where journal = @journal
+                  returning record_index
+                  """
+                : """
+                  insert into remotesupport_journal_records (journal, record_index, payload, leaf_hash)
+                  select @journal, @at, @payload, @leaf
+                  where (select coalesce(max(record_index) + 1, 0) from remotesupport_journal_records where journal = @journal) = @at
+                  returning record_index
+                  """);
+            insert.Parameters.AddWithValue("journal", Name);
+            insert.Parameters.Add(new NpgsqlParameter("payload", NpgsqlDbType.Bytea) { Value = bytes });
+            insert.Parameters.Add(new NpgsqlParameter("leaf", NpgsqlDbType.Bytea) { Value = leaf });
+            if (at is long next)
+            {
+                insert.Parameters.AddWithValue("at", next);
             }
 
-            await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+            append.BatchCommands.Add(insert);
+            await append.PrepareAsync(cancellationToken).ConfigureAwait(false); // kept on the pooled connection: parsed and planned once
+            using NpgsqlDataReader reader = await append.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            do
+            {
+                // The results in order: the set (none), the lock's row, then the insert's index (no row: not the next).
+                if (reader.FieldCount == 1 && reader.GetName(0) == "record_index" && await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+                {
+                    index = reader.GetInt64(0);
+                }
+            }
+            while (await reader.NextResultAsync(cancellationToken).ConfigureAwait(false));
         }
 
+        if (index < 0)
+        {
+            return -1; // nothing inserted: the transaction rolls back when disposed
+        }
+
+        await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
+        return index;
+    }
+
+    /// <summary>Takes this instance's own committed record <paramref name="index"/> in (reading back what came before it, if anything).</summary>
+    private async Task TakeInOwnAsync(long index, byte[] leaf)
+    {
         // Committed: the record is durable, so its index is returned whatever happens to the wait from here.
         lock (_gate)
         {
             if (index == _leafHashes.Count)
             {
                 _leafHashes.Add(leaf); // the next one, as this instance expected: nothing to read back
-                return index;
+                return;
             }
         }
 
@@ -154,8 +267,6 @@ public sealed class PostgreSqlRecordJournal : IRecordJournal, IAsyncDisposable
                 throw new JournalException($"Record {index} of journal '{Name}' was appended where this instance had already seen another record: rows were deleted behind the package's back.");
             }
         }
-
-        return index;
     }
 
     /// <summary>Takes in the records other hosts appended since this instance last looked.</summary>
