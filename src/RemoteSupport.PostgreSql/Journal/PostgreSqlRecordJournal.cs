@@ -85,7 +85,7 @@ public sealed class PostgreSqlRecordJournal : ISharedRecordJournal, IAsyncDispos
     {
         (byte[] bytes, byte[] leaf) = Prepare(payload);
         // Not retried: had a lost commit happened, a second insert would append the record twice.
-        long index = await InsertAsync(bytes, leaf, at: null, cancellationToken).ConfigureAwait(false);
+        long index = await InsertAsync(bytes, leaf, cancellationToken).ConfigureAwait(false);
         if (index < 0)
         {
             throw new JournalException($"The append to journal '{Name}' returned no index.");
@@ -183,12 +183,9 @@ public sealed class PostgreSqlRecordJournal : ISharedRecordJournal, IAsyncDispos
         return (bytes, MerkleTree.LeafHash(bytes));
     }
 
-    /// <summary>
-    /// Inserts the record, under the journal's advisory lock, as the next one (<paramref name="at"/> null) or as
-    /// record <paramref name="at"/> only if that is the next one; commits.
-    /// </summary>
-    /// <returns>The committed record's index; -1 when <paramref name="at"/> was not the next index (nothing inserted).</returns>
-    private async Task<long> InsertAsync(byte[] bytes, byte[] leaf, long? at, CancellationToken cancellationToken)
+    /// <summary>Inserts the record, under the journal's advisory lock, as the next one; commits.</summary>
+    /// <returns>The committed record's index; -1 when the insert returned none.</returns>
+    private async Task<long> InsertAsync(byte[] bytes, byte[] leaf, CancellationToken cancellationToken)
     {
         using NpgsqlConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         // Read committed, whatever the server's default: the max below must see the last holder's committed row.
@@ -202,33 +199,22 @@ public sealed class PostgreSqlRecordJournal : ISharedRecordJournal, IAsyncDispos
             var locking = new NpgsqlBatchCommand("select pg_advisory_xact_lock(hashtextextended(@journal, 0))");
             locking.Parameters.AddWithValue("journal", Name);
             append.BatchCommands.Add(locking);
-            var insert = new NpgsqlBatchCommand(at is null
-                ? """
-                  insert into remotesupport_journal_records (journal, record_index, payload, leaf_hash)
-                  select @journal, coalesce(max(record_index) + 1, 0), @payload, @leaf
-                  from remotesupport_journal_records where journal = @journal
-                  returning record_index
-                  """
-                : """
-                  insert into remotesupport_journal_records (journal, record_index, payload, leaf_hash)
-                  select @journal, @at, @payload, @leaf
-                  where (select coalesce(max(record_index) + 1, 0) from remotesupport_journal_records where journal = @journal) = @at
-                  returning record_index
-                  """);
+            var insert = new NpgsqlBatchCommand(
+                """
+                insert into remotesupport_journal_records (journal, record_index, payload, leaf_hash)
+                select @journal, coalesce(max(record_index) + 1, 0), @payload, @leaf
+                from remotesupport_journal_records where journal = @journal
+                returning record_index
+                """);
             insert.Parameters.AddWithValue("journal", Name);
             insert.Parameters.Add(new NpgsqlParameter("payload", NpgsqlDbType.Bytea) { Value = bytes });
             insert.Parameters.Add(new NpgsqlParameter("leaf", NpgsqlDbType.Bytea) { Value = leaf });
-            if (at is long next)
-            {
-                insert.Parameters.AddWithValue("at", next);
-            }
-
             append.BatchCommands.Add(insert);
             await append.PrepareAsync(cancellationToken).ConfigureAwait(false); // kept on the pooled connection: parsed and planned once
             using NpgsqlDataReader reader = await append.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
             do
             {
-                // The results in order: the set (none), the lock's row, then the insert's index (no row: not the next).
+                // The results in order: the set (none), the lock's row, then the insert's index.
                 if (reader.FieldCount == 1 && reader.GetName(0) == "record_index" && await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
                 {
                     index = reader.GetInt64(0);
@@ -239,7 +225,7 @@ public sealed class PostgreSqlRecordJournal : ISharedRecordJournal, IAsyncDispos
 
         if (index < 0)
         {
-            return -1; // nothing inserted: the transaction rolls back when disposed
+            return -1; // the transaction rolls back when disposed
         }
 
         await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);

@@ -25,35 +25,28 @@ public sealed class SharedLedgerTests : IDisposable
         const int Charges = 10_000;
         const int Hosts = 4;
         await using PostgreSqlServer server = await PostgreSqlServer.CreateDatabaseAsync();
-        List<Host> hosts = await OpenHostsAsync(server, Hosts);
-        try
+        await using Hosts hosts = await OpenHostsAsync(server, Hosts);
+        // Host h records the charges [h * 2500, h * 2500 + 5000) modulo 10,000: every charge is recorded by two hosts at once.
+        ChargeEntry[][] recorded = await Task.WhenAll(hosts.Select((host, h) => Task.Run(async () =>
         {
-            // Host h records the charges [h * 2500, h * 2500 + 5000) modulo 10,000: every charge is recorded by two hosts at once.
-            ChargeEntry[][] recorded = await Task.WhenAll(hosts.Select((host, h) => Task.Run(async () =>
+            var entries = new List<ChargeEntry>();
+            for (int i = 0; i < Charges / 2; i++)
             {
-                var entries = new List<ChargeEntry>();
-                for (int i = 0; i < Charges / 2; i++)
-                {
-                    entries.Add(await host.Ledger.RecordAsync(Charge(((h * Charges / Hosts) + i) % Charges, amount: 1)));
-                }
-
-                return entries.ToArray();
-            })));
-
-            await using PostgreSqlRecordJournal reader = await PostgreSqlRecordJournal.OpenAsync(server.Database, LedgerName);
-            using ChargeLedger replayed = await ChargeLedger.OpenAsync(reader, _f.GroundRules, _f.Time);
-            replayed.Entries.Should().HaveCount(Charges, "two hosts recording one charge at once make one entry");
-            replayed.Entries.Select(e => e.Charge.IdempotencyKey).Should().OnlyHaveUniqueItems();
-            replayed.DueTotals().Should().Equal(new Dictionary<string, long> { ["EUR"] = Charges });
-            foreach (ChargeEntry entry in recorded.SelectMany(e => e))
-            {
-                replayed.Entries.Should().ContainSingle(e => e.Charge.IdempotencyKey == entry.Charge.IdempotencyKey)
-                    .Which.EntryId.Should().Be(entry.EntryId, "both hosts that recorded a charge were answered with the one entry");
+                entries.Add(await host.Ledger.RecordAsync(Charge(((h * Charges / Hosts) + i) % Charges, amount: 1)));
             }
-        }
-        finally
+
+            return entries.ToArray();
+        })));
+
+        await using PostgreSqlRecordJournal reader = await PostgreSqlRecordJournal.OpenAsync(server.Database, LedgerName);
+        using ChargeLedger replayed = await ChargeLedger.OpenAsync(reader, _f.GroundRules, _f.Time);
+        replayed.Entries.Should().HaveCount(Charges, "two hosts recording one charge at once make one entry");
+        replayed.Entries.Select(e => e.Charge.IdempotencyKey).Should().OnlyHaveUniqueItems();
+        replayed.DueTotals().Should().Equal(new Dictionary<string, long> { ["EUR"] = Charges });
+        foreach (ChargeEntry entry in recorded.SelectMany(e => e))
         {
-            await DisposeAsync(hosts);
+            replayed.Entries.Should().ContainSingle(e => e.Charge.IdempotencyKey == entry.Charge.IdempotencyKey)
+                .Which.EntryId.Should().Be(entry.EntryId, "both hosts that recorded a charge were answered with the one entry");
         }
     }
 
@@ -61,126 +54,98 @@ public sealed class SharedLedgerTests : IDisposable
     public async Task AChargeRecordedByAnotherHostWithOtherFields_IsTheSameConflictAsOnOneHost()
     {
         await using PostgreSqlServer server = await PostgreSqlServer.CreateDatabaseAsync();
-        List<Host> hosts = await OpenHostsAsync(server, 2);
-        try
-        {
-            await hosts[0].Ledger.RecordAsync(Charge(7, amount: 100));
+        await using Hosts hosts = await OpenHostsAsync(server, 2);
+        await hosts[0].Ledger.RecordAsync(Charge(7, amount: 100));
 
-            var again = async () => await hosts[1].Ledger.RecordAsync(Charge(7, amount: 120));
+        var again = async () => await hosts[1].Ledger.RecordAsync(Charge(7, amount: 120));
 
-            (await again.Should().ThrowAsync<IdempotencyConflictException>()).Which.Message.Should().Contain(nameof(ChargeRequest.AmountMinor));
-            (await hosts[1].Ledger.RecordAsync(Charge(7, amount: 100))).EntryId.Should().Be(hosts[0].Ledger.Entries[0].EntryId);
-            hosts[1].Ledger.Journal.Count.Should().Be(1);
-        }
-        finally
-        {
-            await DisposeAsync(hosts);
-        }
+        (await again.Should().ThrowAsync<IdempotencyConflictException>()).Which.Message.Should().Contain(nameof(ChargeRequest.AmountMinor));
+        (await hosts[1].Ledger.RecordAsync(Charge(7, amount: 100))).EntryId.Should().Be(hosts[0].Ledger.Entries[0].EntryId);
+        hosts[1].Ledger.Journal.Count.Should().Be(1);
     }
 
     [PostgreSqlFact]
     public async Task TheMonthlyCap_IsCountedExactly_AcrossHostsRecordingAtOnce()
     {
         await using PostgreSqlServer server = await PostgreSqlServer.CreateDatabaseAsync();
-        List<Host> hosts = await OpenHostsAsync(server, 4);
-        try
+        await using Hosts hosts = await OpenHostsAsync(server, 4);
+        long cap = _f.Rules.TollCharges.MonthlyCapMinor;
+        const long Amount = 1_000; // under the session cap and the approval threshold: only the monthly cap holds charges
+        int count = (int)(cap / Amount) + 40;
+        await Task.WhenAll(hosts.Select((host, h) => Task.Run(async () =>
         {
-            long cap = _f.Rules.TollCharges.MonthlyCapMinor;
-            const long Amount = 1_000; // under the session cap and the approval threshold: only the monthly cap holds charges
-            int count = (int)(cap / Amount) + 40;
-            await Task.WhenAll(hosts.Select((host, h) => Task.Run(async () =>
+            for (int i = h; i < count; i += hosts.Count)
             {
-                for (int i = h; i < count; i += hosts.Count)
-                {
-                    await host.Ledger.RecordAsync(Charge(i, Amount));
-                }
-            })));
+                await host.Ledger.RecordAsync(Charge(i, Amount));
+            }
+        })));
 
-            await hosts[0].Ledger.RecordAsync(Charge(count, 1)); // takes in the other hosts' entries first
-            IReadOnlyList<ChargeEntry> entries = hosts[0].Ledger.Entries;
-            entries.Count(e => e.Status == ChargeStatus.Due && e.Charge.AmountMinor == Amount).Should().Be((int)(cap / Amount), "the cap admits exactly what fits");
-            entries.Count(e => e.Status == ChargeStatus.Held).Should().Be(41, "the 40 over the cap and the last one");
-            hosts[0].Ledger.DueTotals()["EUR"].Should().Be(cap);
-        }
-        finally
-        {
-            await DisposeAsync(hosts);
-        }
+        await hosts[0].Ledger.RecordAsync(Charge(count, 1)); // takes in the other hosts' entries first
+        IReadOnlyList<ChargeEntry> entries = hosts[0].Ledger.Entries;
+        entries.Count(e => e.Status == ChargeStatus.Due && e.Charge.AmountMinor == Amount).Should().Be((int)(cap / Amount), "the cap admits exactly what fits");
+        entries.Count(e => e.Status == ChargeStatus.Held).Should().Be(41, "the 40 over the cap and the last one");
+        hosts[0].Ledger.DueTotals()["EUR"].Should().Be(cap);
     }
 
     [PostgreSqlFact]
     public async Task TwoHostsIssuingTheSameMonthAtOnce_IssueOneStatement_AndTheOtherIsRefused()
     {
         await using PostgreSqlServer server = await PostgreSqlServer.CreateDatabaseAsync();
-        List<Host> hosts = await OpenHostsAsync(server, 2);
-        try
+        await using Hosts hosts = await OpenHostsAsync(server, 2);
+        for (int i = 0; i < 20; i++)
         {
-            for (int i = 0; i < 20; i++)
-            {
-                await hosts[i % 2].Ledger.RecordAsync(Charge(i, amount: 100));
-            }
-
-            _f.Time.Advance(TimeSpan.FromDays(7)); // November has ended in Berlin
-            foreach (Host host in hosts)
-            {
-                await host.Ledger.RefreshAsync(); // each host bills what every host recorded
-                host.Ledger.RecordCount.Should().Be(20);
-            }
-
-            var outcomes = await Task.WhenAll(hosts.Select(host => Task.Run(async () =>
-            {
-                var ledgerJournal = host.LedgerJournal;
-                string checkpoint = new Checkpoint("contoso.example/ledger/fabrikam", host.Ledger.RecordCount, ledgerJournal.Root(host.Ledger.RecordCount)).Sign("contoso-billing", _f.Vendor);
-                try
-                {
-                    return (Statement: (SignedEnvelope?)await host.Issuer.IssueAsync(host.Ledger, "fabrikam", 2026, 11, "Europe/Berlin", checkpoint, _f.Vendor), Refusal: (Exception?)null);
-                }
-                catch (InvalidOperationException refusal)
-                {
-                    return (Statement: (SignedEnvelope?)null, Refusal: (Exception?)refusal);
-                }
-            })));
-
-            outcomes.Count(o => o.Statement is not null).Should().Be(1, "one host wins");
-            outcomes.Single(o => o.Refusal is not null).Refusal!.Message.Should().Contain("fabrikam").And.Contain("2026-11").And.Contain("issued");
-            await using PostgreSqlRecordJournal statements = await PostgreSqlRecordJournal.OpenAsync(server.Database, "statements");
-            statements.Count.Should().Be(1);
-            MonthlyStatement issued = MonthlyStatement.FromEnvelope(SignedEnvelope.Parse(await statements.ReadAsync(0)));
-            issued.Number.Should().Be(1);
-            issued.Totals.Should().Equal(new Dictionary<string, long> { ["EUR"] = 2_000 });
+            await hosts[i % 2].Ledger.RecordAsync(Charge(i, amount: 100));
         }
-        finally
+
+        _f.Time.Advance(TimeSpan.FromDays(7)); // November has ended in Berlin
+        foreach (Host host in hosts)
         {
-            await DisposeAsync(hosts);
+            await host.Ledger.RefreshAsync(); // each host bills what every host recorded
+            host.Ledger.RecordCount.Should().Be(20);
         }
+
+        var outcomes = await Task.WhenAll(hosts.Select(host => Task.Run(async () =>
+        {
+            var ledgerJournal = host.LedgerJournal;
+            string checkpoint = new Checkpoint("contoso.example/ledger/fabrikam", host.Ledger.RecordCount, ledgerJournal.Root(host.Ledger.RecordCount)).Sign("contoso-billing", _f.Vendor);
+            try
+            {
+                return (Statement: (SignedEnvelope?)await host.Issuer.IssueAsync(host.Ledger, "fabrikam", 2026, 11, "Europe/Berlin", checkpoint, _f.Vendor), Refusal: (Exception?)null);
+            }
+            catch (InvalidOperationException refusal)
+            {
+                return (Statement: (SignedEnvelope?)null, Refusal: (Exception?)refusal);
+            }
+        })));
+
+        outcomes.Count(o => o.Statement is not null).Should().Be(1, "one host wins");
+        outcomes.Single(o => o.Refusal is not null).Refusal!.Message.Should().Contain("fabrikam").And.Contain("2026-11").And.Contain("issued");
+        await using PostgreSqlRecordJournal statements = await PostgreSqlRecordJournal.OpenAsync(server.Database, "statements");
+        statements.Count.Should().Be(1);
+        MonthlyStatement issued = MonthlyStatement.FromEnvelope(SignedEnvelope.Parse(await statements.ReadAsync(0)));
+        issued.Number.Should().Be(1);
+        issued.Totals.Should().Equal(new Dictionary<string, long> { ["EUR"] = 2_000 });
     }
 
     [PostgreSqlFact]
     public async Task AConnectionDroppedInTheMiddleOfAnAppend_LeavesNothingHalfWritten_AndTheRetrySucceeds()
     {
         await using PostgreSqlServer server = await PostgreSqlServer.CreateDatabaseAsync();
-        List<Host> hosts = await OpenHostsAsync(server, 1);
-        try
-        {
-            await using NpgsqlConnection holder = await server.Database.OpenConnectionAsync();
-            await using NpgsqlTransaction holding = await holder.BeginTransactionAsync();
-            await Execute(holder, $"select pg_advisory_xact_lock(hashtextextended('{LedgerName}', 0))");
+        await using Hosts hosts = await OpenHostsAsync(server, 1);
+        await using NpgsqlConnection holder = await server.Database.OpenConnectionAsync();
+        await using NpgsqlTransaction holding = await holder.BeginTransactionAsync();
+        await Execute(holder, $"select pg_advisory_xact_lock(hashtextextended('{LedgerName}', 0))");
 
-            Task<ChargeEntry> recording = hosts[0].Ledger.RecordAsync(Charge(1, amount: 100));
-            int appending = await WaitForAdvisoryWaiterAsync(server, except: null);
-            await Execute(holder, $"select pg_terminate_backend({appending})"); // the append's connection dies inside its transaction
-            await WaitForAdvisoryWaiterAsync(server, except: appending); // the retry, on a new connection
-            await holding.CommitAsync();
+        Task<ChargeEntry> recording = hosts[0].Ledger.RecordAsync(Charge(1, amount: 100));
+        int appending = await WaitForAdvisoryWaiterAsync(server, except: null);
+        await Execute(holder, $"select pg_terminate_backend({appending})"); // the append's connection dies inside its transaction
+        await WaitForAdvisoryWaiterAsync(server, except: appending); // the retry, on a new connection
+        await holding.CommitAsync();
 
-            ChargeEntry entry = await recording;
-            await using PostgreSqlRecordJournal reader = await PostgreSqlRecordJournal.OpenAsync(server.Database, LedgerName);
-            reader.Count.Should().Be(1, "the dropped transaction left nothing, the retry appended once");
-            System.Text.Json.JsonDocument.Parse(await reader.ReadAsync(0)).RootElement.GetProperty("entryId").GetString().Should().Be(entry.EntryId);
-        }
-        finally
-        {
-            await DisposeAsync(hosts);
-        }
+        ChargeEntry entry = await recording;
+        await using PostgreSqlRecordJournal reader = await PostgreSqlRecordJournal.OpenAsync(server.Database, LedgerName);
+        reader.Count.Should().Be(1, "the dropped transaction left nothing, the retry appended once");
+        System.Text.Json.JsonDocument.Parse(await reader.ReadAsync(0)).RootElement.GetProperty("entryId").GetString().Should().Be(entry.EntryId);
     }
 
     private static async Task<int> WaitForAdvisoryWaiterAsync(PostgreSqlServer server, int? except)
@@ -224,9 +189,9 @@ public sealed class SharedLedgerTests : IDisposable
         Description = "Call setup",
     };
 
-    private async Task<List<Host>> OpenHostsAsync(PostgreSqlServer server, int count)
+    private async Task<Hosts> OpenHostsAsync(PostgreSqlServer server, int count)
     {
-        var hosts = new List<Host>();
+        var hosts = new Hosts();
         for (int i = 0; i < count; i++)
         {
             NpgsqlDataSource database = NpgsqlDataSource.Create(server.Database.ConnectionString);
@@ -239,15 +204,18 @@ public sealed class SharedLedgerTests : IDisposable
         return hosts;
     }
 
-    private static async Task DisposeAsync(List<Host> hosts)
+    private sealed record Host(NpgsqlDataSource Database, PostgreSqlRecordJournal LedgerJournal, ChargeLedger Ledger, StatementIssuer Issuer);
+
+    private sealed class Hosts : List<Host>, IAsyncDisposable
     {
-        foreach (Host host in hosts)
+        public async ValueTask DisposeAsync()
         {
-            host.Ledger.Dispose();
-            host.Issuer.Dispose();
-            await host.Database.DisposeAsync();
+            foreach (Host host in this)
+            {
+                host.Ledger.Dispose();
+                host.Issuer.Dispose();
+                await host.Database.DisposeAsync();
+            }
         }
     }
-
-    private sealed record Host(NpgsqlDataSource Database, PostgreSqlRecordJournal LedgerJournal, ChargeLedger Ledger, StatementIssuer Issuer);
 }
