@@ -23,6 +23,13 @@ switch (args)
             return result.IsValid ? 0 : 1;
         }
 
+    case ["statement-ledger", string folder, .. string[] options]:
+        // Peak memory of a process that only issues a statement (docs/benchmarks.md):
+        //   dotnet RemoteSupport.Benchmarks.dll statement-ledger <folder> [--postgresql <connection>]
+        //   dotnet RemoteSupport.Benchmarks.dll statement-issue <folder> [--postgresql <connection>]
+        return await RemoteSupport.Benchmarks.Journal.StatementMemory.WriteLedgerAsync(folder, Text(options, "--postgresql"));
+    case ["statement-issue", string folder, .. string[] options]:
+        return await RemoteSupport.Benchmarks.Journal.StatementMemory.IssueAsync(folder, Text(options, "--postgresql"));
     case ["fleet", .. string[] options]:
         // dotnet run -c Release --project benchmarks/RemoteSupport.Benchmarks -- fleet --units 20000 [--sessions 200]
         int units = Option(options, "--units", 1_000);
@@ -38,4 +45,10 @@ static int Option(string[] options, string name, int fallback)
 {
     int at = Array.IndexOf(options, name);
     return at >= 0 && at + 1 < options.Length ? int.Parse(options[at + 1], System.Globalization.CultureInfo.InvariantCulture) : fallback;
+}
+
+static string? Text(string[] options, string name)
+{
+    int at = Array.IndexOf(options, name);
+    return at >= 0 && at + 1 < options.Length ? options[at + 1] : null;
 }

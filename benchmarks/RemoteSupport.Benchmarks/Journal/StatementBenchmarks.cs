@@ -1,29 +1,37 @@
 using System.Globalization;
 using BenchmarkDotNet.Attributes;
+using BenchmarkDotNet.Configs;
 using BenchmarkDotNet.Engines;
+using Npgsql;
 using NodaTime;
+using RemoteSupport.Benchmarks.PostgreSql;
 using RemoteSupport.Documents;
-using RemoteSupport.GroundRules;
 using RemoteSupport.Identities;
 using RemoteSupport.Journal;
 using RemoteSupport.Ledger;
+using RemoteSupport.PostgreSql.Journal;
 
 namespace RemoteSupport.Benchmarks.Journal;
 
 /// <summary>
-/// A monthly statement over a ledger of one million entries in one month (Europe/Berlin): the
-/// issuer selects, sorts, sums and renders every line (CSV streamed and hashed) and signs the statement.
+/// A monthly statement over a ledger journal of one million entries in one month (Europe/Berlin), issued
+/// straight from the journal: the issuer streams the records, selects, sorts (spilling to a temporary file),
+/// sums and renders every line (CSV streamed and hashed) and signs the statement. The ceiling beside each:
+/// reading the same records from the same store and doing nothing with them. The file journal on the local
+/// disk; PostgreSQL is <c>REMOTESUPPORT_POSTGRESQL</c>'s server, or one <c>eng/postgres.sh</c> starts.
 /// </summary>
 [MemoryDiagnoser]
+[GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory)]
 [SimpleJob(RunStrategy.Monitoring, launchCount: 1, warmupCount: 1, iterationCount: 3)]
 public class StatementBenchmarks
 {
     private const int Entries = 1_000_000;
     private string _folder = null!;
-    private AppendOnlyJournal _ledgerJournal = null!;
-    private ChargeLedger _ledger = null!;
+    private string? _server;
+    private AppendOnlyJournal _file = null!;
+    private NpgsqlDataSource _database = null!;
+    private PostgreSqlRecordJournal _postgres = null!;
     private PartyIdentity _vendor = null!;
-    private string _checkpoint = null!;
 
     [GlobalSetup]
     public void Setup() => SetupAsync().GetAwaiter().GetResult();
@@ -31,39 +39,62 @@ public class StatementBenchmarks
     [GlobalCleanup]
     public void Cleanup()
     {
-        _ledger.Dispose();
-        _ledgerJournal.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        _file.DisposeAsync().AsTask().GetAwaiter().GetResult();
+        _database.Dispose();
         _vendor.Dispose();
+        if (_server is not null)
+        {
+            BenchmarkServer.Stop(_server);
+        }
+
         Directory.Delete(_folder, recursive: true);
     }
 
+    [Benchmark(Baseline = true)]
+    [BenchmarkCategory("File")]
+    public Task<long> ReadMillionRecordsFromFile() => ReadAllAsync(_file);
+
     [Benchmark]
-    public async Task<long> IssueStatementOfOneMillionEntries()
+    [BenchmarkCategory("File")]
+    public Task<long> IssueStatementOfOneMillionEntriesFromFile() => IssueAsync(_file, _folder, _vendor);
+
+    [Benchmark(Baseline = true)]
+    [BenchmarkCategory("PostgreSql")]
+    public Task<long> ReadMillionRecordsFromPostgreSql() => ReadAllAsync(_postgres);
+
+    [Benchmark]
+    [BenchmarkCategory("PostgreSql")]
+    public Task<long> IssueStatementOfOneMillionEntriesFromPostgreSql() => IssueAsync(_postgres, _folder, _vendor);
+
+    /// <summary>Issues fabrikam's November statement from <paramref name="ledger"/> into a new statements journal; the CSV goes nowhere.</summary>
+    /// <returns>The statement's line count.</returns>
+    internal static async Task<long> IssueAsync(IRecordJournal ledger, string folder, PartyIdentity vendor)
     {
-        string path = Path.Combine(_folder, $"statements-{Guid.NewGuid():N}.journal");
+        string checkpoint = new Checkpoint("fabrikam.example/ledger", ledger.Count, ledger.Root()).Sign("contoso-billing", vendor);
+        string path = Path.Combine(folder, $"statements-{Guid.NewGuid():N}.journal");
         await using AppendOnlyJournal statements = await AppendOnlyJournal.OpenAsync(path);
-        StatementIssuer issuer = await StatementIssuer.OpenAsync(statements, new FixedClock());
-        SignedEnvelope signed = await issuer.IssueAsync(_ledger, "fabrikam", new YearMonth(2026, 11), "Europe/Berlin", _checkpoint, _vendor, Stream.Null, CancellationToken.None);
+        using StatementIssuer issuer = await StatementIssuer.OpenAsync(statements, new FixedClock());
+        SignedEnvelope signed = await issuer.IssueAsync(ledger, "fabrikam", new YearMonth(2026, 11), "Europe/Berlin", checkpoint, vendor, Stream.Null, CancellationToken.None);
         return MonthlyStatement.FromEnvelope(signed).LineCount;
     }
 
-    private async Task SetupAsync()
+    /// <summary>Writes the ledger's records: one million charges of fabrikam in November 2026, entry ids as the ledger makes them.</summary>
+    internal static async Task WriteLedgerAsync(Func<IReadOnlyList<ReadOnlyMemory<byte>>, Task> append, int entries = Entries)
     {
-        _folder = Path.Combine(Path.GetTempPath(), "rs-statement-bench-" + Guid.NewGuid().ToString("N"));
-        Directory.CreateDirectory(_folder);
-        _vendor = PartyIdentity.Create("contoso", PartyRole.Vendor);
-        _ledgerJournal = await AppendOnlyJournal.OpenAsync(Path.Combine(_folder, "ledger.journal"));
         var start = new DateTimeOffset(2026, 10, 31, 23, 0, 0, TimeSpan.Zero); // November 1, 00:00 in Berlin
-        const int Wave = 20_000;
-        for (int first = 0; first < Entries; first += Wave)
+        var random = new Random(2026);
+        const int Wave = 10_000;
+        byte[] id = new byte[16];
+        for (int first = 0; first < entries; first += Wave)
         {
-            var appends = new Task<long>[Wave];
-            for (int i = 0; i < Wave; i++)
+            var records = new List<ReadOnlyMemory<byte>>(Wave);
+            for (int n = first; n < Math.Min(entries, first + Wave); n++)
             {
-                int n = first + i;
-                var entry = new ChargeEntry
+                bool setup = (n % 2) == 0;
+                random.NextBytes(id);
+                records.Add(DocumentJson.Serialize(new ChargeEntry
                 {
-                    EntryId = "charge-" + n.ToString("D8", CultureInfo.InvariantCulture),
+                    EntryId = "charge-" + new Guid(id).ToString("N"),
                     RecordedAt = start.AddSeconds(n * 2.5),
                     Status = ChargeStatus.Due,
                     Charge = new ChargeRequest
@@ -72,33 +103,47 @@ public class StatementBenchmarks
                         CustomerId = "fabrikam",
                         UnitId = "unit-" + (n % 50).ToString(CultureInfo.InvariantCulture),
                         SessionId = "session-" + (n / 4).ToString(CultureInfo.InvariantCulture),
-                        Kind = (n % 2) == 0 ? ChargeKind.CallSetup : ChargeKind.ConnectTime,
-                        Quantity = (n % 2) == 0 ? 1 : 60 + (n % 600),
-                        QuantityUnit = (n % 2) == 0 ? "call" : "second",
-                        Rate = (n % 2) == 0 ? 500 : 2,
-                        AmountMinor = (n % 2) == 0 ? 500 : 2 * (60 + (n % 600)),
+                        Kind = setup ? ChargeKind.CallSetup : ChargeKind.ConnectTime,
+                        Quantity = setup ? 1 : 60 + (n % 600),
+                        QuantityUnit = setup ? "call" : "second",
+                        Rate = setup ? 500 : 2,
+                        AmountMinor = setup ? 500 : 2 * (60 + (n % 600)),
                         Currency = "EUR",
                         IncurredAt = start.AddSeconds(n * 2.5),
-                        Description = (n % 2) == 0 ? "Call setup" : "Connect time",
+                        Description = setup ? "Call setup" : "Connect time",
                     },
-                };
-                appends[i] = _ledgerJournal.AppendAsync(DocumentJson.Serialize(entry)).AsTask();
+                }));
             }
 
-            await Task.WhenAll(appends);
+            await append(records);
         }
-
-        SecurityGroundRules rules = new()
-        {
-            Version = 1, CustomerId = "fabrikam", VendorId = "contoso", TimeZone = "Europe/Berlin", Operations = [],
-            MaxApprovalLifetimeSeconds = 3600, DataScopes = [], Hours = new([DayOfWeek.Monday], "00:00", "00:00"), MaxSessionMinutes = 60,
-            TollCharges = new("EUR", 500, 120, 60, 500, long.MaxValue, long.MaxValue, long.MaxValue),
-        };
-        _ledger = await ChargeLedger.OpenAsync(_ledgerJournal, rules, new FixedClock());
-        _checkpoint = new Checkpoint("fabrikam.example/ledger", _ledgerJournal.Count, _ledgerJournal.Root()).Sign("contoso-billing", _vendor);
     }
 
-    private sealed class FixedClock : TimeProvider
+    /// <summary>Appends records to a file journal, a wave at a time (appends in flight together are made durable together).</summary>
+    internal static Func<IReadOnlyList<ReadOnlyMemory<byte>>, Task> FileAppender(AppendOnlyJournal journal) =>
+        records => Task.WhenAll(records.Select(r => journal.AppendAsync(r).AsTask()));
+
+    private static async Task<long> ReadAllAsync(IRecordJournal journal)
+    {
+        long bytes = 0;
+        await journal.ReadRangeAsync(0, journal.Count, (_, payload) => bytes += payload.Length);
+        return bytes;
+    }
+
+    private async Task SetupAsync()
+    {
+        _folder = Path.Combine(Path.GetTempPath(), "rs-statement-bench-" + Guid.NewGuid().ToString("N"));
+        Directory.CreateDirectory(_folder);
+        _vendor = PartyIdentity.Create("contoso", PartyRole.Vendor);
+        _file = await AppendOnlyJournal.OpenAsync(Path.Combine(_folder, "ledger.journal"));
+        await WriteLedgerAsync(FileAppender(_file));
+        (string connection, _server) = BenchmarkServer.Connect(_folder);
+        _database = NpgsqlDataSource.Create(connection);
+        _postgres = await PostgreSqlRecordJournal.OpenAsync(_database, "bench/ledger-" + Guid.NewGuid().ToString("N"));
+        await WriteLedgerAsync(records => _postgres.AppendBatchAsync(records));
+    }
+
+    internal sealed class FixedClock : TimeProvider
     {
         public override DateTimeOffset GetUtcNow() => new(2027, 1, 15, 0, 0, 0, TimeSpan.Zero);
     }

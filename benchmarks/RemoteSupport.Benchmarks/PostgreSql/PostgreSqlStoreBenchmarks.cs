@@ -36,7 +36,7 @@ public class PostgreSqlStoreBenchmarks
     {
         _folder = Path.Combine(Path.GetTempPath(), "rs-bench-" + Guid.NewGuid().ToString("N"));
         Directory.CreateDirectory(_folder);
-        string connection = Environment.GetEnvironmentVariable("REMOTESUPPORT_POSTGRESQL") is { Length: > 0 } given ? given : StartServer();
+        (string connection, _server) = BenchmarkServer.Connect(_folder);
         _database = NpgsqlDataSource.Create(connection);
         using (NpgsqlConnection setup = _database.OpenConnection())
         using (var table = new NpgsqlCommand("drop table if exists bench_plain; create table bench_plain (id bigint primary key, payload bytea not null)", setup))
@@ -56,7 +56,7 @@ public class PostgreSqlStoreBenchmarks
         _database.Dispose();
         if (_server is not null)
         {
-            Run("stop", _server);
+            BenchmarkServer.Stop(_server);
         }
 
         Directory.Delete(_folder, recursive: true);
@@ -95,37 +95,5 @@ public class PostgreSqlStoreBenchmarks
         }
 
         return last;
-    }
-
-    private string StartServer()
-    {
-        _server = Path.Combine(_folder, "postgres");
-        return Run("start", _server);
-    }
-
-    /// <summary>Runs eng/postgres.sh (found above the benchmark's folder); returns its last line.</summary>
-    private static string Run(string command, string folder)
-    {
-        string? root = AppContext.BaseDirectory;
-        while (root is not null && !File.Exists(Path.Combine(root, "eng", "postgres.sh")))
-        {
-            root = Path.GetDirectoryName(root.TrimEnd(Path.DirectorySeparatorChar));
-        }
-
-        if (root is null)
-        {
-            throw new InvalidOperationException("Set REMOTESUPPORT_POSTGRESQL, or run from the repository (eng/postgres.sh starts a server).");
-        }
-
-        var start = new ProcessStartInfo("bash") { RedirectStandardOutput = true, UseShellExecute = false };
-        start.ArgumentList.Add(Path.Combine(root, "eng", "postgres.sh"));
-        start.ArgumentList.Add(command);
-        start.ArgumentList.Add(folder);
-        using Process process = Process.Start(start)!;
-        string output = process.StandardOutput.ReadToEnd();
-        process.WaitForExit();
-        return process.ExitCode == 0
-            ? output.TrimEnd().Split('\n')[^1]
-            : throw new InvalidOperationException($"eng/postgres.sh {command} failed ({process.ExitCode}).");
     }
 }

@@ -33,14 +33,14 @@ public sealed class AppendOnlyJournal : IRecordJournal, IAsyncDisposable
     private const uint FormatVersion = 1;
 
     private readonly FileStream _file;
-    private readonly List<byte[]> _leafHashes;
+    private readonly LeafHashes _leafHashes;
     private readonly List<long> _offsets;
     private readonly Channel<PendingAppend> _pending = Channel.CreateUnbounded<PendingAppend>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Task _writer;
     private readonly Lock _gate = new();
     private long _length;
 
-    private AppendOnlyJournal(FileStream file, List<byte[]> leafHashes, List<long> offsets, long length, long truncatedBytes)
+    private AppendOnlyJournal(FileStream file, LeafHashes leafHashes, List<long> offsets, long length, long truncatedBytes)
     {
         _file = file;
         _leafHashes = leafHashes;
@@ -86,7 +86,7 @@ public sealed class AppendOnlyJournal : IRecordJournal, IAsyncDisposable
 
         try
         {
-            (List<byte[]> leaves, List<long> offsets, long valid, long truncated) = await RecoverAsync(file, cancellationToken).ConfigureAwait(false);
+            (LeafHashes leaves, List<long> offsets, long valid, long truncated) = await RecoverAsync(file, cancellationToken).ConfigureAwait(false);
             if (created)
             {
                 DurableDirectory.FlushFor(path); // the new journal's name is as durable as its header
@@ -146,6 +146,118 @@ public sealed class AppendOnlyJournal : IRecordJournal, IAsyncDisposable
         return payload;
     }
 
+    private const int RangeReadChunk = 1 << 20;
+
+    /// <summary>
+    /// Reads the records from <paramref name="from"/> below <paramref name="below"/> sequentially from the file, a
+    /// megabyte at a time, checking each record's CRC-32C, and hands each to <paramref name="handler"/>.
+    /// </summary>
+    /// <exception cref="JournalException">A record's check does not match its bytes (the file changed on disk).</exception>
+    public async Task ReadRangeAsync(long from, long below, JournalRecordHandler handler, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        long position;
+        long end;
+        lock (_gate)
+        {
+            ArgumentOutOfRangeException.ThrowIfNegative(from);
+            ArgumentOutOfRangeException.ThrowIfGreaterThan(below, _leafHashes.Count);
+            if (from >= below)
+            {
+                return;
+            }
+
+            position = _offsets[(int)from];
+            end = below == _offsets.Count ? _length : _offsets[(int)below];
+        }
+
+        byte[] buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(RangeReadChunk);
+        try
+        {
+            long index = from;
+            long recordOffset = position; // the file offset of buffer[at]
+            int at = 0;
+            int filled = 0;
+            while (true)
+            {
+                int need = HandleRecords(buffer.AsSpan(at, filled - at), ref index, below, ref recordOffset, handler, out int consumed);
+                at += consumed;
+                if (index == below)
+                {
+                    return;
+                }
+
+                int remaining = filled - at;
+                if (need > buffer.Length)
+                {
+                    byte[] larger = System.Buffers.ArrayPool<byte>.Shared.Rent(need);
+                    buffer.AsSpan(at, remaining).CopyTo(larger);
+                    System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+                    buffer = larger;
+                }
+                else
+                {
+                    buffer.AsSpan(at, remaining).CopyTo(buffer);
+                }
+
+                (at, filled) = (0, remaining);
+                int read = await RandomAccess.ReadAsync(
+                    _file.SafeFileHandle, buffer.AsMemory(filled, (int)Math.Min(buffer.Length - filled, end - position)), position, cancellationToken).ConfigureAwait(false);
+                if (read == 0)
+                {
+                    throw Damaged(_file, index, recordOffset, "the file ends inside it");
+                }
+
+                position += read;
+                filled += read;
+            }
+        }
+        finally
+        {
+            System.Buffers.ArrayPool<byte>.Shared.Return(buffer);
+        }
+    }
+
+    /// <summary>Hands every whole record at the start of <paramref name="bytes"/> to the handler.</summary>
+    /// <returns>The bytes the next record needs in one piece (0 when the range is done).</returns>
+    private int HandleRecords(ReadOnlySpan<byte> bytes, ref long index, long below, ref long recordOffset, JournalRecordHandler handler, out int consumed)
+    {
+        consumed = 0;
+        while (index < below)
+        {
+            ReadOnlySpan<byte> rest = bytes[consumed..];
+            if (rest.Length < RecordHeaderLength)
+            {
+                return RecordHeaderLength;
+            }
+
+            uint length = BinaryPrimitives.ReadUInt32BigEndian(rest);
+            if (Crc32C.Compute(rest[..4]) != BinaryPrimitives.ReadUInt32BigEndian(rest[4..]) || length > MaxRecordLength)
+            {
+                throw Damaged(_file, index, recordOffset, "its header does not match its check");
+            }
+
+            int whole = RecordHeaderLength + (int)length;
+            if (rest.Length < whole)
+            {
+                return whole;
+            }
+
+            ReadOnlySpan<byte> payload = rest.Slice(RecordHeaderLength, (int)length);
+            if (Crc32C.Compute(payload) != BinaryPrimitives.ReadUInt32BigEndian(rest[8..]))
+            {
+                throw Damaged(_file, index, recordOffset, "its checksum does not match its content");
+            }
+
+            handler(index, payload);
+            index++;
+            consumed += whole;
+            recordOffset += whole;
+        }
+
+        return 0;
+    }
+
     /// <summary>Copies every durable record to a new file at <paramref name="destination"/>: the copy a customer verifies offline.</summary>
     /// <returns>The number of records exported.</returns>
     public async Task<long> ExportAsync(string destination, CancellationToken cancellationToken = default)
@@ -181,7 +293,7 @@ public sealed class AppendOnlyJournal : IRecordJournal, IAsyncDisposable
     {
         lock (_gate)
         {
-            return MerkleTree.Root(_leafHashes, size ?? _leafHashes.Count);
+            return _leafHashes.Root(size);
         }
     }
 
@@ -226,11 +338,11 @@ public sealed class AppendOnlyJournal : IRecordJournal, IAsyncDisposable
     {
         using var file = new FileStream(path, new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.Read, Share = FileShare.ReadWrite, Options = FileOptions.Asynchronous });
         var records = new List<byte[]>();
-        await ScanAsync(file, strict: true, (payload, _) => records.Add(payload), cancellationToken).ConfigureAwait(false);
+        await ScanAsync(file, strict: true, (prefixed, length, _) => records.Add(prefixed.AsSpan(1, length).ToArray()), cancellationToken).ConfigureAwait(false);
         return records;
     }
 
-    private static async Task<(List<byte[]> Leaves, List<long> Offsets, long Valid, long Truncated)> RecoverAsync(FileStream file, CancellationToken cancellationToken)
+    private static async Task<(LeafHashes Leaves, List<long> Offsets, long Valid, long Truncated)> RecoverAsync(FileStream file, CancellationToken cancellationToken)
     {
         if (file.Length < FileHeaderLength && await IsTornHeaderAsync(file, cancellationToken).ConfigureAwait(false))
         {
@@ -244,14 +356,16 @@ public sealed class AppendOnlyJournal : IRecordJournal, IAsyncDisposable
             BinaryPrimitives.WriteUInt32BigEndian(header.AsSpan(8), FormatVersion);
             await file.WriteAsync(header, cancellationToken).ConfigureAwait(false);
             file.Flush(flushToDisk: true);
-            return ([], [], FileHeaderLength, 0);
+            return (new LeafHashes(), [], FileHeaderLength, 0);
         }
 
-        var leaves = new List<byte[]>();
+        var leaves = new LeafHashes();
         var offsets = new List<long>();
-        long valid = await ScanAsync(file, strict: false, (payload, offset) =>
+        long valid = await ScanAsync(file, strict: false, (prefixed, length, offset) =>
         {
-            leaves.Add(MerkleTree.LeafHash(payload));
+            Span<byte> leaf = stackalloc byte[MerkleTree.HashLength];
+            System.Security.Cryptography.SHA256.HashData(prefixed.AsSpan(0, 1 + length), leaf); // SHA-256(0x00 || payload)
+            leaves.Add(leaf);
             offsets.Add(offset);
         }, cancellationToken).ConfigureAwait(false);
         long truncated = file.Length - valid;
@@ -269,7 +383,12 @@ public sealed class AppendOnlyJournal : IRecordJournal, IAsyncDisposable
     /// Reads records from the start and returns the end of the last whole record. Only an incomplete
     /// last record (or a zero-filled tail) counts as torn; any other mismatch is damage, named by record.
     /// </summary>
-    private static async Task<long> ScanAsync(FileStream file, bool strict, Action<byte[], long> onRecord, CancellationToken cancellationToken)
+    /// <returns>The offset after the last whole record.</returns>
+    /// <param name="file">The journal file.</param>
+    /// <param name="strict">Whether a torn tail is damage too (an exported copy) rather than cut off.</param>
+    /// <param name="onRecord">Called with a buffer holding 0x00 then the payload (reused: valid during the call), the payload's length and its record's offset.</param>
+    /// <param name="cancellationToken">Stops the scan.</param>
+    private static async Task<long> ScanAsync(FileStream file, bool strict, Action<byte[], int, long> onRecord, CancellationToken cancellationToken)
     {
         file.Position = 0;
         byte[] header = new byte[FileHeaderLength];
@@ -287,6 +406,7 @@ public sealed class AppendOnlyJournal : IRecordJournal, IAsyncDisposable
         long offset = FileHeaderLength;
         long fileLength = file.Length;
         byte[] recordHeader = new byte[RecordHeaderLength];
+        byte[] prefixed = new byte[4096]; // 0x00 then the payload: the leaf hash's input, one buffer for every record
 
         // Where the run of zero bytes that ends the file starts, and the first sector boundary from which the
         // file is zero: a write that extended the file but reached the disk only in its first sectors ends so.
@@ -327,9 +447,13 @@ public sealed class AppendOnlyJournal : IRecordJournal, IAsyncDisposable
                 return Torn(strict, index, offset);
             }
 
-            byte[] payload = new byte[length];
-            await file.ReadExactlyAsync(payload, cancellationToken).ConfigureAwait(false);
-            if (Crc32C.Compute(payload) != BinaryPrimitives.ReadUInt32BigEndian(recordHeader.AsSpan(8)))
+            if (prefixed.Length < 1 + length)
+            {
+                prefixed = new byte[Math.Max(1 + length, prefixed.Length * 2L)];
+            }
+
+            await file.ReadExactlyAsync(prefixed.AsMemory(1, (int)length), cancellationToken).ConfigureAwait(false);
+            if (Crc32C.Compute(prefixed.AsSpan(1, (int)length)) != BinaryPrimitives.ReadUInt32BigEndian(recordHeader.AsSpan(8)))
             {
                 if (!strict && zeroSectors < offset + RecordHeaderLength + length)
                 {
@@ -339,7 +463,7 @@ public sealed class AppendOnlyJournal : IRecordJournal, IAsyncDisposable
                 throw Damaged(file, index, offset, "its checksum does not match its content");
             }
 
-            onRecord(payload, offset);
+            onRecord(prefixed, (int)length, offset);
             offset += RecordHeaderLength + length;
         }
     }

@@ -1,5 +1,10 @@
 namespace RemoteSupport.Journal;
 
+/// <summary>Handles one record of a range read: its index and its bytes, valid only during the call.</summary>
+/// <param name="index">The record's index.</param>
+/// <param name="payload">The record's bytes (the journal reuses the memory after the call returns).</param>
+public delegate void JournalRecordHandler(long index, ReadOnlySpan<byte> payload);
+
 /// <summary>
 /// The store under the audit log, the charge ledger and the statement issuer: an append-only sequence of
 /// records, durable when an append completes, hashed into an RFC 6962 Merkle tree whose root signed
@@ -33,4 +38,25 @@ public interface IRecordJournal
     /// <param name="destination">The file to create.</param>
     /// <param name="cancellationToken">Stops the export.</param>
     Task<long> ExportAsync(string destination, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Reads the records from <paramref name="from"/> below <paramref name="below"/> in index order, handing each to
+    /// <paramref name="handler"/> in memory the journal reuses: a range of any length is read in constant memory.
+    /// The default reads record by record with <see cref="ReadAsync"/>; the package's journals stream.
+    /// </summary>
+    /// <returns>A task that completes after the last record was handled.</returns>
+    /// <param name="from">The first record's index.</param>
+    /// <param name="below">The index after the last record; at most <see cref="Count"/>.</param>
+    /// <param name="handler">Called once per record, in order.</param>
+    /// <param name="cancellationToken">Stops the read.</param>
+    async Task ReadRangeAsync(long from, long below, JournalRecordHandler handler, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        ArgumentOutOfRangeException.ThrowIfNegative(from);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(below, Count);
+        for (long index = from; index < below; index++)
+        {
+            handler(index, await ReadAsync(index, cancellationToken).ConfigureAwait(false));
+        }
+    }
 }

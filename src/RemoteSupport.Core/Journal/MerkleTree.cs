@@ -43,6 +43,16 @@ public static class MerkleTree
         return SHA256.HashData(input);
     }
 
+    /// <summary>Writes <c>SHA-256(0x01 || left || right)</c> of two 32-byte hashes to <paramref name="destination"/> (which may be either of them).</summary>
+    internal static void NodeHash(ReadOnlySpan<byte> left, ReadOnlySpan<byte> right, Span<byte> destination)
+    {
+        Span<byte> input = stackalloc byte[1 + (2 * HashLength)];
+        input[0] = 0x01;
+        left.CopyTo(input[1..]);
+        right.CopyTo(input[(1 + HashLength)..]);
+        SHA256.HashData(input, destination);
+    }
+
     /// <summary>The tree head of the first <paramref name="size"/> leaves.</summary>
     public static byte[] Root(IReadOnlyList<byte[]> leafHashes, long size)
     {
@@ -214,8 +224,38 @@ public static class MerkleTree
             return leaves[start];
         }
 
+        byte[] root = new byte[HashLength];
+        SubtreeRoot(leaves, start, count, root);
+        return root;
+    }
+
+    /// <summary>Writes the subtree's root to <paramref name="destination"/>; no allocation, however many leaves.</summary>
+    private static void SubtreeRoot(IReadOnlyList<byte[]> leaves, int start, int count, Span<byte> destination)
+    {
+        if (count == 1 && leaves is LeafHashes compact)
+        {
+            compact.Leaf(start).CopyTo(destination);
+            return;
+        }
+
+        if (count == 1)
+        {
+            byte[] leaf = leaves[start];
+            if (leaf.Length != HashLength)
+            {
+                Error.Argument(nameof(leaves), $"Leaf {start} is {leaf.Length} bytes; a leaf hash is {HashLength}.");
+            }
+
+            leaf.CopyTo(destination);
+            return;
+        }
+
         int k = LargestPowerOfTwoBelow(count);
-        return NodeHash(SubtreeRoot(leaves, start, k), SubtreeRoot(leaves, start + k, count - k));
+        Span<byte> input = stackalloc byte[1 + (2 * HashLength)];
+        input[0] = 0x01;
+        SubtreeRoot(leaves, start, k, input.Slice(1, HashLength));
+        SubtreeRoot(leaves, start + k, count - k, input[(1 + HashLength)..]);
+        SHA256.HashData(input, destination); // the children are in the input: the destination may be either's place
     }
 
     private static void BuildInclusion(IReadOnlyList<byte[]> leaves, int index, int start, int count, List<byte[]> proof)

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -138,37 +139,24 @@ public sealed record MonthlyStatement
     /// <summary>Renders the statement as JSON (the signed payload's form).</summary>
     public string ToJson() => Encoding.UTF8.GetString(JsonSerializer.SerializeToUtf8Bytes(this, IndentedJson));
 
-    /// <summary>The CSV header line (RFC 4180, CRLF).</summary>
-    internal const string CsvHeader = "date,session,unit,kind,description,quantity,unit_of_quantity,rate,amount,currency,status,entry\r\n";
-
     /// <summary>Renders the inline lines as CSV (RFC 4180: CRLF, quoted fields where needed), held and disputed lines marked.</summary>
     public string ToCsv()
     {
-        var csv = new StringBuilder(CsvHeader);
+        var csv = new ArrayBufferWriter<byte>();
+        csv.Write(StatementCsv.Header);
         foreach ((StatementLine line, string status) in AllLines(Lines, HeldLines, DisputedLines))
         {
-            csv.Append(CsvRow(line, status));
+            StatementCsv.WriteLine(csv, line, status);
         }
 
-        return csv.ToString();
+        return Encoding.UTF8.GetString(csv.WrittenSpan);
     }
 
-    internal static IEnumerable<(StatementLine Line, string Status)> AllLines(
+    private static IEnumerable<(StatementLine Line, string Status)> AllLines(
         IEnumerable<StatementLine> due, IEnumerable<StatementLine> held, IEnumerable<StatementLine> disputed) =>
         due.Select(l => (l, l.PriorPeriod ? "prior-period" : "due"))
             .Concat(held.Select(l => (l, "held")))
             .Concat(disputed.Select(l => (l, "disputed")));
-
-    internal static string CsvRow(StatementLine line, string status)
-    {
-        string[] fields =
-        [
-            line.Date, line.SessionId, line.UnitId, DocumentJson.Kebab(line.Kind), line.Description,
-            line.Quantity.ToString(CultureInfo.InvariantCulture), line.QuantityUnit, Money.FormatRate(line.Rate, line.Currency),
-            Money.Format(line.AmountMinor, line.Currency), line.Currency, status, line.EntryId,
-        ];
-        return string.Join(',', fields.Select(Quote)) + "\r\n";
-    }
 
     /// <summary>Renders the statement as plain text for people.</summary>
     public string ToText()
@@ -215,8 +203,6 @@ public sealed record MonthlyStatement
         return text.ToString();
     }
 
-    private static string Quote(string field) =>
-        field.AsSpan().IndexOfAny(",\"\r\n") >= 0 ? "\"" + field.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"" : field;
 }
 
 /// <summary>Formats integer minor units by the currency's ISO 4217 exponent.</summary>
@@ -236,9 +222,38 @@ public static class Money
     /// <param name="currency">The ISO 4217 currency code.</param>
     public static string Format(long minor, string currency)
     {
+        Span<byte> text = stackalloc byte[64];
+        return Encoding.UTF8.GetString(text[..Format(minor, currency, text)]);
+    }
+
+    /// <summary>Formats <paramref name="minor"/> units into <paramref name="destination"/> in UTF-8, as <see cref="Format(long, string)"/> does.</summary>
+    /// <returns>The bytes written.</returns>
+    internal static int Format(long minor, string currency, Span<byte> destination)
+    {
         int exponent = Exponent(currency);
-        decimal value = minor / Scale(exponent);
-        return value.ToString("F" + exponent.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
+        int at = 0;
+        if (minor < 0)
+        {
+            destination[at++] = (byte)'-';
+        }
+
+        ulong magnitude = minor < 0 ? (ulong)(-(minor + 1)) + 1 : (ulong)minor; // long.MinValue too
+        ulong scale = exponent switch { 0 => 1, 2 => 100, _ => 1000 };
+        (ulong whole, ulong fraction) = Math.DivRem(magnitude, scale);
+        whole.TryFormat(destination[at..], out int written, default, CultureInfo.InvariantCulture);
+        at += written;
+        if (exponent > 0)
+        {
+            destination[at++] = (byte)'.';
+            for (int digit = exponent - 1; digit >= 0; digit--, fraction /= 10)
+            {
+                destination[at + digit] = (byte)('0' + (int)(fraction % 10));
+            }
+
+            at += exponent;
+        }
+
+        return at;
     }
 
     /// <summary>
@@ -250,12 +265,28 @@ public static class Money
     /// <param name="currency">The ISO 4217 currency code.</param>
     public static string FormatRate(decimal minor, string currency)
     {
+        Span<byte> text = stackalloc byte[64];
+        return Encoding.UTF8.GetString(text[..FormatRate(minor, currency, text)]);
+    }
+
+    /// <summary>Formats a rate into <paramref name="destination"/> in UTF-8, as <see cref="FormatRate(decimal, string)"/> does.</summary>
+    /// <returns>The bytes written.</returns>
+    internal static int FormatRate(decimal minor, string currency, Span<byte> destination)
+    {
         int exponent = Exponent(currency);
         decimal value = minor / Scale(exponent);
-        string exact = value.ToString("0.############################", CultureInfo.InvariantCulture);
-        int decimals = exact.Contains('.', StringComparison.Ordinal) ? exact.Length - exact.IndexOf('.', StringComparison.Ordinal) - 1 : 0;
-        return decimals >= exponent ? exact : value.ToString("F" + exponent.ToString(CultureInfo.InvariantCulture), CultureInfo.InvariantCulture);
+        value.TryFormat(destination, out int written, "0.############################", CultureInfo.InvariantCulture);
+        int point = destination[..written].IndexOf((byte)'.');
+        int decimals = point >= 0 ? written - point - 1 : 0;
+        if (decimals < exponent)
+        {
+            value.TryFormat(destination, out written, Fixed(exponent), CultureInfo.InvariantCulture);
+        }
+
+        return written;
     }
+
+    private static string Fixed(int exponent) => exponent switch { 0 => "F0", 2 => "F2", 3 => "F3", _ => "F" + exponent.ToString(CultureInfo.InvariantCulture) };
 
     private static decimal Scale(int exponent) => exponent switch { 0 => 1m, 2 => 100m, 3 => 1000m, _ => (decimal)Math.Pow(10, exponent) };
 }

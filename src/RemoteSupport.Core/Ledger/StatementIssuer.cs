@@ -30,6 +30,9 @@ public sealed class StatementIssuer : IDisposable
         _audit = audit;
     }
 
+    /// <summary>Gets or sets the memory the lines of a statement being issued keep before they spill to a temporary file (tests make it small).</summary>
+    internal int SpoolMemoryBytes { get; set; } = StatementLineCollector.DefaultMemoryBytes;
+
     /// <summary>Gets the statements issued so far.</summary>
     public IReadOnlyList<MonthlyStatement> Issued => _issued;
 
@@ -97,16 +100,48 @@ public sealed class StatementIssuer : IDisposable
     /// </summary>
     /// <exception cref="InvalidOperationException">The month was already issued, or has not ended, or a large statement has no lines stream.</exception>
     /// <exception cref="ArgumentException"><paramref name="ledgerCheckpoint"/> is not signed by <paramref name="signer"/>, or does not cover exactly the ledger's records with their root.</exception>
-    public async Task<SignedEnvelope> IssueAsync(
+    public Task<SignedEnvelope> IssueAsync(
         ChargeLedger ledger, string customerId, YearMonth month, string timeZone, string ledgerCheckpoint, PartyIdentity signer,
         Stream? linesCsv, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(ledger);
+        return IssueAsync(ledger.Journal, ledger.RecordCount, customerId, month, timeZone, ledgerCheckpoint, signer, linesCsv, cancellationToken);
+    }
+
+    /// <summary>
+    /// Issues <paramref name="customerId"/>'s statement for <paramref name="month"/> (in <paramref name="timeZone"/>) straight
+    /// from the ledger's journal, reading its records as a stream in bounded memory: the records the signed
+    /// <paramref name="ledgerCheckpoint"/> covers are billed, whatever the journal's size (no <see cref="ChargeLedger"/> is
+    /// needed, nor its entries in memory). A statement with more than <see cref="InlineLineLimit"/> lines writes them as
+    /// CSV to <paramref name="linesCsv"/>, bound into the signed document by hash; the lines wait in a temporary file
+    /// while the journal is read (approvals, disputes and reversals come after the entries they change).
+    /// </summary>
+    /// <returns>The signed statement.</returns>
+    /// <param name="ledgerJournal">The ledger's journal, file or database.</param>
+    /// <param name="customerId">The customer billed.</param>
+    /// <param name="month">The month billed.</param>
+    /// <param name="timeZone">The customer's IANA time zone (the month's start and end are local midnights there).</param>
+    /// <param name="ledgerCheckpoint">The signed checkpoint of the ledger journal the statement embeds and bills.</param>
+    /// <param name="signer">The vendor's billing key.</param>
+    /// <param name="linesCsv">Where the CSV lines of a statement above the inline limit are written; none for a small statement.</param>
+    /// <param name="cancellationToken">Stops the issue.</param>
+    /// <exception cref="InvalidOperationException">The month was already issued, or has not ended, or a large statement has no lines stream.</exception>
+    /// <exception cref="ArgumentException"><paramref name="ledgerCheckpoint"/> is not signed by <paramref name="signer"/>, covers more records than the journal holds, or another root.</exception>
+    public Task<SignedEnvelope> IssueAsync(
+        IRecordJournal ledgerJournal, string customerId, YearMonth month, string timeZone, string ledgerCheckpoint, PartyIdentity signer,
+        Stream? linesCsv, CancellationToken cancellationToken) =>
+        IssueAsync(ledgerJournal, requiredSize: null, customerId, month, timeZone, ledgerCheckpoint, signer, linesCsv, cancellationToken);
+
+    private async Task<SignedEnvelope> IssueAsync(
+        IRecordJournal ledgerJournal, long? requiredSize, string customerId, YearMonth month, string timeZone, string ledgerCheckpoint, PartyIdentity signer,
+        Stream? linesCsv, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(ledgerJournal);
         ArgumentNullException.ThrowIfNull(signer);
         await _issuing.WaitAsync(cancellationToken).ConfigureAwait(false);
         try
         {
-            return await IssueLockedAsync(ledger, customerId, month, timeZone, ledgerCheckpoint, signer, linesCsv, cancellationToken).ConfigureAwait(false);
+            return await IssueLockedAsync(ledgerJournal, requiredSize, customerId, month, timeZone, ledgerCheckpoint, signer, linesCsv, cancellationToken).ConfigureAwait(false);
         }
         finally
         {
@@ -168,7 +203,7 @@ public sealed class StatementIssuer : IDisposable
     public void Dispose() => _issuing.Dispose();
 
     private async Task<SignedEnvelope> IssueLockedAsync(
-        ChargeLedger ledger, string customerId, YearMonth month, string timeZone, string ledgerCheckpoint, PartyIdentity signer,
+        IRecordJournal journal, long? requiredSize, string customerId, YearMonth month, string timeZone, string ledgerCheckpoint, PartyIdentity signer,
         Stream? linesCsv, CancellationToken cancellationToken)
     {
         DateTimeZone zone = DateTimeZoneProviders.Tzdb[timeZone];
@@ -191,40 +226,26 @@ public sealed class StatementIssuer : IDisposable
             throw new InvalidOperationException($"The statement of {customerId} for {monthText} was issued; an issued month never changes.");
         }
 
+        long ledgerSize = await CheckLedgerCheckpointAsync(journal, requiredSize, ledgerCheckpoint, signer, cancellationToken).ConfigureAwait(false);
+
         // An entry was billed by an earlier statement S when S could see it (recorded before S's ledger
         // size), it was incurred before S's period end, and it was due at that time.
         List<MonthlyStatement> earlier = _issued.Where(s => s.CustomerId == customerId).ToList();
-        (IReadOnlyList<ChargeEntry> entries, long ledgerSize) = ledger.Snapshot();
-        CheckLedgerCheckpoint(ledger, ledgerCheckpoint, signer, ledgerSize);
-        var lines = new List<StatementLine>();
-        var held = new List<StatementLine>();
-        var disputed = new List<StatementLine>();
-        foreach (ChargeEntry entry in entries)
+        CollectedLines collected;
+        using (var collector = new StatementLineCollector(customerId, start, end, zone, earlier, ledgerSize, SpoolMemoryBytes))
         {
-            if (entry.Charge.CustomerId != customerId || entry.Charge.IncurredAt >= end)
-            {
-                continue;
-            }
-
-            long index = ledger.IndexOf(entry);
-            if (earlier.Any(s => index < s.LedgerSize && entry.Charge.IncurredAt < s.PeriodEnd && ledger.StatusAt(entry, s.LedgerSize) == ChargeStatus.Due))
-            {
-                continue;
-            }
-
-            StatementLine line = Line(entry, zone, priorPeriod: entry.Charge.IncurredAt < start);
-            (ledger.StatusAt(entry, ledgerSize) switch { ChargeStatus.Held => held, ChargeStatus.Disputed => disputed, _ => lines }).Add(line);
+            await journal.ReadRangeAsync(0, ledgerSize, collector.Take, cancellationToken).ConfigureAwait(false);
+            collected = await collector.WriteAsync(linesCsv, _inlineLineLimit, cancellationToken).ConfigureAwait(false);
         }
 
-        lines.Sort((a, b) => string.CompareOrdinal(a.Date, b.Date) is int c && c != 0 ? c : string.CompareOrdinal(a.EntryId, b.EntryId));
-        long lineCount = lines.Count + held.Count + disputed.Count;
-        bool inline = lineCount <= _inlineLineLimit;
+        bool inline = collected.Inline is not null;
         if (!inline && linesCsv is null)
         {
-            throw new InvalidOperationException($"The statement has {lineCount} lines, more than {_inlineLineLimit}; give a stream for its CSV lines.");
+            throw new InvalidOperationException($"The statement has {collected.LineCount} lines, more than {_inlineLineLimit}; give a stream for its CSV lines.");
         }
 
-        string linesHash = await WriteLinesAsync(lines, held, disputed, inline ? null : linesCsv, cancellationToken).ConfigureAwait(false);
+        (List<StatementLine> lines, List<StatementLine> held, List<StatementLine> disputed) =
+            inline ? await ReadInlineLinesAsync(journal, collected.Inline!, zone, cancellationToken).ConfigureAwait(false) : ([], [], []);
         var statement = new MonthlyStatement
         {
             Number = earlier.Count + 1,
@@ -233,14 +254,14 @@ public sealed class StatementIssuer : IDisposable
             TimeZone = timeZone,
             PeriodStart = start,
             PeriodEnd = end,
-            Lines = inline ? lines : [],
-            HeldLines = inline ? held : [],
-            DisputedLines = inline ? disputed : [],
-            Subtotals = Sum(lines, l => $"{l.Kind}/{l.Currency}"),
-            Totals = Sum(lines, l => l.Currency),
+            Lines = lines,
+            HeldLines = held,
+            DisputedLines = disputed,
+            Subtotals = collected.Subtotals,
+            Totals = collected.Totals,
             LedgerSize = ledgerSize,
-            LineCount = lineCount,
-            LinesSha256 = linesHash,
+            LineCount = collected.LineCount,
+            LinesSha256 = collected.LinesSha256,
             LinesInline = inline,
             LedgerCheckpoint = ledgerCheckpoint,
             IssuedAt = now,
@@ -258,10 +279,13 @@ public sealed class StatementIssuer : IDisposable
     }
 
     /// <summary>
-    /// The statement signs only a checkpoint of the ledger it read: signed by the statement's signer,
-    /// covering exactly the records read, with the root of those records. Anything else is refused.
+    /// The statement signs only a checkpoint of the ledger it reads: signed by the statement's signer, covering no
+    /// more records than the journal holds (exactly the ledger's, for a <see cref="ChargeLedger"/>), with the root
+    /// of those records. Anything else is refused.
     /// </summary>
-    private static void CheckLedgerCheckpoint(ChargeLedger ledger, string ledgerCheckpoint, PartyIdentity signer, long ledgerSize)
+    /// <returns>The number of records the checkpoint covers: what the statement bills.</returns>
+    private static async Task<long> CheckLedgerCheckpointAsync(
+        IRecordJournal journal, long? requiredSize, string ledgerCheckpoint, PartyIdentity signer, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(ledgerCheckpoint);
         if (!Checkpoint.TryVerifyBy(ledgerCheckpoint, signer.PublicKey, out Checkpoint? checkpoint, out _, out string error))
@@ -269,60 +293,46 @@ public sealed class StatementIssuer : IDisposable
             Error.Argument(nameof(ledgerCheckpoint), $"The ledger checkpoint is not one the statement's signer ({signer.PublicKey.KeyId}) signed: {error}");
         }
 
-        if (checkpoint.Size != ledgerSize)
+        if (requiredSize is long size && checkpoint.Size != size)
         {
             Error.Argument(nameof(ledgerCheckpoint), string.Create(CultureInfo.InvariantCulture,
-                $"The ledger checkpoint covers {checkpoint.Size} records; the ledger the statement reads holds {ledgerSize}. Sign a checkpoint of the ledger as it is now."));
+                $"The ledger checkpoint covers {checkpoint.Size} records; the ledger the statement reads holds {size}. Sign a checkpoint of the ledger as it is now."));
         }
 
-        if (!checkpoint.Root.AsSpan().SequenceEqual(ledger.Journal.Root(ledgerSize)))
+        if (checkpoint.Size > journal.Count && journal is ISharedRecordJournal shared)
+        {
+            await shared.RefreshAsync(cancellationToken).ConfigureAwait(false); // signed on another host, after this one last looked
+        }
+
+        if (checkpoint.Size > journal.Count)
         {
             Error.Argument(nameof(ledgerCheckpoint), string.Create(CultureInfo.InvariantCulture,
-                $"The ledger checkpoint's root is not the root of this ledger's {ledgerSize} records."));
+                $"The ledger checkpoint covers {checkpoint.Size} records; the ledger journal holds {journal.Count}."));
         }
+
+        if (!checkpoint.Root.AsSpan().SequenceEqual(journal.Root(checkpoint.Size)))
+        {
+            Error.Argument(nameof(ledgerCheckpoint), string.Create(CultureInfo.InvariantCulture,
+                $"The ledger checkpoint's root is not the root of this ledger's {checkpoint.Size} records."));
+        }
+
+        return checkpoint.Size;
     }
 
-    private static Dictionary<string, long> Sum(List<StatementLine> lines, Func<StatementLine, string> key)
+    /// <summary>Reads the lines of an inline statement (a few thousand at most) as documents, in the order collected.</summary>
+    private static async Task<(List<StatementLine> Due, List<StatementLine> Held, List<StatementLine> Disputed)> ReadInlineLinesAsync(
+        IRecordJournal journal, IReadOnlyList<CollectedLine> collected, DateTimeZone zone, CancellationToken cancellationToken)
     {
-        var sums = new Dictionary<string, long>(StringComparer.Ordinal);
-        foreach (StatementLine line in lines)
+        (List<StatementLine> due, List<StatementLine> held, List<StatementLine> disputed) = ([], [], []);
+        foreach (CollectedLine line in collected)
         {
-            string k = key(line);
-            sums[k] = checked(sums.GetValueOrDefault(k) + line.AmountMinor);
+            byte[] record = await journal.ReadAsync(line.RecordIndex, cancellationToken).ConfigureAwait(false);
+            ChargeEntry entry = System.Text.Json.JsonSerializer.Deserialize<ChargeEntry>(record, DocumentJson.Options)
+                ?? throw new JournalException(string.Create(CultureInfo.InvariantCulture, $"Ledger record {line.RecordIndex} is empty."));
+            (line.Status switch { ChargeStatus.Held => held, ChargeStatus.Disputed => disputed, _ => due }).Add(Line(entry, zone, line.PriorPeriod));
         }
 
-        return sums;
-    }
-
-    /// <summary>Renders every line as CSV, hashing it; writes it to <paramref name="output"/> when given.</summary>
-    private static async Task<string> WriteLinesAsync(
-        List<StatementLine> due, List<StatementLine> held, List<StatementLine> disputed, Stream? output, CancellationToken cancellationToken)
-    {
-        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
-        var chunk = new System.Text.StringBuilder(MonthlyStatement.CsvHeader);
-        foreach ((StatementLine line, string status) in MonthlyStatement.AllLines(due, held, disputed))
-        {
-            chunk.Append(MonthlyStatement.CsvRow(line, status));
-            if (chunk.Length > 1 << 20)
-            {
-                await FlushChunkAsync(chunk, hash, output, cancellationToken).ConfigureAwait(false);
-            }
-        }
-
-        await FlushChunkAsync(chunk, hash, output, cancellationToken).ConfigureAwait(false);
-        return Sha256Hex.Finish(hash);
-    }
-
-    private static async Task FlushChunkAsync(System.Text.StringBuilder chunk, System.Security.Cryptography.IncrementalHash hash, Stream? output, CancellationToken cancellationToken)
-    {
-        byte[] bytes = System.Text.Encoding.UTF8.GetBytes(chunk.ToString());
-        hash.AppendData(bytes);
-        if (output is not null)
-        {
-            await output.WriteAsync(bytes, cancellationToken).ConfigureAwait(false);
-        }
-
-        chunk.Clear();
+        return (due, held, disputed);
     }
 
     private static StatementLine Line(ChargeEntry entry, DateTimeZone zone, bool priorPeriod) => new()

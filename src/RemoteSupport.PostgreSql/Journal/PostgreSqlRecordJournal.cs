@@ -1,4 +1,5 @@
 using System.Data;
+using System.Globalization;
 using System.Runtime.CompilerServices;
 using Npgsql;
 using NpgsqlTypes;
@@ -19,7 +20,7 @@ namespace RemoteSupport.PostgreSql.Journal;
 /// <see cref="Count"/> and <see cref="Root"/> cover the records this instance has seen: its own appends and
 /// everything before them. <see cref="RefreshAsync(CancellationToken)"/> takes in what other hosts appended since.
 /// </remarks>
-public sealed class PostgreSqlRecordJournal : ISharedRecordJournal, IAsyncDisposable
+public sealed partial class PostgreSqlRecordJournal : ISharedRecordJournal, IAsyncDisposable
 {
     /// <summary>The longest journal name.</summary>
     public const int MaxNameLength = 200;
@@ -30,7 +31,7 @@ public sealed class PostgreSqlRecordJournal : ISharedRecordJournal, IAsyncDispos
     private const string PayloadColumn = "payload";
 
     private readonly NpgsqlDataSource _database;
-    private readonly List<byte[]> _leafHashes = [];
+    private readonly LeafHashes _leafHashes = new();
     private readonly Lock _gate = new();
     private readonly SemaphoreSlim _refreshing = new(1, 1);
 
@@ -248,7 +249,7 @@ public sealed class PostgreSqlRecordJournal : ISharedRecordJournal, IAsyncDispos
         await RefreshAsync(through: index, CancellationToken.None).ConfigureAwait(false);
         lock (_gate)
         {
-            if (!_leafHashes[(int)index].AsSpan().SequenceEqual(leaf))
+            if (!_leafHashes.Leaf((int)index).SequenceEqual(leaf))
             {
                 throw new JournalException($"Record {index} of journal '{Name}' was appended where this instance had already seen another record: rows were deleted behind the package's back.");
             }
@@ -283,7 +284,58 @@ public sealed class PostgreSqlRecordJournal : ISharedRecordJournal, IAsyncDispos
     {
         lock (_gate)
         {
-            return MerkleTree.Root(_leafHashes, size ?? _leafHashes.Count);
+            return _leafHashes.Root(size);
+        }
+    }
+
+    /// <summary>
+    /// Reads the records from <paramref name="from"/> below <paramref name="below"/> in one streaming query, each copied
+    /// into one reused buffer and handed to <paramref name="handler"/>: a range of any length in constant memory.
+    /// </summary>
+    /// <exception cref="JournalException">A row of the range was deleted, or its payload nulled, behind the package's back.</exception>
+    public async Task ReadRangeAsync(long from, long below, JournalRecordHandler handler, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(handler);
+        ArgumentOutOfRangeException.ThrowIfNegative(from);
+        ArgumentOutOfRangeException.ThrowIfGreaterThan(below, Count);
+        byte[] buffer = new byte[64 * 1024];
+        long expected = from;
+        using (NpgsqlConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false))
+        using (var read = new NpgsqlCommand(
+            """
+            select record_index, payload from remotesupport_journal_records
+            where journal = @journal and record_index >= @from and record_index < @below order by record_index
+            """, connection))
+        {
+            read.Parameters.AddWithValue("journal", Name);
+            read.Parameters.AddWithValue("from", from);
+            read.Parameters.AddWithValue("below", below);
+            using NpgsqlDataReader reader = await read.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (expected < below && await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                long index = reader.GetInt64(0);
+                if (index != expected || reader.IsDBNull(1))
+                {
+                    throw new JournalException(string.Create(CultureInfo.InvariantCulture,
+                        $"Record {expected} of journal '{Name}' is missing from the database or has no payload: the row was deleted or edited behind the package's back."));
+                }
+
+                long length = reader.GetBytes(1, 0, null, 0, 0);
+                if (length > buffer.Length)
+                {
+                    buffer = new byte[Math.Max(length, buffer.Length * 2L)];
+                }
+
+                reader.GetBytes(1, 0, buffer, 0, (int)length);
+                handler(index, buffer.AsSpan(0, (int)length));
+                expected++;
+            }
+        }
+
+        if (expected != below)
+        {
+            throw new JournalException(string.Create(CultureInfo.InvariantCulture,
+                $"Record {expected} of journal '{Name}' is missing from the database: a row was deleted behind the package's back."));
         }
     }
 
@@ -413,7 +465,7 @@ public sealed class PostgreSqlRecordJournal : ISharedRecordJournal, IAsyncDispos
                     {
                         _leafHashes.Add(leaf);
                     }
-                    else if (!_leafHashes[(int)index].AsSpan().SequenceEqual(leaf))
+                    else if (!_leafHashes.Leaf((int)index).SequenceEqual(leaf))
                     {
                         // Taken in already (an append of this instance, meanwhile): it must be the same record.
                         throw new JournalException($"Record {index} of journal '{Name}' changed in the database after this instance took it in: the row was edited behind the package's back.");
