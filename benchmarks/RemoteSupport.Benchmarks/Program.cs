@@ -26,10 +26,10 @@ switch (args)
     case ["statement-ledger", string folder, .. string[] options]:
         // Peak memory of a process that only issues a statement (docs/benchmarks.md):
         //   dotnet RemoteSupport.Benchmarks.dll statement-ledger <folder> [--postgresql <connection>]
-        //   dotnet RemoteSupport.Benchmarks.dll statement-issue <folder> [--postgresql <connection>]
+        //   dotnet RemoteSupport.Benchmarks.dll statement-issue <folder> [--postgresql <connection>] [--repeat N]
         return await RemoteSupport.Benchmarks.Journal.StatementMemory.WriteLedgerAsync(folder, Text(options, "--postgresql"));
     case ["statement-issue", string folder, .. string[] options]:
-        return await RemoteSupport.Benchmarks.Journal.StatementMemory.IssueAsync(folder, Text(options, "--postgresql"));
+        return await RemoteSupport.Benchmarks.Journal.StatementMemory.IssueAsync(folder, Text(options, "--postgresql"), Option(options, "--repeat", 1));
     case ["fleet", .. string[] options]:
         // dotnet run -c Release --project benchmarks/RemoteSupport.Benchmarks -- fleet --units 20000 [--sessions 200]
         int units = Option(options, "--units", 1_000);

@@ -22,7 +22,7 @@ namespace RemoteSupport.Benchmarks.Journal;
 /// </summary>
 [MemoryDiagnoser]
 [GroupBenchmarksBy(BenchmarkLogicalGroupRule.ByCategory)]
-[SimpleJob(RunStrategy.Monitoring, launchCount: 1, warmupCount: 1, iterationCount: 3)]
+[SimpleJob(RunStrategy.Monitoring, launchCount: 1, warmupCount: 3, iterationCount: 5)] // warm-ups enough for the loops to tier up
 public class StatementBenchmarks
 {
     private const int Entries = 1_000_000;

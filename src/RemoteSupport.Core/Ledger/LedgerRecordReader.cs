@@ -273,7 +273,17 @@ internal sealed class LedgerRecordReader
         }
 
         seen |= bit;
-        int length = json.CopyString(_text.AsSpan(_used));
+        int length;
+        if (!json.ValueIsEscaped && System.Text.Ascii.IsValid(json.ValueSpan))
+        {
+            json.ValueSpan.CopyTo(_text.AsSpan(_used)); // ASCII, as the ledger writes every string: nothing to unescape or check
+            length = json.ValueSpan.Length;
+        }
+        else
+        {
+            length = json.CopyString(_text.AsSpan(_used));
+        }
+
         ReadOnlySpan<byte> value = _text.AsSpan(_used, length);
         _used += length;
         return value;

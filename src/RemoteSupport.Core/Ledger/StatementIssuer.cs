@@ -234,7 +234,7 @@ public sealed class StatementIssuer : IDisposable
         CollectedLines collected;
         using (var collector = new StatementLineCollector(customerId, start, end, zone, earlier, ledgerSize, SpoolMemoryBytes))
         {
-            await journal.ReadRangeAsync(0, ledgerSize, collector.Take, cancellationToken).ConfigureAwait(false);
+            await collector.ReadAsync(journal, ledgerSize, cancellationToken).ConfigureAwait(false);
             collected = await collector.WriteAsync(linesCsv, _inlineLineLimit, cancellationToken).ConfigureAwait(false);
         }
 

@@ -21,7 +21,7 @@ internal sealed record CollectedLines(
 /// entries they change; then the due lines come out by local date and entry id, the held and the disputed ones
 /// after them in ledger order, hashed and written.
 /// </summary>
-internal sealed class StatementLineCollector : IDisposable
+internal sealed partial class StatementLineCollector : IDisposable
 {
     /// <summary>The memory the spool of lines keeps, in bytes.</summary>
     internal const int DefaultMemoryBytes = 8 * 1024 * 1024;
@@ -35,12 +35,9 @@ internal sealed class StatementLineCollector : IDisposable
     private readonly DateTimeZone _zone;
     private readonly IReadOnlyList<MonthlyStatement> _earlier;
     private readonly long _ledgerSize;
-    private readonly LedgerRecordReader _reader = new();
-    private readonly ArrayBufferWriter<byte> _row = new(1024);
     private readonly SortedSpool _due;
     private readonly int _memoryBytes;
     private readonly List<(byte[] Utf8, string Text)> _currencies = [];
-    private readonly Dictionary<(int, int, int, int, int), byte[]> _rates = [];
     private readonly Dictionary<string, long> _approved = new(StringComparer.Ordinal);
     private readonly Dictionary<string, long> _disputed = new(StringComparer.Ordinal);
     private readonly Dictionary<string, long> _reversed = new(StringComparer.Ordinal);
@@ -56,53 +53,6 @@ internal sealed class StatementLineCollector : IDisposable
 
     /// <summary>Gets the number of runs the lines spilled to the temporary file (0 when they fit in memory).</summary>
     public int SpilledRuns => _due.SpilledRuns;
-
-    /// <summary>Takes in ledger record <paramref name="index"/> (a <see cref="Journal.JournalRecordHandler"/>).</summary>
-    public void Take(long index, ReadOnlySpan<byte> record)
-    {
-        if (_reader.Read(record, out ChargeRecordView entry) is { } annotation)
-        {
-            Dictionary<string, long> marks = annotation.Annotation == "approved" ? _approved : _disputed;
-            foreach (string entryId in annotation.EntryIds)
-            {
-                marks.TryAdd(entryId, index); // the first approval or dispute of an entry counts, as in the ledger
-            }
-
-            return;
-        }
-
-        if (!entry.Reverses.IsEmpty)
-        {
-            _reversed.TryAdd(Encoding.UTF8.GetString(entry.Reverses), index);
-        }
-
-        if (!entry.CustomerId.SequenceEqual(_customer) || entry.IncurredAt >= _end)
-        {
-            return;
-        }
-
-        (int currencyId, string currency) = Currency(entry.Currency);
-        LocalDate date = Instant.FromDateTimeOffset(entry.IncurredAt).InZone(_zone).Date;
-        _row.ResetWrittenCount();
-        Span<byte> head = _row.GetSpan(PayloadHeader);
-        BinaryPrimitives.WriteInt64LittleEndian(head, index);
-        BinaryPrimitives.WriteInt64LittleEndian(head[8..], entry.IncurredAt.UtcTicks);
-        head[16] = (byte)entry.Status;
-        head[17] = entry.IncurredAt < _start ? (byte)1 : (byte)0;
-        head[18] = (byte)entry.Kind;
-        BinaryPrimitives.WriteUInt16LittleEndian(head[19..], (ushort)currencyId);
-        BinaryPrimitives.WriteInt64LittleEndian(head[21..], entry.AmountMinor);
-        _row.Advance(PayloadHeader);
-        StatementCsv.WriteLeading(
-            _row, date, entry.SessionId, entry.UnitId, entry.Kind, entry.Description, entry.Quantity, entry.QuantityUnit, RateText(entry.Rate, currencyId), entry.AmountMinor, currency);
-
-        // By local date, then entry id (ordinal): the date and the id's first 12 bytes in the two key words, the whole id breaks ties.
-        Span<byte> id = stackalloc byte[12];
-        id.Clear();
-        entry.EntryId[..Math.Min(12, entry.EntryId.Length)].CopyTo(id);
-        ulong day = (ulong)((date.Year * 10_000) + (date.Month * 100) + date.Day);
-        _due.Add((day << 32) | BinaryPrimitives.ReadUInt32BigEndian(id), BinaryPrimitives.ReadUInt64BigEndian(id[4..]), entry.EntryId, _row.WrittenSpan);
-    }
 
     /// <summary>
     /// Writes the CSV (to <paramref name="output"/> once it has more than <paramref name="inlineLimit"/> lines; hashed
@@ -235,25 +185,7 @@ internal sealed class StatementLineCollector : IDisposable
     private static bool Before(Dictionary<string, long> marks, ReadOnlySpan<char> entryId, long ledgerSize) =>
         marks.Count > 0 && marks.GetAlternateLookup<ReadOnlySpan<char>>().TryGetValue(entryId, out long index) && index < ledgerSize;
 
-    /// <summary>The rate as the CSV writes it; a ledger has few rates (a rate card's), each formatted once.</summary>
-    private byte[] RateText(decimal rate, int currencyId)
-    {
-        Span<int> bits = stackalloc int[4];
-        decimal.GetBits(rate, bits); // the scale too: 2 and 2.0 are equal, and written differently
-        var key = (bits[0], bits[1], bits[2], bits[3], currencyId);
-        if (!_rates.TryGetValue(key, out byte[]? text))
-        {
-            Span<byte> formatted = stackalloc byte[StatementCsv.NumberLength];
-            text = formatted[..Money.FormatRate(rate, _currencies[currencyId].Text, formatted)].ToArray();
-            if (_rates.Count < 4096)
-            {
-                _rates[key] = text;
-            }
-        }
-
-        return text;
-    }
-
+    /// <summary>The currency's number in this statement and its code (called under the shared lock).</summary>
     private (int Id, string Text) Currency(ReadOnlySpan<byte> code)
     {
         for (int i = 0; i < _currencies.Count; i++)

@@ -289,57 +289,6 @@ public sealed partial class PostgreSqlRecordJournal : ISharedRecordJournal, IAsy
     }
 
     /// <summary>
-    /// Reads the records from <paramref name="from"/> below <paramref name="below"/> in one streaming query, each copied
-    /// into one reused buffer and handed to <paramref name="handler"/>: a range of any length in constant memory.
-    /// </summary>
-    /// <exception cref="JournalException">A row of the range was deleted, or its payload nulled, behind the package's back.</exception>
-    public async Task ReadRangeAsync(long from, long below, JournalRecordHandler handler, CancellationToken cancellationToken = default)
-    {
-        ArgumentNullException.ThrowIfNull(handler);
-        ArgumentOutOfRangeException.ThrowIfNegative(from);
-        ArgumentOutOfRangeException.ThrowIfGreaterThan(below, Count);
-        byte[] buffer = new byte[64 * 1024];
-        long expected = from;
-        using (NpgsqlConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false))
-        using (var read = new NpgsqlCommand(
-            """
-            select record_index, payload from remotesupport_journal_records
-            where journal = @journal and record_index >= @from and record_index < @below order by record_index
-            """, connection))
-        {
-            read.Parameters.AddWithValue("journal", Name);
-            read.Parameters.AddWithValue("from", from);
-            read.Parameters.AddWithValue("below", below);
-            using NpgsqlDataReader reader = await read.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
-            while (expected < below && await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
-            {
-                long index = reader.GetInt64(0);
-                if (index != expected || reader.IsDBNull(1))
-                {
-                    throw new JournalException(string.Create(CultureInfo.InvariantCulture,
-                        $"Record {expected} of journal '{Name}' is missing from the database or has no payload: the row was deleted or edited behind the package's back."));
-                }
-
-                long length = reader.GetBytes(1, 0, null, 0, 0);
-                if (length > buffer.Length)
-                {
-                    buffer = new byte[Math.Max(length, buffer.Length * 2L)];
-                }
-
-                reader.GetBytes(1, 0, buffer, 0, (int)length);
-                handler(index, buffer.AsSpan(0, (int)length));
-                expected++;
-            }
-        }
-
-        if (expected != below)
-        {
-            throw new JournalException(string.Create(CultureInfo.InvariantCulture,
-                $"Record {expected} of journal '{Name}' is missing from the database: a row was deleted behind the package's back."));
-        }
-    }
-
-    /// <summary>
     /// Reads every record seen and returns the indexes whose payload no longer hashes to the leaf the tree holds
     /// (edited in SQL behind the package's back); empty when none was.
     /// </summary>

@@ -139,6 +139,49 @@ public sealed class StreamedStatementTests : IAsyncLifetime
         issuer.Issued.Should().BeEmpty();
     }
 
+    [Fact]
+    public async Task ALedgerOfManyBatches_ReadByTheWorkers_BillsEveryEntryOnce_InOrder()
+    {
+        var start = new DateTimeOffset(2026, 11, 1, 0, 0, 0, TimeSpan.Zero);
+        List<byte[]> records = [.. Enumerable.Range(0, 9_000).Select(n => DocumentJson.Serialize(Entry(n, start.AddMinutes(n * 4))))];
+        await Task.WhenAll(records.Select(r => _ledgerJournal.AppendAsync(r).AsTask())); // about four megabytes: several batches, several workers
+        StatementIssuer issuer = await OpenIssuerAsync(inlineLimit: 0);
+        using var csv = new MemoryStream();
+
+        MonthlyStatement statement = MonthlyStatement.FromEnvelope(
+            await issuer.IssueAsync(_ledgerJournal, "fabrikam", November, Zone, Checkpoint(), _f.Vendor, csv, CancellationToken.None));
+
+        string[] lines = Encoding.UTF8.GetString(csv.ToArray()).Split("\r\n", StringSplitOptions.RemoveEmptyEntries)[1..];
+        statement.LineCount.Should().Be(9_000);
+        lines.Select(l => l[(l.LastIndexOf(',') + 1)..]).Should().OnlyHaveUniqueItems();
+        lines.Select(l => (l[..10], l[(l.LastIndexOf(',') + 1)..])).Should().BeInAscendingOrder(Comparer<(string, string)>.Create(
+            (a, b) => string.CompareOrdinal(a.Item1, b.Item1) is int c && c != 0 ? c : string.CompareOrdinal(a.Item2, b.Item2)));
+        statement.Totals["EUR"].Should().Be(Enumerable.Range(0, 9_000).Sum(n => 100L + n));
+    }
+
+    [Fact]
+    public async Task AMalformedRecordAmongMany_FailsTheIssue_NamingIt_AndIssuesNothing()
+    {
+        var start = new DateTimeOffset(2026, 11, 1, 0, 0, 0, TimeSpan.Zero);
+        List<byte[]> records = [.. Enumerable.Range(0, 6_000).Select(n => DocumentJson.Serialize(Entry(n, start.AddMinutes(n))))];
+        records[4_321] = Encoding.UTF8.GetBytes("{\"entryId\":\"charge-x\",\"charge\":{\"kind\":\"not-a-kind\"}}");
+        await Task.WhenAll(records.Select(r => _ledgerJournal.AppendAsync(r).AsTask()));
+        StatementIssuer issuer = await OpenIssuerAsync(inlineLimit: 0);
+
+        var issuing = async () => await issuer.IssueAsync(_ledgerJournal, "fabrikam", November, Zone, Checkpoint(), _f.Vendor, Stream.Null, CancellationToken.None);
+
+        await issuing.Should().ThrowAsync<System.Text.Json.JsonException>();
+        issuer.Issued.Should().BeEmpty();
+    }
+
+    private static ChargeEntry Entry(int n, DateTimeOffset incurred) => new()
+    {
+        EntryId = "charge-" + Guid.NewGuid().ToString("N"),
+        RecordedAt = incurred,
+        Status = ChargeStatus.Due,
+        Charge = Charge("k" + n, 100 + n, incurred, n % 2 == 0 ? "Connect time, \"night\"" : "Verbindung – Nacht"),
+    };
+
     /// <summary>Due lines on several dates, held, approved, disputed, a dispute resolved by a reversal, other currencies, other customers, quoting, escapes, a late charge.</summary>
     private async Task RecordEveryKindOfLineAsync()
     {
