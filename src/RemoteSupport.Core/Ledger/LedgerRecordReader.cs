@@ -63,7 +63,11 @@ internal sealed class LedgerRecordReader
 
         ChargeEntry slow = JsonSerializer.Deserialize<ChargeEntry>(record, DocumentJson.Options) ?? throw new JsonException("The ledger record is empty.");
         _used = 0;
-        _text = new byte[Math.Max(_text.Length, Encoding.UTF8.GetMaxByteCount(record.Length))];
+        if (_text.Length < Encoding.UTF8.GetMaxByteCount(record.Length))
+        {
+            _text = new byte[Encoding.UTF8.GetMaxByteCount(record.Length)]; // the fields as UTF-8 again, whatever escapes they had
+        }
+
         entry = new ChargeRecordView
         {
             EntryId = Keep(slow.EntryId),

@@ -51,9 +51,6 @@ internal sealed partial class StatementLineCollector : IDisposable
         _due = new SortedSpool(memoryBytes);
     }
 
-    /// <summary>Gets the number of runs the lines spilled to the temporary file (0 when they fit in memory).</summary>
-    public int SpilledRuns => _due.SpilledRuns;
-
     /// <summary>
     /// Writes the CSV (to <paramref name="output"/> once it has more than <paramref name="inlineLimit"/> lines; hashed
     /// whatever the count) and sums the due lines.

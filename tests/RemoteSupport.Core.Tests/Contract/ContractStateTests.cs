@@ -10,6 +10,8 @@ using RemoteSupport.Ledger;
 using RemoteSupport.Tests.Consent;
 using RemoteSupport.Trust;
 
+using RemoteSupport.Tests.Ledger;
+
 namespace RemoteSupport.Tests.Contract;
 
 /// <summary>The unit's contract state survives restarts: each test closes the journal and opens it again with a fresh trust store, as a new process does.</summary>
@@ -147,7 +149,7 @@ public sealed class ContractStateTests : IDisposable
         using (ChargeLedger ledger = await ChargeLedger.OpenAsync(ledgerJournal, _f.Rules, _f.Time))
         {
             await unit.State.AttachLedgerAsync(ledger);
-            entryId = (await ledger.RecordAsync(Charge("big", 15_000))).EntryId;
+            entryId = (await ledger.RecordAsync(TestCharges.CallSetup("big", 15_000, _f.Time.GetUtcNow(), "call setup", ConsentFixture.Session))).EntryId;
             approval = new ChargeApproval { CustomerId = "fabrikam", EntryIds = [entryId] }.ToEnvelope().Sign(_f.Customer);
         }
 
@@ -423,21 +425,6 @@ public sealed class ContractStateTests : IDisposable
         Threshold = 2,
     };
 
-    private ChargeRequest Charge(string key, long amount) => new()
-    {
-        IdempotencyKey = key,
-        CustomerId = "fabrikam",
-        UnitId = ConsentFixture.Unit,
-        SessionId = "session-1",
-        Kind = ChargeKind.CallSetup,
-        Quantity = 1,
-        QuantityUnit = "call",
-        Rate = amount,
-        AmountMinor = amount,
-        Currency = "EUR",
-        IncurredAt = _f.Time.GetUtcNow(),
-        Description = "call setup",
-    };
 
     private sealed class Unit(AppendOnlyJournal journal, AuditLog audit, ContractState state) : IAsyncDisposable
     {

@@ -44,8 +44,8 @@ public sealed class MonthlyStatementTests : IAsyncLifetime
     public async Task NewYork_ChargesEitherSideOfTheBoundary_GoToTheirMonths()
     {
         (ChargeLedger ledger, StatementIssuer issuer) = await OpenAsync("America/New_York");
-        await ledger.RecordAsync(Charge("oct", 100, new DateTimeOffset(2026, 11, 1, 3, 59, 59, TimeSpan.Zero)));
-        await ledger.RecordAsync(Charge("nov", 200, new DateTimeOffset(2026, 11, 1, 4, 0, 0, TimeSpan.Zero)));
+        await ledger.RecordAsync(TestCharges.CallSetup("oct", 100, new DateTimeOffset(2026, 11, 1, 3, 59, 59, TimeSpan.Zero)));
+        await ledger.RecordAsync(TestCharges.CallSetup("nov", 200, new DateTimeOffset(2026, 11, 1, 4, 0, 0, TimeSpan.Zero)));
 
         MonthlyStatement october = MonthlyStatement.FromEnvelope(await Issue(ledger, issuer, new YearMonth(2026, 10), "America/New_York"));
         MonthlyStatement november = MonthlyStatement.FromEnvelope(await Issue(ledger, issuer, new YearMonth(2026, 11), "America/New_York"));
@@ -59,8 +59,8 @@ public sealed class MonthlyStatementTests : IAsyncLifetime
     public async Task Apia_TheDayThatDidNotExist_NoLineIsDatedOnIt()
     {
         (ChargeLedger ledger, StatementIssuer issuer) = await OpenAsync("Pacific/Apia");
-        await ledger.RecordAsync(Charge("before", 100, new DateTimeOffset(2011, 12, 30, 9, 59, 59, TimeSpan.Zero)));
-        await ledger.RecordAsync(Charge("after", 200, new DateTimeOffset(2011, 12, 30, 10, 0, 0, TimeSpan.Zero)));
+        await ledger.RecordAsync(TestCharges.CallSetup("before", 100, new DateTimeOffset(2011, 12, 30, 9, 59, 59, TimeSpan.Zero)));
+        await ledger.RecordAsync(TestCharges.CallSetup("after", 200, new DateTimeOffset(2011, 12, 30, 10, 0, 0, TimeSpan.Zero)));
 
         MonthlyStatement december = MonthlyStatement.FromEnvelope(await Issue(ledger, issuer, new YearMonth(2011, 12), "Pacific/Apia"));
 
@@ -72,8 +72,8 @@ public sealed class MonthlyStatementTests : IAsyncLifetime
     public async Task LeapDay_BelongsToFebruary()
     {
         (ChargeLedger ledger, StatementIssuer issuer) = await OpenAsync("Europe/Berlin");
-        await ledger.RecordAsync(Charge("leap", 100, new DateTimeOffset(2028, 2, 29, 12, 0, 0, TimeSpan.Zero)));
-        await ledger.RecordAsync(Charge("march", 200, new DateTimeOffset(2028, 2, 29, 23, 0, 0, TimeSpan.Zero))); // March 1 00:00 CET
+        await ledger.RecordAsync(TestCharges.CallSetup("leap", 100, new DateTimeOffset(2028, 2, 29, 12, 0, 0, TimeSpan.Zero)));
+        await ledger.RecordAsync(TestCharges.CallSetup("march", 200, new DateTimeOffset(2028, 2, 29, 23, 0, 0, TimeSpan.Zero))); // March 1 00:00 CET
 
         MonthlyStatement february = MonthlyStatement.FromEnvelope(await Issue(ledger, issuer, new YearMonth(2028, 2), "Europe/Berlin"));
 
@@ -85,11 +85,11 @@ public sealed class MonthlyStatementTests : IAsyncLifetime
     public async Task IssuedMonthNeverChanges_LateChargeGoesOnTheNextStatement()
     {
         (ChargeLedger ledger, StatementIssuer issuer) = await OpenAsync("Europe/Berlin");
-        await ledger.RecordAsync(Charge("nov-1", 500, new DateTimeOffset(2026, 11, 10, 9, 0, 0, TimeSpan.Zero)));
+        await ledger.RecordAsync(TestCharges.CallSetup("nov-1", 500, new DateTimeOffset(2026, 11, 10, 9, 0, 0, TimeSpan.Zero)));
         await Issue(ledger, issuer, new YearMonth(2026, 11), "Europe/Berlin");
 
-        await ledger.RecordAsync(Charge("nov-late", 700, new DateTimeOffset(2026, 11, 20, 9, 0, 0, TimeSpan.Zero)));
-        await ledger.RecordAsync(Charge("dec-1", 300, new DateTimeOffset(2026, 12, 5, 9, 0, 0, TimeSpan.Zero)));
+        await ledger.RecordAsync(TestCharges.CallSetup("nov-late", 700, new DateTimeOffset(2026, 11, 20, 9, 0, 0, TimeSpan.Zero)));
+        await ledger.RecordAsync(TestCharges.CallSetup("dec-1", 300, new DateTimeOffset(2026, 12, 5, 9, 0, 0, TimeSpan.Zero)));
         var again = async () => await Issue(ledger, issuer, new YearMonth(2026, 11), "Europe/Berlin");
         MonthlyStatement december = MonthlyStatement.FromEnvelope(await Issue(ledger, issuer, new YearMonth(2026, 12), "Europe/Berlin"));
 
@@ -104,9 +104,9 @@ public sealed class MonthlyStatementTests : IAsyncLifetime
     public async Task Statement_IsSigned_TotalsFromLines_HeldApart_AndRendersCsvJsonText()
     {
         (ChargeLedger ledger, StatementIssuer issuer) = await OpenAsync("Europe/Berlin", threshold: 10_000);
-        await ledger.RecordAsync(Charge("a", 1_234, new DateTimeOffset(2026, 11, 3, 9, 0, 0, TimeSpan.Zero), "Connect time, \"night\" rate"));
-        await ledger.RecordAsync(Charge("b", 766, new DateTimeOffset(2026, 11, 4, 9, 0, 0, TimeSpan.Zero)));
-        await ledger.RecordAsync(Charge("c", 50_000, new DateTimeOffset(2026, 11, 5, 9, 0, 0, TimeSpan.Zero)));
+        await ledger.RecordAsync(TestCharges.CallSetup("a", 1_234, new DateTimeOffset(2026, 11, 3, 9, 0, 0, TimeSpan.Zero), "Connect time, \"night\" rate"));
+        await ledger.RecordAsync(TestCharges.CallSetup("b", 766, new DateTimeOffset(2026, 11, 4, 9, 0, 0, TimeSpan.Zero)));
+        await ledger.RecordAsync(TestCharges.CallSetup("c", 50_000, new DateTimeOffset(2026, 11, 5, 9, 0, 0, TimeSpan.Zero)));
 
         SignedEnvelope signed = await Issue(ledger, issuer, new YearMonth(2026, 11), "Europe/Berlin");
         MonthlyStatement statement = MonthlyStatement.FromEnvelope(signed);
@@ -126,8 +126,8 @@ public sealed class MonthlyStatementTests : IAsyncLifetime
     public async Task DisputedLine_IsShownApart_AndNotInTheTotals()
     {
         (ChargeLedger ledger, StatementIssuer issuer) = await OpenAsync("Europe/Berlin");
-        ChargeEntry disputed = await ledger.RecordAsync(Charge("x", 900, new DateTimeOffset(2026, 11, 3, 9, 0, 0, TimeSpan.Zero)));
-        await ledger.RecordAsync(Charge("y", 100, new DateTimeOffset(2026, 11, 4, 9, 0, 0, TimeSpan.Zero)));
+        ChargeEntry disputed = await ledger.RecordAsync(TestCharges.CallSetup("x", 900, new DateTimeOffset(2026, 11, 3, 9, 0, 0, TimeSpan.Zero)));
+        await ledger.RecordAsync(TestCharges.CallSetup("y", 100, new DateTimeOffset(2026, 11, 4, 9, 0, 0, TimeSpan.Zero)));
         (await ledger.DisputeAsync(new ChargeDispute { CustomerId = "fabrikam", EntryId = disputed.EntryId, Reason = "not ours" }.ToEnvelope().Sign(_f.Customer), _f.Trust))
             .IsAccepted.Should().BeTrue();
 
@@ -145,7 +145,7 @@ public sealed class MonthlyStatementTests : IAsyncLifetime
         (ChargeLedger ledger, StatementIssuer issuer) = await OpenAsync("Europe/Berlin", inlineLimit: 5);
         for (int i = 0; i < 8; i++)
         {
-            await ledger.RecordAsync(Charge($"k{i}", 100 + i, new DateTimeOffset(2026, 11, 3 + i, 9, 0, 0, TimeSpan.Zero)));
+            await ledger.RecordAsync(TestCharges.CallSetup($"k{i}", 100 + i, new DateTimeOffset(2026, 11, 3 + i, 9, 0, 0, TimeSpan.Zero)));
         }
 
         var noStream = async () => await Issue(ledger, issuer, new YearMonth(2026, 11), "Europe/Berlin");
@@ -173,10 +173,10 @@ public sealed class MonthlyStatementTests : IAsyncLifetime
         {
             using ChargeLedger ledger = await ChargeLedger.OpenAsync(ledgerJournal, rules, _clock);
             StatementIssuer issuer = await StatementIssuer.OpenAsync(statementJournal, _clock);
-            await ledger.RecordAsync(Charge("a", 100, new DateTimeOffset(2026, 11, 3, 9, 0, 0, TimeSpan.Zero)));
+            await ledger.RecordAsync(TestCharges.CallSetup("a", 100, new DateTimeOffset(2026, 11, 3, 9, 0, 0, TimeSpan.Zero)));
             _ledgerJournal = ledgerJournal;
             await Issue(ledger, issuer, new YearMonth(2026, 11), "Europe/Berlin");
-            await ledger.RecordAsync(Charge("late", 50, new DateTimeOffset(2026, 11, 20, 9, 0, 0, TimeSpan.Zero)));
+            await ledger.RecordAsync(TestCharges.CallSetup("late", 50, new DateTimeOffset(2026, 11, 20, 9, 0, 0, TimeSpan.Zero)));
         }
 
         await using (AppendOnlyJournal ledgerJournal = await AppendOnlyJournal.OpenAsync(ledgerPath))
@@ -203,8 +203,8 @@ public sealed class MonthlyStatementTests : IAsyncLifetime
         SecurityGroundRules rules = _f.Rules with { TollCharges = _f.Rules.TollCharges with { ApprovalThresholdMinor = long.MaxValue, SessionCapMinor = long.MaxValue, MonthlyCapMinor = long.MaxValue } };
         using ChargeLedger ledger = await ChargeLedger.OpenAsync(ledgerJournal, rules, _clock);
         using StatementIssuer issuer = await StatementIssuer.OpenAsync(statementJournal, _clock, audit: new AuditLog(auditJournal, _clock));
-        await ledger.RecordAsync(Charge("a", 100, new DateTimeOffset(2026, 11, 3, 9, 0, 0, TimeSpan.Zero)));
-        await ledger.RecordAsync(Charge("b", 250, new DateTimeOffset(2026, 11, 4, 9, 0, 0, TimeSpan.Zero)));
+        await ledger.RecordAsync(TestCharges.CallSetup("a", 100, new DateTimeOffset(2026, 11, 3, 9, 0, 0, TimeSpan.Zero)));
+        await ledger.RecordAsync(TestCharges.CallSetup("b", 250, new DateTimeOffset(2026, 11, 4, 9, 0, 0, TimeSpan.Zero)));
         _ledgerJournal = ledgerJournal;
 
         SignedEnvelope signed = await Issue(ledger, issuer, new YearMonth(2026, 11), "Europe/Berlin");
@@ -223,7 +223,7 @@ public sealed class MonthlyStatementTests : IAsyncLifetime
     public async Task TheYearMonthOverload_IssuesTheSameMonth_AndRefusesAMonthOutOfRange()
     {
         (ChargeLedger ledger, StatementIssuer issuer) = await OpenAsync("Europe/Berlin");
-        await ledger.RecordAsync(Charge("a", 100, new DateTimeOffset(2026, 11, 3, 9, 0, 0, TimeSpan.Zero)));
+        await ledger.RecordAsync(TestCharges.CallSetup("a", 100, new DateTimeOffset(2026, 11, 3, 9, 0, 0, TimeSpan.Zero)));
         string checkpoint = new Checkpoint("fabrikam.example/ledger", _ledgerJournal!.Count, _ledgerJournal.Root()).Sign("contoso-billing", _f.Vendor);
 
         var thirteenth = async () => await issuer.IssueAsync(ledger, "fabrikam", 2026, 13, "Europe/Berlin", checkpoint, _f.Vendor);
@@ -237,8 +237,8 @@ public sealed class MonthlyStatementTests : IAsyncLifetime
     public async Task ALedgerCheckpointThatIsNotOfTheLedgerRead_IsRefused_AndNothingIsIssued()
     {
         (ChargeLedger ledger, StatementIssuer issuer) = await OpenAsync("Europe/Berlin");
-        await ledger.RecordAsync(Charge("a", 100, new DateTimeOffset(2026, 11, 3, 9, 0, 0, TimeSpan.Zero)));
-        await ledger.RecordAsync(Charge("b", 200, new DateTimeOffset(2026, 11, 4, 9, 0, 0, TimeSpan.Zero)));
+        await ledger.RecordAsync(TestCharges.CallSetup("a", 100, new DateTimeOffset(2026, 11, 3, 9, 0, 0, TimeSpan.Zero)));
+        await ledger.RecordAsync(TestCharges.CallSetup("b", 200, new DateTimeOffset(2026, 11, 4, 9, 0, 0, TimeSpan.Zero)));
         using var stranger = PartyIdentity.Create("contoso", PartyRole.Vendor);
         long size = _ledgerJournal!.Count;
         string origin = "fabrikam.example/ledger";
@@ -271,9 +271,9 @@ public sealed class MonthlyStatementTests : IAsyncLifetime
         using ChargeLedger ledger = await ChargeLedger.OpenAsync(ledgerJournal, rules, _clock);
         using StatementIssuer issuer = await StatementIssuer.OpenAsync(statementJournal, _clock);
         _ledgerJournal = ledgerJournal;
-        await ledger.RecordAsync(Charge("a", 100, new DateTimeOffset(2026, 10, 3, 9, 0, 0, TimeSpan.Zero)));
+        await ledger.RecordAsync(TestCharges.CallSetup("a", 100, new DateTimeOffset(2026, 10, 3, 9, 0, 0, TimeSpan.Zero)));
         await Issue(ledger, issuer, new YearMonth(2026, 10), "Europe/Berlin");
-        await ledger.RecordAsync(Charge("b", 200, new DateTimeOffset(2026, 11, 3, 9, 0, 0, TimeSpan.Zero)));
+        await ledger.RecordAsync(TestCharges.CallSetup("b", 200, new DateTimeOffset(2026, 11, 3, 9, 0, 0, TimeSpan.Zero)));
         await Issue(ledger, issuer, new YearMonth(2026, 11), "Europe/Berlin");
 
         string checkpoint = await issuer.SignCheckpointAsync("contoso.example/statements", "contoso-billing", _f.Vendor);
@@ -300,7 +300,7 @@ public sealed class MonthlyStatementTests : IAsyncLifetime
     public async Task TheCsv_ReadWithTheRulesAsWritten_HasRateAndAmountInMajorUnits_AndQuotesWhatNeedsIt()
     {
         (ChargeLedger ledger, StatementIssuer issuer) = await OpenAsync("Europe/Berlin");
-        await ledger.RecordAsync(Charge("connect", 720, new DateTimeOffset(2026, 11, 3, 9, 0, 0, TimeSpan.Zero), "Connect time, \"long\"\nsecond line") with
+        await ledger.RecordAsync(TestCharges.CallSetup("connect", 720, new DateTimeOffset(2026, 11, 3, 9, 0, 0, TimeSpan.Zero), "Connect time, \"long\"\nsecond line") with
         {
             Kind = ChargeKind.ConnectTime, Quantity = 300, QuantityUnit = "second", Rate = 2.4m,
         });
@@ -406,20 +406,4 @@ public sealed class MonthlyStatementTests : IAsyncLifetime
         string checkpoint = new Checkpoint("fabrikam.example/ledger", _ledgerJournal!.Count, _ledgerJournal.Root()).Sign("contoso-billing", _f.Vendor);
         return issuer.IssueAsync(ledger, "fabrikam", month, zone, checkpoint, _f.Vendor, lines, CancellationToken.None);
     }
-
-    private static ChargeRequest Charge(string key, long amount, DateTimeOffset incurred, string description = "Call setup") => new()
-    {
-        IdempotencyKey = key,
-        CustomerId = "fabrikam",
-        UnitId = ConsentFixture.Unit,
-        SessionId = "session-" + key,
-        Kind = ChargeKind.CallSetup,
-        Quantity = 1,
-        QuantityUnit = "call",
-        Rate = amount,
-        AmountMinor = amount,
-        Currency = "EUR",
-        IncurredAt = incurred,
-        Description = description,
-    };
 }

@@ -55,7 +55,7 @@ public sealed class StreamedStatementTests : IAsyncLifetime
         spilled.SpoolMemoryBytes = 2048; // a few lines a run: dozens of runs merged
         MonthlyStatement november = MonthlyStatement.FromEnvelope(await IssueAsync(inMemory, November, null));
         await IssueAsync(spilled, November, Stream.Null);
-        ChargeEntry late = await _ledger.RecordAsync(Charge("late", 400, new DateTimeOffset(2026, 11, 29, 9, 0, 0, TimeSpan.Zero)));
+        ChargeEntry late = await _ledger.RecordAsync(TestCharges.CallSetup("late", 400, new DateTimeOffset(2026, 11, 29, 9, 0, 0, TimeSpan.Zero)));
         ChargeEntry held = _ledger.Entries.Single(e => e.Charge.IdempotencyKey == "held");
         (await _ledger.ApproveAsync(new ChargeApproval { CustomerId = "fabrikam", EntryIds = [held.EntryId] }.ToEnvelope().Sign(_f.Customer), _f.Trust)).IsAccepted.Should().BeTrue();
 
@@ -97,9 +97,9 @@ public sealed class StreamedStatementTests : IAsyncLifetime
     [Fact]
     public async Task FromTheJournal_TheCheckpointDecidesWhatIsBilled_NotTheJournalsSize()
     {
-        await _ledger.RecordAsync(Charge("first", 100, new DateTimeOffset(2026, 11, 3, 9, 0, 0, TimeSpan.Zero)));
+        await _ledger.RecordAsync(TestCharges.CallSetup("first", 100, new DateTimeOffset(2026, 11, 3, 9, 0, 0, TimeSpan.Zero)));
         string checkpoint = Checkpoint();
-        await _ledger.RecordAsync(Charge("later", 200, new DateTimeOffset(2026, 11, 4, 9, 0, 0, TimeSpan.Zero)));
+        await _ledger.RecordAsync(TestCharges.CallSetup("later", 200, new DateTimeOffset(2026, 11, 4, 9, 0, 0, TimeSpan.Zero)));
 
         MonthlyStatement statement = MonthlyStatement.FromEnvelope(
             await (await OpenIssuerAsync()).IssueAsync(_ledgerJournal, "fabrikam", November, Zone, checkpoint, _f.Vendor, null, CancellationToken.None));
@@ -111,7 +111,7 @@ public sealed class StreamedStatementTests : IAsyncLifetime
     [Fact]
     public async Task FromTheJournal_ACheckpointBeyondIt_OrOfAnotherRoot_IsRefused_AndNothingIsIssued()
     {
-        await _ledger.RecordAsync(Charge("first", 100, new DateTimeOffset(2026, 11, 3, 9, 0, 0, TimeSpan.Zero)));
+        await _ledger.RecordAsync(TestCharges.CallSetup("first", 100, new DateTimeOffset(2026, 11, 3, 9, 0, 0, TimeSpan.Zero)));
         StatementIssuer issuer = await OpenIssuerAsync();
         string beyond = new Checkpoint("fabrikam.example/ledger", 5, _ledgerJournal.Root()).Sign("contoso-billing", _f.Vendor);
         string otherRoot = new Checkpoint("fabrikam.example/ledger", 1, new byte[32]).Sign("contoso-billing", _f.Vendor);
@@ -129,7 +129,7 @@ public sealed class StreamedStatementTests : IAsyncLifetime
     {
         for (int i = 0; i < 12; i++)
         {
-            await _ledger.RecordAsync(Charge($"k{i}", 100, new DateTimeOffset(2026, 11, 3, 9, i, 0, TimeSpan.Zero)));
+            await _ledger.RecordAsync(TestCharges.CallSetup($"k{i}", 100, new DateTimeOffset(2026, 11, 3, 9, i, 0, TimeSpan.Zero)));
         }
 
         StatementIssuer issuer = await OpenIssuerAsync(inlineLimit: 10);
@@ -179,7 +179,7 @@ public sealed class StreamedStatementTests : IAsyncLifetime
         EntryId = "charge-" + Guid.NewGuid().ToString("N"),
         RecordedAt = incurred,
         Status = ChargeStatus.Due,
-        Charge = Charge("k" + n, 100 + n, incurred, n % 2 == 0 ? "Connect time, \"night\"" : "Verbindung – Nacht"),
+        Charge = TestCharges.CallSetup("k" + n, 100 + n, incurred, n % 2 == 0 ? "Connect time, \"night\"" : "Verbindung – Nacht"),
     };
 
     /// <summary>Due lines on several dates, held, approved, disputed, a dispute resolved by a reversal, other currencies, other customers, quoting, escapes, a late charge.</summary>
@@ -188,7 +188,7 @@ public sealed class StreamedStatementTests : IAsyncLifetime
         var day = new DateTimeOffset(2026, 11, 1, 9, 0, 0, TimeSpan.Zero);
         for (int i = 0; i < 40; i++)
         {
-            await _ledger.RecordAsync(Charge($"due-{i}", 100 + i, day.AddDays(i % 7).AddMinutes(i), (i % 3) switch
+            await _ledger.RecordAsync(TestCharges.CallSetup($"due-{i}", 100 + i, day.AddDays(i % 7).AddMinutes(i), (i % 3) switch
             {
                 0 => "Connect time, \"night\" rate",
                 1 => "Verbindung – Nacht ✓ <&>",
@@ -196,14 +196,14 @@ public sealed class StreamedStatementTests : IAsyncLifetime
             }));
         }
 
-        await _ledger.RecordAsync(Charge("yen", 1_500, day.AddDays(2)) with { Currency = "JPY", Rate = 2.5m, Quantity = 600 });
-        await _ledger.RecordAsync(Charge("dinar", 1_234, day.AddDays(3)) with { Currency = "KWD", Rate = 2.0m });
-        await _ledger.RecordAsync(Charge("other-customer", 999, day) with { CustomerId = "northwind" });
-        await _ledger.RecordAsync(Charge("december", 300, new DateTimeOffset(2026, 12, 2, 9, 0, 0, TimeSpan.Zero)));
-        ChargeEntry held = await _ledger.RecordAsync(Charge("held", 50_000, day.AddDays(4)));
-        ChargeEntry approved = await _ledger.RecordAsync(Charge("approved", 60_000, day.AddDays(5)));
-        ChargeEntry disputed = await _ledger.RecordAsync(Charge("disputed", 900, day.AddDays(6)));
-        ChargeEntry resolved = await _ledger.RecordAsync(Charge("resolved", 800, day.AddDays(6)));
+        await _ledger.RecordAsync(TestCharges.CallSetup("yen", 1_500, day.AddDays(2)) with { Currency = "JPY", Rate = 2.5m, Quantity = 600 });
+        await _ledger.RecordAsync(TestCharges.CallSetup("dinar", 1_234, day.AddDays(3)) with { Currency = "KWD", Rate = 2.0m });
+        await _ledger.RecordAsync(TestCharges.CallSetup("other-customer", 999, day) with { CustomerId = "northwind" });
+        await _ledger.RecordAsync(TestCharges.CallSetup("december", 300, new DateTimeOffset(2026, 12, 2, 9, 0, 0, TimeSpan.Zero)));
+        ChargeEntry held = await _ledger.RecordAsync(TestCharges.CallSetup("held", 50_000, day.AddDays(4)));
+        ChargeEntry approved = await _ledger.RecordAsync(TestCharges.CallSetup("approved", 60_000, day.AddDays(5)));
+        ChargeEntry disputed = await _ledger.RecordAsync(TestCharges.CallSetup("disputed", 900, day.AddDays(6)));
+        ChargeEntry resolved = await _ledger.RecordAsync(TestCharges.CallSetup("resolved", 800, day.AddDays(6)));
         (await _ledger.ApproveAsync(new ChargeApproval { CustomerId = "fabrikam", EntryIds = [approved.EntryId] }.ToEnvelope().Sign(_f.Customer), _f.Trust)).IsAccepted.Should().BeTrue();
         foreach (ChargeEntry entry in new[] { disputed, resolved })
         {
@@ -275,20 +275,4 @@ public sealed class StreamedStatementTests : IAsyncLifetime
         _journals.Add(journal);
         return journal;
     }
-
-    private static ChargeRequest Charge(string key, long amount, DateTimeOffset incurred, string description = "Call setup") => new()
-    {
-        IdempotencyKey = key,
-        CustomerId = "fabrikam",
-        UnitId = ConsentFixture.Unit,
-        SessionId = "session-" + key,
-        Kind = ChargeKind.CallSetup,
-        Quantity = 1,
-        QuantityUnit = "call",
-        Rate = amount,
-        AmountMinor = amount,
-        Currency = "EUR",
-        IncurredAt = incurred,
-        Description = description,
-    };
 }

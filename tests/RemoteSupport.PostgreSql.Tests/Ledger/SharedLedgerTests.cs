@@ -5,6 +5,7 @@ using RemoteSupport.Journal;
 using RemoteSupport.Ledger;
 using RemoteSupport.PostgreSql.Journal;
 using RemoteSupport.Tests.Consent;
+using RemoteSupport.Tests.Ledger;
 
 namespace RemoteSupport.PostgreSql.Tests.Ledger;
 
@@ -173,21 +174,8 @@ public sealed class SharedLedgerTests : IDisposable
         await command.ExecuteNonQueryAsync();
     }
 
-    private ChargeRequest Charge(int key, long amount) => new()
-    {
-        IdempotencyKey = $"charge-{key}",
-        CustomerId = "fabrikam",
-        UnitId = ConsentFixture.Unit,
-        SessionId = $"session-{key}",
-        Kind = ChargeKind.CallSetup,
-        Quantity = 1,
-        QuantityUnit = "call",
-        Rate = amount,
-        AmountMinor = amount,
-        Currency = "EUR",
-        IncurredAt = new DateTimeOffset(2026, 11, 20, 9, 0, 0, TimeSpan.Zero),
-        Description = "Call setup",
-    };
+    private static ChargeRequest Charge(int key, long amount) =>
+        TestCharges.CallSetup($"charge-{key}", amount, new DateTimeOffset(2026, 11, 20, 9, 0, 0, TimeSpan.Zero), session: $"session-{key}");
 
     private async Task<Hosts> OpenHostsAsync(PostgreSqlServer server, int count)
     {
