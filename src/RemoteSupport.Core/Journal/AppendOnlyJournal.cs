@@ -34,13 +34,13 @@ public sealed class AppendOnlyJournal : IRecordJournal, IAsyncDisposable
 
     private readonly FileStream _file;
     private readonly LeafHashes _leafHashes;
-    private readonly List<long> _offsets;
+    private readonly ChunkedList<long> _offsets;
     private readonly Channel<PendingAppend> _pending = Channel.CreateUnbounded<PendingAppend>(new UnboundedChannelOptions { SingleReader = true });
     private readonly Task _writer;
     private readonly Lock _gate = new();
     private long _length;
 
-    private AppendOnlyJournal(FileStream file, LeafHashes leafHashes, List<long> offsets, long length, long truncatedBytes)
+    private AppendOnlyJournal(FileStream file, LeafHashes leafHashes, ChunkedList<long> offsets, long length, long truncatedBytes)
     {
         _file = file;
         _leafHashes = leafHashes;
@@ -86,7 +86,7 @@ public sealed class AppendOnlyJournal : IRecordJournal, IAsyncDisposable
 
         try
         {
-            (LeafHashes leaves, List<long> offsets, long valid, long truncated) = await RecoverAsync(file, cancellationToken).ConfigureAwait(false);
+            (LeafHashes leaves, ChunkedList<long> offsets, long valid, long truncated) = await RecoverAsync(file, cancellationToken).ConfigureAwait(false);
             if (created)
             {
                 DurableDirectory.FlushFor(path); // the new journal's name is as durable as its header
@@ -344,7 +344,7 @@ public sealed class AppendOnlyJournal : IRecordJournal, IAsyncDisposable
         return records;
     }
 
-    private static async Task<(LeafHashes Leaves, List<long> Offsets, long Valid, long Truncated)> RecoverAsync(FileStream file, CancellationToken cancellationToken)
+    private static async Task<(LeafHashes Leaves, ChunkedList<long> Offsets, long Valid, long Truncated)> RecoverAsync(FileStream file, CancellationToken cancellationToken)
     {
         if (file.Length < FileHeaderLength && await IsTornHeaderAsync(file, cancellationToken).ConfigureAwait(false))
         {
@@ -358,11 +358,11 @@ public sealed class AppendOnlyJournal : IRecordJournal, IAsyncDisposable
             BinaryPrimitives.WriteUInt32BigEndian(header.AsSpan(8), FormatVersion);
             await file.WriteAsync(header, cancellationToken).ConfigureAwait(false);
             file.Flush(flushToDisk: true);
-            return (new LeafHashes(), [], FileHeaderLength, 0);
+            return (new LeafHashes(), new ChunkedList<long>(), FileHeaderLength, 0);
         }
 
         var leaves = new LeafHashes();
-        var offsets = new List<long>();
+        var offsets = new ChunkedList<long>();
         long valid = await ScanAsync(file, strict: false, (prefixed, length, offset) =>
         {
             Span<byte> leaf = stackalloc byte[MerkleTree.HashLength];

@@ -16,7 +16,7 @@ namespace RemoteSupport.Ledger;
 internal sealed partial class StatementLineCollector
 {
     private const int BatchBytes = 1 << 20;
-    private const int BatchesInFlight = 4;
+    private const int BatchesInFlight = 2;
     private readonly Lock _shared = new();
 
     /// <summary>Reads the ledger journal's records below <paramref name="ledgerSize"/> and takes each in.</summary>

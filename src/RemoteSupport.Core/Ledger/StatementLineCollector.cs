@@ -24,7 +24,7 @@ internal sealed record CollectedLines(
 internal sealed partial class StatementLineCollector : IDisposable
 {
     /// <summary>The memory the spool of lines keeps, in bytes.</summary>
-    internal const int DefaultMemoryBytes = 8 * 1024 * 1024;
+    internal const int DefaultMemoryBytes = 6 * 1024 * 1024;
 
     private const int FlushBytes = 1 << 20;
     private const int PayloadHeader = 8 + 8 + 1 + 1 + 1 + 2 + 8; // index, incurred ticks, status, prior period, kind, currency, amount
