@@ -12,7 +12,7 @@ namespace RemoteSupport.PostgreSql;
 internal static class PostgreSqlSchema
 {
     /// <summary>The schema version this package writes.</summary>
-    public const int Version = 1;
+    public const int Version = 2;
 
     /// <summary>The advisory lock migrations take (any constant; "RSSCHEMA" in ASCII).</summary>
     private const long MigrationLock = 0x5253534348454D41;
@@ -28,6 +28,18 @@ internal static class PostgreSqlSchema
             leaf_hash bytea not null check (length(leaf_hash) = 32),
             primary key (journal, record_index)
         )
+        """,
+        // 2: the fleet's routing (which console host holds which unit).
+        """
+        create table remotesupport_unit_routes (
+            customer text not null,
+            unit text not null,
+            host_id text not null,
+            key_id text not null,
+            connected_since timestamptz not null,
+            primary key (customer, unit)
+        );
+        create index remotesupport_unit_routes_host on remotesupport_unit_routes (host_id)
         """,
     ];
 

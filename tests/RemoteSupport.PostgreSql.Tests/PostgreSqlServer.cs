@@ -19,6 +19,13 @@ public sealed class PostgreSqlFactAttribute : FactAttribute
     }
 }
 
+/// <summary>The trait of every test that needs the server (<c>--filter Requires=PostgreSQL</c>).</summary>
+public static class PostgreSqlTrait
+{
+    public const string Name = "Requires";
+    public const string Value = "PostgreSQL";
+}
+
 /// <summary>A fresh database on the test server for one test, dropped afterwards.</summary>
 public sealed class PostgreSqlServer : IAsyncDisposable
 {
@@ -35,6 +42,8 @@ public sealed class PostgreSqlServer : IAsyncDisposable
     public static string? ConnectionString => Environment.GetEnvironmentVariable(Variable) is { Length: > 0 } value ? value : null;
 
     public NpgsqlDataSource Database { get; }
+
+    public string DatabaseName => _name;
 
     public static async Task<PostgreSqlServer> CreateDatabaseAsync()
     {

@@ -25,4 +25,7 @@ internal static partial class AgentLog
 
     [LoggerMessage(EventId = 7, Level = LogLevel.Warning, Message = "The unit does not offer itself to the vendor: {Sentence}")]
     public static partial void UnitWithdrawn(ILogger logger, string sentence);
+
+    [LoggerMessage(EventId = 8, Level = LogLevel.Warning, Message = "Console host {HostId}: the fleet's routes were not written (retrying): {Sentence}")]
+    public static partial void RoutesNotWritten(ILogger logger, string hostId, string sentence);
 }

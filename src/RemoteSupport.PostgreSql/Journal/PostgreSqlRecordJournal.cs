@@ -22,9 +22,6 @@ namespace RemoteSupport.PostgreSql.Journal;
 /// </remarks>
 public sealed partial class PostgreSqlRecordJournal : ISharedRecordJournal, IAsyncDisposable
 {
-    /// <summary>The longest journal name.</summary>
-    public const int MaxNameLength = 200;
-
     private const int ReadBatch = 4096;
     private const long ExportBatchBytes = 64L * 1024 * 1024;
     private const string LeafColumn = "leaf_hash";
@@ -59,18 +56,14 @@ public sealed partial class PostgreSqlRecordJournal : ISharedRecordJournal, IAsy
     /// <summary>Migrates the schema when needed and opens the journal <paramref name="name"/>, reading its leaf hashes.</summary>
     /// <returns>The open journal.</returns>
     /// <param name="database">The database (the caller owns it).</param>
-    /// <param name="name">The journal's name, 1 to 200 characters.</param>
+    /// <param name="name">The journal's name (<see cref="JournalName"/>: segments of ASCII letters, digits, '.', '_', '-' separated by '/').</param>
     /// <param name="cancellationToken">Stops the open.</param>
     /// <exception cref="InvalidOperationException">The database's schema is newer than this package.</exception>
     /// <exception cref="NpgsqlException">The database could not be reached.</exception>
     public static async Task<PostgreSqlRecordJournal> OpenAsync(NpgsqlDataSource database, string name, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(database);
-        ArgumentException.ThrowIfNullOrEmpty(name);
-        if (name.Length > MaxNameLength)
-        {
-            throw new ArgumentException($"A journal name is at most {MaxNameLength} characters.", nameof(name));
-        }
+        JournalName.Check(name, nameof(name));
 
         await PostgreSqlSchema.MigrateAsync(database, cancellationToken).ConfigureAwait(false);
         var journal = new PostgreSqlRecordJournal(database, name);

@@ -69,6 +69,15 @@ public sealed class UnitDirectoryOptions
     /// <summary>Gets or sets the clock.</summary>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 
+    /// <summary>
+    /// Gets or sets the fleet's routing shared with the other console hosts (the PostgreSQL package's, registered by
+    /// <c>AddRemoteSupportPostgreSql</c>); null keeps routing to this host's own units.
+    /// </summary>
+    public IUnitRouteStore? Routes { get; set; }
+
+    /// <summary>Gets or sets where the directory logs (a failed routing write); none when not set.</summary>
+    public Microsoft.Extensions.Logging.ILogger Logger { get; set; } = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
+
     /// <summary>Checks the options as the directory's constructor and the host's start do.</summary>
     /// <returns>Every problem, each in a sentence naming the setting; empty when valid.</returns>
     public IReadOnlyList<string> Validate()

@@ -165,6 +165,7 @@ public sealed partial class UnitDirectory
             throw;
         }
 
+        _routes?.Post(unit, isOnline: true);
         PresenceChanged?.Invoke(new UnitPresenceChange(unit, true, "online"));
         return (standing, "online");
     }
@@ -256,6 +257,11 @@ public sealed partial class UnitDirectory
         }
 
         // A connection replaced by a newer one of the same unit leaves the unit online.
+        if (removed)
+        {
+            _routes?.Post(standing.Unit, isOnline: false);
+        }
+
         PresenceChanged?.Invoke(new UnitPresenceChange(standing.Unit, false, removed ? reason : "replaced"));
     }
 

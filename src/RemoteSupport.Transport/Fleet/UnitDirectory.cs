@@ -48,6 +48,7 @@ public sealed partial class UnitDirectory : IHostedService, IAsyncDisposable
     private TcpConnectionListener? _listener;
     private Task _accepting = Task.CompletedTask;
     private Task _sweeping = Task.CompletedTask;
+    private readonly UnitRouteWriter? _routes;
     private long _admittedInSecond;
     private long _admissionSecond;
 
@@ -65,6 +66,7 @@ public sealed partial class UnitDirectory : IHostedService, IAsyncDisposable
         _options = options;
         _handshakes = new SemaphoreSlim(options.MaxConcurrentHandshakes, options.MaxConcurrentHandshakes);
         _pending = new SemaphoreSlim(options.MaxPendingConnections, options.MaxPendingConnections);
+        _routes = options.Routes is null ? null : new UnitRouteWriter(options.Routes, options.HostId, options.Logger);
     }
 
     /// <summary>Creates the directory from options given by DI.</summary>
@@ -106,15 +108,44 @@ public sealed partial class UnitDirectory : IHostedService, IAsyncDisposable
         }
     }
 
-    /// <summary>Starts taking units' standing connections.</summary>
-    /// <returns>A task that completes once the listener is bound.</returns>
-    /// <param name="cancellationToken">Not used: the start does not wait.</param>
-    public Task StartAsync(CancellationToken cancellationToken)
+    /// <summary>
+    /// Finds which console host holds a unit: this one when the unit is online here, else the shared routing
+    /// (<see cref="UnitDirectoryOptions.Routes"/>) when there is one.
+    /// </summary>
+    /// <returns>The unit's route, or null when no host holds it.</returns>
+    /// <param name="customerId">The unit's customer.</param>
+    /// <param name="unitId">The unit.</param>
+    /// <param name="cancellationToken">Stops the read of the shared routing.</param>
+    public async Task<UnitRoute?> LocateAsync(string customerId, string unitId, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(customerId);
+        ArgumentNullException.ThrowIfNull(unitId);
+        if (Find(customerId, unitId) is { } here)
+        {
+            return new UnitRoute(here.CustomerId, here.UnitId, here.HostId, here.KeyId, here.ConnectedSince);
+        }
+
+        return _options.Routes is null ? null : await _options.Routes.FindAsync(customerId, unitId, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Starts taking units' standing connections; with shared routing, first removes the routes an earlier run of this
+    /// host left behind.
+    /// </summary>
+    /// <returns>A task that completes once the listener is bound.</returns>
+    /// <param name="cancellationToken">Stops the removal of old routes.</param>
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (_routes is not null)
+        {
+            using var starting = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            await _routes.ReleaseHostAsync(starting.Token).ConfigureAwait(false);
+            _routes.Start(_stop.Token);
+        }
+
         _listener = TcpConnectionListener.Listen(IPEndPoint.Parse(_options.Listen!), backlog: 4096);
         _accepting = AcceptAsync(_listener, _stop.Token);
         _sweeping = SweepSilentUnitsAsync(_stop.Token);
-        return Task.CompletedTask;
     }
 
     /// <summary>Stops taking connections and closes every standing connection (units reconnect to another host, or to this one when it is back).</summary>
@@ -137,6 +168,10 @@ public sealed partial class UnitDirectory : IHostedService, IAsyncDisposable
         }
 
         await Task.WhenAll(connections).WaitAsync(cancellationToken).ConfigureAwait(false);
+        if (_routes is not null)
+        {
+            await _routes.StopAsync(cancellationToken).ConfigureAwait(false);
+        }
     }
 
     /// <summary>Stops the directory if it runs.</summary>
@@ -151,6 +186,7 @@ public sealed partial class UnitDirectory : IHostedService, IAsyncDisposable
         _stop.Dispose();
         _handshakes.Dispose();
         _pending.Dispose();
+        _routes?.Dispose();
     }
 
     /// <summary>

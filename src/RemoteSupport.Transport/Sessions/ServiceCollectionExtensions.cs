@@ -2,6 +2,10 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using RemoteSupport.Journal;
+using RemoteSupport.Ledger;
 using RemoteSupport.Sessions;
 
 namespace RemoteSupport.Transport.Sessions;
@@ -103,8 +107,39 @@ public static class RemoteSupportServiceCollectionExtensions
         services.AddOptions<Fleet.UnitDirectoryOptions>().Configure(configure).ValidateOnStart();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<Fleet.UnitDirectoryOptions>>(
             new Checked<Fleet.UnitDirectoryOptions>(options => options.Validate())));
+        // The shared routing and the host's loggers, when the host has them (AddRemoteSupportPostgreSql registers the routing).
+        services.AddOptions<Fleet.UnitDirectoryOptions>().PostConfigure<IServiceProvider>((options, provider) =>
+        {
+            options.Routes ??= provider.GetService<Fleet.IUnitRouteStore>();
+            if (ReferenceEquals(options.Logger, NullLogger.Instance) && provider.GetService<ILoggerFactory>() is { } loggers)
+            {
+                options.Logger = loggers.CreateLogger<Fleet.UnitDirectory>();
+            }
+        });
         services.TryAddSingleton<Fleet.UnitDirectory>();
         services.AddHostedService(provider => provider.GetRequiredService<Fleet.UnitDirectory>());
+        return services;
+    }
+
+    /// <summary>
+    /// Registers the vendor's books (<see cref="VendorBooks"/>: a ledger and a receipt archive per customer, the issued
+    /// statements) on journal files under <paramref name="folder"/>, for one console host. A store registered before or
+    /// after (<c>AddRemoteSupportPostgreSql</c>) takes the place of the files.
+    /// </summary>
+    /// <returns>The services, for chaining.</returns>
+    /// <param name="services">The host's services.</param>
+    /// <param name="folder">The folder of the journal files.</param>
+    public static IServiceCollection AddRemoteSupportVendorBooks(this IServiceCollection services, string folder)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        ArgumentException.ThrowIfNullOrEmpty(folder);
+        services.TryAddSingleton<IRecordJournalStore>(_ => new FileRecordJournalStore(folder));
+        return AddVendorBooks(services);
+    }
+
+    private static IServiceCollection AddVendorBooks(IServiceCollection services)
+    {
+        services.TryAddSingleton(provider => new VendorBooks(provider.GetRequiredService<IRecordJournalStore>(), provider.GetService<TimeProvider>()));
         return services;
     }
 

@@ -5,6 +5,7 @@ using RemoteSupport.Tests;
 
 namespace RemoteSupport.PostgreSql.Tests.Journal;
 
+[Trait(PostgreSqlTrait.Name, PostgreSqlTrait.Value)]
 public sealed class PostgreSqlRecordJournalTests
 {
     [PostgreSqlFact]
@@ -139,8 +140,21 @@ public sealed class PostgreSqlRecordJournalTests
         await using (var reader = await versions.ExecuteReaderAsync())
         {
             (await reader.ReadAsync()).Should().BeTrue();
-            reader.GetInt64(0).Should().Be(1, "four hosts opening at once migrate once");
+            reader.GetInt64(0).Should().Be(PostgreSqlSchema.Version, "four hosts opening at once run each migration once");
             reader.GetInt32(1).Should().Be(PostgreSqlSchema.Version);
+        }
+
+        // A database left at version 1 (journals only) is brought to the current version, its journals kept.
+        await using (PostgreSqlRecordJournal journal = await PostgreSqlRecordJournal.OpenAsync(server.Database, "a"))
+        {
+            await journal.AppendAsync("kept"u8.ToArray());
+        }
+
+        await server.ExecuteAsync("drop table remotesupport_unit_routes; delete from remotesupport_schema where version > 1");
+        await using (PostgreSqlRecordJournal upgraded = await PostgreSqlRecordJournal.OpenAsync(server.Database, "a"))
+        {
+            upgraded.Count.Should().Be(1);
+            await server.ExecuteAsync("select count(*) from remotesupport_unit_routes"); // the table is back
         }
 
         await server.ExecuteAsync("insert into remotesupport_schema (version) values (99)");

@@ -12,6 +12,7 @@ using RemoteSupport.Tests;
 namespace RemoteSupport.PostgreSql.Tests.Journal;
 
 /// <summary>Batched appends and streamed range reads against the real server, and a statement issued from either store.</summary>
+[Trait(PostgreSqlTrait.Name, PostgreSqlTrait.Value)]
 public sealed class RangeAndBatchTests
 {
     [PostgreSqlFact]

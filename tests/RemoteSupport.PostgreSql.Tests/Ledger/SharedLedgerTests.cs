@@ -13,6 +13,7 @@ namespace RemoteSupport.PostgreSql.Tests.Ledger;
 /// Several console hosts on one PostgreSQL database: each host is its own data source (its own connection pool),
 /// its own journal instance and its own ledger or issuer, as separate machines would have.
 /// </summary>
+[Trait(PostgreSqlTrait.Name, PostgreSqlTrait.Value)]
 public sealed class SharedLedgerTests : IDisposable
 {
     private const string LedgerName = "ledger/fabrikam";
