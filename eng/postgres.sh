@@ -2,11 +2,13 @@
 # A throwaway PostgreSQL server for the tests: `eng/postgres.sh start DIR` installs PostgreSQL with the
 # system's package manager when it is missing, runs initdb into DIR as the postgres user (the server
 # refuses root), listens on 127.0.0.1 only, on a free port, and prints the Npgsql connection string as its
-# last line. `eng/postgres.sh stop DIR` stops it (safe to call whatever happened). Trust authentication is
+# last line. `eng/postgres.sh restart DIR` stops it at once, as a crash would (`-m immediate`: no
+# checkpoint, the WAL replayed at start), and starts it again on the same port with its data (the tests'
+# server restart under load). `eng/postgres.sh stop DIR` stops it (safe to call whatever happened). Trust authentication is
 # acceptable only because the server listens on loopback and lives for one run.
 set -euo pipefail
-command=${1:?usage: eng/postgres.sh start|stop DIR}
-dir=${2:?usage: eng/postgres.sh start|stop DIR}
+command=${1:?usage: eng/postgres.sh start|restart|stop DIR}
+dir=${2:?usage: eng/postgres.sh start|restart|stop DIR}
 
 bindir() {
   local found
@@ -19,6 +21,14 @@ bindir() {
 
 as_postgres() {
   if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# Starts the server in DIR on port $1; prints the connection string.
+serve() {
+  as_postgres "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
+    -o "-c listen_addresses=127.0.0.1 -p $1 -k $dir -c fsync=on -c synchronous_commit=on -c max_connections=300" start >&2 || return 1
+  echo "$1" > "$dir/port"
+  echo "Host=127.0.0.1;Port=$1;Username=postgres;Database=postgres;Pooling=true"
 }
 
 case $command in
@@ -40,16 +50,16 @@ case $command in
       || { cat "$dir/initdb.log" >&2; exit 1; }
     for port in $(shuf -i 20000-40000 -n 20); do
       if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then continue; fi # taken
-      if as_postgres "$bin/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-          -o "-c listen_addresses=127.0.0.1 -p $port -k $dir -c fsync=on -c synchronous_commit=on -c max_connections=300" start >&2; then
-        echo "$port" > "$dir/port"
-        echo "Host=127.0.0.1;Port=$port;Username=postgres;Database=postgres;Pooling=true"
-        exit 0
-      fi
+      if serve "$port"; then exit 0; fi
     done
     cat "$dir/server.log" >&2 || true
     echo "PostgreSQL did not start on any of 20 ports" >&2
     exit 1
+    ;;
+  restart)
+    bin=$(bindir)
+    as_postgres "$bin/pg_ctl" -D "$dir/data" -m immediate -w -t 60 stop >&2
+    serve "$(cat "$dir/port")" || { cat "$dir/server.log" >&2; exit 1; }
     ;;
   stop)
     bin=$(bindir || true)
@@ -60,5 +70,5 @@ case $command in
     rm -rf "$dir"
     ;;
   *)
-    echo "usage: eng/postgres.sh start|stop DIR" >&2; exit 2 ;;
+    echo "usage: eng/postgres.sh start|restart|stop DIR" >&2; exit 2 ;;
 esac

@@ -164,7 +164,10 @@ public sealed partial class PostgreSqlRecordJournal : ISharedRecordJournal, IAsy
 
     /// <summary>A failure after which the transaction rolled back, or committed and the decision taken again finds it.</summary>
     private static bool IsTransient(NpgsqlException failure) =>
-        failure.IsTransient || failure is PostgresException { SqlState: PostgresErrorCodes.SerializationFailure or PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.AdminShutdown };
+        failure.IsTransient || failure is PostgresException
+        {
+            SqlState: PostgresErrorCodes.SerializationFailure or PostgresErrorCodes.DeadlockDetected or PostgresErrorCodes.AdminShutdown or PostgresErrorCodes.CannotConnectNow,
+        };
 
     private static (byte[] Bytes, byte[] Leaf) Prepare(ReadOnlyMemory<byte> payload)
     {

@@ -16,40 +16,31 @@ namespace RemoteSupport.PostgreSql.Tests.Ledger;
 [Trait(PostgreSqlTrait.Name, PostgreSqlTrait.Value)]
 public sealed class SharedLedgerTests : IDisposable
 {
-    private const string LedgerName = "ledger/fabrikam";
+    private const string LedgerName = ChildHost.LedgerName;
     private readonly ConsentFixture _f = new();
 
     public void Dispose() => _f.Dispose();
 
     [PostgreSqlFact]
-    public async Task FourHostsRecordingOverlappingCharges_LeaveEachOnce_WithTotalsExact()
+    public async Task FourProcessesRecordingOverlappingCharges_LeaveEachOnce_WithTotalsExact()
     {
         const int Charges = 10_000;
         const int Hosts = 4;
         await using PostgreSqlServer server = await PostgreSqlServer.CreateDatabaseAsync();
-        await using Hosts hosts = await OpenHostsAsync(server, Hosts);
-        // Host h records the charges [h * 2500, h * 2500 + 5000) modulo 10,000: every charge is recorded by two hosts at once.
-        ChargeEntry[][] recorded = await Task.WhenAll(hosts.Select((host, h) => Task.Run(async () =>
-        {
-            var entries = new List<ChargeEntry>();
-            for (int i = 0; i < Charges / 2; i++)
-            {
-                entries.Add(await host.Ledger.RecordAsync(Charge(((h * Charges / Hosts) + i) % Charges, amount: 1)));
-            }
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(5));
+        // Host h records the charges [h * 2500, h * 2500 + 5000) modulo 10,000: every charge is recorded by two processes at once.
+        (int ExitCode, string Output, string Errors)[] children = await Task.WhenAll(Enumerable.Range(0, Hosts).Select(h => ChildHost.RunAsync(
+            timeout.Token, "record-charges", server.Database.ConnectionString, (h * Charges / Hosts).ToString(), (Charges / 2).ToString(), Charges.ToString())));
 
-            return entries.ToArray();
-        })));
-
+        children.Should().AllSatisfy(c => c.ExitCode.Should().Be(0, c.Errors));
         await using PostgreSqlRecordJournal reader = await PostgreSqlRecordJournal.OpenAsync(server.Database, LedgerName);
         using ChargeLedger replayed = await ChargeLedger.OpenAsync(reader, _f.GroundRules, _f.Time);
-        replayed.Entries.Should().HaveCount(Charges, "two hosts recording one charge at once make one entry");
-        replayed.Entries.Select(e => e.Charge.IdempotencyKey).Should().OnlyHaveUniqueItems();
+        replayed.Entries.Should().HaveCount(Charges, "two processes recording one charge at once make one entry");
         replayed.DueTotals().Should().Equal(new Dictionary<string, long> { ["EUR"] = Charges });
-        foreach (ChargeEntry entry in recorded.SelectMany(e => e))
-        {
-            replayed.Entries.Should().ContainSingle(e => e.Charge.IdempotencyKey == entry.Charge.IdempotencyKey)
-                .Which.EntryId.Should().Be(entry.EntryId, "both hosts that recorded a charge were answered with the one entry");
-        }
+        Dictionary<string, string> entryOf = replayed.Entries.ToDictionary(e => e.Charge.IdempotencyKey, e => e.EntryId);
+        string[][] acknowledged = [.. children.SelectMany(c => c.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries)).Select(l => l.Split(' '))];
+        acknowledged.Should().HaveCount(Hosts * Charges / 2, "every process was answered for every charge it recorded");
+        acknowledged.Where(a => entryOf[a[0]] != a[1]).Should().BeEmpty("both processes that recorded a charge were answered with the one entry");
     }
 
     [PostgreSqlFact]
@@ -175,8 +166,7 @@ public sealed class SharedLedgerTests : IDisposable
         await command.ExecuteNonQueryAsync();
     }
 
-    private static ChargeRequest Charge(int key, long amount) =>
-        TestCharges.CallSetup($"charge-{key}", amount, new DateTimeOffset(2026, 11, 20, 9, 0, 0, TimeSpan.Zero), session: $"session-{key}");
+    private static ChargeRequest Charge(int key, long amount) => ChildHost.Charge(key, amount);
 
     private async Task<Hosts> OpenHostsAsync(PostgreSqlServer server, int count)
     {
