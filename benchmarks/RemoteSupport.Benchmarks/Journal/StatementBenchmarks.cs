@@ -27,7 +27,7 @@ public class StatementBenchmarks
 {
     private const int Entries = 1_000_000;
     private string _folder = null!;
-    private string? _server;
+    private BenchmarkServer _server = null!;
     private AppendOnlyJournal _file = null!;
     private NpgsqlDataSource _database = null!;
     private PostgreSqlRecordJournal _postgres = null!;
@@ -42,10 +42,7 @@ public class StatementBenchmarks
         _file.DisposeAsync().AsTask().GetAwaiter().GetResult();
         _database.Dispose();
         _vendor.Dispose();
-        if (_server is not null)
-        {
-            BenchmarkServer.Stop(_server);
-        }
+        _server.Dispose();
 
         Directory.Delete(_folder, recursive: true);
     }
@@ -123,7 +120,7 @@ public class StatementBenchmarks
     internal static Func<IReadOnlyList<ReadOnlyMemory<byte>>, Task> FileAppender(AppendOnlyJournal journal) =>
         records => Task.WhenAll(records.Select(r => journal.AppendAsync(r).AsTask()));
 
-    private static async Task<long> ReadAllAsync(IRecordJournal journal)
+    internal static async Task<long> ReadAllAsync(IRecordJournal journal)
     {
         long bytes = 0;
         await journal.ReadRangeAsync(0, journal.Count, (_, payload) => bytes += payload.Length);
@@ -137,8 +134,8 @@ public class StatementBenchmarks
         _vendor = PartyIdentity.Create("contoso", PartyRole.Vendor);
         _file = await AppendOnlyJournal.OpenAsync(Path.Combine(_folder, "ledger.journal"));
         await WriteLedgerAsync(FileAppender(_file));
-        (string connection, _server) = BenchmarkServer.Connect(_folder);
-        _database = NpgsqlDataSource.Create(connection);
+        _server = BenchmarkServer.Start(_folder);
+        _database = NpgsqlDataSource.Create(_server.ConnectionString);
         _postgres = await PostgreSqlRecordJournal.OpenAsync(_database, "bench/ledger-" + Guid.NewGuid().ToString("N"));
         await WriteLedgerAsync(records => _postgres.AppendBatchAsync(records));
     }

@@ -1,25 +1,59 @@
 using System.Diagnostics;
+using Npgsql;
 
 namespace RemoteSupport.Benchmarks.PostgreSql;
 
-/// <summary>The PostgreSQL server a benchmark runs against: <c>REMOTESUPPORT_POSTGRESQL</c>'s, or one <c>eng/postgres.sh</c> starts for the run.</summary>
-internal static class BenchmarkServer
+/// <summary>
+/// A fresh database for one benchmark run, on <c>REMOTESUPPORT_POSTGRESQL</c>'s server or on one <c>eng/postgres.sh</c>
+/// starts for the run; dropped (and the server stopped, if started) when disposed. Fresh, so that what earlier runs
+/// left in the package's tables never weighs on this run's figures, nor on one method's more than its ceiling's.
+/// </summary>
+internal sealed class BenchmarkServer : IDisposable
 {
-    /// <summary>Gets the connection string, starting a server in <paramref name="folder"/> when none is given.</summary>
-    /// <returns>The connection string, and the started server's folder (null when the environment gave one).</returns>
-    public static (string Connection, string? ServerFolder) Connect(string folder)
+    private readonly string _server;
+    private readonly string? _serverFolder;
+    private readonly string _name = "rs_bench_" + Guid.NewGuid().ToString("N");
+
+    private BenchmarkServer(string server, string? serverFolder)
     {
-        if (Environment.GetEnvironmentVariable("REMOTESUPPORT_POSTGRESQL") is { Length: > 0 } given)
+        _server = server;
+        _serverFolder = serverFolder;
+        using (var admin = new NpgsqlConnection(server))
         {
-            return (given, null);
+            admin.Open();
+            using var create = new NpgsqlCommand($"create database {_name}", admin);
+            create.ExecuteNonQuery();
         }
 
-        string server = Path.Combine(folder, "postgres");
-        return (Run("start", server), server);
+        ConnectionString = new NpgsqlConnectionStringBuilder(server) { Database = _name }.ConnectionString;
     }
 
-    /// <summary>Stops the server <see cref="Connect"/> started.</summary>
-    public static void Stop(string serverFolder) => Run("stop", serverFolder);
+    /// <summary>Gets the connection string of the run's database.</summary>
+    public string ConnectionString { get; }
+
+    /// <summary>Creates the run's database, starting a server in <paramref name="folder"/> when the environment names none.</summary>
+    /// <returns>The database.</returns>
+    public static BenchmarkServer Start(string folder) =>
+        Environment.GetEnvironmentVariable("REMOTESUPPORT_POSTGRESQL") is { Length: > 0 } given
+            ? new BenchmarkServer(given, null)
+            : new BenchmarkServer(Run("start", Path.Combine(folder, "postgres")), Path.Combine(folder, "postgres"));
+
+    /// <summary>Drops the run's database; stops the server if this run started it.</summary>
+    public void Dispose()
+    {
+        NpgsqlConnection.ClearAllPools();
+        using (var admin = new NpgsqlConnection(_server))
+        {
+            admin.Open();
+            using var drop = new NpgsqlCommand($"drop database if exists {_name} with (force)", admin);
+            drop.ExecuteNonQuery();
+        }
+
+        if (_serverFolder is not null)
+        {
+            Run("stop", _serverFolder);
+        }
+    }
 
     /// <summary>Runs eng/postgres.sh (found above the benchmark's folder); returns its last line.</summary>
     private static string Run(string command, string folder)

@@ -366,7 +366,7 @@ public sealed class AppendOnlyJournal : IRecordJournal, IAsyncDisposable
         long valid = await ScanAsync(file, strict: false, (prefixed, length, offset) =>
         {
             Span<byte> leaf = stackalloc byte[MerkleTree.HashLength];
-            System.Security.Cryptography.SHA256.HashData(prefixed.AsSpan(0, 1 + length), leaf); // SHA-256(0x00 || payload)
+            MerkleTree.Sha256Of(prefixed.AsSpan(0, 1 + length), leaf); // SHA-256(0x00 || payload)
             leaves.Add(leaf);
             offsets.Add(offset);
         }, cancellationToken).ConfigureAwait(false);

@@ -15,13 +15,36 @@ public static class MerkleTree
     /// <summary>The root of the empty tree: SHA-256 of nothing.</summary>
     public static byte[] EmptyRoot() => SHA256.HashData(ReadOnlySpan<byte>.Empty);
 
+    // One SHA-256 context per thread, reset after each hash: a one-shot hash creates and frees a context per call,
+    // and journals hash a leaf and about one node per record (that setup was most of a small record's hashing).
+    [ThreadStatic]
+    private static IncrementalHash? t_sha256;
+
+    private static IncrementalHash Sha256 => t_sha256 ??= IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+
+    /// <summary>Writes SHA-256 of <paramref name="input"/> (which <paramref name="destination"/> may overlap) with this thread's context.</summary>
+    internal static void Sha256Of(ReadOnlySpan<byte> input, Span<byte> destination)
+    {
+        IncrementalHash hash = Sha256;
+        hash.AppendData(input);
+        hash.GetHashAndReset(destination);
+    }
+
     /// <summary>Returns <c>SHA-256(0x00 || data)</c>.</summary>
     public static byte[] LeafHash(ReadOnlySpan<byte> data)
     {
-        using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+        byte[] leaf = new byte[HashLength];
+        LeafHash(data, leaf);
+        return leaf;
+    }
+
+    /// <summary>Writes <c>SHA-256(0x00 || data)</c> to <paramref name="destination"/>.</summary>
+    internal static void LeafHash(ReadOnlySpan<byte> data, Span<byte> destination)
+    {
+        IncrementalHash hash = Sha256;
         hash.AppendData([0x00]);
         hash.AppendData(data);
-        return hash.GetHashAndReset();
+        hash.GetHashAndReset(destination);
     }
 
     /// <summary>Returns <c>SHA-256(0x01 || left || right)</c>.</summary>
@@ -46,11 +69,11 @@ public static class MerkleTree
     /// <summary>Writes <c>SHA-256(0x01 || left || right)</c> of two 32-byte hashes to <paramref name="destination"/> (which may be either of them).</summary>
     internal static void NodeHash(ReadOnlySpan<byte> left, ReadOnlySpan<byte> right, Span<byte> destination)
     {
-        Span<byte> input = stackalloc byte[1 + (2 * HashLength)];
-        input[0] = 0x01;
-        left.CopyTo(input[1..]);
-        right.CopyTo(input[(1 + HashLength)..]);
-        SHA256.HashData(input, destination);
+        IncrementalHash hash = Sha256; // the context holds both halves before the destination is written
+        hash.AppendData([0x01]);
+        hash.AppendData(left);
+        hash.AppendData(right);
+        hash.GetHashAndReset(destination);
     }
 
     /// <summary>The tree head of the first <paramref name="size"/> leaves.</summary>
@@ -255,7 +278,7 @@ public static class MerkleTree
         input[0] = 0x01;
         SubtreeRoot(leaves, start, k, input.Slice(1, HashLength));
         SubtreeRoot(leaves, start + k, count - k, input[(1 + HashLength)..]);
-        SHA256.HashData(input, destination); // the children are in the input: the destination may be either's place
+        Sha256Of(input, destination); // the children are in the input: the destination may be either's place
     }
 
     private static void BuildInclusion(IReadOnlyList<byte[]> leaves, int index, int start, int count, List<byte[]> proof)

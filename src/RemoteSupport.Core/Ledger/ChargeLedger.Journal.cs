@@ -62,10 +62,9 @@ public sealed partial class ChargeLedger
     private async Task TakeInAsync(CancellationToken cancellationToken)
     {
         bool recount = false;
-        for (long i = RecordCount; i < _journal.Count; i++)
+        await _journal.ReadRangeAsync(RecordCount, _journal.Count, (i, record) =>
         {
-            byte[] record = await _journal.ReadAsync(i, cancellationToken).ConfigureAwait(false);
-            if (ApplyRecord(record, i))
+            if (ApplyRecord(record.ToArray(), i))
             {
                 recount = true;
             }
@@ -82,7 +81,7 @@ public sealed partial class ChargeLedger
                     AddDue(entry);
                 }
             }
-        }
+        }, cancellationToken).ConfigureAwait(false);
 
         if (recount)
         {

@@ -95,10 +95,8 @@ public sealed partial class ChargeLedger : IDisposable
     {
         ArgumentNullException.ThrowIfNull(journal);
         var ledger = new ChargeLedger(journal, rules, book, timeProvider ?? TimeProvider.System);
-        for (long i = 0; i < journal.Count; i++)
-        {
-            ledger.ApplyRecord(await journal.ReadAsync(i, cancellationToken).ConfigureAwait(false), i);
-        }
+        // One streamed read (a database journal: one query, not one per record).
+        await journal.ReadRangeAsync(0, journal.Count, (i, record) => ledger.ApplyRecord(record.ToArray(), i), cancellationToken).ConfigureAwait(false);
 
         ledger.Recount();
         return ledger;

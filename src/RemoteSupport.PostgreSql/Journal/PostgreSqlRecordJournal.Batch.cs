@@ -9,9 +9,12 @@ namespace RemoteSupport.PostgreSql.Journal;
 /// <summary>Appends many records in one transaction: a backfill, an import, a migration from the file journal.</summary>
 public sealed partial class PostgreSqlRecordJournal
 {
+    /// <summary>The most payload bytes one statement of a batch carries.</summary>
+    private const long ChunkBytes = 16L * 1024 * 1024;
+
     /// <summary>
     /// Appends <paramref name="payloads"/> as consecutive records in one transaction (the journal's advisory lock,
-    /// one binary <c>COPY</c>, one commit): all of them or none. Completes once they are committed, with the first one's index.
+    /// one <c>unnest</c> insert per 16 MiB of payloads, one commit): all of them or none. Completes once they are committed, with the first one's index.
     /// </summary>
     /// <returns>The index of the first record appended (the others follow it in order).</returns>
     /// <param name="payloads">The records' bytes, each at most <see cref="AppendOnlyJournal.MaxRecordLength"/>; at least one.</param>
@@ -50,19 +53,35 @@ public sealed partial class PostgreSqlRecordJournal
                 first = reader.GetInt64(0);
             }
 
-            using (NpgsqlBinaryImporter copy = await connection.BeginBinaryImportAsync(
-                "copy remotesupport_journal_records (journal, record_index, payload, leaf_hash) from stdin (format binary)", cancellationToken).ConfigureAwait(false))
+            // Chunks of at most ChunkBytes, each one statement of arrays (the ceiling's own form: one message, no per-row
+            // protocol), all in the one transaction.
+            for (int start = 0; start < payloads.Count;)
             {
-                for (int i = 0; i < payloads.Count; i++)
+                int end = start;
+                long bytes = 0;
+                while (end < payloads.Count && (end == start || bytes + payloads[end].Length <= ChunkBytes))
                 {
-                    await copy.StartRowAsync(cancellationToken).ConfigureAwait(false);
-                    await copy.WriteAsync(Name, NpgsqlDbType.Text, cancellationToken).ConfigureAwait(false);
-                    await copy.WriteAsync(first + i, NpgsqlDbType.Bigint, cancellationToken).ConfigureAwait(false);
-                    await copy.WriteAsync(payloads[i], NpgsqlDbType.Bytea, cancellationToken).ConfigureAwait(false);
-                    await copy.WriteAsync(leaves[i], NpgsqlDbType.Bytea, cancellationToken).ConfigureAwait(false);
+                    bytes += payloads[end].Length;
+                    end++;
                 }
 
-                await copy.CompleteAsync(cancellationToken).ConfigureAwait(false);
+                var chunk = new byte[end - start][];
+                for (int i = start; i < end; i++)
+                {
+                    chunk[i - start] = payloads[i].ToArray();
+                }
+
+                using var insert = new NpgsqlCommand(
+                    """
+                    insert into remotesupport_journal_records (journal, record_index, payload, leaf_hash)
+                    select @journal, @first + ordinal - 1, payload, leaf_hash from unnest(@payloads, @leaves) with ordinality as r(payload, leaf_hash, ordinal)
+                    """, connection, transaction);
+                insert.Parameters.AddWithValue("journal", Name);
+                insert.Parameters.AddWithValue("first", first + start);
+                insert.Parameters.Add(new NpgsqlParameter("payloads", NpgsqlDbType.Array | NpgsqlDbType.Bytea) { Value = chunk });
+                insert.Parameters.Add(new NpgsqlParameter("leaves", NpgsqlDbType.Array | NpgsqlDbType.Bytea) { Value = leaves[start..end] });
+                await insert.ExecuteNonQueryAsync(cancellationToken).ConfigureAwait(false);
+                start = end;
             }
 
             await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);

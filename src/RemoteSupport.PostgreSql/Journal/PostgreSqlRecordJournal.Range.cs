@@ -11,6 +11,7 @@ namespace RemoteSupport.PostgreSql.Journal;
 public sealed partial class PostgreSqlRecordJournal
 {
     private const int CopyBuffer = 1 << 20;
+    private const int ShortRange = 64;
 
     // PostgreSQL's binary COPY format (the "COPY" page of its manual): an 11-byte signature, 32-bit flags and header
     // extension length; then per row a 16-bit field count (-1 ends the data) and per field a 32-bit length and its bytes.
@@ -29,6 +30,12 @@ public sealed partial class PostgreSqlRecordJournal
         ArgumentOutOfRangeException.ThrowIfGreaterThan(below, Count);
         if (from >= below)
         {
+            return;
+        }
+
+        if (below - from <= ShortRange)
+        {
+            await ReadShortRangeAsync(from, below, handler, cancellationToken).ConfigureAwait(false);
             return;
         }
 
@@ -102,6 +109,36 @@ public sealed partial class PostgreSqlRecordJournal
         {
             throw new JournalException(string.Create(CultureInfo.InvariantCulture,
                 $"Record {state.Next} of journal '{Name}' is missing from the database: a row was deleted behind the package's back."));
+        }
+    }
+
+    /// <summary>
+    /// A few records (a host catching up under the lock): one plain query, one round trip, rather than the copy's
+    /// settings, copy and buffer.
+    /// </summary>
+    private async Task ReadShortRangeAsync(long from, long below, JournalRecordHandler handler, CancellationToken cancellationToken)
+    {
+        long next = from;
+        using (NpgsqlConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false))
+        using (var range = new NpgsqlCommand(
+            "select record_index, payload from remotesupport_journal_records where journal = @journal and record_index >= @from and record_index < @below order by record_index",
+            connection))
+        {
+            range.Parameters.AddWithValue("journal", Name);
+            range.Parameters.AddWithValue("from", from);
+            range.Parameters.AddWithValue("below", below);
+            using NpgsqlDataReader reader = await range.ExecuteReaderAsync(cancellationToken).ConfigureAwait(false);
+            while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false) && reader.GetInt64(0) == next && !reader.IsDBNull(1))
+            {
+                handler(next, reader.GetFieldValue<byte[]>(1));
+                next++;
+            }
+        }
+
+        if (next != below)
+        {
+            throw new JournalException(string.Create(CultureInfo.InvariantCulture,
+                $"Record {next} of journal '{Name}' is missing from the database or has no payload: the row was deleted or edited behind the package's back."));
         }
     }
 

@@ -31,6 +31,7 @@ public sealed partial class PostgreSqlRecordJournal : ISharedRecordJournal, IAsy
     private readonly LeafHashes _leafHashes = new();
     private readonly Lock _gate = new();
     private readonly SemaphoreSlim _refreshing = new(1, 1);
+    private int _contended; // decided appends left that take the lock before deciding (another host was seen appending)
 
     private PostgreSqlRecordJournal(NpgsqlDataSource database, string name)
     {
@@ -79,7 +80,7 @@ public sealed partial class PostgreSqlRecordJournal : ISharedRecordJournal, IAsy
     {
         (byte[] bytes, byte[] leaf) = Prepare(payload);
         // Not retried: had a lost commit happened, a second insert would append the record twice.
-        long index = await InsertAsync(bytes, leaf, cancellationToken).ConfigureAwait(false);
+        long index = await InsertAsync(bytes, leaf, expectedAt: null, cancellationToken).ConfigureAwait(false);
         if (index < 0)
         {
             throw new JournalException($"The append to journal '{Name}' returned no index.");
@@ -115,7 +116,46 @@ public sealed partial class PostgreSqlRecordJournal : ISharedRecordJournal, IAsy
         }
     }
 
+    /// <summary>
+    /// Decides on the journal as this instance has seen it, then inserts under the lock only if no other host appended
+    /// since (two round trips, as a plain insert); otherwise, or when the decision appends nothing or throws (it may
+    /// rest on records not seen yet), decides again under the lock after taking in the other hosts' records.
+    /// </summary>
     private async Task<long?> AppendDecidedOnceAsync(Func<CancellationToken, ValueTask<byte[]?>> decide, CancellationToken cancellationToken)
+    {
+        if (Volatile.Read(ref _contended) > 0)
+        {
+            Interlocked.Decrement(ref _contended);
+            return await AppendDecidedUnderLockAsync(decide, cancellationToken).ConfigureAwait(false);
+        }
+
+        long at = Count;
+        byte[]? decided;
+        try
+        {
+            decided = await decide(cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception) when (!cancellationToken.IsCancellationRequested)
+        {
+            decided = null; // perhaps refused on a stale view: decided again below, where a refusal stands
+        }
+
+        if (decided is not null)
+        {
+            (byte[] bytes, byte[] leaf) = Prepare(decided);
+            if (await InsertAsync(bytes, leaf, expectedAt: at, cancellationToken).ConfigureAwait(false) == at)
+            {
+                await TakeInOwnAsync(at, leaf).ConfigureAwait(false);
+                return at;
+            }
+
+            Volatile.Write(ref _contended, ContendedAppends); // another host appends too: take the lock first for a while
+        }
+
+        return await AppendDecidedUnderLockAsync(decide, cancellationToken).ConfigureAwait(false);
+    }
+
+    private async Task<long?> AppendDecidedUnderLockAsync(Func<CancellationToken, ValueTask<byte[]?>> decide, CancellationToken cancellationToken)
     {
         using NpgsqlConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         NpgsqlTransaction transaction = await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, cancellationToken).ConfigureAwait(false);
@@ -159,6 +199,9 @@ public sealed partial class PostgreSqlRecordJournal : ISharedRecordJournal, IAsy
         return at;
     }
 
+    /// <summary>How many decided appends take the lock first after another host was seen appending.</summary>
+    private const int ContendedAppends = 16;
+
     /// <summary>The most attempts of a decided append that failed for a transient reason.</summary>
     public const int MaxTransientAttempts = 4;
 
@@ -180,9 +223,9 @@ public sealed partial class PostgreSqlRecordJournal : ISharedRecordJournal, IAsy
         return (bytes, MerkleTree.LeafHash(bytes));
     }
 
-    /// <summary>Inserts the record, under the journal's advisory lock, as the next one; commits.</summary>
-    /// <returns>The committed record's index; -1 when the insert returned none.</returns>
-    private async Task<long> InsertAsync(byte[] bytes, byte[] leaf, CancellationToken cancellationToken)
+    /// <summary>Inserts the record, under the journal's advisory lock, as the next one (only at <paramref name="expectedAt"/> when given); commits.</summary>
+    /// <returns>The committed record's index; -1 when nothing was inserted (the journal did not end at <paramref name="expectedAt"/>).</returns>
+    private async Task<long> InsertAsync(byte[] bytes, byte[] leaf, long? expectedAt, CancellationToken cancellationToken)
     {
         using NpgsqlConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         // Read committed, whatever the server's default: the max below must see the last holder's committed row.
@@ -196,14 +239,26 @@ public sealed partial class PostgreSqlRecordJournal : ISharedRecordJournal, IAsy
             var locking = new NpgsqlBatchCommand("select pg_advisory_xact_lock(hashtextextended(@journal, 0))");
             locking.Parameters.AddWithValue("journal", Name);
             append.BatchCommands.Add(locking);
-            var insert = new NpgsqlBatchCommand(
-                """
-                insert into remotesupport_journal_records (journal, record_index, payload, leaf_hash)
-                select @journal, coalesce(max(record_index) + 1, 0), @payload, @leaf
-                from remotesupport_journal_records where journal = @journal
-                returning record_index
-                """);
+            var insert = new NpgsqlBatchCommand(expectedAt is null
+                ? """
+                  insert into remotesupport_journal_records (journal, record_index, payload, leaf_hash)
+                  select @journal, coalesce(max(record_index) + 1, 0), @payload, @leaf
+                  from remotesupport_journal_records where journal = @journal
+                  returning record_index
+                  """
+                : """
+                  insert into remotesupport_journal_records (journal, record_index, payload, leaf_hash)
+                  select @journal, coalesce(max(record_index) + 1, 0), @payload, @leaf
+                  from remotesupport_journal_records where journal = @journal
+                  having coalesce(max(record_index) + 1, 0) = @at
+                  returning record_index
+                  """);
             insert.Parameters.AddWithValue("journal", Name);
+            if (expectedAt is long at)
+            {
+                insert.Parameters.AddWithValue("at", at);
+            }
+
             insert.Parameters.Add(new NpgsqlParameter("payload", NpgsqlDbType.Bytea) { Value = bytes });
             insert.Parameters.Add(new NpgsqlParameter("leaf", NpgsqlDbType.Bytea) { Value = leaf });
             append.BatchCommands.Add(insert);

@@ -81,6 +81,28 @@ public sealed class SharedLedgerTests : IDisposable
     }
 
     [PostgreSqlFact]
+    public async Task AHostThatHasNotSeenAnotherHostsRecords_DecidesOnThem_NeverOnItsStaleView()
+    {
+        await using PostgreSqlServer server = await PostgreSqlServer.CreateDatabaseAsync();
+        await using Hosts hosts = await OpenHostsAsync(server, 2);
+        ChargeEntry held = await hosts[0].Ledger.RecordAsync(Charge(1, _f.Rules.TollCharges.ApprovalThresholdMinor + 1));
+        held.Status.Should().Be(ChargeStatus.Held);
+        await hosts[1].Ledger.RefreshAsync();
+        (await hosts[1].Ledger.ApproveAsync(new ChargeApproval { CustomerId = "fabrikam", EntryIds = [held.EntryId] }.ToEnvelope().Sign(_f.Customer), _f.Trust))
+            .IsAccepted.Should().BeTrue();
+        ChargeEntry recordedElsewhere = await hosts[1].Ledger.RecordAsync(Charge(2, 100));
+
+        // Host 0 has seen neither the approval nor the second charge: to it the entry is held, the key unknown.
+        ChargeEntry reversal = await hosts[0].Ledger.ReverseAsync(held.EntryId, "charge-1/reversal", "billed in error");
+        ChargeEntry again = await hosts[0].Ledger.RecordAsync(Charge(2, 100));
+
+        reversal.Charge.Reverses.Should().Be(held.EntryId, "approved by another host, the entry was due and could be reversed");
+        again.EntryId.Should().Be(recordedElsewhere.EntryId, "the key another host recorded is one entry");
+        await using PostgreSqlRecordJournal reader = await PostgreSqlRecordJournal.OpenAsync(server.Database, LedgerName);
+        reader.Count.Should().Be(4, "the held charge, its approval, the second charge and the reversal");
+    }
+
+    [PostgreSqlFact]
     public async Task TwoHostsIssuingTheSameMonthAtOnce_IssueOneStatement_AndTheOtherIsRefused()
     {
         await using PostgreSqlServer server = await PostgreSqlServer.CreateDatabaseAsync();
