@@ -44,6 +44,8 @@ internal static class StatementMemory
             ? await AppendOnlyJournal.OpenAsync(Path.Combine(folder, "ledger.journal"))
             : await PostgreSqlRecordJournal.OpenAsync(database, JournalName);
         string open = Status("VmRSS:");
+        GCMemoryInfo gc = GC.GetGCMemoryInfo();
+        string heap = $"GC heap {gc.HeapSizeBytes / 1048576.0:0.0} MiB, committed {gc.TotalCommittedBytes / 1048576.0:0.0} MiB";
         for (int warm = 1; warm < repeat; warm++)
         {
             await StatementBenchmarks.IssueAsync(journal, folder, vendor); // the code tiered up, as in a long-running host
@@ -61,7 +63,7 @@ internal static class StatementMemory
 
         database?.Dispose();
         string peak = Status("VmHWM:");
-        Console.WriteLine($"{(postgresql is null ? "file" : "postgresql")}: {lines} lines in {watch.Elapsed.TotalSeconds:0.000} s ({lines / watch.Elapsed.TotalSeconds:N0} lines/s), allocated {allocated / 1048576.0:0.0} MiB while issuing, resident {open} with the journal open, peak {peak}");
+        Console.WriteLine($"{(postgresql is null ? "file" : "postgresql")}: {lines} lines in {watch.Elapsed.TotalSeconds:0.000} s ({lines / watch.Elapsed.TotalSeconds:N0} lines/s), allocated {allocated / 1048576.0:0.0} MiB while issuing, resident {open} with the journal open ({heap}), peak {peak}");
         return 0;
     }
 

@@ -39,8 +39,23 @@ public sealed partial class PostgreSqlRecordJournal
             return;
         }
 
+        if (await CopyColumnAsync(PayloadColumn, from, below, handler, cancellationToken).ConfigureAwait(false) is var next && next != below)
+        {
+            throw new JournalException(string.Create(CultureInfo.InvariantCulture,
+                $"Record {next} of journal '{Name}' is missing from the database: a row was deleted behind the package's back."));
+        }
+    }
+
+    /// <summary>
+    /// Streams one column (<see cref="PayloadColumn"/> or <see cref="LeafColumn"/>) of the rows from <paramref name="from"/>
+    /// below <paramref name="below"/> (<see cref="long.MaxValue"/>: to the end) as one binary <c>COPY</c>, parsed in one
+    /// reused buffer: no object per row.
+    /// </summary>
+    /// <returns>The index after the last row handled (where a gap, if any, is).</returns>
+    private async Task<long> CopyColumnAsync(string column, long from, long below, JournalRecordHandler handler, CancellationToken cancellationToken)
+    {
         var state = new CopyState(from);
-        byte[] buffer = new byte[CopyBuffer];
+                byte[] buffer = new byte[CopyBuffer];
         using (NpgsqlConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false))
         {
             NpgsqlTransaction transaction = await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, cancellationToken).ConfigureAwait(false);
@@ -61,8 +76,8 @@ public sealed partial class PostgreSqlRecordJournal
             }
 
             Stream copy = await connection.BeginRawBinaryCopyAsync(
-                """
-                copy (select record_index, payload from remotesupport_journal_records
+                $"""
+                copy (select record_index, {column} from remotesupport_journal_records
                       where journal = current_setting('remotesupport.journal')
                         and record_index >= current_setting('remotesupport.from')::bigint
                         and record_index < current_setting('remotesupport.below')::bigint
@@ -105,11 +120,7 @@ public sealed partial class PostgreSqlRecordJournal
             }
         }
 
-        if (state.Next != below)
-        {
-            throw new JournalException(string.Create(CultureInfo.InvariantCulture,
-                $"Record {state.Next} of journal '{Name}' is missing from the database: a row was deleted behind the package's back."));
-        }
+        return state.Next;
     }
 
     /// <summary>
@@ -202,7 +213,7 @@ public sealed partial class PostgreSqlRecordJournal
             if (index != state.Next || length < 0 || index >= below)
             {
                 throw new JournalException(string.Create(CultureInfo.InvariantCulture,
-                    $"Record {state.Next} of journal '{Name}' is missing from the database or has no payload: the row was deleted or edited behind the package's back."));
+                    $"Record {state.Next} of journal '{Name}' is missing from the database or has a null value: the row was deleted or edited behind the package's back."));
             }
 
             if (length > AppendOnlyJournal.MaxRecordLength)

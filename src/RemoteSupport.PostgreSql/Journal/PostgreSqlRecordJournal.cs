@@ -68,7 +68,7 @@ public sealed partial class PostgreSqlRecordJournal : ISharedRecordJournal, IAsy
 
         await PostgreSqlSchema.MigrateAsync(database, cancellationToken).ConfigureAwait(false);
         var journal = new PostgreSqlRecordJournal(database, name);
-        await journal.RefreshAsync(through: null, cancellationToken).ConfigureAwait(false);
+        await journal.LoadLeavesAsync(cancellationToken).ConfigureAwait(false);
         return journal;
     }
 
@@ -435,6 +435,23 @@ public sealed partial class PostgreSqlRecordJournal : ISharedRecordJournal, IAsy
     /// <summary>Releases nothing the caller owns: the data source stays open.</summary>
     /// <returns>A completed task.</returns>
     public ValueTask DisposeAsync() => ValueTask.CompletedTask; // the refresh semaphore has no handle to release
+
+    /// <summary>Reads every leaf hash of a journal just opened: one copy into the compact leaves, no array per row.</summary>
+    private async Task LoadLeavesAsync(CancellationToken cancellationToken)
+    {
+        await CopyColumnAsync(LeafColumn, 0, long.MaxValue, (index, leaf) =>
+        {
+            if (leaf.Length != MerkleTree.HashLength)
+            {
+                throw new JournalException($"Record {index} of journal '{Name}' has a leaf hash of {leaf.Length} bytes, not {MerkleTree.HashLength}: the row was edited behind the package's back.");
+            }
+
+            lock (_gate)
+            {
+                _leafHashes.Add(leaf); // the copy refuses a gap: each row is the next
+            }
+        }, cancellationToken).ConfigureAwait(false);
+    }
 
     private async Task RefreshAsync(long? through, CancellationToken cancellationToken)
     {
