@@ -28,6 +28,9 @@ public sealed class UnitConnector : IHostedService, IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly CancellationTokenSource _sessions = new();
     private readonly List<Task> _served = [];
+    // The unit's Noise static key for routed sessions: one for the connector's life, not one per standing connection
+    // (each is a guarded allocation; a unit that reconnects all day would leave one behind per connection).
+    private readonly NoiseStaticKey _sessionKey = NoiseStaticKey.Generate();
     private SupportAgent? _agent;
     private Task _running = Task.CompletedTask;
     private string _state = "stopped";
@@ -112,6 +115,7 @@ public sealed class UnitConnector : IHostedService, IAsyncDisposable
 
         _stop.Dispose();
         _sessions.Dispose();
+        _sessionKey.Dispose();
     }
 
     /// <summary>The wait before attempt <paramref name="attempt"/> (0-based) after a failure: a random time from zero to <c>min(max, initial · 2^attempt)</c> (full jitter).</summary>
@@ -367,7 +371,7 @@ public sealed class UnitConnector : IHostedService, IAsyncDisposable
 
     private SupportConnectionOptions SessionOptions(SupportAgent agent)
     {
-        var secure = new SecureChannelOptions { Identity = _agentOptions.Identity, TrustStore = _agentOptions.Trust, StaticKey = NoiseStaticKey.Generate(), TimeProvider = _agentOptions.TimeProvider };
+        var secure = new SecureChannelOptions { Identity = _agentOptions.Identity, TrustStore = _agentOptions.Trust, StaticKey = _sessionKey, TimeProvider = _agentOptions.TimeProvider };
         secure.AcceptedPeers.Add(new ExpectedPeer(agent.GroundRules.Current!.VendorId, PartyRole.Technician));
         return new SupportConnectionOptions { Secure = secure };
     }

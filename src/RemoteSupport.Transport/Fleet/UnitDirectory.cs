@@ -187,6 +187,7 @@ public sealed partial class UnitDirectory : IHostedService, IAsyncDisposable
         _handshakes.Dispose();
         _pending.Dispose();
         _routes?.Dispose();
+        _connection?.Secure?.StaticKey?.Dispose(); // the host's Noise static key, generated with its first connection
     }
 
     /// <summary>
