@@ -34,7 +34,9 @@ public static class ChildHost
     /// <summary>Runs this assembly as a child host with <paramref name="args"/>; returns its exit code and standard output.</summary>
     public static async Task<(int ExitCode, string Output, string Errors)> RunAsync(CancellationToken cancellationToken, params string[] args)
     {
-        var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        // The dotnet host: the one the SDK names for its children, else this process's own (a test host run by dotnet).
+        string dotnet = Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : Environment.ProcessPath!;
+        var start = new ProcessStartInfo(dotnet) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         start.ArgumentList.Add("exec");
         start.ArgumentList.Add(typeof(ChildHost).Assembly.Location);
         foreach (string arg in args)

@@ -17,7 +17,7 @@ internal sealed class OpenJournals<TJournal>(Func<string, Task<TJournal>> open)
         lock (_open)
         {
             ObjectDisposedException.ThrowIf(_disposed, store);
-            if (!_open.TryGetValue(name, out opening!) || opening.IsFaulted)
+            if (!_open.TryGetValue(name, out opening!) || opening.IsFaulted || opening.IsCanceled)
             {
                 opening = open(name); // not the caller's token: others may wait for the same open
                 _open[name] = opening;

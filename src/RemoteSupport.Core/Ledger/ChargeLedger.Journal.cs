@@ -62,30 +62,36 @@ public sealed partial class ChargeLedger
     private async Task TakeInAsync(CancellationToken cancellationToken)
     {
         bool recount = false;
-        await _journal.ReadRangeAsync(RecordCount, _journal.Count, (i, record) =>
+        try
         {
-            if (ApplyRecord(record.ToArray(), i))
+            await _journal.ReadRangeAsync(RecordCount, _journal.Count, (i, record) =>
             {
-                recount = true;
-            }
-            else if (!recount)
-            {
-                ChargeEntry entry;
-                lock (_entries)
+                if (ApplyRecord(record.ToArray(), i))
                 {
-                    entry = _entries[^1];
+                    recount = true;
                 }
-
-                if (StatusOf(entry) == ChargeStatus.Due)
+                else if (!recount)
                 {
-                    AddDue(entry);
-                }
-            }
-        }, cancellationToken).ConfigureAwait(false);
+                    ChargeEntry entry;
+                    lock (_entries)
+                    {
+                        entry = _entries[^1];
+                    }
 
-        if (recount)
+                    if (StatusOf(entry) == ChargeStatus.Due)
+                    {
+                        AddDue(entry);
+                    }
+                }
+            }, cancellationToken).ConfigureAwait(false);
+        }
+        finally
         {
-            Recount();
+            // Even when the read failed partway: an approval or reversal applied is counted before the next decision.
+            if (recount)
+            {
+                Recount();
+            }
         }
     }
 

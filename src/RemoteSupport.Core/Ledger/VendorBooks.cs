@@ -127,7 +127,7 @@ public sealed class VendorBooks : IAsyncDisposable
         lock (_ledgers)
         {
             ObjectDisposedException.ThrowIf(_disposed, this);
-            if (!opened.TryGetValue(name, out opening!) || opening.IsFaulted)
+            if (!opened.TryGetValue(name, out opening!) || opening.IsFaulted || opening.IsCanceled)
             {
                 opening = Task.Run(open, CancellationToken.None); // not the caller's token: others may wait for the same open
                 opened[name] = opening;

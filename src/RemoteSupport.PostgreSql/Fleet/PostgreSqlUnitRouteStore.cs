@@ -35,8 +35,10 @@ public sealed class PostgreSqlUnitRouteStore(NpgsqlDataSource database) : IUnitR
             last[(change.Route.CustomerId, change.Route.UnitId)] = change;
         }
 
-        UnitRouteChange[] online = [.. last.Values.Where(c => c.IsOnline)];
-        UnitRouteChange[] ended = [.. last.Values.Where(c => !c.IsOnline)];
+        // In key order: two hosts' batches touching the same units lock their rows in one order (no deadlock).
+        UnitRouteChange[] ordered = [.. last.OrderBy(c => c.Key.Customer, StringComparer.Ordinal).ThenBy(c => c.Key.Unit, StringComparer.Ordinal).Select(c => c.Value)];
+        UnitRouteChange[] online = [.. ordered.Where(c => c.IsOnline)];
+        UnitRouteChange[] ended = [.. ordered.Where(c => !c.IsOnline)];
         await MigrateAsync(cancellationToken).ConfigureAwait(false);
         using NpgsqlConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         NpgsqlTransaction transaction = await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, cancellationToken).ConfigureAwait(false);

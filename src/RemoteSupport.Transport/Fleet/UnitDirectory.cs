@@ -167,10 +167,16 @@ public sealed partial class UnitDirectory : IHostedService, IAsyncDisposable
             connections = [.. _connections];
         }
 
-        await Task.WhenAll(connections).WaitAsync(cancellationToken).ConfigureAwait(false);
-        if (_routes is not null)
+        try
         {
-            await _routes.StopAsync(cancellationToken).ConfigureAwait(false);
+            await Task.WhenAll(connections).WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+        finally
+        {
+            if (_routes is not null)
+            {
+                await _routes.StopAsync(CancellationToken.None).ConfigureAwait(false); // this host's routes go, whatever the wait did
+            }
         }
     }
 

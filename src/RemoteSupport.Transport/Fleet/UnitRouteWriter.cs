@@ -21,7 +21,14 @@ internal sealed class UnitRouteWriter(IUnitRouteStore store, string hostId, Micr
         var change = new UnitRouteChange(new UnitRoute(unit.CustomerId, unit.UnitId, unit.HostId, unit.KeyId, unit.ConnectedSince), isOnline);
         lock (_pending)
         {
-            _pending[(unit.CustomerId, unit.UnitId)] = change;
+            // The newest connection's change wins, whichever was posted last: a connection's end posted after a newer
+            // connection of the unit came up must not hide the newer one's claim. At the same instant, online wins.
+            if (!_pending.TryGetValue((unit.CustomerId, unit.UnitId), out UnitRouteChange? pending)
+                || pending.Route.ConnectedSince < change.Route.ConnectedSince
+                || (pending.Route.ConnectedSince == change.Route.ConnectedSince && isOnline))
+            {
+                _pending[(unit.CustomerId, unit.UnitId)] = change;
+            }
         }
 
         Wake();
@@ -58,6 +65,10 @@ internal sealed class UnitRouteWriter(IUnitRouteStore store, string hostId, Micr
         catch (SemaphoreFullException)
         {
             // already woken
+        }
+        catch (ObjectDisposedException)
+        {
+            // the directory is disposed: its routes were released, or will be by its next start
         }
     }
 

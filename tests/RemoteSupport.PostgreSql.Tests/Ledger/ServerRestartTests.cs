@@ -60,6 +60,11 @@ public sealed class ServerRestartTests : IDisposable
 
                 while (acknowledged.Count < BeforeRestart)
                 {
+                    if (writers.FirstOrDefault(t => t.IsFaulted) is { } failed)
+                    {
+                        await failed; // a writer died: its exception is the test's failure, now
+                    }
+
                     await Task.Delay(10, timeout.Token);
                 }
 

@@ -84,20 +84,22 @@ public sealed class SharedLedgerTests : IDisposable
     public async Task AHostThatHasNotSeenAnotherHostsRecords_DecidesOnThem_NeverOnItsStaleView()
     {
         await using PostgreSqlServer server = await PostgreSqlServer.CreateDatabaseAsync();
-        await using Hosts hosts = await OpenHostsAsync(server, 2);
+        await using Hosts hosts = await OpenHostsAsync(server, 3);
         ChargeEntry held = await hosts[0].Ledger.RecordAsync(Charge(1, _f.Rules.TollCharges.ApprovalThresholdMinor + 1));
         held.Status.Should().Be(ChargeStatus.Held);
+        await hosts[2].Ledger.RefreshAsync(); // host 2 sees the held entry, and nothing after it
         await hosts[1].Ledger.RefreshAsync();
         (await hosts[1].Ledger.ApproveAsync(new ChargeApproval { CustomerId = "fabrikam", EntryIds = [held.EntryId] }.ToEnvelope().Sign(_f.Customer), _f.Trust))
             .IsAccepted.Should().BeTrue();
         ChargeEntry recordedElsewhere = await hosts[1].Ledger.RecordAsync(Charge(2, 100));
 
-        // Host 0 has seen neither the approval nor the second charge: to it the entry is held, the key unknown.
-        ChargeEntry reversal = await hosts[0].Ledger.ReverseAsync(held.EntryId, "charge-1/reversal", "billed in error");
+        // Host 0 has not seen the second charge: the new entry it decides on its view must not land (the journal moved on).
         ChargeEntry again = await hosts[0].Ledger.RecordAsync(Charge(2, 100));
+        // Host 2 has not seen the approval: on its view the entry is held, and a reversal refused; on the journal it is due.
+        ChargeEntry reversal = await hosts[2].Ledger.ReverseAsync(held.EntryId, "charge-1/reversal", "billed in error");
 
-        reversal.Charge.Reverses.Should().Be(held.EntryId, "approved by another host, the entry was due and could be reversed");
         again.EntryId.Should().Be(recordedElsewhere.EntryId, "the key another host recorded is one entry");
+        reversal.Charge.Reverses.Should().Be(held.EntryId, "approved by another host, the entry was due and could be reversed");
         await using PostgreSqlRecordJournal reader = await PostgreSqlRecordJournal.OpenAsync(server.Database, LedgerName);
         reader.Count.Should().Be(4, "the held charge, its approval, the second charge and the reversal");
     }
