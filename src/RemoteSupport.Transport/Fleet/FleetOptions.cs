@@ -75,6 +75,9 @@ public sealed class UnitDirectoryOptions
     /// </summary>
     public IUnitRouteStore? Routes { get; set; }
 
+    /// <summary>Gets or sets how often the units online here are written to <see cref="Routes"/> again (a route lost comes back); 5 minutes by default.</summary>
+    public TimeSpan RouteRewriteInterval { get; set; } = TimeSpan.FromMinutes(5);
+
     /// <summary>Gets or sets where the directory logs (a failed routing write); none when not set.</summary>
     public Microsoft.Extensions.Logging.ILogger Logger { get; set; } = Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance;
 
@@ -106,6 +109,11 @@ public sealed class UnitDirectoryOptions
         if (MaxUnits < 1 || MaxConcurrentHandshakes < 1 || MaxPendingConnections < 1 || MaxNewConnectionsPerSecond < 1 || RetryAfterSeconds < 1)
         {
             problems.Add($"{nameof(MaxUnits)}, {nameof(MaxConcurrentHandshakes)}, {nameof(MaxPendingConnections)}, {nameof(MaxNewConnectionsPerSecond)} and {nameof(RetryAfterSeconds)} must be at least 1.");
+        }
+
+        if (RouteRewriteInterval < TimeSpan.FromSeconds(1))
+        {
+            problems.Add($"{nameof(RouteRewriteInterval)} must be at least 1 s.");
         }
 
         if (HandshakeTimeout <= TimeSpan.Zero)

@@ -66,7 +66,7 @@ public sealed partial class UnitDirectory : IHostedService, IAsyncDisposable
         _options = options;
         _handshakes = new SemaphoreSlim(options.MaxConcurrentHandshakes, options.MaxConcurrentHandshakes);
         _pending = new SemaphoreSlim(options.MaxPendingConnections, options.MaxPendingConnections);
-        _routes = options.Routes is null ? null : new UnitRouteWriter(options.Routes, options.HostId, options.Logger);
+        _routes = options.Routes is null ? null : new UnitRouteWriter(options.Routes, options.HostId, () => Online, options.RouteRewriteInterval, options.Logger);
     }
 
     /// <summary>Creates the directory from options given by DI.</summary>

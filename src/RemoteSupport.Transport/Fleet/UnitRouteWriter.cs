@@ -5,9 +5,12 @@ namespace RemoteSupport.Transport.Fleet;
 /// <summary>
 /// Writes a directory's comings and goings to its <see cref="IUnitRouteStore"/> off the connections' paths: the newest
 /// change of each unit is kept (so a herd of reconnects costs one write per unit, and memory is bounded by the units),
-/// written in batches; a failed write is retried with backoff, changes that arrived meanwhile superseding it.
+/// written in batches; a failed write is retried with backoff, changes that arrived meanwhile superseding it. Every
+/// <paramref name="rewriteInterval"/> the units online are written again, so a route lost (a write cancelled, a row
+/// deleted) comes back without the unit reconnecting.
 /// </summary>
-internal sealed class UnitRouteWriter(IUnitRouteStore store, string hostId, Microsoft.Extensions.Logging.ILogger logger) : IDisposable
+internal sealed class UnitRouteWriter(
+    IUnitRouteStore store, string hostId, Func<IReadOnlyList<OnlineUnit>> online, TimeSpan rewriteInterval, Microsoft.Extensions.Logging.ILogger logger) : IDisposable
 {
     private const int BatchLimit = 1_000;
     private static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
@@ -79,7 +82,13 @@ internal sealed class UnitRouteWriter(IUnitRouteStore store, string hostId, Micr
         {
             try
             {
-                await _signal.WaitAsync(stop).ConfigureAwait(false);
+                if (!await _signal.WaitAsync(rewriteInterval, stop).ConfigureAwait(false))
+                {
+                    foreach (OnlineUnit unit in online())
+                    {
+                        Post(unit, isOnline: true); // a newer change of the unit, if one is pending, stays
+                    }
+                }
             }
             catch (OperationCanceledException)
             {

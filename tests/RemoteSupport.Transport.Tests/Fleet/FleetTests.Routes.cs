@@ -40,12 +40,35 @@ public sealed partial class FleetTests
         routes.FailingWrites.Should().Be(0, "three writes failed before this one was taken");
     }
 
+    [Fact]
+    public async Task ARouteLostBehindTheHostsBack_IsWrittenAgain_WithoutTheUnitReconnecting()
+    {
+        var routes = new RecordedRoutes();
+        UnitDirectory host = await HostAsync(configure: o => { o.Routes = routes; o.RouteRewriteInterval = TimeSpan.FromSeconds(1); });
+        await UnitAsync("unit-7", _unit7, host.BoundEndPoint!);
+        await UntilAsync(() => routes.Holds("fabrikam", "unit-7"));
+        DateTimeOffset since = host.Find("fabrikam", "unit-7")!.ConnectedSince;
+
+        routes.Forget("fabrikam", "unit-7");
+
+        await UntilAsync(() => routes.Holds("fabrikam", "unit-7"));
+        (await routes.FindAsync("fabrikam", "unit-7"))!.ConnectedSince.Should().Be(since, "the same connection, written again");
+    }
+
     /// <summary>The routing's rules kept in a dictionary: what a directory writes, observed.</summary>
     private sealed class RecordedRoutes : IUnitRouteStore
     {
         private readonly Dictionary<(string, string), UnitRoute> _routes = [];
 
         public int FailingWrites { get; set; }
+
+        public void Forget(string customerId, string unitId)
+        {
+            lock (_routes)
+            {
+                _routes.Remove((customerId, unitId));
+            }
+        }
 
         public bool Holds(string customerId, string unitId)
         {
