@@ -25,10 +25,11 @@ internal sealed class UnitRouteWriter(
         lock (_pending)
         {
             // The newest connection's change wins, whichever was posted last: a connection's end posted after a newer
-            // connection of the unit came up must not hide the newer one's claim. At the same instant, online wins.
+            // connection of the unit came up must not hide the newer one's claim. Of one connection, its end wins (a
+            // rewrite of the units online may post it online again just after it ended).
             if (!_pending.TryGetValue((unit.CustomerId, unit.UnitId), out UnitRouteChange? pending)
                 || pending.Route.ConnectedSince < change.Route.ConnectedSince
-                || (pending.Route.ConnectedSince == change.Route.ConnectedSince && isOnline))
+                || (pending.Route.ConnectedSince == change.Route.ConnectedSince && pending.IsOnline))
             {
                 _pending[(unit.CustomerId, unit.UnitId)] = change;
             }
