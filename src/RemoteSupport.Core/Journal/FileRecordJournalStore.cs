@@ -43,7 +43,6 @@ public sealed class FileRecordJournalStore : IRecordJournalStore
 
     private async Task<AppendOnlyJournal> OpenAsync(string path)
     {
-        await Task.Yield(); // the folders and the recovery run off the caller's lock
         CreateFolders(Path.GetDirectoryName(path)!);
         return await AppendOnlyJournal.OpenAsync(path).ConfigureAwait(false);
     }

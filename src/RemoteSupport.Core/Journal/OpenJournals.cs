@@ -19,7 +19,8 @@ internal sealed class OpenJournals<TJournal>(Func<string, Task<TJournal>> open)
             ObjectDisposedException.ThrowIf(_disposed, store);
             if (!_open.TryGetValue(name, out opening!) || opening.IsFaulted || opening.IsCanceled)
             {
-                opening = open(name); // not the caller's token: others may wait for the same open
+                // Off the lock (an open's first part runs synchronously) and not on the caller's token: others may wait for it.
+                opening = Task.Run(() => open(name), CancellationToken.None);
                 _open[name] = opening;
             }
         }
