@@ -45,7 +45,7 @@ internal static class StatementMemory
             : await PostgreSqlRecordJournal.OpenAsync(database, JournalName);
         string open = Status("VmRSS:");
         GCMemoryInfo gc = GC.GetGCMemoryInfo();
-        string heap = $"GC heap {gc.HeapSizeBytes / 1048576.0:0.0} MiB, committed {gc.TotalCommittedBytes / 1048576.0:0.0} MiB";
+        string heap = $"GC heap {gc.HeapSizeBytes / 1048576.0:0.0} MiB, committed {gc.TotalCommittedBytes / 1048576.0:0.0} MiB, {GC.CollectionCount(0)} collections, {GC.GetTotalAllocatedBytes(precise: true) / 1048576.0:0.0} MiB allocated opening";
         for (int warm = 1; warm < repeat; warm++)
         {
             await StatementBenchmarks.IssueAsync(journal, folder, vendor); // the code tiered up, as in a long-running host

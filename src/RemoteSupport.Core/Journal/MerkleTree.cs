@@ -252,9 +252,32 @@ public static class MerkleTree
         return root;
     }
 
+    /// <summary>Writes the root of the tree over <paramref name="leaves"/> (32-byte leaf hashes, one after another; at least one) to <paramref name="destination"/>.</summary>
+    internal static void SubtreeRoot(ReadOnlySpan<byte> leaves, Span<byte> destination)
+    {
+        int count = leaves.Length / HashLength;
+        if (count == 1)
+        {
+            leaves.CopyTo(destination);
+            return;
+        }
+
+        int k = LargestPowerOfTwoBelow(count);
+        Span<byte> input = stackalloc byte[1 + (2 * HashLength)];
+        input[0] = 0x01;
+        SubtreeRoot(leaves[..(k * HashLength)], input.Slice(1, HashLength));
+        SubtreeRoot(leaves[(k * HashLength)..], input[(1 + HashLength)..]);
+        Sha256Of(input, destination);
+    }
+
     /// <summary>Writes the subtree's root to <paramref name="destination"/>; no allocation, however many leaves.</summary>
     private static void SubtreeRoot(IReadOnlyList<byte[]> leaves, int start, int count, Span<byte> destination)
     {
+        if (leaves is LeafHashes blocks && blocks.TryBlocksRoot(start, count, destination))
+        {
+            return; // whole blocks: from their roots, without reading a leaf
+        }
+
         if (count == 1 && leaves is LeafHashes compact)
         {
             compact.Leaf(start).CopyTo(destination);

@@ -104,7 +104,11 @@ public sealed partial class PostgreSqlRecordJournal
 
                     buffer.AsSpan(at, remaining).CopyTo(buffer);
                     (at, filled) = (0, remaining);
-                    int read = await copy.ReadAsync(buffer.AsMemory(filled), cancellationToken).ConfigureAwait(false);
+                    cancellationToken.ThrowIfCancellationRequested();
+                    // Read in place: the server sends a message per row and the stream hands back one at a time, so an
+                    // asynchronous read per call allocated about 50 bytes a row (50 MB to open a million records, all of it
+                    // resident before the first collection); most reads only take bytes already received.
+                    int read = copy.Read(buffer.AsSpan(filled));
                     if (read == 0)
                     {
                         throw Unexpected("the copy ended without its trailer");

@@ -37,6 +37,7 @@ public sealed partial class PostgreSqlRecordJournal : ISharedRecordJournal, IAsy
     {
         _database = database;
         Name = name;
+        _leafHashes.Loader = LoadLeaves; // a complete block's leaves, read again for an older root or a comparison
     }
 
     /// <summary>Gets the journal's name (for example <c>ledger/fabrikam</c>); one table holds every journal.</summary>
@@ -341,42 +342,82 @@ public sealed partial class PostgreSqlRecordJournal : ISharedRecordJournal, IAsy
 
     /// <summary>
     /// Reads every record seen and returns the indexes whose payload no longer hashes to the leaf the tree holds
-    /// (edited in SQL behind the package's back); empty when none was.
+    /// (edited in SQL behind the package's back); empty when none was. The tree keeps one root per 64 records: when
+    /// a block's stored leaf hashes no longer make its root either (a leaf hash rewritten with its payload, or a row
+    /// deleted), which of its records changed cannot be told, and every record of the block is named.
     /// </summary>
     /// <returns>The altered records' indexes, in order.</returns>
     /// <param name="cancellationToken">Stops the check.</param>
     public async Task<IReadOnlyList<long>> FindAlteredRecordsAsync(CancellationToken cancellationToken = default)
     {
         var altered = new List<long>();
-        long expected = 0;
+        byte[] leaves = new byte[LeafHashes.BlockLeaves * MerkleTree.HashLength]; // one block's leaves, from the payloads
+        long first = 0;
         long count = Count;
         await foreach ((long index, byte[] payload) in ReadRecordsAsync(count, cancellationToken).ConfigureAwait(false))
         {
-            for (; expected < index; expected++)
+            for (; index >= first + LeafHashes.BlockLeaves; first += LeafHashes.BlockLeaves)
             {
-                altered.Add(expected); // deleted
+                CollectAltered(first, leaves, count, altered);
             }
 
-            byte[] leaf;
-            lock (_gate)
-            {
-                leaf = _leafHashes[(int)index];
-            }
-
-            if (!MerkleTree.LeafHash(payload).AsSpan().SequenceEqual(leaf))
-            {
-                altered.Add(index);
-            }
-
-            expected = index + 1;
+            MerkleTree.LeafHash(payload, leaves.AsSpan((int)(index - first) * MerkleTree.HashLength, MerkleTree.HashLength));
         }
 
-        for (; expected < count; expected++)
+        for (; first < count; first += LeafHashes.BlockLeaves)
         {
-            altered.Add(expected);
+            CollectAltered(first, leaves, count, altered);
         }
 
         return altered;
+    }
+
+    /// <summary>Compares one block's leaves, computed from the payloads read (a deleted row's left zero), with the tree, and clears them.</summary>
+    private void CollectAltered(long first, byte[] leaves, long count, List<long> altered)
+    {
+        int length = (int)Math.Min(LeafHashes.BlockLeaves, count - first) * MerkleTree.HashLength;
+        lock (_gate)
+        {
+            _leafHashes.CollectAltered(first, leaves.AsSpan(0, length), altered);
+        }
+
+        Array.Clear(leaves);
+    }
+
+    /// <summary>Reads the leaf hashes of one block of records again (under the gate, as <see cref="LeafHashes"/> asks for them).</summary>
+    private void LoadLeaves(long first, int count, byte[] destination)
+    {
+        using NpgsqlConnection connection = _database.OpenConnection();
+        using var read = new NpgsqlCommand(
+            "select record_index, leaf_hash from remotesupport_journal_records where journal = @journal and record_index >= @from and record_index < @below order by record_index",
+            connection);
+        read.Parameters.AddWithValue("journal", Name);
+        read.Parameters.AddWithValue("from", first);
+        read.Parameters.AddWithValue("below", first + count);
+        int rows = 0;
+        using NpgsqlDataReader reader = read.ExecuteReader();
+        while (reader.Read())
+        {
+            if (reader.GetInt64(0) != first + rows)
+            {
+                break;
+            }
+
+            if (reader.IsDBNull(1) || reader.GetBytes(1, 0, null, 0, 0) != MerkleTree.HashLength)
+            {
+                throw new JournalException(string.Create(CultureInfo.InvariantCulture,
+                    $"Record {first + rows} of journal '{Name}' has no {MerkleTree.HashLength}-byte leaf hash: the row was edited behind the package's back."));
+            }
+
+            reader.GetBytes(1, 0, destination, rows * MerkleTree.HashLength, MerkleTree.HashLength);
+            rows++;
+        }
+
+        if (rows != count)
+        {
+            throw new JournalException(string.Create(CultureInfo.InvariantCulture,
+                $"Record {first + rows} of journal '{Name}' is missing from the database: a row was deleted behind the package's back."));
+        }
     }
 
     /// <summary>

@@ -198,4 +198,26 @@ public sealed class AppendOnlyJournalTests : IDisposable
         MerkleTree.VerifyConsistency(7, 13, journal.ConsistencyProof(7, 13), root7, root13).Should().BeTrue();
         MerkleTree.LeafHash("r4"u8).Should().Equal(journal.LeafHash(4));
     }
+
+    [Fact]
+    public async Task AReopenedJournalOfManyBlocks_GivesTheRootsAndProofsOfItsRecords()
+    {
+        var leaves = new List<byte[]>();
+        await using (AppendOnlyJournal writing = await AppendOnlyJournal.OpenAsync(JournalPath))
+        {
+            for (int i = 0; i < 200; i++)
+            {
+                byte[] record = Encoding.UTF8.GetBytes($"record {i}");
+                leaves.Add(MerkleTree.LeafHash(record));
+                await writing.AppendAsync(record);
+            }
+        }
+
+        await using AppendOnlyJournal journal = await AppendOnlyJournal.OpenAsync(JournalPath);
+        journal.Root().Should().Equal(MerkleTree.Root(leaves, 200));
+        journal.Root(100).Should().Equal(MerkleTree.Root(leaves, 100), "an older head reads its last block's records from the file");
+        journal.LeafHash(70).Should().Equal(leaves[70]);
+        MerkleTree.VerifyInclusion(70, 200, leaves[70], journal.InclusionProof(70, 200), journal.Root()).Should().BeTrue();
+        MerkleTree.VerifyConsistency(100, 200, journal.ConsistencyProof(100, 200), journal.Root(100), journal.Root()).Should().BeTrue();
+    }
 }

@@ -83,6 +83,33 @@ public sealed class PostgreSqlRecordJournalTests
     }
 
     [PostgreSqlFact]
+    public async Task InAJournalOfManyBlocks_AnEditedPayloadIsNamed_AndARewrittenLeafNamesItsBlock()
+    {
+        await using PostgreSqlServer server = await PostgreSqlServer.CreateDatabaseAsync();
+        var leaves = new List<byte[]>();
+        await using (PostgreSqlRecordJournal writing = await PostgreSqlRecordJournal.OpenAsync(server.Database, "ledger/contoso"))
+        {
+            await writing.AppendBatchAsync([.. Enumerable.Range(0, 200).Select(i => (ReadOnlyMemory<byte>)BitConverter.GetBytes(i))]);
+        }
+
+        for (int i = 0; i < 200; i++)
+        {
+            leaves.Add(MerkleTree.LeafHash(BitConverter.GetBytes(i)));
+        }
+
+        await using PostgreSqlRecordJournal journal = await PostgreSqlRecordJournal.OpenAsync(server.Database, "ledger/contoso");
+        journal.Root(100).Should().Equal(MerkleTree.Root(leaves, 100), "an older head reads one block's leaves again");
+        await server.ExecuteAsync("update remotesupport_journal_records set payload = '\\x00ff' where record_index = 70");
+        (await journal.FindAlteredRecordsAsync()).Should().Equal(70L);
+
+        await server.ExecuteAsync("update remotesupport_journal_records set leaf_hash = sha256('\\x00'::bytea || payload) where record_index = 70");
+        (await journal.FindAlteredRecordsAsync()).Should().Equal(Enumerable.Range(64, 64).Select(i => (long)i));
+        journal.Root().Should().Equal(MerkleTree.Root(leaves, 200), "the tree this instance took in stands");
+        Func<byte[]> older = () => journal.Root(90);
+        older.Should().Throw<JournalException>().WithMessage("Records 64 to 127 changed*");
+    }
+
+    [PostgreSqlFact]
     public async Task AReopenedJournal_HasEveryCommittedRecord_AndADeletedRowIsFound()
     {
         await using PostgreSqlServer server = await PostgreSqlServer.CreateDatabaseAsync();
