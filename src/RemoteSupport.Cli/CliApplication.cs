@@ -37,6 +37,7 @@ internal static class CliApplication
         root.Subcommands.Add(RulesCommands.Build(console));
         root.Subcommands.Add(ApprovalCommands.BuildApprove(console));
         root.Subcommands.Add(FixCommands.Build(console));
+        root.Subcommands.Add(LedgerCommands.Build(console));
         root.Subcommands.Add(StatementCommands.Build(console));
         root.Subcommands.Add(VerifyCommand.Build(console));
         root.Subcommands.Add(SpecCommand.Build(console));

@@ -81,6 +81,11 @@ internal sealed class CliConsole
         if (IsJson)
         {
             var result = new JsonObject { ["ok"] = code == ExitCode.Ok, ["exitCode"] = (int)code };
+            if (code != ExitCode.Ok && report.Refusal is { } refusal)
+            {
+                result["error"] = refusal;
+            }
+
             foreach (KeyValuePair<string, JsonNode?> pair in report.Json)
             {
                 result[pair.Key] = pair.Value?.DeepClone();

@@ -104,7 +104,7 @@ internal static class RulesCommands
     }
 
     /// <summary>Reads signed ground rules, or a draft (their JSON) as an unsigned document in the library's own encoding.</summary>
-    private static async Task<(SignedEnvelope, SecurityGroundRules)> ReadAsync(string path, CancellationToken cancellationToken)
+    internal static async Task<(SignedEnvelope, SecurityGroundRules)> ReadAsync(string path, CancellationToken cancellationToken)
     {
         byte[] content = await Files.ReadDocumentAsync(path, cancellationToken).ConfigureAwait(false);
         if (SignedEnvelope.TryParse(content, out SignedEnvelope? parsed, out _))

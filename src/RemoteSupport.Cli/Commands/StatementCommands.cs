@@ -97,7 +97,7 @@ internal static class StatementCommands
             (_, MonthlyStatement statement) = await Files.ReadDocumentAsync(path, MonthlyStatement.DocumentType, MonthlyStatement.FromEnvelope, cancellationToken).ConfigureAwait(false);
             Report report = Describe(new Report(), statement);
             report.Table("lines", "Lines", [("date", "date"), ("session", "session"), ("unit", "unit"), ("kind", "kind"), ("description", "description"), ("amount", "amount"), ("entry", "entry")],
-                statement.Lines.Select(l => (IReadOnlyList<string?>)[l.Date, l.SessionId, l.UnitId, l.Kind.ToString(), l.Description, Money.Format(l.AmountMinor, l.Currency), l.EntryId]));
+                statement.Lines.Select(l => (IReadOnlyList<string?>)[l.Date, l.SessionId, l.UnitId, LedgerCommands.KindName(l.Kind), l.Description, $"{l.Currency} {Money.Format(l.AmountMinor, l.Currency)}", l.EntryId]));
             return console.Done(report);
         });
         return command;
@@ -147,7 +147,7 @@ internal static class StatementCommands
         .Field("month", "month", statement.Month)
         .Field("period", "period", $"{statement.PeriodStart:O} to {statement.PeriodEnd:O} ({statement.TimeZone})")
         .Field("lineCount", "lines", statement.LineCount)
-        .Field("totals", "totals", string.Join(", ", statement.Totals.Select(t => Money.Format(t.Value, t.Key))))
+        .Field("totals", "totals", string.Join(", ", statement.Totals.Select(t => $"{t.Key} {Money.Format(t.Value, t.Key)}")))
         .Field("linesSha256", "lines sha256", statement.LinesSha256)
         .Field("ledgerSize", "ledger records", statement.LedgerSize)
         .Field("issuedAt", "issued", statement.IssuedAt.ToString("O"));
@@ -169,7 +169,7 @@ internal static class StatementCommands
         return Convert.ToHexStringLower(hash) == statement.LinesSha256 ? null : $"{csvPath}: not the lines of statement {statement.Number} (its SHA-256 differs from the statement's linesSha256).";
     }
 
-    private static async Task<AppendOnlyJournal> OpenJournalAsync(string path, CancellationToken cancellationToken)
+    internal static async Task<AppendOnlyJournal> OpenJournalAsync(string path, CancellationToken cancellationToken)
     {
         try
         {

@@ -25,6 +25,15 @@ public static class FixPackage
     {
         ArgumentNullException.ThrowIfNull(template);
         ArgumentNullException.ThrowIfNull(releaseKeys);
+        // A unit refuses a package whose versions are not SemVer 2.0 (FixRefusal.Malformed): never build one.
+        foreach ((string name, string? value) in new[] { ("Version", template.Version), ("AppliesTo.MinVersion", template.AppliesTo.MinVersion), ("AppliesTo.MaxVersion", template.AppliesTo.MaxVersion) })
+        {
+            if (value is not null && !NuGet.Versioning.SemanticVersion.TryParse(value, out _))
+            {
+                throw new ArgumentException($"{name} '{value}' is not a SemVer 2.0 version (e.g. 2.4.0).", nameof(template));
+            }
+        }
+
         string root = Path.GetFullPath(sourceFolder);
         var files = new List<FixFile>();
         var sources = new List<string>();

@@ -51,6 +51,20 @@ public sealed class FixVerifierTests : IDisposable
         result.Manifest.Files[0].ChunkHashes.Should().HaveCount(4);
     }
 
+    [Theory]
+    [InlineData("two", "2.0.0")]
+    [InlineData("2.4.0", "2.0")]
+    public async Task Build_RefusesVersionsThatAreNotSemVer_AndWritesNothing(string version, string minVersion)
+    {
+        FixManifest template = Template() with { Version = version, AppliesTo = Template().AppliesTo with { MinVersion = minVersion } };
+        string package = Path.Combine(_folder.Path, "bad.rsfix");
+
+        Func<Task> build = () => FixPackage.BuildAsync(Path.Combine(_folder.Path, "source"), template, [_release[0], _release[1]], package);
+
+        (await build.Should().ThrowAsync<ArgumentException>()).Which.Message.Should().Contain("is not a SemVer 2.0 version");
+        File.Exists(package).Should().BeFalse();
+    }
+
     [Fact]
     public async Task ThePackageHash_DoesNotChange_WhenTheEnvelopeIsReserialised()
     {
