@@ -36,6 +36,7 @@ internal static class CliApplication
         root.Subcommands.Add(AuthorizationCommands.BuildRevoke(console));
         root.Subcommands.Add(RulesCommands.Build(console));
         root.Subcommands.Add(ApprovalCommands.BuildApprove(console));
+        root.Subcommands.Add(ApprovalCommands.BuildApprovals(console));
         root.Subcommands.Add(FixCommands.Build(console));
         root.Subcommands.Add(LedgerCommands.Build(console));
         root.Subcommands.Add(StatementCommands.Build(console));

@@ -22,6 +22,28 @@ internal static class Opt
         return command;
     }
 
+    /// <summary>A command with its description, one example line, and its arguments and options in order.</summary>
+    public static Command Command(string name, string description, string example, params Symbol[] symbols)
+    {
+        Command command = Command(name, description, example);
+        foreach (Symbol symbol in symbols)
+        {
+            switch (symbol)
+            {
+                case Argument argument:
+                    command.Arguments.Add(argument);
+                    break;
+                case Option option:
+                    command.Options.Add(option);
+                    break;
+                default:
+                    throw new ArgumentException($"{symbol.Name} is neither an argument nor an option.", nameof(symbols));
+            }
+        }
+
+        return command;
+    }
+
     /// <summary>Each command's example, printed after its --help text.</summary>
     public static System.Runtime.CompilerServices.ConditionalWeakTable<Command, string> Examples { get; } = [];
 

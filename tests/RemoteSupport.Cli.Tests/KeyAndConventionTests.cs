@@ -75,6 +75,7 @@ public sealed class KeyAndConventionTests(InstalledTool tool) : IDisposable
     [InlineData("rules show")]
     [InlineData("rules sign")]
     [InlineData("approve")]
+    [InlineData("approvals watch")]
     [InlineData("fix root")]
     [InlineData("fix pack")]
     [InlineData("fix verify")]

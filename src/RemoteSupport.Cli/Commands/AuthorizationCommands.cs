@@ -24,11 +24,7 @@ internal static class AuthorizationCommands
         Command command = Opt.Command(
             "authorize",
             "Authorize a vendor's technicians to support units under signed ground rules (the customer signs).",
-            "rsupport authorize --key customer.key --id auth-2026-12 --vendor contoso --technician technician.key --unit unit-7 --rules rules.json --days 30 --out authorization.json");
-        foreach (Option option in new Option[] { key, id, vendor, technicians, units, rules, from, until, days, output })
-        {
-            command.Options.Add(option);
-        }
+            "rsupport authorize --key customer.key --id auth-2026-12 --vendor contoso --technician technician.key --unit unit-7 --rules rules.json --days 30 --out authorization.json", key, id, vendor, technicians, units, rules, from, until, days, output);
 
         var passphrase = new PassphraseOptions(command, "opens the customer's key");
         command.Validators.Add(result =>
@@ -87,11 +83,7 @@ internal static class AuthorizationCommands
         Command command = Opt.Command(
             "revoke",
             "Revoke an authorization (the customer signs); a unit that accepts it refuses the vendor from then on, across restarts.",
-            "rsupport revoke --key customer.key --id auth-2026-12 --reason \"contract ended\" --out revocation.json");
-        foreach (Option option in new Option[] { key, id, reason, output })
-        {
-            command.Options.Add(option);
-        }
+            "rsupport revoke --key customer.key --id auth-2026-12 --reason \"contract ended\" --out revocation.json", key, id, reason, output);
 
         var passphrase = new PassphraseOptions(command, "opens the customer's key");
         command.SetAction(async (parse, cancellationToken) =>
@@ -126,7 +118,7 @@ internal static class AuthorizationCommands
     {
         if (identity.Role != role)
         {
-            throw new CliException(ExitCode.Refused, $"{path}: a key of {identity.PartyId}/{Roles.Name(identity.Role)}; this document is signed by a {Roles.Name(role)} key.");
+            throw new CliException(ExitCode.Refused, $"{path}: a key of {identity.PartyId}/{Roles.Name(identity.Role)}; this document is signed by {("aeiou".Contains(Roles.Name(role)[0], StringComparison.Ordinal) ? "an" : "a")} {Roles.Name(role)} key.");
         }
     }
 

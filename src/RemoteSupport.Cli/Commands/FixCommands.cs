@@ -28,11 +28,7 @@ internal static class FixCommands
         Option<string> output = Opt.Required("--out", "The signed vendor root to write.");
         Command command = Opt.Command(
             "root", "Create the vendor's root of trust: its release keys and threshold, signed by those keys.",
-            "rsupport fix root --key release1.key --key release2.key --threshold 2 --vendor contoso --out vendor-root.json");
-        foreach (Option option in new Option[] { keys, vendor, version, threshold, days, output })
-        {
-            command.Options.Add(option);
-        }
+            "rsupport fix root --key release1.key --key release2.key --threshold 2 --vendor contoso --out vendor-root.json", keys, vendor, version, threshold, days, output);
 
         var passphrase = new PassphraseOptions(command, "opens the release keys");
         command.SetAction(async (parse, cancellationToken) =>
@@ -97,12 +93,7 @@ internal static class FixCommands
         Option<int> days = new("--days") { Description = "How many days units accept it (default 30).", DefaultValueFactory = _ => 30 };
         Command command = Opt.Command(
             "pack", "Pack a folder as a signed fix package (a progress bar on a terminal).",
-            "rsupport fix pack build/ --product ledger --version 2.4.0 --key release1.key --key release2.key --out ledger-2.4.0.rsfix");
-        command.Arguments.Add(folder);
-        foreach (Option option in new Option[] { product, version, keys, output, minVersion, maxVersion, units, customer, notes, days })
-        {
-            command.Options.Add(option);
-        }
+            "rsupport fix pack build/ --product ledger --version 2.4.0 --key release1.key --key release2.key --out ledger-2.4.0.rsfix", folder, product, version, keys, output, minVersion, maxVersion, units, customer, notes, days);
 
         var passphrase = new PassphraseOptions(command, "opens the release keys");
         command.SetAction(async (parse, cancellationToken) =>
@@ -169,12 +160,7 @@ internal static class FixCommands
         Option<string?> installed = Opt.Optional("--installed-version", "Check it against this installed version (rollback and range).");
         Command command = Opt.Command(
             "verify", "Verify a package as a unit does: the root's threshold of signatures, expiry, target, and every chunk's hash.",
-            "rsupport fix verify ledger-2.4.0.rsfix --root vendor-root.json --installed-version 2.3.0");
-        command.Arguments.Add(file);
-        command.Options.Add(root);
-        command.Options.Add(unit);
-        command.Options.Add(customer);
-        command.Options.Add(installed);
+            "rsupport fix verify ledger-2.4.0.rsfix --root vendor-root.json --installed-version 2.3.0", file, root, unit, customer, installed);
         command.SetAction(async (parse, cancellationToken) =>
         {
             string rootPath = parse.GetValue(root)!;

@@ -22,10 +22,7 @@ internal static class KeyCommands
         Command command = Opt.Command(
             "new",
             "Create an Ed25519 key for a party in a role and write its key file. Without a passphrase option the key file is written unsealed.",
-            "rsupport key new --party fabrikam --role customer --out customer.key --passphrase-env CUSTOMER_PASSPHRASE");
-        command.Options.Add(party);
-        command.Options.Add(role);
-        command.Options.Add(output);
+            "rsupport key new --party fabrikam --role customer --out customer.key --passphrase-env CUSTOMER_PASSPHRASE", party, role, output);
         var passphrase = new PassphraseOptions(command, "seals the key file");
         command.SetAction(async (parse, cancellationToken) =>
         {
@@ -54,8 +51,7 @@ internal static class KeyCommands
     private static Command BuildShow(CliConsole console)
     {
         Argument<string> file = Opt.File("FILE", "The key file (its public part is read; no passphrase is needed).");
-        Command command = Opt.Command("show", "Show a key file's party, role, public key text, key id and fingerprint.", "rsupport key show customer.key");
-        command.Arguments.Add(file);
+        Command command = Opt.Command("show", "Show a key file's party, role, public key text, key id and fingerprint.", "rsupport key show customer.key", file);
         command.SetAction(async (parse, cancellationToken) =>
         {
             string path = parse.GetValue(file)!;

@@ -36,11 +36,7 @@ internal static class LedgerCommands
         Option<string?> key = Opt.Optional("--idempotency-key", "Makes the entry idempotent (default: the evidence, else unit/session/kind/incurred-at).");
         Command command = Opt.Command(
             "charge", "Record one charge in the customer's ledger; the same idempotency key with the same content records nothing new.",
-            "rsupport ledger charge --ledger ledger.journal --rules rules.json --trust parties.trust --unit unit-7 --session s-1 --kind connect-time --quantity 600 --quantity-unit second --rate 0.25 --incurred-at 2026-11-14T10:00:00Z --description \"Call to unit-7\" --evidence carrier-4711");
-        foreach (Option option in new Option[] { ledgerFile, rules, trust, unit, session, kind, quantity, quantityUnit, rate, incurred, description, evidence, key })
-        {
-            command.Options.Add(option);
-        }
+            "rsupport ledger charge --ledger ledger.journal --rules rules.json --trust parties.trust --unit unit-7 --session s-1 --kind connect-time --quantity 600 --quantity-unit second --rate 0.25 --incurred-at 2026-11-14T10:00:00Z --description \"Call to unit-7\" --evidence carrier-4711", ledgerFile, rules, trust, unit, session, kind, quantity, quantityUnit, rate, incurred, description, evidence, key);
 
         command.SetAction(async (parse, cancellationToken) =>
         {

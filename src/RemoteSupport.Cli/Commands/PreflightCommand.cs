@@ -22,12 +22,7 @@ internal static class PreflightCommand
         Option<int> sample = new("--sample-bytes") { Description = "How many bytes to send to measure throughput (default 1 MiB).", DefaultValueFactory = _ => 1 << 20 };
         Command command = Opt.Command(
             "preflight", "Check the vendor's endpoint: reachable, the secure handshake with the vendor's key, protocol versions, round trip and throughput.",
-            "rsupport preflight support.contoso.example:7443 --key unit.key --trust unit.trust --vendor contoso");
-        command.Arguments.Add(endpoint);
-        foreach (Option option in new Option[] { key, trust, vendor, role, bandwidth, rtt, sample })
-        {
-            command.Options.Add(option);
-        }
+            "rsupport preflight support.contoso.example:7443 --key unit.key --trust unit.trust --vendor contoso", endpoint, key, trust, vendor, role, bandwidth, rtt, sample);
 
         var passphrase = new PassphraseOptions(command, "opens the unit's key");
         command.SetAction(async (parse, cancellationToken) =>

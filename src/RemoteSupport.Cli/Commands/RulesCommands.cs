@@ -21,9 +21,7 @@ internal static class RulesCommands
     {
         Argument<string> file = Opt.File("FILE", "The ground rules: a signed document, or a draft (the ground rules' JSON, docs/formats/ground-rules.md).");
         Option<string?> trust = Opt.Optional("--trust", "A trust file holding the parties' keys, to name who signed.");
-        Command command = Opt.Command("show", "Show the ground rules, who has signed them and who still must.", "rsupport rules show rules.json --trust auditor.trust");
-        command.Arguments.Add(file);
-        command.Options.Add(trust);
+        Command command = Opt.Command("show", "Show the ground rules, who has signed them and who still must.", "rsupport rules show rules.json --trust auditor.trust", file, trust);
         command.SetAction(async (parse, cancellationToken) =>
         {
             string path = parse.GetValue(file)!;
@@ -42,11 +40,7 @@ internal static class RulesCommands
         Option<string?> trust = Opt.Optional("--trust", "A trust file holding the other party's keys, to check its signature.");
         Command command = Opt.Command(
             "sign", "Sign the ground rules as the customer or the vendor, and show what is still missing.",
-            "rsupport rules sign rules-draft.json --key customer.key --out rules.json");
-        command.Arguments.Add(file);
-        command.Options.Add(key);
-        command.Options.Add(output);
-        command.Options.Add(trust);
+            "rsupport rules sign rules-draft.json --key customer.key --out rules.json", file, key, output, trust);
         var passphrase = new PassphraseOptions(command, "opens your key");
         command.SetAction(async (parse, cancellationToken) =>
         {

@@ -22,12 +22,7 @@ internal static class SpecCommand
         Option<string?> output = Opt.Optional("--out", "Write the signed specification here (with --key).");
         Command command = Opt.Command(
             "spec", "Print the communications compatibility specification (protocol versions, cipher suites, limits, endpoints, line) as Markdown, text or JSON.",
-            "rsupport spec --vendor contoso --endpoint support.contoso.example:7443 --format markdown");
-        command.Arguments.Add(file);
-        foreach (Option option in new Option[] { format, vendor, endpoints, bandwidth, rtt, key, output })
-        {
-            command.Options.Add(option);
-        }
+            "rsupport spec --vendor contoso --endpoint support.contoso.example:7443 --format markdown", file, format, vendor, endpoints, bandwidth, rtt, key, output);
 
         var passphrase = new PassphraseOptions(command, "opens the vendor's key");
         command.Validators.Add(result =>

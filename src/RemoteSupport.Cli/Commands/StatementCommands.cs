@@ -32,11 +32,7 @@ internal static class StatementCommands
         Option<string?> csv = Opt.Optional("--csv", "Also write the lines as CSV here (the statement names its SHA-256).");
         Command command = Opt.Command(
             "issue", "Issue the next numbered statement of a customer's month from a ledger journal, signed by the vendor.",
-            "rsupport statement issue --ledger ledger.journal --statements statements.journal --customer fabrikam --month 2026-11 --time-zone Europe/Berlin --key vendor.key --ledger-origin fabrikam/unit-7/ledger --out statement.json");
-        foreach (Option option in new Option[] { ledger, statements, customer, month, zone, key, origin, output, csv })
-        {
-            command.Options.Add(option);
-        }
+            "rsupport statement issue --ledger ledger.journal --statements statements.journal --customer fabrikam --month 2026-11 --time-zone Europe/Berlin --key vendor.key --ledger-origin fabrikam/unit-7/ledger --out statement.json", ledger, statements, customer, month, zone, key, origin, output, csv);
 
         var passphrase = new PassphraseOptions(command, "opens the vendor's key");
         command.SetAction(async (parse, cancellationToken) =>
@@ -89,8 +85,7 @@ internal static class StatementCommands
     private static Command BuildShow(CliConsole console)
     {
         Argument<string> file = Opt.File("FILE", "The signed statement.");
-        Command command = Opt.Command("show", "Show a statement's number, period, totals and lines.", "rsupport statement show statement.json");
-        command.Arguments.Add(file);
+        Command command = Opt.Command("show", "Show a statement's number, period, totals and lines.", "rsupport statement show statement.json", file);
         command.SetAction(async (parse, cancellationToken) =>
         {
             string path = parse.GetValue(file)!;
@@ -109,10 +104,7 @@ internal static class StatementCommands
         Option<string> format = new("--format") { Description = "csv (the lines, as the statement hashes them), json (the statement's document) or text.", Required = true };
         format.AcceptOnlyFromAmong("csv", "json", "text");
         Option<string?> output = Opt.Optional("--out", "Write here instead of stdout.");
-        Command command = Opt.Command("export", "Export a statement as CSV, JSON or text.", "rsupport statement export statement.json --format csv --out november.csv");
-        command.Arguments.Add(file);
-        command.Options.Add(format);
-        command.Options.Add(output);
+        Command command = Opt.Command("export", "Export a statement as CSV, JSON or text.", "rsupport statement export statement.json --format csv --out november.csv", file, format, output);
         command.SetAction(async (parse, cancellationToken) =>
         {
             string path = parse.GetValue(file)!;

@@ -21,12 +21,7 @@ internal static class TrustCommands
         Option<string?> party = Opt.Optional("--party", "The party the keys belong to (taken from a key file when not given).");
         Option<string?> role = Opt.Optional("--role", "The keys' role (taken from a key file when not given).");
         Option<int?> threshold = new("--threshold") { Description = "How many of the set's keys must sign (default: the set's, 1 for a new set)." };
-        Command command = Opt.Command("add", "Trust keys of a party in a role.", "rsupport trust add --trust auditor.trust customer.key vendor.key");
-        command.Options.Add(file);
-        command.Arguments.Add(keys);
-        command.Options.Add(party);
-        command.Options.Add(role);
-        command.Options.Add(threshold);
+        Command command = Opt.Command("add", "Trust keys of a party in a role.", "rsupport trust add --trust auditor.trust customer.key vendor.key", file, keys, party, role, threshold);
         command.SetAction(async (parse, cancellationToken) =>
         {
             string path = parse.GetValue(file)!;
@@ -74,8 +69,7 @@ internal static class TrustCommands
     private static Command BuildShow(CliConsole console)
     {
         Argument<string> file = Opt.File("FILE", "The trust file.");
-        Command command = Opt.Command("show", "List the key sets of a trust file.", "rsupport trust show auditor.trust");
-        command.Arguments.Add(file);
+        Command command = Opt.Command("show", "List the key sets of a trust file.", "rsupport trust show auditor.trust", file);
         command.SetAction(async (parse, cancellationToken) =>
         {
             string path = parse.GetValue(file)!;

@@ -26,12 +26,7 @@ internal static class VerifyCommand
         Option<string?> csv = Opt.Optional("--csv", "For a statement whose lines are beside it: the CSV of its lines.");
         Command command = Opt.Command(
             "verify", "Verify artifacts offline against your trust file; every finding names the artifact and the reason.",
-            "rsupport verify statement.json evidence-2026-11/ --trust auditor.trust");
-        command.Arguments.Add(files);
-        command.Options.Add(trust);
-        command.Options.Add(checkpoint);
-        command.Options.Add(keyName);
-        command.Options.Add(csv);
+            "rsupport verify statement.json evidence-2026-11/ --trust auditor.trust", files, trust, checkpoint, keyName, csv);
         command.SetAction(async (parse, cancellationToken) =>
         {
             string trustPath = parse.GetValue(trust)!;

@@ -36,6 +36,17 @@ public sealed partial class PostgreSqlRecordJournal
             leaves[i] = MerkleTree.LeafHash(payloads[i].Span);
         }
 
+        long first = await WritingAsync(() => CopyBatchAsync(payloads, leaves, cancellationToken), cancellationToken).ConfigureAwait(false);
+        for (int i = 0; i < leaves.Length; i++)
+        {
+            await TakeInOwnAsync(first + i, leaves[i]).ConfigureAwait(false); // the first may read back what other hosts appended before
+        }
+
+        return first;
+    }
+
+    private async Task<long> CopyBatchAsync(IReadOnlyList<ReadOnlyMemory<byte>> payloads, byte[][] leaves, CancellationToken cancellationToken)
+    {
         long first;
         using (NpgsqlConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false))
         {
@@ -72,11 +83,6 @@ public sealed partial class PostgreSqlRecordJournal
             }
 
             await transaction.CommitAsync(cancellationToken).ConfigureAwait(false);
-        }
-
-        for (int i = 0; i < leaves.Length; i++)
-        {
-            await TakeInOwnAsync(first + i, leaves[i]).ConfigureAwait(false); // the first may read back what other hosts appended before
         }
 
         return first;

@@ -31,6 +31,11 @@ public sealed partial class PostgreSqlRecordJournal : ISharedRecordJournal, IAsy
     private readonly LeafHashes _leafHashes = new();
     private readonly Lock _gate = new();
     private readonly SemaphoreSlim _refreshing = new(1, 1);
+
+    // One write transaction of this instance at a time. Every host's writes to one journal take its advisory lock in
+    // turn anyway: more at once would only hold pooled connections idle in the lock's queue, and a burst of appends
+    // (300 at once, on a slow disk) would exhaust the pool and time out waiting for a connection.
+    private readonly SemaphoreSlim _writing = new(1, 1);
     private int _contended; // decided appends left that take the lock before deciding (another host was seen appending)
 
     private PostgreSqlRecordJournal(NpgsqlDataSource database, string name)
@@ -156,7 +161,24 @@ public sealed partial class PostgreSqlRecordJournal : ISharedRecordJournal, IAsy
         return await AppendDecidedUnderLockAsync(decide, cancellationToken).ConfigureAwait(false);
     }
 
-    private async Task<long?> AppendDecidedUnderLockAsync(Func<CancellationToken, ValueTask<byte[]?>> decide, CancellationToken cancellationToken)
+    private Task<long?> AppendDecidedUnderLockAsync(Func<CancellationToken, ValueTask<byte[]?>> decide, CancellationToken cancellationToken) =>
+        WritingAsync(() => AppendDecidedUnderLockCoreAsync(decide, cancellationToken), cancellationToken);
+
+    /// <summary>Runs one write transaction of this instance, after the ones before it.</summary>
+    private async Task<T> WritingAsync<T>(Func<Task<T>> write, CancellationToken cancellationToken)
+    {
+        await _writing.WaitAsync(cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await write().ConfigureAwait(false);
+        }
+        finally
+        {
+            _writing.Release();
+        }
+    }
+
+    private async Task<long?> AppendDecidedUnderLockCoreAsync(Func<CancellationToken, ValueTask<byte[]?>> decide, CancellationToken cancellationToken)
     {
         using NpgsqlConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         NpgsqlTransaction transaction = await connection.BeginTransactionAsync(IsolationLevel.ReadCommitted, cancellationToken).ConfigureAwait(false);
@@ -226,7 +248,10 @@ public sealed partial class PostgreSqlRecordJournal : ISharedRecordJournal, IAsy
 
     /// <summary>Inserts the record, under the journal's advisory lock, as the next one (only at <paramref name="expectedAt"/> when given); commits.</summary>
     /// <returns>The committed record's index; -1 when nothing was inserted (the journal did not end at <paramref name="expectedAt"/>).</returns>
-    private async Task<long> InsertAsync(byte[] bytes, byte[] leaf, long? expectedAt, CancellationToken cancellationToken)
+    private Task<long> InsertAsync(byte[] bytes, byte[] leaf, long? expectedAt, CancellationToken cancellationToken) =>
+        WritingAsync(() => InsertCoreAsync(bytes, leaf, expectedAt, cancellationToken), cancellationToken);
+
+    private async Task<long> InsertCoreAsync(byte[] bytes, byte[] leaf, long? expectedAt, CancellationToken cancellationToken)
     {
         using NpgsqlConnection connection = await _database.OpenConnectionAsync(cancellationToken).ConfigureAwait(false);
         // Read committed, whatever the server's default: the max below must see the last holder's committed row.
@@ -475,7 +500,7 @@ public sealed partial class PostgreSqlRecordJournal : ISharedRecordJournal, IAsy
 
     /// <summary>Releases nothing the caller owns: the data source stays open.</summary>
     /// <returns>A completed task.</returns>
-    public ValueTask DisposeAsync() => ValueTask.CompletedTask; // the refresh semaphore has no handle to release
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask; // the semaphores have no handle to release
 
     /// <summary>Reads every leaf hash of a journal just opened: one copy into the compact leaves, no array per row.</summary>
     private async Task LoadLeavesAsync(CancellationToken cancellationToken)
