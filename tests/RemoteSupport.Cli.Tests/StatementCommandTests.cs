@@ -100,6 +100,46 @@ public sealed class StatementCommandTests(InstalledTool tool) : IDisposable
         noCheckpoint.Should().Contain("needs its signed checkpoint (--checkpoint)");
     }
 
+    [Fact]
+    public async Task Verify_AnEvidenceBundle_IsValid_AndAnAlteredFileInItIsNamed()
+    {
+        await _work.WithPartiesAsync();
+        await _work.OkAsync("key", "new", "--party", "fabrikam", "--role", "unit", "--out", "unit.key");
+        await _work.OkAsync("trust", "add", "--trust", "parties.trust", "unit.key");
+        await ChargeAsync("connect-time", "25", "minute", "120", "2026-11-14T10:00:00Z", "carrier-1");
+        await IssueAsync("statement.json");
+        using PartyIdentity unit = await KeyFile.LoadAsync(_work.File("unit.key"), null);
+        using PartyIdentity vendor = await KeyFile.LoadAsync(_work.File("contoso.key"), null);
+        using PartyIdentity customer = await KeyFile.LoadAsync(_work.File("fabrikam.key"), Workspace.Passphrase);
+        var unitTrust = new RemoteSupport.Trust.TrustStore();
+        unitTrust.Trust("fabrikam", PartyRole.Customer, customer.PublicKey);
+        unitTrust.Trust("contoso", PartyRole.Vendor, vendor.PublicKey);
+        unitTrust.Trust("fabrikam", PartyRole.Unit, unit.PublicKey);
+        RemoteSupport.Documents.SignedEnvelope statement = RemoteSupport.Documents.SignedEnvelope.Parse(await File.ReadAllBytesAsync(_work.File("statement.json")));
+        await using (AppendOnlyJournal audit = await AppendOnlyJournal.OpenAsync(_work.File("audit.journal")))
+        await using (AppendOnlyJournal ledger = await AppendOnlyJournal.OpenAsync(_work.File("ledger.journal")))
+        {
+            var contents = new RemoteSupport.Evidence.EvidenceContents
+            {
+                CustomerId = "fabrikam", UnitId = "unit-7", VendorId = "contoso",
+                From = new DateTimeOffset(2026, 10, 31, 23, 0, 0, TimeSpan.Zero), Until = new DateTimeOffset(2026, 11, 30, 23, 0, 0, TimeSpan.Zero),
+                Trust = unitTrust,
+                Audit = new RemoteSupport.Evidence.EvidenceJournal(audit, new Checkpoint("fabrikam/unit-7/audit", audit.Count, audit.Root()).Sign("fabrikam/unit-7", unit)),
+                Ledger = new RemoteSupport.Evidence.EvidenceJournal(ledger, new Checkpoint("fabrikam/unit-7/ledger", ledger.Count, ledger.Root()).Sign("fabrikam/unit-7", unit)),
+            };
+            contents.Statements.Add(new RemoteSupport.Evidence.EvidenceStatement(statement, RemoteSupport.Ledger.MonthlyStatement.FromEnvelope(statement).ToCsv()));
+            await RemoteSupport.Evidence.EvidenceBundle.WriteAsync(_work.File("evidence-2026-11"), contents, unit);
+        }
+
+        JsonObject valid = await _work.JsonAsync("verify", "evidence-2026-11", "--trust", "parties.trust");
+        string csv = Directory.GetFiles(_work.File("evidence-2026-11"), "*.csv", SearchOption.AllDirectories).Should().ContainSingle().Subject;
+        await File.AppendAllTextAsync(csv, "2026-11-30,session-9,unit-7,other,free lunch,1,item,0,0.00,EUR,due,x\r\n");
+        string altered = await _work.FailsAsync(1, "verify", "evidence-2026-11", "--trust", "parties.trust");
+
+        valid["findings"]!.AsArray().Single()!["kind"]!.GetValue<string>().Should().Be("evidence bundle");
+        altered.Should().Contain(Path.GetFileName(csv)).And.Contain("HashMismatch");
+    }
+
     private static string Base64Url(string text)
     {
         string padded = text.Replace('-', '+').Replace('_', '/');
