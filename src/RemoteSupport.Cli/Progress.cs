@@ -33,6 +33,16 @@ internal static class Progress
     }
 }
 
+/// <summary>The last value reported, read by the bar's loop (no synchronization context involved, unlike <see cref="Progress{T}"/>).</summary>
+internal sealed class LatestProgress : IProgress<long>
+{
+    private long _value;
+
+    public long Value => Interlocked.Read(ref _value);
+
+    public void Report(long value) => Interlocked.Exchange(ref _value, value);
+}
+
 /// <summary>A read-only stream over another whose position can be read from another thread (for a progress bar).</summary>
 internal sealed class ProgressStream(Stream inner) : Stream
 {

@@ -127,9 +127,9 @@ internal static class FixCommands
                 FixManifest manifest;
                 try
                 {
-                    manifest = await Progress.RunAsync(console, "packing", total,
-                        observe: () => File.Exists(path) ? new FileInfo(path).Length : 0,
-                        () => FixPackage.BuildAsync(source, template, identities, path, cancellationToken)).ConfigureAwait(false);
+                    var done = new LatestProgress();
+                    manifest = await Progress.RunAsync(console, "packing", 2 * total, observe: () => done.Value, // hashed, then copied
+                        () => FixPackage.BuildAsync(source, template, identities, path, done, cancellationToken)).ConfigureAwait(false);
                 }
                 catch (ArgumentException e)
                 {

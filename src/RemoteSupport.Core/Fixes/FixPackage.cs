@@ -20,8 +20,21 @@ public static class FixPackage
     /// <param name="releaseKeys">The release keys that sign.</param>
     /// <param name="packagePath">Where to write the package; must not exist.</param>
     /// <param name="cancellationToken">Cancels the build.</param>
+#pragma warning disable RS0027 // The shipped overload keeps its optional token; the new one has none, so no call is ambiguous.
+    public static Task<FixManifest> BuildAsync(
+        string sourceFolder, FixManifest template, IReadOnlyList<PartyIdentity> releaseKeys, string packagePath, CancellationToken cancellationToken = default) =>
+#pragma warning restore RS0027
+        BuildAsync(sourceFolder, template, releaseKeys, packagePath, null, cancellationToken);
+
+    /// <summary>Builds a signed package, reporting progress: the payload is read twice (hashed, then copied into the package).</summary>
+    /// <param name="sourceFolder">The files to add or replace, at their paths relative to the install root.</param>
+    /// <param name="template">The manifest's fields; its <c>Files</c> are filled in from the folder (existing entries are kept as deletes).</param>
+    /// <param name="releaseKeys">The release keys that sign.</param>
+    /// <param name="packagePath">Where to write the package; must not exist.</param>
+    /// <param name="progress">Told the payload bytes processed so far, hashed plus copied: it ends at twice the payload's size.</param>
+    /// <param name="cancellationToken">Cancels the build.</param>
     public static async Task<FixManifest> BuildAsync(
-        string sourceFolder, FixManifest template, IReadOnlyList<PartyIdentity> releaseKeys, string packagePath, CancellationToken cancellationToken = default)
+        string sourceFolder, FixManifest template, IReadOnlyList<PartyIdentity> releaseKeys, string packagePath, IProgress<long>? progress, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(template);
         ArgumentNullException.ThrowIfNull(releaseKeys);
@@ -37,6 +50,7 @@ public static class FixPackage
         string root = Path.GetFullPath(sourceFolder);
         var files = new List<FixFile>();
         var sources = new List<string>();
+        long done = 0;
         foreach (string file in Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
         {
             string relative = Path.GetRelativePath(root, file).Replace('\\', '/');
@@ -45,7 +59,8 @@ public static class FixPackage
                 throw new ArgumentException($"'{relative}' cannot be packaged: {error}", nameof(sourceFolder));
             }
 
-            (long length, string sha, List<string> chunks) = await HashFileAsync(file, template.ChunkSize, cancellationToken).ConfigureAwait(false);
+            (long length, string sha, List<string> chunks) = await HashFileAsync(file, template.ChunkSize, done, progress, cancellationToken).ConfigureAwait(false);
+            done += length;
             files.Add(new FixFile(canonical, FixFileAction.Replace, length, sha, chunks));
             sources.Add(file);
         }
@@ -57,12 +72,12 @@ public static class FixPackage
             envelope = envelope.Sign(key);
         }
 
-        await WriteAsync(envelope, sources, packagePath, cancellationToken).ConfigureAwait(false);
+        await WriteAsync(envelope, sources, packagePath, cancellationToken, copied => progress?.Report(done + copied)).ConfigureAwait(false);
         return manifest;
     }
 
     /// <summary>Writes a package from a signed manifest and the payload files, in manifest order.</summary>
-    internal static async Task WriteAsync(SignedEnvelope manifest, IReadOnlyList<string> payloadFiles, string packagePath, CancellationToken cancellationToken)
+    internal static async Task WriteAsync(SignedEnvelope manifest, IReadOnlyList<string> payloadFiles, string packagePath, CancellationToken cancellationToken, Action<long>? copied = null)
     {
         byte[] manifestJson = manifest.ToUtf8Json();
         FileStream output = new(packagePath, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true);
@@ -73,12 +88,26 @@ public static class FixPackage
             BinaryPrimitives.WriteUInt32BigEndian(header.AsSpan(Magic.Length), (uint)manifestJson.Length);
             await output.WriteAsync(header, cancellationToken).ConfigureAwait(false);
             await output.WriteAsync(manifestJson, cancellationToken).ConfigureAwait(false);
+            long total = 0;
             foreach (string file in payloadFiles)
             {
                 FileStream input = new(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
                 await using (input.ConfigureAwait(false))
                 {
-                    await input.CopyToAsync(output, cancellationToken).ConfigureAwait(false);
+                    if (copied is null)
+                    {
+                        await input.CopyToAsync(output, cancellationToken).ConfigureAwait(false);
+                        continue;
+                    }
+
+                    byte[] buffer = new byte[1 << 16];
+                    int read;
+                    while ((read = await input.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
+                    {
+                        await output.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
+                        total += read;
+                        copied(total);
+                    }
                 }
             }
 
@@ -86,7 +115,8 @@ public static class FixPackage
         }
     }
 
-    private static async Task<(long Length, string Sha256, List<string> Chunks)> HashFileAsync(string file, int chunkSize, CancellationToken cancellationToken)
+    private static async Task<(long Length, string Sha256, List<string> Chunks)> HashFileAsync(
+        string file, int chunkSize, long before, IProgress<long>? progress, CancellationToken cancellationToken)
     {
         using var whole = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
         var chunks = new List<string>();
@@ -101,6 +131,7 @@ public static class FixPackage
                 whole.AppendData(buffer, 0, read);
                 chunks.Add(Sha256Hex.Of(buffer.AsSpan(0, read)));
                 length += read;
+                progress?.Report(before + length);
             }
         }
 

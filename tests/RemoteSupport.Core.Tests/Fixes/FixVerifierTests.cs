@@ -51,6 +51,26 @@ public sealed class FixVerifierTests : IDisposable
         result.Manifest.Files[0].ChunkHashes.Should().HaveCount(4);
     }
 
+    [Fact]
+    public async Task Build_ReportsProgressThroughBothPasses_EndingAtTwiceThePayload()
+    {
+        long payload = Directory.EnumerateFiles(Path.Combine(_folder.Path, "source"), "*", SearchOption.AllDirectories).Sum(f => new FileInfo(f).Length);
+        var reported = new List<long>();
+        var progress = new Recorder(reported);
+
+        await FixPackage.BuildAsync(Path.Combine(_folder.Path, "source"), Template(), [_release[0], _release[1]], Path.Combine(_folder.Path, "p.rsfix"), progress, default);
+
+        reported.Should().BeInAscendingOrder().And.HaveCountGreaterThan(4);
+        reported.Should().Contain(v => v > payload / 2 && v < payload, "the hash pass reports as it reads");
+        reported.Should().Contain(v => v > payload && v < 2 * payload, "so does the copy");
+        reported[^1].Should().Be(2 * payload);
+    }
+
+    private sealed class Recorder(List<long> values) : IProgress<long>
+    {
+        public void Report(long value) => values.Add(value);
+    }
+
     [Theory]
     [InlineData("two", "2.0.0")]
     [InlineData("2.4.0", "2.0")]
