@@ -70,7 +70,7 @@ public sealed class StatementCommandTests(InstalledTool tool) : IDisposable
             "--time-zone", "Europe/Berlin", "--key", "contoso.key", "--ledger-origin", "fabrikam/unit-7/ledger", "--out", "again.json");
 
         refused.Should().Contain("tampered.json: ");
-        twice.ExitCode.Should().NotBe(0, twice.ToString());
+        twice.ExitCode.Should().Be(1, twice.ToString());
         Workspace.OneSentence(twice).Should().Contain("2026-11");
         File.Exists(_work.File("again.json")).Should().BeFalse();
     }
@@ -138,6 +138,67 @@ public sealed class StatementCommandTests(InstalledTool tool) : IDisposable
 
         valid["findings"]!.AsArray().Single()!["kind"]!.GetValue<string>().Should().Be("evidence bundle");
         altered.Should().Contain(Path.GetFileName(csv)).And.Contain("HashMismatch");
+    }
+
+    [Fact]
+    public async Task TheVendorsBooksFolder_HoldsTheLedgerAndTheStatements_AndOneLedgerSourceIsGiven()
+    {
+        await _work.WithPartiesAsync();
+        string[] charge = ["ledger", "charge", "--books", "books", "--rules", "rules.json", "--trust", "parties.trust", "--unit", "unit-7", "--session", "session-1",
+            "--kind", "connect-time", "--quantity", "25", "--quantity-unit", "minute", "--rate", "120", "--incurred-at", "2026-11-14T10:00:00Z", "--description", "call", "--evidence", "carrier-1"];
+
+        await _work.JsonAsync(charge);
+        JsonObject issued = await _work.JsonAsync("statement", "issue", "--books", "books", "--customer", "fabrikam", "--month", "2026-11", "--time-zone", "Europe/Berlin",
+            "--key", "contoso.key", "--ledger-origin", "fabrikam/unit-7/ledger", "--out", "statement.json");
+        string both = await _work.FailsAsync(2, [.. charge, "--ledger", "ledger.journal"]);
+        string half = await _work.FailsAsync(2, "statement", "issue", "--ledger", "ledger.journal", "--customer", "fabrikam", "--month", "2026-11", "--time-zone", "Europe/Berlin",
+            "--key", "contoso.key", "--ledger-origin", "o", "--out", "s.json");
+
+        ((int)issued["lineCount"]!).Should().Be(1);
+        ((string)issued["totals"]!).Should().Be("EUR 30.00");
+        Directory.EnumerateFiles(_work.File("books"), "*", SearchOption.AllDirectories).Should().HaveCountGreaterThanOrEqualTo(2, "the ledger and the statement journal are files of the books");
+        (await _work.JsonAsync("verify", "statement.json", "--trust", "parties.trust"))["valid"]!.GetValue<bool>().Should().BeTrue();
+        both.Should().StartWith("Give the ledger one way");
+        half.Should().StartWith("--ledger and --statements go together");
+    }
+
+    [RemoteSupport.PostgreSql.Tests.PostgreSqlFact]
+    public async Task StatementIssue_FromTheVendorsBooksInPostgreSql_NumbersAcrossRuns_AndNeverReadsTheConnectionStringFromArgv()
+    {
+        await using RemoteSupport.PostgreSql.Tests.PostgreSqlServer server = await RemoteSupport.PostgreSql.Tests.PostgreSqlServer.CreateDatabaseAsync();
+        await _work.WithPartiesAsync();
+        var environment = new Dictionary<string, string> { ["VENDOR_BOOKS"] = server.Database.ConnectionString };
+        async Task<ToolRun> RunAsync(params string[] arguments)
+        {
+            ToolRun run = await _work.Tool.RunAsync(_work.Path, null, environment, [.. arguments, "--json"]);
+            run.ExitCode.Should().Be(0, run.ToString());
+            return run;
+        }
+
+        foreach ((string evidence, string at) in new[] { ("carrier-1", "2026-10-14T10:00:00Z"), ("carrier-2", "2026-11-14T10:00:00Z") })
+        {
+            await RunAsync("ledger", "charge", "--books-database-env", "VENDOR_BOOKS", "--rules", "rules.json", "--trust", "parties.trust", "--unit", "unit-7", "--session", evidence,
+                "--kind", "connect-time", "--quantity", "25", "--quantity-unit", "minute", "--rate", "120", "--incurred-at", at, "--description", "call", "--evidence", evidence);
+        }
+
+        JsonObject october = (await RunAsync("statement", "issue", "--books-database-env", "VENDOR_BOOKS", "--customer", "fabrikam", "--month", "2026-10",
+            "--time-zone", "Europe/Berlin", "--key", "contoso.key", "--ledger-origin", "fabrikam/unit-7/ledger", "--out", "october.json")).Json();
+        JsonObject november = (await RunAsync("statement", "issue", "--books-database-env", "VENDOR_BOOKS", "--customer", "fabrikam", "--month", "2026-11",
+            "--time-zone", "Europe/Berlin", "--key", "contoso.key", "--ledger-origin", "fabrikam/unit-7/ledger", "--out", "november.json")).Json();
+        ToolRun december = await _work.Tool.RunAsync(_work.Path, null, environment, "statement", "issue", "--books-database-env", "VENDOR_BOOKS", "--customer", "fabrikam",
+            "--month", "2026-12", "--time-zone", "Europe/Berlin", "--key", "contoso.key", "--ledger-origin", "fabrikam/unit-7/ledger", "--out", "december.json");
+        string unset = await _work.FailsAsync(2, "statement", "issue", "--books-database-env", "NOT_SET_ANYWHERE", "--customer", "fabrikam", "--month", "2026-11",
+            "--time-zone", "Europe/Berlin", "--key", "contoso.key", "--ledger-origin", "o", "--out", "x.json");
+
+        ((int)october["number"]!).Should().Be(1);
+        ((int)october["lineCount"]!).Should().Be(1);
+        ((int)november["number"]!).Should().Be(2, "the statement journal in the database numbers without gaps across runs");
+        ((long)november["ledgerSize"]!).Should().Be(2);
+        december.ExitCode.Should().Be(1, december.ToString());
+        Workspace.OneSentence(december).Should().Contain("has not ended");
+        File.Exists(_work.File("december.json")).Should().BeFalse();
+        (await _work.JsonAsync("verify", "october.json", "november.json", "--trust", "parties.trust"))["valid"]!.GetValue<bool>().Should().BeTrue();
+        unset.Should().Be("--books-database-env NOT_SET_ANYWHERE: the environment variable is not set.");
     }
 
     private static string Base64Url(string text)

@@ -20,7 +20,6 @@ internal static class LedgerCommands
 
     private static Command BuildCharge(CliConsole console)
     {
-        Option<string> ledgerFile = Opt.Required("--ledger", "The ledger journal (a file journal, docs/formats/journal.md; created when missing).");
         Option<string> rules = Opt.Required("--rules", "The ground rules in force, signed by the customer and the vendor (their caps and policy apply).");
         Option<string> trust = Opt.Required("--trust", "The trust file holding the customer's and the vendor's keys, to check the ground rules.");
         Option<string> unit = Opt.Required("--unit", "The unit the charge is for.");
@@ -36,8 +35,9 @@ internal static class LedgerCommands
         Option<string?> key = Opt.Optional("--idempotency-key", "Makes the entry idempotent (default: the evidence, else unit/session/kind/incurred-at).");
         Command command = Opt.Command(
             "charge", "Record one charge in the customer's ledger; the same idempotency key with the same content records nothing new.",
-            "rsupport ledger charge --ledger ledger.journal --rules rules.json --trust parties.trust --unit unit-7 --session s-1 --kind connect-time --quantity 600 --quantity-unit second --rate 0.25 --incurred-at 2026-11-14T10:00:00Z --description \"Call to unit-7\" --evidence carrier-4711", ledgerFile, rules, trust, unit, session, kind, quantity, quantityUnit, rate, incurred, description, evidence, key);
+            "rsupport ledger charge --ledger ledger.journal --rules rules.json --trust parties.trust --unit unit-7 --session s-1 --kind connect-time --quantity 600 --quantity-unit second --rate 0.25 --incurred-at 2026-11-14T10:00:00Z --description \"Call to unit-7\" --evidence carrier-4711", rules, trust, unit, session, kind, quantity, quantityUnit, rate, incurred, description, evidence, key);
 
+        var books = new Books(command, withStatements: false, existingLedger: false);
         command.SetAction(async (parse, cancellationToken) =>
         {
             decimal amountOf = Number(parse, quantity) * Number(parse, rate);
@@ -77,8 +77,9 @@ internal static class LedgerCommands
                 EvidenceReference = evidenceReference,
             };
 
-            string path = parse.GetValue(ledgerFile)!;
-            await using AppendOnlyJournal journal = await StatementCommands.OpenJournalAsync(path, cancellationToken).ConfigureAwait(false);
+            await using OpenBooks open = await books.OpenAsync(parse, groundRules.CustomerId, cancellationToken).ConfigureAwait(false);
+            IRecordJournal journal = open.Ledger;
+            string path = open.Where;
             using ChargeLedger chargeLedger = await ChargeLedger.OpenAsync(journal, book, cancellationToken: cancellationToken).ConfigureAwait(false);
             long before = journal.Count;
             ChargeEntry entry;

@@ -21,8 +21,6 @@ internal static class StatementCommands
 
     private static Command BuildIssue(CliConsole console)
     {
-        Option<string> ledger = Opt.Required("--ledger", "The ledger journal the charges are in (a file journal, docs/formats/journal.md).");
-        Option<string> statements = Opt.Required("--statements", "The vendor's statement journal (numbers without gaps; created when missing).");
         Option<string> customer = Opt.Required("--customer", "The customer billed.");
         Option<string> month = Opt.Required("--month", "The billing month, YYYY-MM.");
         Option<string> zone = Opt.Required("--time-zone", "The IANA time zone the month is counted in (the ground rules' zone, e.g. Europe/Berlin).");
@@ -32,7 +30,8 @@ internal static class StatementCommands
         Option<string?> csv = Opt.Optional("--csv", "Also write the lines as CSV here (the statement names its SHA-256).");
         Command command = Opt.Command(
             "issue", "Issue the next numbered statement of a customer's month from a ledger journal, signed by the vendor.",
-            "rsupport statement issue --ledger ledger.journal --statements statements.journal --customer fabrikam --month 2026-11 --time-zone Europe/Berlin --key vendor.key --ledger-origin fabrikam/unit-7/ledger --out statement.json", ledger, statements, customer, month, zone, key, origin, output, csv);
+            "rsupport statement issue --ledger ledger.journal --statements statements.journal --customer fabrikam --month 2026-11 --time-zone Europe/Berlin --key vendor.key --ledger-origin fabrikam/unit-7/ledger --out statement.json", customer, month, zone, key, origin, output, csv);
+        var books = new Books(command, withStatements: true, existingLedger: true);
 
         var passphrase = new PassphraseOptions(command, "opens the vendor's key");
         command.SetAction(async (parse, cancellationToken) =>
@@ -42,17 +41,11 @@ internal static class StatementCommands
                 throw new CliException(ExitCode.Usage, $"--month '{parse.GetValue(month)}' is not a month (YYYY-MM).");
             }
 
-            string ledgerPath = parse.GetValue(ledger)!;
-            if (!File.Exists(ledgerPath))
-            {
-                throw new CliException(ExitCode.IO, $"{ledgerPath}: there is no such ledger journal.");
-            }
-
             using PartyIdentity vendor = await Keys.LoadAsync(parse.GetValue(key)!, passphrase.Read(parse, console), cancellationToken).ConfigureAwait(false);
             AuthorizationCommands.RequireRole(vendor, PartyRole.Vendor, parse.GetValue(key)!);
-            await using AppendOnlyJournal ledgerJournal = await OpenJournalAsync(ledgerPath, cancellationToken).ConfigureAwait(false);
-            await using AppendOnlyJournal statementJournal = await OpenJournalAsync(parse.GetValue(statements)!, cancellationToken).ConfigureAwait(false);
-            using StatementIssuer issuer = await StatementIssuer.OpenAsync(statementJournal, cancellationToken: cancellationToken).ConfigureAwait(false);
+            await using OpenBooks open = await books.OpenAsync(parse, parse.GetValue(customer)!, cancellationToken).ConfigureAwait(false);
+            IRecordJournal ledgerJournal = open.Ledger;
+            using StatementIssuer issuer = await StatementIssuer.OpenAsync(open.Statements!, cancellationToken: cancellationToken).ConfigureAwait(false);
             string checkpoint = new Checkpoint(parse.GetValue(origin)!, ledgerJournal.Count, ledgerJournal.Root()).Sign($"{vendor.PartyId}-billing", vendor);
             string? csvPath = parse.GetValue(csv);
             string? csvTemporary = csvPath is null ? null : csvPath + ".partial";
@@ -68,6 +61,12 @@ internal static class StatementCommands
             catch (ArgumentException e)
             {
                 throw new CliException(ExitCode.Usage, CliConsole.Sentence(e.Message), e);
+            }
+            catch (InvalidOperationException e)
+            {
+                // The month has not ended, or was issued already: the issuer's refusal, nothing was issued.
+                TryDelete(csvTemporary);
+                throw new CliException(ExitCode.Refused, CliConsole.Sentence(e.Message), e);
             }
 
             if (csvTemporary is not null)
@@ -133,6 +132,14 @@ internal static class StatementCommands
         return command;
     }
 
+    private static void TryDelete(string? path)
+    {
+        if (path is not null)
+        {
+            File.Delete(path);
+        }
+    }
+
     public static Report Describe(Report report, MonthlyStatement statement) => report
         .Field("number", "statement", statement.Number)
         .Field("customerId", "customer", statement.CustomerId)
@@ -159,17 +166,5 @@ internal static class StatementCommands
         }
 
         return Convert.ToHexStringLower(hash) == statement.LinesSha256 ? null : $"{csvPath}: not the lines of statement {statement.Number} (its SHA-256 differs from the statement's linesSha256).";
-    }
-
-    internal static async Task<AppendOnlyJournal> OpenJournalAsync(string path, CancellationToken cancellationToken)
-    {
-        try
-        {
-            return await AppendOnlyJournal.OpenAsync(path, cancellationToken).ConfigureAwait(false);
-        }
-        catch (JournalException e)
-        {
-            throw new CliException(ExitCode.IO, $"{path}: {CliConsole.Sentence(e.Message)}", e);
-        }
     }
 }
