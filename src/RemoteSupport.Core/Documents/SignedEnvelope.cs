@@ -186,6 +186,14 @@ public sealed class SignedEnvelope
             return false;
         }
 
+        // The JSON reader checks a string's UTF-8 only when the string is read, by throwing an
+        // InvalidOperationException (found by fuzzing): the whole text is checked first.
+        if (!System.Text.Unicode.Utf8.IsValid(utf8Json))
+        {
+            error = "The envelope is not valid JSON: a string in it is not valid UTF-8.";
+            return false;
+        }
+
         try
         {
             var reader = new Utf8JsonReader(utf8Json, new JsonReaderOptions { MaxDepth = 4 });

@@ -161,6 +161,11 @@ public static class KeyFile
 
     internal static PartyIdentity Deserialize(ReadOnlySpan<byte> content, string? passphrase)
     {
+        if (!System.Text.Unicode.Utf8.IsValid(content))
+        {
+            throw Malformed("it is not valid UTF-8"); // JsonElement.GetString would throw InvalidOperationException (found by fuzzing)
+        }
+
         JsonDocument document;
         try
         {

@@ -435,7 +435,7 @@ public sealed partial class MultiplexedConnection
             RemoveLocked(channel);
         }
 
-        ChannelError error = Enum.IsDefined((ChannelError)code) ? (ChannelError)code : ChannelError.Canceled;
+        ChannelError error = WireCode.Known(code, ChannelError.Canceled);
         Release(channel, new ChannelException(error, id, true, string.Create(CultureInfo.InvariantCulture,
             $"The peer reset channel {id} ({channel.Name}): {reason} ({error}).")));
         return null;
@@ -494,7 +494,7 @@ public sealed partial class MultiplexedConnection
         (uint code, string reason) = ReadCodeAndReason(frame.Payload);
         if (code != 0)
         {
-            ChannelError error = Enum.IsDefined((ChannelError)code) ? (ChannelError)code : ChannelError.ConnectionClosed;
+            ChannelError error = WireCode.Known(code, ChannelError.ConnectionClosed);
             return new ChannelException(error, 0, true, string.Create(CultureInfo.InvariantCulture, $"The peer closed the connection: {reason} (code {code})."));
         }
 

@@ -307,7 +307,7 @@ public sealed partial class SecureConnection
         {
             (uint code, string reason) = ReadGoAway(frame);
             await framed.DisposeAsync().ConfigureAwait(false);
-            SecureChannelError error = Enum.IsDefined((SecureChannelError)code) ? (SecureChannelError)code : SecureChannelError.PeerClosed;
+            SecureChannelError error = WireCode.Known(code, SecureChannelError.PeerClosed);
             throw new SecureChannelException(error, $"The peer refused the handshake: {reason}");
         }
 

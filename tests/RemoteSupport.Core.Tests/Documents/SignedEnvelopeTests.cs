@@ -126,4 +126,19 @@ public class SignedEnvelopeTests
         SignedEnvelope.TryParse(Encoding.UTF8.GetBytes(json), out _, out string? error).Should().BeFalse();
         error.Should().Contain("more than 32 signatures");
     }
+
+    [Theory]
+    [InlineData("{\"payloadType\":\"t\",\"payload\":\"\",\"signatures\":[{\"keyid\":\"\u00ff\",\"sig\":\"AA==\"}]}")]
+    [InlineData("{\"payloadType\":\"\u00ff\",\"payload\":\"\",\"signatures\":[]}")]
+    [InlineData("{\"\u00ff\":1}")]
+    public void Parse_AStringThatIsNotUtf8_IsRefused_NotThrown(string latin1)
+    {
+        // Found by fuzzing: the JSON reader checks a string's UTF-8 only when it is read, and that escaped TryParse.
+        byte[] bytes = Encoding.Latin1.GetBytes(latin1); // U+00FF as the lone byte 0xFF: not UTF-8
+
+        SignedEnvelope.TryParse(bytes, out SignedEnvelope? envelope, out string? error).Should().BeFalse();
+        envelope.Should().BeNull();
+        error.Should().Be("The envelope is not valid JSON: a string in it is not valid UTF-8.");
+        FluentActions.Invoking(() => SignedEnvelope.Parse(bytes)).Should().Throw<EnvelopeFormatException>();
+    }
 }

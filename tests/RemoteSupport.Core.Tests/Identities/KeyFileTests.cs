@@ -114,6 +114,19 @@ public class KeyFileTests : IDisposable
     }
 
     [Fact]
+    public async Task AStringThatIsNotUtf8_IsMalformed_NotAnInvalidOperation()
+    {
+        // Found by fuzzing: JsonElement.GetString threw InvalidOperationException on the lone byte 0xFF in "format".
+        string path = _folder.File("latin1.key");
+        await File.WriteAllBytesAsync(path, System.Text.Encoding.Latin1.GetBytes("{\"format\":\"remotesupport.key\u00ff\",\"version\":1}"));
+        File.SetUnixFileMode(path, UnixFileMode.UserRead | UnixFileMode.UserWrite);
+
+        var error = await FluentActions.Awaiting(() => KeyFile.LoadAsync(path)).Should().ThrowAsync<KeyFileException>();
+        error.Which.Error.Should().Be(KeyFileError.Malformed);
+        error.Which.Message.Should().Be("Not a usable key file: it is not valid UTF-8.");
+    }
+
+    [Fact]
     public async Task Sealed_HugeArgon2Cost_IsRefusedBeforeDeriving()
     {
         string path = await SaveSealed("right");

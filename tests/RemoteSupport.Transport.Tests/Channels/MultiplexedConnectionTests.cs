@@ -222,6 +222,31 @@ public sealed class MultiplexedConnectionTests : IDisposable
         mux.Failure.Should().BeNull();
     }
 
+    [Theory]
+    [InlineData(0xFFFFFFFFu)]
+    [InlineData(0x80000000u)]
+    [InlineData(12345u)]
+    public async Task AResetOrGoAwayWithACodeWeDoNotKnow_IsReadAsAnUnknownError_NeverAnOverflow(uint code)
+    {
+        // Found by fuzzing (the handshake's GoAway): a code past int.MaxValue cast to an error enum overflowed.
+        var (peer, mux) = await RawPeer.StartAsync(Token);
+        await using var _ = peer;
+        await using var __ = mux;
+        await peer.OpenAsync(1, 65536, "reset");
+        MultiplexedChannel channel = (await mux.AcceptChannelAsync(Token))!;
+
+        await peer.ResetAsync(1, code, "odd code");
+        var reset = await FluentActions.Awaiting(async () => await ReadToEndAsync(channel, Token)).Should().ThrowAsync<ChannelException>();
+        byte[] goAway = [.. new byte[4], .. "bye"u8.ToArray()];
+        System.Buffers.Binary.BinaryPrimitives.WriteUInt32BigEndian(goAway, code);
+        await peer.SendAsync(FrameType.GoAway, FrameFlags.None, 0, goAway);
+        await mux.Completion.WaitAsync(Token);
+
+        reset.Which.Error.Should().Be(ChannelError.Canceled);
+        mux.Failure!.Error.Should().Be(ChannelError.ConnectionClosed);
+        mux.Failure.Message.Should().Contain($"code {code}");
+    }
+
     [Fact]
     public async Task DataBeyondTheConnectionWindow_ClosesTheConnection_AndFailsEveryChannel()
     {
