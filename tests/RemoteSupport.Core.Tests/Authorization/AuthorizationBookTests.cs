@@ -41,6 +41,8 @@ public sealed class AuthorizationBookTests : IDisposable
         FluentActions.Invoking(() => _book.Accept(null!)).Should().Throw<ArgumentNullException>().WithParameterName("envelope");
         FluentActions.Invoking(() => _book.Revoke(null!)).Should().Throw<ArgumentNullException>().WithParameterName("envelope");
         FluentActions.Invoking(() => _book.Check("contoso", null!, "unit-7", _rules)).Should().Throw<ArgumentNullException>().WithParameterName("vendorKey");
+        FluentActions.Invoking(() => ServiceAuthorization.FromEnvelope(null!)).Should().Throw<ArgumentNullException>().WithParameterName("envelope");
+        FluentActions.Invoking(() => AuthorizationRevocation.FromEnvelope(null!)).Should().Throw<ArgumentNullException>().WithParameterName("envelope");
     }
 
     [Fact]
@@ -72,6 +74,7 @@ public sealed class AuthorizationBookTests : IDisposable
         Accept(Authorization()).IsAccepted.Should().BeTrue();
         AuthorizationCheck otherUnit = Check("unit-8");
         AuthorizationCheck otherRules = _book.Check("contoso", _f.Technician.PublicKey, ConsentFixture.Unit, null);
+        AuthorizationCheck amended = _book.Check("contoso", _f.Technician.PublicKey, ConsentFixture.Unit, "amended-hash");
         Revoke().IsAccepted.Should().BeTrue();
         AuthorizationCheck revoked = Check();
 
@@ -80,6 +83,7 @@ public sealed class AuthorizationBookTests : IDisposable
         otherUnit.Reason.Should().Be(AuthorizationFailure.NotAuthorized);
         otherRules.Should().Be(new AuthorizationCheck(false, AuthorizationFailure.GroundRulesMismatch,
             $"Authorization auth-2026 rests on ground rules {_rules}, not on those in force (none)."));
+        amended.Sentence.Should().Be($"Authorization auth-2026 rests on ground rules {_rules}, not on those in force (amended-hash).");
         revoked.Should().Be(new AuthorizationCheck(false, AuthorizationFailure.Revoked, "Authorization auth-2026 was revoked by the customer: contract ended"));
     }
 
