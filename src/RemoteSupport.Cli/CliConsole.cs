@@ -68,6 +68,9 @@ internal sealed class CliConsole
 
     public bool IsJson { get; }
 
+    /// <summary>Gets the clock every command reads (validity windows, expiries, approval times).</summary>
+    public TimeProvider Clock { get; init; } = TimeProvider.System;
+
     public bool IsVerbose { get; }
 
     /// <summary>Gets whether stdout is a terminal (progress bars and colours only then).</summary>

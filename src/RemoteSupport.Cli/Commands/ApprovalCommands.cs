@@ -40,7 +40,7 @@ internal static class ApprovalCommands
 
             using PartyIdentity approver = await Keys.LoadAsync(keyPath, secret, cancellationToken).ConfigureAwait(false);
             AuthorizationCommands.RequireRole(approver, PartyRole.Approver, keyPath);
-            (Approval approval, SignedEnvelope signed) = Sign(read, approver, parse.GetValue(uses));
+            (Approval approval, SignedEnvelope signed) = Sign(read, approver, parse.GetValue(uses), console.Clock.GetUtcNow());
             string target = parse.GetValue(output)!;
             await Files.WriteEnvelopeAsync(target, signed, cancellationToken).ConfigureAwait(false);
             return console.Done(new Report()
@@ -77,9 +77,9 @@ internal static class ApprovalCommands
         return answer?.Trim() is "y" or "Y" or "yes" or "YES" or "Yes";
     }
 
-    private static (Approval, SignedEnvelope) Sign(ApprovalRequest request, PartyIdentity approver, int uses)
+    private static (Approval, SignedEnvelope) Sign(ApprovalRequest request, PartyIdentity approver, int uses, DateTimeOffset now)
     {
-        Approval approval = Approval.For(request, DateTimeOffset.UtcNow, uses);
+        Approval approval = Approval.For(request, now, uses);
         return (approval, AuthorizationCommands.Build(approval.ToEnvelope).Sign(approver));
     }
 
@@ -146,8 +146,8 @@ internal static class ApprovalCommands
                         }
 
                         bool delivered = yes
-                            ? await desk.ApproveAsync(request, Sign(request, approver, parse.GetValue(uses)).Item2, cancellationToken).ConfigureAwait(false)
-                            : await desk.RefuseAsync(request, DateTimeOffset.UtcNow, cancellationToken).ConfigureAwait(false);
+                            ? await desk.ApproveAsync(request, Sign(request, approver, parse.GetValue(uses), console.Clock.GetUtcNow()).Item2, cancellationToken).ConfigureAwait(false)
+                            : await desk.RefuseAsync(request, console.Clock.GetUtcNow(), cancellationToken).ConfigureAwait(false);
                         string answer = yes ? "approved" : "refused";
                         notes.WriteLine(delivered ? $"{request.RequestId}: {answer}." : $"{request.RequestId}: {answer}, but the unit no longer waits on it.");
                         answers.Add([request.RequestId, answer, delivered ? "true" : "false", request.TextHash]);

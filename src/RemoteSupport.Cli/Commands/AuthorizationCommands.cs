@@ -53,7 +53,7 @@ internal static class AuthorizationCommands
                     $"{rulesPath}: these ground rules are between {groundRules.CustomerId} and {groundRules.VendorId}, not {customer.PartyId} and {parse.GetValue(vendor)}.");
             }
 
-            DateTimeOffset validFrom = Opt.Instant(parse, from) ?? DateTimeOffset.UtcNow;
+            DateTimeOffset validFrom = Opt.Instant(parse, from) ?? console.Clock.GetUtcNow();
             DateTimeOffset validUntil = Opt.Instant(parse, until) ?? validFrom.AddDays(parse.GetValue(days)!.Value);
             if (validUntil <= validFrom)
             {

@@ -51,7 +51,7 @@ internal static class FixCommands
                 var root = new VendorRoot
                 {
                     VendorId = parse.GetValue(vendor)!, Version = parse.GetValue(version), Threshold = needed,
-                    Expires = DateTimeOffset.UtcNow.AddDays(parse.GetValue(days)),
+                    Expires = console.Clock.GetUtcNow().AddDays(parse.GetValue(days)),
                     ReleaseKeys = [.. identities.Select(i => i.PublicKey.ToString()).Distinct()],
                 };
                 SignedEnvelope signed = AuthorizationCommands.Build(root.ToEnvelope);
@@ -114,7 +114,7 @@ internal static class FixCommands
             List<PartyIdentity> identities = await Keys.LoadAllAsync(paths, passphrase.Read(parse, console), cancellationToken).ConfigureAwait(false);
             try
             {
-                DateTimeOffset now = DateTimeOffset.UtcNow;
+                DateTimeOffset now = console.Clock.GetUtcNow();
                 string[] targets = parse.GetValue(units) is { Length: > 0 } given ? given : ["*"];
                 var template = new FixManifest
                 {

@@ -32,7 +32,7 @@ internal static class VerifyCommand
             string trustPath = parse.GetValue(trust)!;
             TrustFile file = await TrustFile.ReadAsync(trustPath, cancellationToken).ConfigureAwait(false);
             TrustStore store = await TrustFile.LoadAsync(trustPath, null, cancellationToken).ConfigureAwait(false);
-            var context = new Context(file, store, parse.GetValue(checkpoint), parse.GetValue(keyName), parse.GetValue(csv));
+            var context = new Context(file, store, parse.GetValue(checkpoint), parse.GetValue(keyName), parse.GetValue(csv), console.Clock.GetUtcNow());
             var findings = new List<IReadOnlyList<string?>>();
             foreach (string path in parse.GetValue(files)!)
             {
@@ -51,7 +51,7 @@ internal static class VerifyCommand
         return command;
     }
 
-    private sealed record Context(TrustFile File, TrustStore Store, string? Checkpoint, string? KeyName, string? Csv);
+    private sealed record Context(TrustFile File, TrustStore Store, string? Checkpoint, string? KeyName, string? Csv, DateTimeOffset Now);
 
     private static async Task<List<(string, string, string?)>> VerifyAsync(string path, Context context, CancellationToken cancellationToken)
     {
@@ -124,7 +124,7 @@ internal static class VerifyCommand
                 return (kind, CliConsole.Sentence(e.Message));
             }
 
-            if (root.Expires <= DateTimeOffset.UtcNow)
+            if (root.Expires <= context.Now)
             {
                 return (kind, $"the root expired at {root.Expires:O}.");
             }

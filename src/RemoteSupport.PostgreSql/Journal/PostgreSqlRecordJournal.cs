@@ -31,11 +31,6 @@ public sealed partial class PostgreSqlRecordJournal : ISharedRecordJournal, IAsy
     private readonly LeafHashes _leafHashes = new();
     private readonly Lock _gate = new();
     private readonly SemaphoreSlim _refreshing = new(1, 1);
-
-    // One write transaction of this instance at a time. Every host's writes to one journal take its advisory lock in
-    // turn anyway: more at once would only hold pooled connections idle in the lock's queue, and a burst of appends
-    // (300 at once, on a slow disk) would exhaust the pool and time out waiting for a connection.
-    private readonly SemaphoreSlim _writing = new(1, 1);
     private int _contended; // decided appends left that take the lock before deciding (another host was seen appending)
 
     private PostgreSqlRecordJournal(NpgsqlDataSource database, string name)
@@ -163,20 +158,6 @@ public sealed partial class PostgreSqlRecordJournal : ISharedRecordJournal, IAsy
 
     private Task<long?> AppendDecidedUnderLockAsync(Func<CancellationToken, ValueTask<byte[]?>> decide, CancellationToken cancellationToken) =>
         WritingAsync(() => AppendDecidedUnderLockCoreAsync(decide, cancellationToken), cancellationToken);
-
-    /// <summary>Runs one write transaction of this instance, after the ones before it.</summary>
-    private async Task<T> WritingAsync<T>(Func<Task<T>> write, CancellationToken cancellationToken)
-    {
-        await _writing.WaitAsync(cancellationToken).ConfigureAwait(false);
-        try
-        {
-            return await write().ConfigureAwait(false);
-        }
-        finally
-        {
-            _writing.Release();
-        }
-    }
 
     private async Task<long?> AppendDecidedUnderLockCoreAsync(Func<CancellationToken, ValueTask<byte[]?>> decide, CancellationToken cancellationToken)
     {
