@@ -25,7 +25,7 @@ internal static class LedgerCommands
         Option<string> unit = Opt.Required("--unit", "The unit the charge is for.");
         Option<string> session = Opt.Required("--session", "The session the charge is for.");
         Option<string> kind = new("--kind") { Description = "call-setup, connect-time, data-volume or other.", Required = true };
-        kind.AcceptOnlyFromAmong("call-setup", "connect-time", "data-volume", "other");
+        kind.AcceptOnlyFromAmong([.. Kinds.Select(KindName)]);
         Option<string> quantity = Opt.Required("--quantity", "The quantity (seconds, calls, bytes …), a decimal number.");
         Option<string> quantityUnit = Opt.Required("--quantity-unit", "The quantity's unit, e.g. second or call.");
         Option<string> rate = Opt.Required("--rate", "The rate in minor units per quantity unit (may be fractional); the amount is quantity × rate, rounded half to even.");
@@ -40,7 +40,8 @@ internal static class LedgerCommands
         var books = new Books(command, withStatements: false, existingLedger: false);
         command.SetAction(async (parse, cancellationToken) =>
         {
-            decimal amountOf = Number(parse, quantity) * Number(parse, rate);
+            decimal quantityValue = Number(parse, quantity);
+            decimal rateValue = Number(parse, rate);
             DateTimeOffset at = Opt.Instant(parse, incurred)!.Value;
             string rulesPath = parse.GetValue(rules)!;
             (SignedEnvelope rulesEnvelope, SecurityGroundRules groundRules) = await RulesCommands.ReadAsync(rulesPath, cancellationToken).ConfigureAwait(false);
@@ -52,13 +53,7 @@ internal static class LedgerCommands
                 throw new CliException(ExitCode.Refused, $"{rulesPath}: {CliConsole.Sentence(accepted.Sentence)}");
             }
 
-            ChargeKind chargeKind = parse.GetValue(kind) switch
-            {
-                "call-setup" => ChargeKind.CallSetup,
-                "connect-time" => ChargeKind.ConnectTime,
-                "data-volume" => ChargeKind.DataVolume,
-                _ => ChargeKind.Other,
-            };
+            ChargeKind chargeKind = Kinds.Single(k => KindName(k) == parse.GetValue(kind)); // --kind accepts only these names
             string? evidenceReference = parse.GetValue(evidence);
             var request = new ChargeRequest
             {
@@ -67,10 +62,10 @@ internal static class LedgerCommands
                 UnitId = parse.GetValue(unit)!,
                 SessionId = parse.GetValue(session)!,
                 Kind = chargeKind,
-                Quantity = Number(parse, quantity),
+                Quantity = quantityValue,
                 QuantityUnit = parse.GetValue(quantityUnit)!,
-                Rate = Number(parse, rate),
-                AmountMinor = (long)Math.Round(amountOf, MidpointRounding.ToEven),
+                Rate = rateValue,
+                AmountMinor = (long)Math.Round(quantityValue * rateValue, MidpointRounding.ToEven),
                 Currency = groundRules.TollCharges.Currency,
                 IncurredAt = at,
                 Description = parse.GetValue(description)!,
@@ -107,6 +102,8 @@ internal static class LedgerCommands
         });
         return command;
     }
+
+    private static readonly ChargeKind[] Kinds = [ChargeKind.CallSetup, ChargeKind.ConnectTime, ChargeKind.DataVolume, ChargeKind.Other];
 
     /// <summary>The kind's name as the CSV lines and this command's --kind spell it.</summary>
     public static string KindName(ChargeKind kind) => kind switch
