@@ -18,6 +18,7 @@ tests="tests/$project.Tests/$project.Tests.csproj"
 [ -f "$tests" ] || { echo "no test project $tests"; exit 2; }
 out="$root/artifacts/mutation/$project-${feature//\//-}"
 rm -rf "$out"
+mkdir -p "$root/artifacts/mutation"
 dotnet tool restore >/dev/null || { echo "dotnet tool restore failed"; exit 1; }
 
 # Run from the test project's folder, as Stryker expects; the mutate glob is relative to the source project.

@@ -3,7 +3,8 @@ using RemoteSupport.Fuzz;
 // rsfuzz TARGET                 run TARGET under AFL++ (SharpFuzz's out-of-process runner: one input per fork-server round)
 // rsfuzz --run TARGET FILE...   run TARGET on files, outside AFL++ (a crash reproduces as an exception)
 // rsfuzz --list                 the targets, one per line
-// rsfuzz --seeds FOLDER         write the seed corpus (FOLDER/TARGET/*) and the fixtures the targets read
+// rsfuzz --seeds FOLDER [TARGET...]  write the seed corpus (FOLDER/corpus/TARGET/*) and the fixtures the targets read;
+//                                     given targets, only their seeds (the others' committed seeds stay as they are)
 if (args is ["--list"])
 {
     foreach (string listed in Targets.All.Keys)
@@ -14,9 +15,9 @@ if (args is ["--list"])
     return 0;
 }
 
-if (args is ["--seeds", string folder])
+if (args is ["--seeds", string folder, .. string[] only])
 {
-    Seeds.Write(folder);
+    Seeds.Write(folder, only);
     return 0;
 }
 

@@ -31,8 +31,10 @@ internal static class Seeds
          "ticket":"T-1","requestedDurationSeconds":3600,"requestedAt":"2026-12-01T09:00:00+00:00"}
         """;
 
-    public static void Write(string folder)
+    /// <summary>Writes the seeds of <paramref name="only"/> (every target when empty), and the fixtures when every target's are written.</summary>
+    public static void Write(string folder, IReadOnlyCollection<string> only)
     {
+        _only = only;
         string corpus = Path.Combine(folder, "corpus");
         string fixtures = Path.Combine(folder, "fixtures");
         Directory.CreateDirectory(fixtures);
@@ -51,6 +53,22 @@ internal static class Seeds
         Put(corpus, "frame", "frames", frames.WrittenSpan.ToArray());
         Put(corpus, "frame", "preface", preface.WrittenSpan.ToArray());
 
+        // The multiplexer's peer (the initiator: odd channel ids) opens channel 1 with a 64 KiB window, sends one message, pings, ends.
+        var channels = new ArrayBufferWriter<byte>();
+        FrameCodec.WriteFrame(channels, FrameType.ChannelOpen, FrameFlags.None, 1, [0, 1, 0, 0, .. "view"u8]);
+        FrameCodec.WriteFrame(channels, FrameType.Data, FrameFlags.None, 1, [0, 0, 0, 5, .. "hello"u8]);
+        FrameCodec.WriteFrame(channels, FrameType.WindowUpdate, FrameFlags.None, 1, [0, 0, 16, 0]);
+        FrameCodec.WriteFrame(channels, FrameType.Ping, FrameFlags.None, 0, new byte[8]);
+        FrameCodec.WriteFrame(channels, FrameType.Data, FrameFlags.EndOfStream, 1, []);
+        Put(corpus, "multiplexer", "open-message-end", channels.WrittenSpan.ToArray());
+
+        // sealed-records: mode 0 (raw frames after the handshake), 1 (records read as messages), 2 (records under a multiplexer).
+        Put(corpus, "sealed-records", "raw-data-frame", [0, .. frames.WrittenSpan[preface.WrittenCount..]]);
+        Put(corpus, "sealed-records", "messages", [1, .. Record(1, 0, 0, 0, "hello"u8), .. Record(1, 0, 0, 0, [])]);
+        Put(corpus, "sealed-records", "channels", [2, .. Record(0, FrameType.ChannelOpen, 0, 1, [0, 1, 0, 0, .. "view"u8]),
+            .. Record(0, FrameType.Data, 0, 1, [0, 0, 0, 5, .. "hello"u8]), .. Record(0, FrameType.Ping, 0, 0, new byte[8]),
+            .. Record(0, FrameType.Data, FrameFlags.EndOfStream, 1, [])]);
+
         var handshake = new ArrayBufferWriter<byte>();
         FrameCodec.WriteFrame(handshake, FrameType.Handshake, FrameFlags.None, 0, RandomNumberGenerator.GetBytes(32));
         Put(corpus, "handshake", "xx-message-1", handshake.WrittenSpan.ToArray());
@@ -67,7 +85,12 @@ internal static class Seeds
         using PartyIdentity release = PartyIdentity.Create("contoso", PartyRole.Vendor);
         var root = new VendorRoot { VendorId = "contoso", Version = 1, Threshold = 1, Expires = DateTimeOffset.UtcNow.AddYears(20), ReleaseKeys = [release.PublicKey.ToString()] };
         SignedEnvelope signedRoot = root.ToEnvelope().Sign(release);
-        File.WriteAllBytes(Path.Combine(fixtures, "vendor-root.json"), signedRoot.ToUtf8Json(indented: true));
+        if (only.Count == 0)
+        {
+            // The fix-package seeds are signed under this root: they are written only together.
+            File.WriteAllBytes(Path.Combine(fixtures, "vendor-root.json"), signedRoot.ToUtf8Json(indented: true));
+        }
+
         Put(corpus, "envelope", "vendor-root", signedRoot.ToUtf8Json());
         Put(corpus, "documents", "vendor-root", signedRoot.Payload.ToArray());
 
@@ -123,8 +146,19 @@ internal static class Seeds
         Put(corpus, "contract-state", "empty", []);
     }
 
+    /// <summary>One record of a <c>sealed-records</c> input (kind 0: a sealed frame; 1: a message).</summary>
+    private static byte[] Record(byte kind, FrameType type, FrameFlags flags, ushort channel, ReadOnlySpan<byte> payload) =>
+        [kind, (byte)type, (byte)flags, (byte)(channel >> 8), (byte)channel, (byte)(payload.Length >> 8), (byte)payload.Length, .. payload];
+
+    private static IReadOnlyCollection<string> _only = [];
+
     private static void Put(string corpus, string target, string name, byte[] content)
     {
+        if (_only.Count > 0 && !_only.Contains(target))
+        {
+            return;
+        }
+
         string folder = Path.Combine(corpus, target);
         Directory.CreateDirectory(folder);
         File.WriteAllBytes(Path.Combine(folder, name), content);

@@ -26,7 +26,7 @@ namespace RemoteSupport.Fuzz;
 /// the parser documents (a typed exception or a result value); anything else escapes and AFL++ records a crash.
 /// A target that does not return within its time is a hang.
 /// </summary>
-internal static class Targets
+internal static partial class Targets
 {
     public static readonly IReadOnlyDictionary<string, Action<byte[]>> All = new Dictionary<string, Action<byte[]>>(StringComparer.Ordinal)
     {
@@ -41,6 +41,8 @@ internal static class Targets
         ["session-message"] = SessionMessageBytes,
         ["approval-request"] = ApprovalRequestJson,
         ["contract-state"] = ContractStateRecords,
+        ["sealed-records"] = SealedRecords,
+        ["multiplexer"] = MultiplexerFrames,
     };
 
     private static readonly string Scratch = Directory.CreateTempSubdirectory("rs-fuzz-").FullName;
@@ -75,6 +77,7 @@ internal static class Targets
         public static readonly PartyIdentity Endpoint = PartyIdentity.Create("contoso", PartyRole.Technician);
         public static readonly PartyIdentity Unit = PartyIdentity.Create("fabrikam", PartyRole.Unit);
         public static readonly NoiseStaticKey EndpointStatic = NoiseStaticKey.Generate();
+        public static readonly PartyIdentity Technician = PartyIdentity.Create("contoso", PartyRole.Technician);
 
         public static readonly DocumentType[] DocumentTypes =
         [

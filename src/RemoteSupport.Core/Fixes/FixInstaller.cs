@@ -291,11 +291,20 @@ public sealed class FixInstaller
 
         // From here on nothing rolls back: once the journal says committed, a failure (of the versions file,
         // of the receipt's audit append) is finished or retried by recovery, never undone.
-        WriteJournal(plan with { Phase = "committed" });
+        // The receipt is signed first and goes into the committed journal: a crash anywhere after this write still
+        // ends with the receipt recorded (recovery finishes the commit and writes the receipt pending), never an
+        // install that happened without one.
+        SignedEnvelope receipt = SignReceipt(manifest, verified.PackageHash, sessionId, InstallResult.Installed, $"{manifest.PackageId} {manifest.Version} installed.",
+            [.. plan.Files.Select(f => new InstalledFile(f.Path, f.HashBefore, f.HashAfter))]);
+        InstallJournal committed = plan with { Phase = "committed", Receipt = _audit is null ? null : receipt.ToJson() };
+        WriteJournal(committed);
         AfterStep?.Invoke("committed");
-        Commit(plan);
-        return await ReceiptAsync(manifest, verified.PackageHash, sessionId, InstallResult.Installed, $"{manifest.PackageId} {manifest.Version} installed.",
-            [.. plan.Files.Select(f => new InstalledFile(f.Path, f.HashBefore, f.HashAfter))]).ConfigureAwait(false);
+        if (Commit(committed) is { } pending)
+        {
+            await RecordAsync(receipt, pending, InstallResult.Installed).ConfigureAwait(false);
+        }
+
+        return receipt;
     }
 
     /// <returns>Whether the integrator's health check passed after the swap.</returns>
@@ -348,18 +357,38 @@ public sealed class FixInstaller
 
     private async Task RecoverLocked()
     {
-        await RecordPendingReceiptsAsync().ConfigureAwait(false);
         if (File.Exists(JournalPath))
         {
             InstallJournal plan = JsonSerializer.Deserialize<InstallJournal>(File.ReadAllBytes(JournalPath), DocumentJson.Options)!;
             if (plan.Phase == "committed")
             {
-                Commit(plan);
+                _ = Commit(plan);
             }
             else
             {
                 RollBack(plan);
             }
+        }
+
+        SweepInterrupted();
+        await RecordPendingReceiptsAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Deletes what a process killed mid-install left that no journal names (the lock is held, so nothing else is live):
+    /// a staging transaction killed before its journal was written, and the temporary file of a durable write killed
+    /// before its rename (a pending receipt, the journal, the versions file), which holds nothing acknowledged.
+    /// </summary>
+    private void SweepInterrupted()
+    {
+        foreach (string transaction in Directory.GetDirectories(_work, "tx-*"))
+        {
+            DeleteQuietly(transaction);
+        }
+
+        foreach (string temporary in Directory.GetFiles(_work, "*.tmp"))
+        {
+            File.Delete(temporary);
         }
     }
 
@@ -407,14 +436,17 @@ public sealed class FixInstaller
         Finish(plan);
     }
 
-    private void Commit(InstallJournal plan)
+    /// <summary>Records the version, writes the journal's receipt pending (before the journal goes), and finishes; returns the pending receipt's path, or null.</summary>
+    private string? Commit(InstallJournal plan)
     {
         Dictionary<string, string> versions = File.Exists(VersionsPath)
             ? JsonSerializer.Deserialize<Dictionary<string, string>>(File.ReadAllBytes(VersionsPath))!
             : [];
         versions[plan.Product] = plan.Version;
         DurableFile.Write(VersionsPath, JsonSerializer.SerializeToUtf8Bytes(versions));
+        string? pending = plan.Receipt is null || _audit is null ? null : WritePending(plan.Receipt);
         Finish(plan);
+        return pending;
     }
 
     private void Finish(InstallJournal plan)
@@ -439,6 +471,17 @@ public sealed class FixInstaller
 
     private async Task<SignedEnvelope> ReceiptAsync(FixManifest? manifest, string? packageHash, string sessionId, InstallResult result, string reason, IReadOnlyList<InstalledFile> files)
     {
+        SignedEnvelope signed = SignReceipt(manifest, packageHash, sessionId, result, reason, files);
+        if (_audit is not null)
+        {
+            await RecordAsync(signed, WritePending(signed.ToJson()), result).ConfigureAwait(false);
+        }
+
+        return signed;
+    }
+
+    private SignedEnvelope SignReceipt(FixManifest? manifest, string? packageHash, string sessionId, InstallResult result, string reason, IReadOnlyList<InstalledFile> files)
+    {
         var receipt = new InstallReceipt
         {
             PackageId = manifest?.PackageId,
@@ -450,16 +493,22 @@ public sealed class FixInstaller
             Files = files,
             At = _time.GetUtcNow(),
         };
-        SignedEnvelope signed = SignedEnvelope.Create(InstallReceipt.DocumentType, DocumentJson.Serialize(receipt)).Sign(_unit);
-        if (_audit is null)
-        {
-            return signed;
-        }
+        return SignedEnvelope.Create(InstallReceipt.DocumentType, DocumentJson.Serialize(receipt)).Sign(_unit);
+    }
 
-        // Kept on disk until the audit journal holds it: a receipt whose append fails (a full disk) is
-        // appended by the next install or RecoverAsync; the install itself stands.
-        string pending = Path.Combine(_work, PendingReceiptPrefix + Guid.NewGuid().ToString("N") + ".json");
-        DurableFile.Write(pending, Encoding.UTF8.GetBytes(signed.ToJson()));
+    /// <summary>
+    /// Keeps a receipt on disk until the audit journal holds it: one whose append fails (a full disk) is appended by the
+    /// next install or <see cref="RecoverAsync"/>. Named in time order (a version 7 GUID), so receipts are audited in order.
+    /// </summary>
+    private string WritePending(string receiptJson)
+    {
+        string pending = Path.Combine(_work, PendingReceiptPrefix + Guid.CreateVersion7().ToString("N") + ".json");
+        DurableFile.Write(pending, Encoding.UTF8.GetBytes(receiptJson));
+        return pending;
+    }
+
+    private async Task RecordAsync(SignedEnvelope signed, string pending, InstallResult result)
+    {
         try
         {
             await RecordReceiptAsync(signed).ConfigureAwait(false);
@@ -469,8 +518,6 @@ public sealed class FixInstaller
         {
             // Left pending; the caller still learns the install happened.
         }
-
-        return signed;
     }
 
     private const string PendingReceiptPrefix = "pending-receipt-";
@@ -511,6 +558,9 @@ public sealed class FixInstaller
         public required string Version { get; init; }
 
         public required IReadOnlyList<JournalFile> Files { get; init; }
+
+        /// <summary>Gets the signed receipt of the install (in phase committed, when receipts are audited).</summary>
+        public string? Receipt { get; init; }
     }
 
     internal sealed record JournalFile(string Path, FixFileAction Action, string? HashBefore, string? HashAfter);

@@ -187,6 +187,45 @@ public sealed class FixInstallerTests : IDisposable
     }
 
     [Fact]
+    public async Task ACrashRightAfterTheCommit_StillEndsWithTheInstallsReceiptAudited()
+    {
+        string package = await BuildAsync();
+        string auditPath = Path.Combine(_folder.Path, "audit.journal");
+        await using (RemoteSupport.Journal.AppendOnlyJournal journal = await RemoteSupport.Journal.AppendOnlyJournal.OpenAsync(auditPath))
+        {
+            var crashing = new FixInstaller(Root, Work, _unit, _time, new RemoteSupport.Audit.AuditLog(journal, _time))
+            {
+                AfterStep = s => { if (s == "committed") { throw new FixInstaller.InstallInterruptedException(); } },
+            };
+            await FluentActions.Awaiting(() => InstallAsync(crashing, package, () => true)).Should().ThrowAsync<FixInstaller.InstallInterruptedException>();
+            journal.Count.Should().Be(0, "the crash came before the receipt was written anywhere but the journal");
+        }
+
+        await using RemoteSupport.Journal.AppendOnlyJournal reopened = await RemoteSupport.Journal.AppendOnlyJournal.OpenAsync(auditPath);
+        var restarted = new FixInstaller(Root, Work, _unit, _time, new RemoteSupport.Audit.AuditLog(reopened, _time));
+        await restarted.RecoverAsync();
+
+        restarted.InstalledVersion("ledger").Should().Be("2.4.0");
+        reopened.Count.Should().Be(1, "recovery finishes the commit with its receipt");
+        System.Text.Encoding.UTF8.GetString(await reopened.ReadAsync(0)).Should().Contain("fix-installed").And.Contain("ledger-fix-2.4.0");
+        Directory.GetFileSystemEntries(Work).Select(Path.GetFileName).Should().BeEquivalentTo(["installed-versions.json", "install.lock"]);
+    }
+
+    [Fact]
+    public async Task Recovery_DeletesTheStagingAndTemporaryFilesAKilledInstallLeft()
+    {
+        Directory.CreateDirectory(Path.Combine(Work, "tx-0123", "staged"));
+        await File.WriteAllTextAsync(Path.Combine(Work, "tx-0123", "staged", "app.dll"), "half staged");
+        await File.WriteAllTextAsync(Path.Combine(Work, "pending-receipt-1.json.0123456789ab.tmp"), "{\"half");
+        await File.WriteAllTextAsync(Path.Combine(Work, "install.journal.json.0123456789ab.tmp"), "{");
+
+        await new FixInstaller(Root, Work, _unit, _time).RecoverAsync();
+
+        Directory.GetFileSystemEntries(Work).Select(Path.GetFileName).Should().BeEquivalentTo(["install.lock"]);
+        Snapshot().Should().BeEquivalentTo(_before);
+    }
+
+    [Fact]
     public async Task AuditFailureAfterTheCommit_DoesNotRollBackTheInstall_AndTheReceiptIsRecordedAtRecovery()
     {
         string package = await BuildAsync();
