@@ -1,5 +1,4 @@
 using System.Text;
-using Microsoft.Extensions.Time.Testing;
 using RemoteSupport.Documents;
 using RemoteSupport.Identities;
 using RemoteSupport.Trust;
@@ -10,30 +9,14 @@ namespace RemoteSupport.Tests.Trust;
 /// The trust store's and key rotation's checks at their boundaries, each refusal's sentence, and which signatures
 /// count (the mutation run of Trust, docs/testing.md).
 /// </summary>
-public sealed class TrustLimitsTests : IDisposable
+public sealed class TrustLimitsTests : TrustStoreFixture
 {
-    private static readonly DocumentType Agreement = new("agreement", 1);
-    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 27, 9, 0, 0, TimeSpan.Zero));
-    private readonly TrustStore _trust;
-    private readonly PartyIdentity _vendor = PartyIdentity.Create("contoso", PartyRole.Vendor);
-    private readonly PartyIdentity _customer = PartyIdentity.Create("fabrikam", PartyRole.Customer);
     private readonly PartyIdentity _next = PartyIdentity.Create("fabrikam", PartyRole.Customer);
-    private readonly PartyIdentity[] _board = [.. Enumerable.Range(0, 3).Select(_ => PartyIdentity.Create("fabrikam", PartyRole.Approver))];
 
-    public TrustLimitsTests()
+    protected override void Dispose(bool disposing)
     {
-        _trust = new TrustStore(_time);
-        _trust.Trust("contoso", PartyRole.Vendor, _vendor.PublicKey);
-        _trust.Trust("fabrikam", PartyRole.Customer, _customer.PublicKey);
-        _trust.Trust("fabrikam", PartyRole.Approver, 2, [.. _board.Select(b => b.PublicKey)]);
-    }
-
-    public void Dispose()
-    {
-        foreach (PartyIdentity identity in _board.Append(_vendor).Append(_customer).Append(_next))
-        {
-            identity.Dispose();
-        }
+        _next.Dispose();
+        base.Dispose(disposing);
     }
 
     private static SignedEnvelope Document() => SignedEnvelope.Create(Agreement, "{\"terms\":1}"u8);
@@ -45,7 +28,7 @@ public sealed class TrustLimitsTests : IDisposable
     [Fact]
     public void NullAndInvalidArguments_Throw()
     {
-        PartyKey key = _customer.PublicKey;
+        PartyKey key = Customer.PublicKey;
         FluentActions.Invoking(() => KeyRotation.Create(" ", PartyRole.Customer, 2, 1, [key])).Should().Throw<ArgumentException>().WithParameterName("partyId");
         FluentActions.Invoking(() => KeyRotation.Create("fabrikam", (PartyRole)99, 2, 1, [key])).Should().Throw<ArgumentOutOfRangeException>().WithParameterName("role");
         FluentActions.Invoking(() => KeyRotation.Create("fabrikam", PartyRole.Customer, 2, 1, null!)).Should().Throw<ArgumentNullException>().WithParameterName("keys");
@@ -54,13 +37,13 @@ public sealed class TrustLimitsTests : IDisposable
         FluentActions.Invoking(() => new TrustStore().Trust(" ", PartyRole.Customer, key)).Should().Throw<ArgumentException>().WithParameterName("partyId");
         FluentActions.Invoking(() => new TrustStore().Trust("fabrikam", (PartyRole)99, key)).Should().Throw<ArgumentOutOfRangeException>().WithParameterName("role");
         FluentActions.Invoking(() => new TrustStore().Trust("fabrikam", PartyRole.Customer, 1, null!)).Should().Throw<ArgumentNullException>().WithParameterName("keys");
-        FluentActions.Invoking(() => _trust.Revoke(null!, "lost")).Should().Throw<ArgumentNullException>().WithParameterName("key");
-        FluentActions.Invoking(() => _trust.Revoke(key, " ")).Should().Throw<ArgumentException>().WithParameterName("reason");
-        FluentActions.Invoking(() => _trust.Rotate(null!)).Should().Throw<ArgumentNullException>().WithParameterName("rotation");
-        FluentActions.Invoking(() => _trust.CheckKey(null!, PartyRole.Customer, null, out _)).Should().Throw<ArgumentNullException>().WithParameterName("key");
-        FluentActions.Invoking(() => _trust.Verify(null!, new SignaturePolicy(Agreement, new SignatureRequirement("fabrikam", PartyRole.Customer))))
+        FluentActions.Invoking(() => Store.Revoke(null!, "lost")).Should().Throw<ArgumentNullException>().WithParameterName("key");
+        FluentActions.Invoking(() => Store.Revoke(key, " ")).Should().Throw<ArgumentException>().WithParameterName("reason");
+        FluentActions.Invoking(() => Store.Rotate(null!)).Should().Throw<ArgumentNullException>().WithParameterName("rotation");
+        FluentActions.Invoking(() => Store.CheckKey(null!, PartyRole.Customer, null, out _)).Should().Throw<ArgumentNullException>().WithParameterName("key");
+        FluentActions.Invoking(() => Store.Verify(null!, new SignaturePolicy(Agreement, new SignatureRequirement("fabrikam", PartyRole.Customer))))
             .Should().Throw<ArgumentNullException>().WithParameterName("envelope");
-        FluentActions.Invoking(() => _trust.Verify(Document(), null!)).Should().Throw<ArgumentNullException>().WithParameterName("policy");
+        FluentActions.Invoking(() => Store.Verify(Document(), null!)).Should().Throw<ArgumentNullException>().WithParameterName("policy");
         FluentActions.Invoking(() => SignedDocumentReader.TryRead<object>(Document(), Agreement, null!, _ => [], "x", out _, out _))
             .Should().Throw<ArgumentNullException>().WithParameterName("trust");
     }
@@ -71,7 +54,7 @@ public sealed class TrustLimitsTests : IDisposable
         PartyIdentity[] many = [.. Enumerable.Range(0, 33).Select(_ => PartyIdentity.Create("northwind", PartyRole.Approver))];
         try
         {
-            var store = new TrustStore(_time);
+            var store = new TrustStore(Time);
             store.Trust("northwind", PartyRole.Approver, 1, [.. many.Take(32).Select(m => m.PublicKey)]).Keys.Should().HaveCount(32);
             FluentActions.Invoking(() => store.Trust("northwind", PartyRole.Technician, 1, [.. many.Select(m => m.PublicKey)]))
                 .Should().Throw<ArgumentException>().WithMessage("A key set holds 1 to 32 keys.*");
@@ -79,7 +62,7 @@ public sealed class TrustLimitsTests : IDisposable
                 .Should().Throw<ArgumentException>().WithMessage("A key set lists each key once.*");
             FluentActions.Invoking(() => store.Trust("northwind", PartyRole.Technician, 0, [many[0].PublicKey]))
                 .Should().Throw<ArgumentOutOfRangeException>().WithMessage("The threshold must be within [1, 1] (the number of keys).*");
-            DateTimeOffset at = _time.GetUtcNow();
+            DateTimeOffset at = Time.GetUtcNow();
             FluentActions.Invoking(() => store.Trust("northwind", PartyRole.Technician, 1, [many[0].PublicKey], at, at))
                 .Should().Throw<ArgumentException>().WithMessage("The validity must end after it starts.*");
             store.KeySets.Select(s => s.ToString()).Should().Equal("northwind/approver 1 of 32 (sequence 1)");
@@ -96,41 +79,41 @@ public sealed class TrustLimitsTests : IDisposable
     [Fact]
     public void ARotation_IsAcceptedWithItsSentence_AndTheKeyItDropsNoLongerSigns()
     {
-        SignedEnvelope rotation = KeyRotation.Create("fabrikam", PartyRole.Customer, 2, 1, [_next.PublicKey]).Sign(_customer).Sign(_next);
+        SignedEnvelope rotation = KeyRotation.Create("fabrikam", PartyRole.Customer, 2, 1, [_next.PublicKey]).Sign(Customer).Sign(_next);
 
-        KeyRotationResult result = _trust.Rotate(rotation);
+        KeyRotationResult result = Store.Rotate(rotation);
 
         result.IsAccepted.Should().BeTrue();
         result.Sentence.Should().Be("fabrikam/customer 1 of 1 (sequence 2) replaced sequence 1.");
         var policy = new SignaturePolicy(Agreement, new SignatureRequirement("fabrikam", PartyRole.Customer));
-        VerificationResult byOld = _trust.Verify(Document().Sign(_customer), policy);
+        VerificationResult byOld = Store.Verify(Document().Sign(Customer), policy);
         byOld.IsValid.Should().BeFalse("a key rotated out stops being valid at the rotation");
         byOld.HasProblem(SignatureProblem.ExpiredKey).Should().BeTrue();
-        _trust.Verify(Document().Sign(_next), policy).IsValid.Should().BeTrue();
+        Store.Verify(Document().Sign(_next), policy).IsValid.Should().BeTrue();
     }
 
     [Fact]
     public void ARotation_EndsADroppedKeysLaterValidityNow()
     {
-        var store = new TrustStore(_time);
-        DateTimeOffset now = _time.GetUtcNow();
-        store.Trust("fabrikam", PartyRole.Customer, 1, [_customer.PublicKey], now.AddDays(-1), now.AddDays(30));
+        var store = new TrustStore(Time);
+        DateTimeOffset now = Time.GetUtcNow();
+        store.Trust("fabrikam", PartyRole.Customer, 1, [Customer.PublicKey], now.AddDays(-1), now.AddDays(30));
 
-        store.Rotate(KeyRotation.Create("fabrikam", PartyRole.Customer, 2, 1, [_next.PublicKey]).Sign(_customer).Sign(_next)).IsAccepted.Should().BeTrue();
+        store.Rotate(KeyRotation.Create("fabrikam", PartyRole.Customer, 2, 1, [_next.PublicKey]).Sign(Customer).Sign(_next)).IsAccepted.Should().BeTrue();
 
         store.Snapshot().Retired.Single().NotAfter.Should().Be(now, "not the 30 days it was trusted for");
-        store.Verify(Document().Sign(_customer), new SignaturePolicy(Agreement, new SignatureRequirement("fabrikam", PartyRole.Customer)))
+        store.Verify(Document().Sign(Customer), new SignaturePolicy(Agreement, new SignatureRequirement("fabrikam", PartyRole.Customer)))
             .HasProblem(SignatureProblem.ExpiredKey).Should().BeTrue();
     }
 
     [Fact]
     public void ARotationDecidedWithoutCommitting_SaysTheSame_AndChangesNothing()
     {
-        SignedEnvelope rotation = KeyRotation.Create("fabrikam", PartyRole.Customer, 2, 1, [_next.PublicKey]).Sign(_customer).Sign(_next);
+        SignedEnvelope rotation = KeyRotation.Create("fabrikam", PartyRole.Customer, 2, 1, [_next.PublicKey]).Sign(Customer).Sign(_next);
 
-        _trust.RotateCore(rotation, commit: false).Sentence.Should().Be("fabrikam/customer 1 of 1 (sequence 2) replaced sequence 1.");
+        Store.RotateCore(rotation, commit: false).Sentence.Should().Be("fabrikam/customer 1 of 1 (sequence 2) replaced sequence 1.");
 
-        _trust.GetKeySet("fabrikam", PartyRole.Customer)!.Sequence.Should().Be(1);
+        Store.GetKeySet("fabrikam", PartyRole.Customer)!.Sequence.Should().Be(1);
     }
 
     [Fact]
@@ -142,8 +125,8 @@ public sealed class TrustLimitsTests : IDisposable
             string keys = string.Join(",", many.Select(m => "\"" + m.PublicKey + "\""));
             string keys32 = string.Join(",", many.Take(32).Select(m => "\"" + m.PublicKey + "\""));
 
-            KeyRotationResult tooMany = _trust.Rotate(RotationPayload($$"""{"party":"fabrikam","role":"customer","sequence":2,"threshold":1,"keys":[{{keys}}]}"""));
-            KeyRotationResult most = _trust.Rotate(RotationPayload($$"""{"party":"fabrikam","role":"customer","sequence":2,"threshold":1,"keys":[{{keys32}}]}""").Sign(_customer).Sign(many[0]));
+            KeyRotationResult tooMany = Store.Rotate(RotationPayload($$"""{"party":"fabrikam","role":"customer","sequence":2,"threshold":1,"keys":[{{keys}}]}"""));
+            KeyRotationResult most = Store.Rotate(RotationPayload($$"""{"party":"fabrikam","role":"customer","sequence":2,"threshold":1,"keys":[{{keys32}}]}""").Sign(Customer).Sign(many[0]));
 
             tooMany.Reason.Should().Be(DocumentRefusal.Malformed);
             tooMany.Sentence.Should().Be("The key rotation document lacks party, role, sequence, threshold or keys (at most 32).");
@@ -171,7 +154,7 @@ public sealed class TrustLimitsTests : IDisposable
     [InlineData("""{"party":""", "The key rotation document is not valid JSON: *")]
     public void AMalformedRotation_IsRefusedWithItsSentence(string json, string sentence)
     {
-        KeyRotationResult result = _trust.Rotate(RotationPayload(json.Replace("NEXT", NextKey, StringComparison.Ordinal)));
+        KeyRotationResult result = Store.Rotate(RotationPayload(json.Replace("NEXT", NextKey, StringComparison.Ordinal)));
 
         result.Reason.Should().Be(DocumentRefusal.Malformed);
         result.Sentence.Should().Match(sentence);
@@ -180,11 +163,11 @@ public sealed class TrustLimitsTests : IDisposable
     [Fact]
     public void ARotation_OfAnotherType_OfAnUnknownParty_OrOutOfSequence_IsRefusedWithItsSentence()
     {
-        KeyRotationResult otherType = _trust.Rotate(Document());
-        KeyRotationResult unknown = _trust.Rotate(KeyRotation.Create("woodgrove", PartyRole.Customer, 2, 1, [_next.PublicKey]).Sign(_next));
-        KeyRotationResult skipped = _trust.Rotate(KeyRotation.Create("fabrikam", PartyRole.Customer, 3, 1, [_next.PublicKey]).Sign(_customer).Sign(_next));
-        _trust.Rotate(KeyRotation.Create("fabrikam", PartyRole.Customer, 2, 1, [_next.PublicKey]).Sign(_customer).Sign(_next)).IsAccepted.Should().BeTrue();
-        KeyRotationResult replayed = _trust.Rotate(KeyRotation.Create("fabrikam", PartyRole.Customer, 2, 1, [_next.PublicKey]).Sign(_customer).Sign(_next));
+        KeyRotationResult otherType = Store.Rotate(Document());
+        KeyRotationResult unknown = Store.Rotate(KeyRotation.Create("woodgrove", PartyRole.Customer, 2, 1, [_next.PublicKey]).Sign(_next));
+        KeyRotationResult skipped = Store.Rotate(KeyRotation.Create("fabrikam", PartyRole.Customer, 3, 1, [_next.PublicKey]).Sign(Customer).Sign(_next));
+        Store.Rotate(KeyRotation.Create("fabrikam", PartyRole.Customer, 2, 1, [_next.PublicKey]).Sign(Customer).Sign(_next)).IsAccepted.Should().BeTrue();
+        KeyRotationResult replayed = Store.Rotate(KeyRotation.Create("fabrikam", PartyRole.Customer, 2, 1, [_next.PublicKey]).Sign(Customer).Sign(_next));
 
         otherType.Sentence.Should().Be($"The envelope is a '{Agreement.PayloadType}', not a key rotation.");
         unknown.Reason.Should().Be(DocumentRefusal.UnknownEntry);
@@ -199,15 +182,15 @@ public sealed class TrustLimitsTests : IDisposable
     public void TheNewKeys_CountOncePerKey_WithOrWithoutAKeyId_AndOnlyWhenTheirSignatureVerifies()
     {
         using var second = PartyIdentity.Create("fabrikam", PartyRole.Customer);
-        SignedEnvelope unsigned = KeyRotation.Create("fabrikam", PartyRole.Customer, 2, 2, [_next.PublicKey, second.PublicKey]).Sign(_customer);
+        SignedEnvelope unsigned = KeyRotation.Create("fabrikam", PartyRole.Customer, 2, 2, [_next.PublicKey, second.PublicKey]).Sign(Customer);
         byte[] nextSignature = _next.Sign(unsigned.PreAuthenticationEncoding());
         byte[] secondSignature = second.Sign(unsigned.PreAuthenticationEncoding());
 
-        KeyRotationResult twiceByOne = _trust.RotateCore(unsigned.AddSignature(new EnvelopeSignature(_next.PublicKey.KeyId, nextSignature))
+        KeyRotationResult twiceByOne = Store.RotateCore(unsigned.AddSignature(new EnvelopeSignature(_next.PublicKey.KeyId, nextSignature))
             .AddSignature(new EnvelopeSignature(_next.PublicKey.KeyId, nextSignature)), commit: false);
-        KeyRotationResult forged = _trust.RotateCore(unsigned.AddSignature(new EnvelopeSignature(_next.PublicKey.KeyId, nextSignature))
+        KeyRotationResult forged = Store.RotateCore(unsigned.AddSignature(new EnvelopeSignature(_next.PublicKey.KeyId, nextSignature))
             .AddSignature(new EnvelopeSignature(second.PublicKey.KeyId, new byte[64])), commit: false);
-        KeyRotationResult withoutKeyIds = _trust.RotateCore(unsigned.AddSignature(new EnvelopeSignature("", nextSignature))
+        KeyRotationResult withoutKeyIds = Store.RotateCore(unsigned.AddSignature(new EnvelopeSignature("", nextSignature))
             .AddSignature(new EnvelopeSignature("", secondSignature)), commit: false);
 
         twiceByOne.Sentence.Should().Be("The rotation is signed by 1 of the new keys; the new set needs 2.");
@@ -220,34 +203,34 @@ public sealed class TrustLimitsTests : IDisposable
     {
         using var stranger = PartyIdentity.Create("woodgrove", PartyRole.Customer);
 
-        _trust.IsKnown(_customer.PublicKey).Should().BeTrue();
-        _trust.IsKnown(stranger.PublicKey).Should().BeFalse();
-        _trust.IsRevocable(stranger.PublicKey).Should().BeFalse();
-        _trust.Revoke(stranger.PublicKey, "never trusted").Should().BeFalse();
-        _trust.IsRevocable(_customer.PublicKey).Should().BeTrue();
+        Store.IsKnown(Customer.PublicKey).Should().BeTrue();
+        Store.IsKnown(stranger.PublicKey).Should().BeFalse();
+        Store.IsRevocable(stranger.PublicKey).Should().BeFalse();
+        Store.Revoke(stranger.PublicKey, "never trusted").Should().BeFalse();
+        Store.IsRevocable(Customer.PublicKey).Should().BeTrue();
 
-        _trust.Revoke(_customer.PublicKey, "lost").Should().BeTrue();
+        Store.Revoke(Customer.PublicKey, "lost").Should().BeTrue();
 
-        _trust.IsRevocable(_customer.PublicKey).Should().BeFalse();
-        _trust.IsKnown(_customer.PublicKey).Should().BeTrue();
+        Store.IsRevocable(Customer.PublicKey).Should().BeFalse();
+        Store.IsKnown(Customer.PublicKey).Should().BeTrue();
     }
 
     [Fact]
     public void AStoreKeptByTheContractState_RefusesDirectChanges_AndSaysWhere()
     {
-        _trust.IsKept = true;
+        Store.IsKept = true;
 
-        FluentActions.Invoking(() => _trust.Revoke(_customer.PublicKey, "lost")).Should().Throw<InvalidOperationException>()
+        FluentActions.Invoking(() => Store.Revoke(Customer.PublicKey, "lost")).Should().Throw<InvalidOperationException>()
             .WithMessage("This trust store is kept by the unit's contract state*");
     }
 
     [Fact]
     public void CheckKey_FindsTheTrustedEntry_ForThatPartyOnly()
     {
-        _trust.CheckKey(_customer.PublicKey, PartyRole.Customer, "fabrikam", out TrustedKey? found).Should().Be(SignatureProblem.None);
+        Store.CheckKey(Customer.PublicKey, PartyRole.Customer, "fabrikam", out TrustedKey? found).Should().Be(SignatureProblem.None);
         found!.PartyId.Should().Be("fabrikam");
-        _trust.CheckKey(_customer.PublicKey, PartyRole.Customer, null, out _).Should().Be(SignatureProblem.None);
-        _trust.CheckKey(_customer.PublicKey, PartyRole.Customer, "woodgrove", out TrustedKey? other).Should().Be(SignatureProblem.UntrustedKey);
+        Store.CheckKey(Customer.PublicKey, PartyRole.Customer, null, out _).Should().Be(SignatureProblem.None);
+        Store.CheckKey(Customer.PublicKey, PartyRole.Customer, "woodgrove", out TrustedKey? other).Should().Be(SignatureProblem.UntrustedKey);
         other.Should().BeNull();
     }
 
@@ -268,11 +251,11 @@ public sealed class TrustLimitsTests : IDisposable
     [Fact]
     public void ARequirementsOwnThreshold_OverridesTheKeySets_BothWays()
     {
-        SignedEnvelope byOne = Document().Sign(_board[0]);
-        SignedEnvelope byTwo = byOne.Sign(_board[1]);
+        SignedEnvelope byOne = Document().Sign(Approvers[0]);
+        SignedEnvelope byTwo = byOne.Sign(Approvers[1]);
 
-        _trust.Verify(byOne, new SignaturePolicy(Agreement, new SignatureRequirement("fabrikam", PartyRole.Approver, 1))).IsValid.Should().BeTrue();
-        VerificationResult short3 = _trust.Verify(byTwo, new SignaturePolicy(Agreement, new SignatureRequirement("fabrikam", PartyRole.Approver, 3)));
+        Store.Verify(byOne, new SignaturePolicy(Agreement, new SignatureRequirement("fabrikam", PartyRole.Approver, 1))).IsValid.Should().BeTrue();
+        VerificationResult short3 = Store.Verify(byTwo, new SignaturePolicy(Agreement, new SignatureRequirement("fabrikam", PartyRole.Approver, 3)));
         short3.Sentence.Should().Be("Not enough valid signatures: fabrikam/approver needs 3, has 2.");
     }
 
@@ -281,23 +264,23 @@ public sealed class TrustLimitsTests : IDisposable
     {
         var joint = new SignaturePolicy(Agreement, new SignatureRequirement("contoso", PartyRole.Vendor), new SignatureRequirement("fabrikam", PartyRole.Customer));
 
-        VerificationResult valid = _trust.Verify(Document().Sign(_vendor).Sign(_customer), joint);
-        VerificationResult wrongRole = _trust.Verify(Document().Sign(_vendor).Sign(_board[0]), joint);
-        VerificationResult unknownParty = _trust.Verify(Document().Sign(_vendor), new SignaturePolicy(Agreement, new SignatureRequirement("woodgrove", PartyRole.Customer)));
+        VerificationResult valid = Store.Verify(Document().Sign(Vendor).Sign(Customer), joint);
+        VerificationResult wrongRole = Store.Verify(Document().Sign(Vendor).Sign(Approvers[0]), joint);
+        VerificationResult unknownParty = Store.Verify(Document().Sign(Vendor), new SignaturePolicy(Agreement, new SignatureRequirement("woodgrove", PartyRole.Customer)));
 
-        valid.Sentence.Should().Be($"Valid agreement signed by contoso/vendor {_vendor.PublicKey.KeyId}, fabrikam/customer {_customer.PublicKey.KeyId}.");
+        valid.Sentence.Should().Be($"Valid agreement signed by contoso/vendor {Vendor.PublicKey.KeyId}, fabrikam/customer {Customer.PublicKey.KeyId}.");
         wrongRole.Sentence.Should().Be("Not enough valid signatures: fabrikam/customer needs 1, has 0.");
-        _trust.Verify(Document(), joint).Sentence.Should().Be("Not enough valid signatures: contoso/vendor needs 1, has 0; fabrikam/customer needs 1, has 0.");
+        Store.Verify(Document(), joint).Sentence.Should().Be("Not enough valid signatures: contoso/vendor needs 1, has 0; fabrikam/customer needs 1, has 0.");
         unknownParty.Sentence.Should().Be("Not enough valid signatures: no keys are trusted for woodgrove/customer.");
     }
 
     [Fact]
     public void ASignatureWithoutAKeyId_ThatVerifiesUnderNoKey_IsUntrusted_AndTheTextNamesEachBadSignature()
     {
-        SignedEnvelope envelope = Document().Sign(_customer).AddSignature(new EnvelopeSignature("", new byte[64]))
-            .AddSignature(new EnvelopeSignature(_vendor.PublicKey.KeyId, new byte[64]));
+        SignedEnvelope envelope = Document().Sign(Customer).AddSignature(new EnvelopeSignature("", new byte[64]))
+            .AddSignature(new EnvelopeSignature(Vendor.PublicKey.KeyId, new byte[64]));
 
-        VerificationResult result = _trust.Verify(envelope, new SignaturePolicy(Agreement, new SignatureRequirement("fabrikam", PartyRole.Customer)));
+        VerificationResult result = Store.Verify(envelope, new SignaturePolicy(Agreement, new SignatureRequirement("fabrikam", PartyRole.Customer)));
 
         result.IsValid.Should().BeTrue();
         result.Findings[1].Problem.Should().Be(SignatureProblem.UntrustedKey);
@@ -305,18 +288,18 @@ public sealed class TrustLimitsTests : IDisposable
         result.Findings[2].Problem.Should().Be(SignatureProblem.BadSignature);
         result.HasProblem(SignatureProblem.BadSignature).Should().BeTrue();
         result.HasProblem(SignatureProblem.ExpiredKey).Should().BeFalse();
-        result.ToString().Should().Be(result.Sentence + " [signature 1 : UntrustedKey] [signature 2 " + _vendor.PublicKey.KeyId + ": BadSignature]");
+        result.ToString().Should().Be(result.Sentence + " [signature 1 : UntrustedKey] [signature 2 " + Vendor.PublicKey.KeyId + ": BadSignature]");
     }
 
     [Fact]
     public void AKeyTrustedInTwoRoles_OneExpired_IsJudgedByTheValidOne()
     {
-        var store = new TrustStore(_time);
-        DateTimeOffset now = _time.GetUtcNow();
-        store.Trust("fabrikam", PartyRole.Approver, 1, [_customer.PublicKey], now.AddDays(-2), now.AddDays(-1));
-        store.Trust("fabrikam", PartyRole.Customer, _customer.PublicKey);
+        var store = new TrustStore(Time);
+        DateTimeOffset now = Time.GetUtcNow();
+        store.Trust("fabrikam", PartyRole.Approver, 1, [Customer.PublicKey], now.AddDays(-2), now.AddDays(-1));
+        store.Trust("fabrikam", PartyRole.Customer, Customer.PublicKey);
 
-        VerificationResult result = store.Verify(Document().Sign(_customer), new SignaturePolicy(Agreement, new SignatureRequirement("fabrikam", PartyRole.Customer)));
+        VerificationResult result = store.Verify(Document().Sign(Customer), new SignaturePolicy(Agreement, new SignatureRequirement("fabrikam", PartyRole.Customer)));
 
         result.IsValid.Should().BeTrue();
         result.Findings.Single().Problem.Should().Be(SignatureProblem.None);

@@ -5,33 +5,8 @@ using RemoteSupport.Trust;
 
 namespace RemoteSupport.Tests.Trust;
 
-public sealed class TrustStoreTests : IDisposable
+public sealed class TrustStoreTests : TrustStoreFixture
 {
-    private static readonly DocumentType Agreement = new("agreement", 1);
-    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 27, 9, 0, 0, TimeSpan.Zero));
-    private readonly TrustStore _trust;
-    private readonly PartyIdentity _vendor = PartyIdentity.Create("contoso", PartyRole.Vendor);
-    private readonly PartyIdentity _customer = PartyIdentity.Create("fabrikam", PartyRole.Customer);
-    private readonly PartyIdentity[] _board = [.. Enumerable.Range(0, 3).Select(_ => PartyIdentity.Create("fabrikam", PartyRole.Approver))];
-
-    public TrustStoreTests()
-    {
-        _trust = new TrustStore(_time);
-        _trust.Trust("contoso", PartyRole.Vendor, _vendor.PublicKey);
-        _trust.Trust("fabrikam", PartyRole.Customer, _customer.PublicKey);
-        _trust.Trust("fabrikam", PartyRole.Approver, 2, [.. _board.Select(b => b.PublicKey)]);
-    }
-
-    public void Dispose()
-    {
-        _vendor.Dispose();
-        _customer.Dispose();
-        foreach (PartyIdentity member in _board)
-        {
-            member.Dispose();
-        }
-    }
-
     private static SignaturePolicy Joint => new(Agreement,
         new SignatureRequirement("contoso", PartyRole.Vendor),
         new SignatureRequirement("fabrikam", PartyRole.Customer));
@@ -43,7 +18,7 @@ public sealed class TrustStoreTests : IDisposable
     [Fact]
     public void JointlySigned_IsValid_AndNamesBothSigners()
     {
-        VerificationResult result = _trust.Verify(Draft().Sign(_vendor).Sign(_customer), Joint);
+        VerificationResult result = Store.Verify(Draft().Sign(Vendor).Sign(Customer), Joint);
 
         result.IsValid.Should().BeTrue(result.ToString());
         result.Signers.Select(s => s.PartyId).Should().BeEquivalentTo(["contoso", "fabrikam"]);
@@ -53,7 +28,7 @@ public sealed class TrustStoreTests : IDisposable
     [Fact]
     public void SignedByOneParty_OfAJointDocument_FailsNamingTheMissingParty()
     {
-        VerificationResult result = _trust.Verify(Draft().Sign(_vendor), Joint);
+        VerificationResult result = Store.Verify(Draft().Sign(Vendor), Joint);
 
         result.IsValid.Should().BeFalse();
         result.Reason.Should().Be(VerificationFailure.ThresholdNotMet);
@@ -64,7 +39,7 @@ public sealed class TrustStoreTests : IDisposable
     [Fact]
     public void EverySingleByteFlip_OfPayload_FailsVerification()
     {
-        SignedEnvelope signed = Draft().Sign(_vendor).Sign(_customer);
+        SignedEnvelope signed = Draft().Sign(Vendor).Sign(Customer);
         byte[] payload = signed.Payload.ToArray();
 
         for (int i = 0; i < payload.Length; i++)
@@ -75,7 +50,7 @@ public sealed class TrustStoreTests : IDisposable
                 tampered[i] ^= mask;
                 SignedEnvelope forged = Reassemble(signed.PayloadType, tampered, signed.Signatures);
 
-                VerificationResult result = _trust.Verify(forged, Joint);
+                VerificationResult result = Store.Verify(forged, Joint);
                 result.IsValid.Should().BeFalse($"payload byte {i} ^ {mask:x2} was flipped");
                 result.Findings.Should().OnlyContain(f => f.Problem == SignatureProblem.BadSignature);
             }
@@ -85,7 +60,7 @@ public sealed class TrustStoreTests : IDisposable
     [Fact]
     public void EverySingleByteFlip_OfPayloadType_FailsVerification_EvenForAPolicyOfTheNewType()
     {
-        SignedEnvelope signed = Draft().Sign(_vendor).Sign(_customer);
+        SignedEnvelope signed = Draft().Sign(Vendor).Sign(Customer);
         byte[] type = System.Text.Encoding.ASCII.GetBytes(signed.PayloadType);
 
         for (int i = 0; i < type.Length; i++)
@@ -95,7 +70,7 @@ public sealed class TrustStoreTests : IDisposable
             string tamperedType = System.Text.Encoding.ASCII.GetString(tampered);
             SignedEnvelope forged = Reassemble(tamperedType, signed.Payload.ToArray(), signed.Signatures);
 
-            VerificationResult result = _trust.Verify(forged, Joint);
+            VerificationResult result = Store.Verify(forged, Joint);
             result.IsValid.Should().BeFalse($"type byte {i} was flipped");
             result.Findings.Should().OnlyContain(f => f.Problem == SignatureProblem.BadSignature);
         }
@@ -104,7 +79,7 @@ public sealed class TrustStoreTests : IDisposable
     [Fact]
     public void EverySingleByteFlip_OfASignature_FailsVerification()
     {
-        SignedEnvelope signed = Draft().Sign(_vendor).Sign(_customer);
+        SignedEnvelope signed = Draft().Sign(Vendor).Sign(Customer);
 
         for (int s = 0; s < 2; s++)
         {
@@ -116,7 +91,7 @@ public sealed class TrustStoreTests : IDisposable
                 EnvelopeSignature[] signatures = [.. signed.Signatures];
                 signatures[s] = new EnvelopeSignature(signatures[s].KeyId, tampered);
 
-                VerificationResult result = _trust.Verify(Reassemble(signed.PayloadType, signed.Payload.ToArray(), signatures), Joint);
+                VerificationResult result = Store.Verify(Reassemble(signed.PayloadType, signed.Payload.ToArray(), signatures), Joint);
                 result.IsValid.Should().BeFalse($"signature {s} byte {i} was flipped");
                 result.Findings[s].Problem.Should().Be(SignatureProblem.BadSignature);
             }
@@ -126,9 +101,9 @@ public sealed class TrustStoreTests : IDisposable
     [Fact]
     public void PayloadTypeOfAnotherDocument_Fails()
     {
-        SignedEnvelope other = SignedEnvelope.Create(new DocumentType("other", 1), "{}"u8).Sign(_vendor).Sign(_customer);
+        SignedEnvelope other = SignedEnvelope.Create(new DocumentType("other", 1), "{}"u8).Sign(Vendor).Sign(Customer);
 
-        VerificationResult result = _trust.Verify(other, Joint);
+        VerificationResult result = Store.Verify(other, Joint);
 
         result.Reason.Should().Be(VerificationFailure.PayloadTypeMismatch);
         result.Sentence.Should().Contain("not a 'application/vnd.remotesupport.agreement+json; version=1'");
@@ -137,16 +112,16 @@ public sealed class TrustStoreTests : IDisposable
     [Fact]
     public void Threshold_TwoOfThree_MetByTwoDistinctKeys()
     {
-        _trust.Verify(Draft().Sign(_board[0]).Sign(_board[2]), Board).IsValid.Should().BeTrue();
+        Store.Verify(Draft().Sign(Approvers[0]).Sign(Approvers[2]), Board).IsValid.Should().BeTrue();
     }
 
     [Fact]
     public void Threshold_OneKeySigningTwice_CountsOnce()
     {
-        SignedEnvelope once = Draft().Sign(_board[0]);
+        SignedEnvelope once = Draft().Sign(Approvers[0]);
         SignedEnvelope twice = once.AddSignature(once.Signatures[0]);
 
-        VerificationResult result = _trust.Verify(twice, Board);
+        VerificationResult result = Store.Verify(twice, Board);
 
         result.IsValid.Should().BeFalse();
         result.Signers.Should().ContainSingle();
@@ -159,7 +134,7 @@ public sealed class TrustStoreTests : IDisposable
     {
         using var stranger = PartyIdentity.Create("fabrikam", PartyRole.Approver);
 
-        VerificationResult result = _trust.Verify(Draft().Sign(_board[0]).Sign(stranger), Board);
+        VerificationResult result = Store.Verify(Draft().Sign(Approvers[0]).Sign(stranger), Board);
 
         result.IsValid.Should().BeFalse();
         result.Findings[1].Problem.Should().Be(SignatureProblem.UntrustedKey);
@@ -169,7 +144,7 @@ public sealed class TrustStoreTests : IDisposable
     [Fact]
     public void Threshold_KeyOfAnotherRole_DoesNotCount()
     {
-        VerificationResult result = _trust.Verify(Draft().Sign(_board[0]).Sign(_customer), Board);
+        VerificationResult result = Store.Verify(Draft().Sign(Approvers[0]).Sign(Customer), Board);
 
         result.IsValid.Should().BeFalse();
         result.Signers.Should().HaveCount(2, "both keys are trusted");
@@ -179,11 +154,11 @@ public sealed class TrustStoreTests : IDisposable
     [Fact]
     public void SignatureWithoutKeyId_IsMatchedByTryingTheKeys()
     {
-        SignedEnvelope signed = Draft().Sign(_vendor);
+        SignedEnvelope signed = Draft().Sign(Vendor);
         SignedEnvelope anonymous = SignedEnvelope.Create(Agreement, signed.Payload.Span)
             .AddSignature(new EnvelopeSignature("", signed.Signatures[0].Signature.Span));
 
-        VerificationResult result = _trust.Verify(anonymous, new SignaturePolicy(Agreement, new SignatureRequirement("contoso", PartyRole.Vendor)));
+        VerificationResult result = Store.Verify(anonymous, new SignaturePolicy(Agreement, new SignatureRequirement("contoso", PartyRole.Vendor)));
 
         result.IsValid.Should().BeTrue(result.ToString());
     }
@@ -191,12 +166,12 @@ public sealed class TrustStoreTests : IDisposable
     [Fact]
     public void RevokedKey_FromRevocationOn_DoesNotCount()
     {
-        SignedEnvelope signed = Draft().Sign(_vendor).Sign(_customer);
-        _trust.Verify(signed, Joint).IsValid.Should().BeTrue();
+        SignedEnvelope signed = Draft().Sign(Vendor).Sign(Customer);
+        Store.Verify(signed, Joint).IsValid.Should().BeTrue();
 
-        _trust.Revoke(_customer.PublicKey, "laptop stolen").Should().BeTrue();
+        Store.Revoke(Customer.PublicKey, "laptop stolen").Should().BeTrue();
 
-        VerificationResult result = _trust.Verify(signed, Joint);
+        VerificationResult result = Store.Verify(signed, Joint);
         result.IsValid.Should().BeFalse();
         result.Findings[1].Problem.Should().Be(SignatureProblem.RevokedKey);
     }
@@ -205,16 +180,16 @@ public sealed class TrustStoreTests : IDisposable
     public void ExpiredAndNotYetValidKeys_DoNotCount()
     {
         using var temp = PartyIdentity.Create("globex", PartyRole.Vendor);
-        DateTimeOffset now = _time.GetUtcNow();
-        _trust.Trust("globex", PartyRole.Vendor, 1, [temp.PublicKey], notBefore: now.AddDays(1), notAfter: now.AddDays(30));
+        DateTimeOffset now = Time.GetUtcNow();
+        Store.Trust("globex", PartyRole.Vendor, 1, [temp.PublicKey], notBefore: now.AddDays(1), notAfter: now.AddDays(30));
         var policy = new SignaturePolicy(Agreement, new SignatureRequirement("globex", PartyRole.Vendor));
         SignedEnvelope signed = Draft().Sign(temp);
 
-        _trust.Verify(signed, policy).Findings[0].Problem.Should().Be(SignatureProblem.KeyNotYetValid);
-        _time.Advance(TimeSpan.FromDays(2));
-        _trust.Verify(signed, policy).IsValid.Should().BeTrue();
-        _time.Advance(TimeSpan.FromDays(28));
-        _trust.Verify(signed, policy).Findings[0].Problem.Should().Be(SignatureProblem.ExpiredKey);
+        Store.Verify(signed, policy).Findings[0].Problem.Should().Be(SignatureProblem.KeyNotYetValid);
+        Time.Advance(TimeSpan.FromDays(2));
+        Store.Verify(signed, policy).IsValid.Should().BeTrue();
+        Time.Advance(TimeSpan.FromDays(28));
+        Store.Verify(signed, policy).Findings[0].Problem.Should().Be(SignatureProblem.ExpiredKey);
     }
 
     [Fact]
@@ -223,15 +198,15 @@ public sealed class TrustStoreTests : IDisposable
         using var n1 = PartyIdentity.Create("fabrikam", PartyRole.Approver);
         using var n2 = PartyIdentity.Create("fabrikam", PartyRole.Approver);
         SignedEnvelope rotation = KeyRotation.Create("fabrikam", PartyRole.Approver, 2, 2, [n1.PublicKey, n2.PublicKey])
-            .Sign(_board[0]).Sign(_board[1]).Sign(n1).Sign(n2);
+            .Sign(Approvers[0]).Sign(Approvers[1]).Sign(n1).Sign(n2);
 
-        KeyRotationResult result = _trust.Rotate(rotation);
+        KeyRotationResult result = Store.Rotate(rotation);
 
         result.IsAccepted.Should().BeTrue(result.Sentence);
         result.Reason.Should().Be(DocumentRefusal.None);
-        _trust.GetKeySet("fabrikam", PartyRole.Approver)!.Sequence.Should().Be(2);
-        _trust.Verify(Draft().Sign(n1).Sign(n2), Board).IsValid.Should().BeTrue();
-        VerificationResult old = _trust.Verify(Draft().Sign(_board[0]).Sign(_board[1]), Board);
+        Store.GetKeySet("fabrikam", PartyRole.Approver)!.Sequence.Should().Be(2);
+        Store.Verify(Draft().Sign(n1).Sign(n2), Board).IsValid.Should().BeTrue();
+        VerificationResult old = Store.Verify(Draft().Sign(Approvers[0]).Sign(Approvers[1]), Board);
         old.IsValid.Should().BeFalse();
         old.Findings.Should().OnlyContain(f => f.Problem == SignatureProblem.ExpiredKey);
     }
@@ -241,15 +216,15 @@ public sealed class TrustStoreTests : IDisposable
     {
         using var n1 = PartyIdentity.Create("fabrikam", PartyRole.Approver);
         SignedEnvelope rotation = KeyRotation.Create("fabrikam", PartyRole.Approver, 2, 1, [n1.PublicKey])
-            .Sign(_board[0]).Sign(n1);
+            .Sign(Approvers[0]).Sign(n1);
 
-        KeyRotationResult result = _trust.Rotate(rotation);
+        KeyRotationResult result = Store.Rotate(rotation);
 
         result.IsAccepted.Should().BeFalse();
         result.Reason.Should().Be(DocumentRefusal.NotSigned);
         result.Sentence.Should().Contain("current key set's threshold");
-        _trust.GetKeySet("fabrikam", PartyRole.Approver)!.Sequence.Should().Be(1);
-        _trust.Verify(Draft().Sign(n1), Board).IsValid.Should().BeFalse();
+        Store.GetKeySet("fabrikam", PartyRole.Approver)!.Sequence.Should().Be(1);
+        Store.Verify(Draft().Sign(n1), Board).IsValid.Should().BeFalse();
     }
 
     [Fact]
@@ -257,9 +232,9 @@ public sealed class TrustStoreTests : IDisposable
     {
         using var n1 = PartyIdentity.Create("fabrikam", PartyRole.Approver);
         SignedEnvelope rotation = KeyRotation.Create("fabrikam", PartyRole.Approver, 2, 1, [n1.PublicKey])
-            .Sign(_board[0]).Sign(_board[1]);
+            .Sign(Approvers[0]).Sign(Approvers[1]);
 
-        KeyRotationResult result = _trust.Rotate(rotation);
+        KeyRotationResult result = Store.Rotate(rotation);
 
         result.IsAccepted.Should().BeFalse();
         result.Reason.Should().Be(DocumentRefusal.NotSigned);
@@ -271,10 +246,10 @@ public sealed class TrustStoreTests : IDisposable
     {
         using var n1 = PartyIdentity.Create("fabrikam", PartyRole.Approver);
         SignedEnvelope rotation = KeyRotation.Create("fabrikam", PartyRole.Approver, 2, 1, [n1.PublicKey])
-            .Sign(_board[0]).Sign(_board[1]).Sign(n1);
-        _trust.Rotate(rotation).IsAccepted.Should().BeTrue();
+            .Sign(Approvers[0]).Sign(Approvers[1]).Sign(n1);
+        Store.Rotate(rotation).IsAccepted.Should().BeTrue();
 
-        KeyRotationResult replay = _trust.Rotate(rotation);
+        KeyRotationResult replay = Store.Rotate(rotation);
 
         replay.IsAccepted.Should().BeFalse();
         replay.Reason.Should().Be(DocumentRefusal.Superseded);
@@ -286,21 +261,21 @@ public sealed class TrustStoreTests : IDisposable
     {
         using var n1 = PartyIdentity.Create("fabrikam", PartyRole.Approver);
         SignedEnvelope genuine = KeyRotation.Create("fabrikam", PartyRole.Approver, 2, 1, [n1.PublicKey])
-            .Sign(_board[0]).Sign(_board[1]).Sign(n1);
+            .Sign(Approvers[0]).Sign(Approvers[1]).Sign(n1);
         byte[] payload = genuine.Payload.ToArray();
         payload[^3] ^= 1;
 
-        _trust.Rotate(Reassemble(genuine.PayloadType, payload, genuine.Signatures)).IsAccepted.Should().BeFalse();
+        Store.Rotate(Reassemble(genuine.PayloadType, payload, genuine.Signatures)).IsAccepted.Should().BeFalse();
     }
 
     [Fact]
     public void Trust_BadArguments_NameTheParameter()
     {
-        FluentActions.Invoking(() => _trust.Trust("x", PartyRole.Vendor, 2, [_vendor.PublicKey]))
+        FluentActions.Invoking(() => Store.Trust("x", PartyRole.Vendor, 2, [Vendor.PublicKey]))
             .Should().Throw<ArgumentOutOfRangeException>().Which.ParamName.Should().Be("threshold");
-        FluentActions.Invoking(() => _trust.Trust("x", PartyRole.Vendor, 1, [_vendor.PublicKey, _vendor.PublicKey]))
+        FluentActions.Invoking(() => Store.Trust("x", PartyRole.Vendor, 1, [Vendor.PublicKey, Vendor.PublicKey]))
             .Should().Throw<ArgumentException>().Which.ParamName.Should().Be("keys");
-        FluentActions.Invoking(() => _trust.Trust("contoso", PartyRole.Vendor, _vendor.PublicKey))
+        FluentActions.Invoking(() => Store.Trust("contoso", PartyRole.Vendor, Vendor.PublicKey))
             .Should().Throw<InvalidOperationException>().WithMessage("*key rotation*");
     }
 
