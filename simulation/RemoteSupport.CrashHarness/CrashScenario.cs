@@ -28,6 +28,9 @@ internal abstract class CrashScenario
     /// <param name="acknowledged">Every acknowledgment of every worker so far, in order.</param>
     public abstract Task<IReadOnlyList<string>> CheckAsync(string folder, IReadOnlyList<string> acknowledged);
 
+    /// <summary>What the report adds about this scenario's folder after the run (null: nothing).</summary>
+    public virtual string? Remark(string folder) => null;
+
     /// <summary>A tag unique in a run: the iteration in the high bits, a counter of the worker's in the low.</summary>
     protected static long Tag(int iteration, long counter) => ((long)iteration << 32) | counter;
 }

@@ -70,9 +70,9 @@ internal sealed class DataFileScenario : CrashScenario
         return Task.FromResult<IReadOnlyList<string>>(violations);
     }
 
-    /// <summary>The temporary files kills left beside the targets (a replace interrupted before its rename).</summary>
-    public static int Leftovers(string folder) =>
-        Directory.Exists(DataIn(folder)) ? Directory.GetFiles(DataIn(folder), "*.tmp", SearchOption.AllDirectories).Length : 0;
+    /// <summary>Counts the temporary files kills left beside the targets (a replace interrupted before its rename).</summary>
+    public override string Remark(string folder) =>
+        $"{(Directory.Exists(DataIn(folder)) ? Directory.GetFiles(DataIn(folder), "*.tmp", SearchOption.AllDirectories).Length : 0)} temporary files left by kills";
 }
 
 /// <summary>Grants as the consent gate issues them, for the work the harness runs (consent itself is not what it tests).</summary>

@@ -52,9 +52,10 @@ if (args is ["run", .. string[] options])
     string runFolder = folder ?? Directory.CreateTempSubdirectory("rs-crash-").FullName;
     Console.WriteLine($"crash run in {runFolder}, seed {seed}");
     CrashReport report = await new CrashRun(runFolder, seed, scenarios, Console.Out).RunAsync(iterations);
-    foreach ((string scenario, int count) in report.Acknowledged)
+    foreach (CrashScenario scenario in scenarios)
     {
-        Console.WriteLine($"{scenario}: {count} acknowledgments" + (scenario == "data-file" ? $", {DataFileScenario.Leftovers(Path.Combine(runFolder, scenario))} temporary files left by kills" : ""));
+        string? remark = scenario.Remark(Path.Combine(runFolder, scenario.Name));
+        Console.WriteLine($"{scenario.Name}: {report.Acknowledged[scenario.Name]} acknowledgments" + (remark is null ? "" : ", " + remark));
     }
 
     if (folder is null && report.Violations.Count == 0)
