@@ -68,7 +68,7 @@ public sealed class SupportAgentHost(SupportAgent agent, SupportConnectionOption
 
     /// <summary>Accepts connections from <paramref name="listener"/> until it stops or <paramref name="cancellationToken"/> fires, serving each.</summary>
     /// <param name="listener">Where consoles connect.</param>
-    /// <param name="sessionEnded">Called with each session's receipt, or the failure that ended the connection without one (a <see cref="SessionRefusedException"/> when the session was refused, with the code and sentence the console was told).</param>
+    /// <param name="sessionEnded">Called once per connection accepted, with its session's receipt, or the failure that ended the connection without one (a <see cref="SessionRefusedException"/> when the session was refused, with the code and sentence the console was told; a <see cref="SessionProtocolException"/> with code <c>no-session</c> when the console closed the connection after its handshake without opening a session).</param>
     /// <param name="cancellationToken">Stops accepting.</param>
     public async Task RunAsync(IConnectionListener listener, Action<SignedEnvelope?, Exception?>? sessionEnded = null, CancellationToken cancellationToken = default)
     {
@@ -222,7 +222,8 @@ public sealed class SupportAgentHost(SupportAgent agent, SupportConnectionOption
         {
             // ServeCoreAsync gives the handshake slot back once the handshake ends, whichever way.
             SignedEnvelope? receipt = await ServeCoreAsync(connection, dialedOut: false, () => Interlocked.Decrement(ref _handshakes), CancellationToken.None, cancellationToken).ConfigureAwait(false);
-            sessionEnded?.Invoke(receipt, null);
+            // A connection that ends without a session still ends for a reason the host reports.
+            sessionEnded?.Invoke(receipt, receipt is null ? new SessionProtocolException("no-session", "The console closed the connection after its handshake without opening a session.") : null);
         }
         catch (Exception ex) when (ex is SecureChannelException or FramingException or IOException or OperationCanceledException or SessionProtocolException)
         {

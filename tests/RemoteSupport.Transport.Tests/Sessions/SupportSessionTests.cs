@@ -10,6 +10,7 @@ using RemoteSupport.Ledger;
 using RemoteSupport.Sessions;
 using RemoteSupport.Transport.Channels;
 using RemoteSupport.Transport.Sessions;
+using RemoteSupport.Transport.Transports;
 using RemoteSupport.Trust;
 
 namespace RemoteSupport.Transport.Tests.Sessions;
@@ -403,6 +404,22 @@ public sealed class SupportSessionTests
         world.Installer.InstalledVersion("ledger").Should().Be("2.4.0");
         world.Ledger.Entries.GroupBy(e => e.Charge.SessionId).Should().HaveCount(2)
             .And.OnlyContain(g => g.Count() == 2, "each session is billed its setup and connect time once");
+    }
+
+    [Fact]
+    public async Task AConsoleThatClosesAfterItsHandshakeWithoutASession_IsReportedEnded_WithTheReason()
+    {
+        await using SessionWorld world = await SessionWorld.StartAsync();
+        TransportConnection connection = await new TcpDialer(world.EndPoint).DialAsync(world.Token);
+        (_, MultiplexedConnection channels) = await world.ConsoleConnection().ConnectAsync(connection, initiator: true, world.Token);
+
+        await channels.DisposeAsync();
+        await world.WaitForSessionsAsync(1);
+
+        world.Receipts.Should().ContainSingle().Which.Should().BeNull("no session was opened, so none was receipted");
+        world.Failures.Should().ContainSingle().Which.Should().BeOfType<SessionProtocolException>()
+            .Which.Code.Should().Be("no-session");
+        world.Ledger.Entries.Should().BeEmpty("a connection without a session is not billed");
     }
 
     private static string DocumentJsonHash(SignedEnvelope envelope) => Convert.ToHexStringLower(SHA256.HashData(envelope.Payload.Span));
