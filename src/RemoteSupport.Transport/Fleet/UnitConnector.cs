@@ -52,7 +52,7 @@ public sealed class UnitConnector : IHostedService, IAsyncDisposable
     {
     }
 
-    /// <summary>Raised when a routed session ends (its receipt, or the failure that ended it without one).</summary>
+    /// <summary>Raised when a routed session ends: its receipt, or the failure that ended it without one (a <see cref="SessionProtocolException"/> with code <c>no-session</c> when the technician's console closed the route after its handshake without opening a session).</summary>
     public event Action<SupportSessionEnded>? SessionEnded;
 
     /// <summary>Gets the agent, once started.</summary>
@@ -340,26 +340,21 @@ public sealed class UnitConnector : IHostedService, IAsyncDisposable
     private async Task ServeRoutedAsync(SupportAgentHost host, MultiplexedChannel channel)
     {
         var line = new ChannelConnection(channel, "routed session");
-        SignedEnvelope? receipt = null;
-        Exception? failure = null;
+        SupportSessionEnded ended;
         try
         {
-            receipt = await host.ServeAsync(line, dialedOut: false, _sessions.Token).ConfigureAwait(false);
+            ended = SupportSessionEnded.Served(await host.ServeAsync(line, dialedOut: false, _sessions.Token).ConfigureAwait(false));
         }
-        catch (Exception ex) when (ex is not OperationCanceledException)
+        catch (Exception ex)
         {
-            failure = ex;
-        }
-        catch (OperationCanceledException)
-        {
-            // Cut off by the host's shutdown wait.
+            ended = new SupportSessionEnded(null, ex); // a refusal, a failed handshake, or the cut-off at the end of the shutdown wait
         }
         finally
         {
             await line.DisposeAsync().ConfigureAwait(false);
         }
 
-        SessionEnded?.Invoke(new SupportSessionEnded(receipt, failure));
+        SessionEnded?.Invoke(ended);
     }
 
     private SupportConnectionOptions StandingOptions(SupportAgent agent)

@@ -210,6 +210,22 @@ public sealed partial class UnitDirectory : IHostedService, IAsyncDisposable
     public async Task<SupportConsoleConnection> OpenSessionAsync(string customerId, string unitId, SupportConsole console, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(console);
+        TransportConnection line = await OpenRouteAsync(customerId, unitId, cancellationToken).ConfigureAwait(false);
+        try
+        {
+            return await SupportConsoleConnection.OpenAsync(line, dialed: true, console.Options, cancellationToken).ConfigureAwait(false);
+        }
+        catch
+        {
+            await line.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
+    }
+
+    /// <summary>Opens the channel of a unit's standing connection that carries one routed session, as a connection of its own.</summary>
+    /// <exception cref="SessionRefusedException">The unit is not online (<c>unit-offline</c>).</exception>
+    internal async Task<TransportConnection> OpenRouteAsync(string customerId, string unitId, CancellationToken cancellationToken)
+    {
         Standing? standing;
         lock (_gate)
         {
@@ -222,16 +238,7 @@ public sealed partial class UnitDirectory : IHostedService, IAsyncDisposable
         }
 
         MultiplexedChannel channel = await standing.Channels.OpenChannelAsync(PresenceMessage.SessionChannel, cancellationToken).ConfigureAwait(false);
-        var line = new ChannelConnection(channel, $"{customerId}/{unitId} via {_options.HostId}");
-        try
-        {
-            return await SupportConsoleConnection.OpenAsync(line, dialed: true, console.Options, cancellationToken).ConfigureAwait(false);
-        }
-        catch
-        {
-            await line.DisposeAsync().ConfigureAwait(false);
-            throw;
-        }
+        return new ChannelConnection(channel, $"{customerId}/{unitId} via {_options.HostId}");
     }
 
     private async Task AcceptAsync(TcpConnectionListener listener, CancellationToken stop)

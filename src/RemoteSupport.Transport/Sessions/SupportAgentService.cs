@@ -102,8 +102,16 @@ public sealed class SupportAgentHostOptions
 
 /// <summary>A session the agent's host served has ended: its receipt, or why the connection ended without one.</summary>
 /// <param name="Receipt">The unit-signed receipt; <see langword="null"/> when the session was refused or the connection failed.</param>
-/// <param name="Failure">What ended the connection (a refused handshake, a hello timeout, a host at capacity…); <see langword="null"/> after a session.</param>
-public sealed record SupportSessionEnded(SignedEnvelope? Receipt, Exception? Failure);
+/// <param name="Failure">What ended the connection (a refused handshake, a hello timeout, a host at capacity, <c>no-session</c> when the console closed the connection after its handshake without opening a session…); <see langword="null"/> after a session.</param>
+public sealed record SupportSessionEnded(SignedEnvelope? Receipt, Exception? Failure)
+{
+    /// <summary>
+    /// How a connection that was served to its end ended: with its session's receipt, or, when the console closed it
+    /// after the handshake without opening a session, with a <see cref="SessionProtocolException"/> of code <c>no-session</c>.
+    /// </summary>
+    internal static SupportSessionEnded Served(SignedEnvelope? receipt) =>
+        receipt is null ? new(null, new SessionProtocolException("no-session", "The console closed the connection after its handshake without opening a session.")) : new(receipt, null);
+}
 
 /// <summary>
 /// The agent as a hosted service: at start it opens the agent from its options (the unit's durable state
@@ -241,7 +249,7 @@ public sealed class SupportAgentService : IHostedService, IAsyncDisposable
                 TransportConnection line = await dialer.DialAsync(stop).ConfigureAwait(false);
                 SignedEnvelope? receipt = await host.ServeAsync(line, dialedOut: true, beforeSession: stop, sessions).ConfigureAwait(false);
                 served = receipt is not null;
-                Report(new SupportSessionEnded(receipt, null));
+                Report(SupportSessionEnded.Served(receipt));
             }
             catch (OperationCanceledException) when (stop.IsCancellationRequested || sessions.IsCancellationRequested)
             {

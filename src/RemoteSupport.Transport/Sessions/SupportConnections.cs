@@ -223,7 +223,8 @@ public sealed class SupportAgentHost(SupportAgent agent, SupportConnectionOption
             // ServeCoreAsync gives the handshake slot back once the handshake ends, whichever way.
             SignedEnvelope? receipt = await ServeCoreAsync(connection, dialedOut: false, () => Interlocked.Decrement(ref _handshakes), CancellationToken.None, cancellationToken).ConfigureAwait(false);
             // A connection that ends without a session still ends for a reason the host reports.
-            sessionEnded?.Invoke(receipt, receipt is null ? new SessionProtocolException("no-session", "The console closed the connection after its handshake without opening a session.") : null);
+            SupportSessionEnded ended = SupportSessionEnded.Served(receipt);
+            sessionEnded?.Invoke(ended.Receipt, ended.Failure);
         }
         catch (Exception ex) when (ex is SecureChannelException or FramingException or IOException or OperationCanceledException or SessionProtocolException)
         {

@@ -2,6 +2,7 @@ using System.Net;
 using System.Net.Sockets;
 using RemoteSupport.Ledger;
 using RemoteSupport.Sessions;
+using RemoteSupport.Transport.Channels;
 using RemoteSupport.Transport.Fleet;
 using RemoteSupport.Transport.Transports;
 using RemoteSupport.Transport.Sessions;
@@ -40,6 +41,25 @@ public sealed partial class FleetTests
         billed.Select(e => e.Charge.Kind).Should().Equal(ChargeKind.CallSetup, ChargeKind.ConnectTime);
         billed.Should().OnlyContain(e => e.Charge.SessionId == sessionId, "the reconnect bills nothing: no session ran on it");
         billed.Select(e => (e.Charge.Kind, e.Charge.AmountMinor)).Should().Equal(receipt.Charges.Select(c => (c.Kind, c.AmountMinor)));
+    }
+
+    [Fact]
+    public async Task ARoutedConsoleThatClosesAfterItsHandshakeWithoutASession_IsReportedEnded_WithTheReason()
+    {
+        UnitDirectory directory = await HostAsync();
+        UnitConnector unit = await UnitAsync("unit-7", _unit7, directory.BoundEndPoint!);
+        var ended = new TaskCompletionSource<SupportSessionEnded>(TaskCreationOptions.RunContinuationsAsynchronously);
+        unit.SessionEnded += end => ended.TrySetResult(end);
+        await UntilAsync(() => directory.Find("fabrikam", "unit-7") is not null);
+
+        TransportConnection line = await directory.OpenRouteAsync("fabrikam", "unit-7", Token);
+        (_, MultiplexedConnection channels) = await Console().Options.ConnectAsync(line, initiator: true, Token);
+        await channels.DisposeAsync(); // the technician's handshake is done; no session is opened
+        SupportSessionEnded end = await ended.Task.WaitAsync(Token);
+
+        end.Receipt.Should().BeNull("no session was opened, so none was receipted");
+        end.Failure.Should().BeOfType<SessionProtocolException>().Which.Code.Should().Be("no-session");
+        unit.Agent.Ledger.Entries.Should().BeEmpty("a routed connection without a session is not billed");
     }
 
     [Fact]

@@ -9,6 +9,7 @@ using RemoteSupport.Documents;
 using RemoteSupport.GroundRules;
 using RemoteSupport.Identities;
 using RemoteSupport.Sessions;
+using RemoteSupport.Transport.Channels;
 using RemoteSupport.Transport.Sessions;
 using RemoteSupport.Transport.Transports;
 using RemoteSupport.Trust;
@@ -364,6 +365,25 @@ public sealed class HostedAgentTests : IDisposable
         }
 
         await unitHost.StopAsync(Token);
+    }
+
+    [Fact]
+    public async Task AnAgentThatDialsOut_ReportsAConsoleThatClosesAfterItsHandshake_AsNoSession()
+    {
+        await using TcpConnectionListener consoleListener = TcpConnectionListener.Listen(new IPEndPoint(IPAddress.Loopback, 0));
+        using IHost unitHost = UnitHost(host: host => host.DialOut = consoleListener.BoundEndPoint.ToString());
+        await unitHost.StartAsync(Token);
+        var ended = new TaskCompletionSource<SupportSessionEnded>(TaskCreationOptions.RunContinuationsAsynchronously);
+        unitHost.Services.GetRequiredService<SupportAgentService>().SessionEnded += e => ended.TrySetResult(e);
+
+        TransportConnection line = (await consoleListener.AcceptAsync(Token))!;
+        (_, MultiplexedConnection channels) = await Console().Options.ConnectAsync(line, initiator: false, Token);
+        await channels.DisposeAsync(); // the handshake is done; the console opens no session
+        SupportSessionEnded end = await ended.Task.WaitAsync(Token);
+        await unitHost.StopAsync(Token);
+
+        end.Receipt.Should().BeNull();
+        end.Failure.Should().BeOfType<SessionProtocolException>().Which.Code.Should().Be("no-session");
     }
 
     [Fact]
