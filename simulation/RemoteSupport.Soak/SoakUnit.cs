@@ -30,7 +30,7 @@ namespace RemoteSupport.Soak;
 /// </summary>
 internal sealed class SoakUnit : IAsyncDisposable
 {
-    public const string DataPath = "ledger/2026.csv";
+    public const string DataPath = UnitSetup.DataPath;
     public static readonly DateTimeOffset Start = new(2026, 11, 25, 9, 0, 0, TimeSpan.Zero);
     public static readonly TimeSpan ApprovalTimeout = TimeSpan.FromMinutes(2);
 
@@ -142,30 +142,9 @@ internal sealed class SoakUnit : IAsyncDisposable
 
     private async Task InitializeAsync(int fixCount)
     {
-        UnitTrust.Trust("fabrikam", PartyRole.Customer, Customer.PublicKey);
-        UnitTrust.Trust("contoso", PartyRole.Vendor, Vendor.PublicKey);
-        UnitTrust.Trust("contoso", PartyRole.Technician, Technician.PublicKey);
-        UnitTrust.Trust("fabrikam", PartyRole.Approver, Approver.PublicKey);
-        var it = new ApprovalRequirement([new ApproverGroup("IT", "fabrikam", PartyRole.Approver, null, 1)]);
-        var rules = new SecurityGroundRules
-        {
-            Version = 1,
-            CustomerId = "fabrikam",
-            VendorId = "contoso",
-            TimeZone = "Europe/Berlin",
-            Operations =
-            [
-                new OperationRule(SupportOperation.ViewData, true, it),
-                new OperationRule(SupportOperation.ChangeData, true, it),
-                new OperationRule(SupportOperation.RunDiagnostic, true, null),
-                new OperationRule(SupportOperation.InstallFix, true, it),
-            ],
-            MaxApprovalLifetimeSeconds = 8 * 3600,
-            DataScopes = [new DataScope("finance", ["ledger/**"], "fabrikam")],
-            Hours = new ServiceHours(Enum.GetValues<DayOfWeek>(), "00:00", "00:00"),
-            MaxSessionMinutes = 240,
-            TollCharges = new TollChargePolicy("EUR", 500, 120, 60, 500, 100_000_000, 1_000_000_000, 100_000_000),
-        };
+        UnitSetup.TrustParties(UnitTrust, Customer, Vendor, Technician, Approver);
+        SecurityGroundRules rules = UnitSetup.GroundRules(
+            new ServiceHours(Enum.GetValues<DayOfWeek>(), "00:00", "00:00"), new TollChargePolicy("EUR", 500, 120, 60, 500, 100_000_000, 1_000_000_000, 100_000_000));
         GroundRules = new GroundRulesBook(UnitTrust);
         Require(GroundRules.Accept(rules.ToEnvelope().Sign(Customer).Sign(Vendor)));
         Authorizations = new AuthorizationBook(UnitTrust, Clock);
@@ -185,35 +164,8 @@ internal sealed class SoakUnit : IAsyncDisposable
         await File.WriteAllTextAsync(Path.Combine(InstallRoot, "bin", "app.dll"), InitialApp);
         Installer = new FixInstaller(InstallRoot, Path.Combine(Folder, "install-work"), Unit, Clock, audit);
         await BuildFixesAsync(fixCount);
-        var parts = new SupportAgentParts
-        {
-            UnitId = "unit-7",
-            CustomerId = "fabrikam",
-            Identity = Unit,
-            Authorizations = Authorizations,
-            GroundRules = GroundRules,
-            Gate = new ConsentGate(UnitTrust, Authorizations, GroundRules, Uses, audit, Clock),
-            DataFiles = new DataFileStore(new Dictionary<string, string> { ["finance"] = DataRoot }),
-            Audit = audit,
-            Ledger = Ledger,
-            ApprovalPrompt = Approvals,
-            ApprovalTimeout = ApprovalTimeout,
-            TimeProvider = Clock,
-            Fixes = new FixInstallOptions
-            {
-                Trust = new FixTrust(new VendorRoot
-                {
-                    VendorId = "contoso",
-                    Version = 1,
-                    Expires = Start.AddYears(1),
-                    Threshold = 2,
-                    ReleaseKeys = [Release1.PublicKey.ToString(), Release2.PublicKey.ToString()],
-                }.ToEnvelope().Sign(Release1).Sign(Release2), Clock),
-                Installer = Installer,
-                Context = () => new FixContext("unit-7", "fabrikam", null, "ledger", Installer.InstalledVersion("ledger") ?? "2.3.0"),
-                Inbox = Path.Combine(Folder, "inbox"),
-            },
-        };
+        SupportAgentParts parts = UnitSetup.AgentParts(Unit, UnitTrust, Authorizations, GroundRules, Uses, audit, Ledger, DataRoot, Approvals, ApprovalTimeout, Clock);
+        parts.Fixes = UnitSetup.Fixes(Installer, Release1, Release2, Start, Clock, Path.Combine(Folder, "inbox"));
         foreach (int minutes in new[] { 1, 2, 3 })
         {
             parts.Diagnostics["work-" + minutes] = _ =>

@@ -11,6 +11,7 @@ using RemoteSupport.Identities;
 using RemoteSupport.Journal;
 using RemoteSupport.Ledger;
 using RemoteSupport.Sessions;
+using RemoteSupport.Soak;
 using RemoteSupport.Transport.Channels;
 using RemoteSupport.Transport.Framing;
 using RemoteSupport.Transport.Security;
@@ -122,32 +123,10 @@ internal sealed class SessionWorld : IAsyncDisposable
     private async Task InitializeAsync(bool authorize, TimeSpan approvalTimeout, Func<SecurityGroundRules, SecurityGroundRules> amend, Action<SupportConnectionOptions>? agentConnection)
     {
         UnitTrust = new TrustStore(Clock);
-        UnitTrust.Trust("fabrikam", PartyRole.Customer, Customer.PublicKey);
-        UnitTrust.Trust("contoso", PartyRole.Vendor, Vendor.PublicKey);
-        UnitTrust.Trust("contoso", PartyRole.Technician, Technician.PublicKey);
-        UnitTrust.Trust("fabrikam", PartyRole.Approver, ItApprover.PublicKey);
-
-        var it = new ApprovalRequirement([new ApproverGroup("IT", "fabrikam", PartyRole.Approver, null, 1)]);
-        var rules = new SecurityGroundRules
-        {
-            Version = 1,
-            CustomerId = "fabrikam",
-            VendorId = "contoso",
-            TimeZone = "Europe/Berlin",
-            Operations =
-            [
-                new OperationRule(SupportOperation.ViewData, true, it),
-                new OperationRule(SupportOperation.ChangeData, true, it),
-                new OperationRule(SupportOperation.RunDiagnostic, true, null),
-                new OperationRule(SupportOperation.InstallFix, true, it),
-            ],
-            MaxApprovalLifetimeSeconds = 8 * 3600,
-            DataScopes = [new DataScope("finance", ["ledger/**"], "fabrikam")],
-            Hours = new ServiceHours([DayOfWeek.Monday, DayOfWeek.Tuesday, DayOfWeek.Wednesday, DayOfWeek.Thursday, DayOfWeek.Friday], "08:00", "18:00"),
-            MaxSessionMinutes = 240,
-            TollCharges = new TollChargePolicy("EUR", 500, 120, 60, 500, 1_000_000, 10_000_000, 1_000_000),
-        };
-        rules = amend(rules);
+        UnitSetup.TrustParties(UnitTrust, Customer, Vendor, Technician, ItApprover);
+        SecurityGroundRules rules = amend(UnitSetup.GroundRules(
+            new ServiceHours([DayOfWeek.Monday, DayOfWeek.Tuesday, DayOfWeek.Wednesday, DayOfWeek.Thursday, DayOfWeek.Friday], "08:00", "18:00"),
+            new TollChargePolicy("EUR", 500, 120, 60, 500, 1_000_000, 10_000_000, 1_000_000)));
         GroundRules = new GroundRulesBook(UnitTrust);
         GroundRules.Accept(rules.ToEnvelope().Sign(Customer).Sign(Vendor)).IsAccepted.Should().BeTrue();
         Authorizations = new AuthorizationBook(UnitTrust, Clock);
@@ -175,40 +154,13 @@ internal sealed class SessionWorld : IAsyncDisposable
         Ledger = await ChargeLedger.OpenAsync(LedgerJournal, GroundRules, Clock);
         Uses = FileApprovalUseCounter.Open(Path.Combine(_dir, "approval-uses.log"));
         Approver.Sign = request => Approval.For(request, Clock.GetUtcNow()).ToEnvelope().Sign(ItApprover);
-        AgentOptions = new SupportAgentParts
-        {
-            UnitId = "unit-7",
-            CustomerId = "fabrikam",
-            Identity = Unit,
-            Authorizations = Authorizations,
-            GroundRules = GroundRules,
-            Gate = new ConsentGate(UnitTrust, Authorizations, GroundRules, Uses, Audit, Clock),
-            DataFiles = new DataFileStore(new Dictionary<string, string> { ["finance"] = DataRoot }),
-            Audit = Audit,
-            Ledger = Ledger,
-            ApprovalPrompt = Approver,
-            ApprovalTimeout = approvalTimeout,
-            TimeProvider = Clock,
-        };
+        AgentOptions = UnitSetup.AgentParts(Unit, UnitTrust, Authorizations, GroundRules, Uses, Audit, Ledger, DataRoot, Approver, approvalTimeout, Clock);
         AgentOptions.Diagnostics["disk"] = _ => Task.FromResult("disk: 93% used");
 
         Directory.CreateDirectory(Path.Combine(InstallRoot, "bin"));
         await File.WriteAllTextAsync(Path.Combine(InstallRoot, "bin", "app.dll"), "ledger 2.3.0");
         Installer = new FixInstaller(InstallRoot, Path.Combine(_dir, "install-work"), Unit, Clock, Audit);
-        AgentOptions.Fixes = new FixInstallOptions
-        {
-            Trust = new FixTrust(new VendorRoot
-            {
-                VendorId = "contoso",
-                Version = 1,
-                Expires = Wednesday10Berlin.AddYears(1),
-                Threshold = 2,
-                ReleaseKeys = [Release1.PublicKey.ToString(), Release2.PublicKey.ToString()],
-            }.ToEnvelope().Sign(Release1).Sign(Release2), Clock),
-            Installer = Installer,
-            Context = () => new FixContext("unit-7", "fabrikam", null, "ledger", Installer.InstalledVersion("ledger") ?? "2.3.0"),
-            Inbox = Inbox,
-        };
+        AgentOptions.Fixes = UnitSetup.Fixes(Installer, Release1, Release2, Wednesday10Berlin, Clock, Inbox);
 
         _listener = TcpConnectionListener.Listen(new IPEndPoint(IPAddress.Loopback, 0));
         SupportConnectionOptions hostOptions = AgentConnection();
