@@ -20,7 +20,7 @@ public sealed class ApprovalFolderTests : IDisposable
 
     private string Folder => ApprovalFolder.InStateFolder(_folder.Path);
 
-    private static ApprovalRequest Request(string id = "request-0123456789abcdef0123456789abcdef", string at = "2026-12-01T09:00:00+00:00") => ApprovalRequest.FromJson($$"""
+    internal static ApprovalRequest Request(string id = "request-0123456789abcdef0123456789abcdef", string at = "2026-12-01T09:00:00+00:00") => ApprovalRequest.FromJson($$"""
         {"requestId":"{{id}}","sessionId":"session-1","technicianId":"contoso","technicianKeyId":"9b1c9071288643101e867d63647874e5",
          "operation":"view-data","root":"finance","paths":["reports/2026-11.csv"],"owner":"fabrikam","reason":"the report does not add up",
          "requestedDurationSeconds":3600,"requestedAt":"{{at}}"}

@@ -214,3 +214,24 @@ internal sealed class MemoryUseCounter : IApprovalUseCounter
         }
     }
 }
+
+/// <summary>An approver whose answers the test scripts (at once, later, or never); it keeps the requests it was asked.</summary>
+internal sealed class ScriptedPrompt(Func<ApprovalRequest, CancellationToken, Task<SignedEnvelope?>> answer) : IApprovalPrompt
+{
+    public ScriptedPrompt(Func<ApprovalRequest, SignedEnvelope?> answer)
+        : this((request, _) => Task.FromResult(answer(request)))
+    {
+    }
+
+    public List<ApprovalRequest> Asked { get; } = [];
+
+    public async ValueTask<SignedEnvelope?> RequestApprovalAsync(ApprovalRequest request, CancellationToken cancellationToken = default)
+    {
+        lock (Asked)
+        {
+            Asked.Add(request);
+        }
+
+        return await answer(request, cancellationToken);
+    }
+}

@@ -314,10 +314,4 @@ public sealed class ConsentGateTests : IDisposable
         SignedEnvelope? approval = await approve.RequestApprovalAsync(needs.ApprovalRequest!);
         (await _f.Gate().DecideAsync(request, [approval!])).IsGranted.Should().BeTrue();
     }
-
-    private sealed class ScriptedPrompt(Func<ApprovalRequest, SignedEnvelope?> answer) : IApprovalPrompt
-    {
-        public ValueTask<SignedEnvelope?> RequestApprovalAsync(ApprovalRequest request, CancellationToken cancellationToken = default) =>
-            ValueTask.FromResult(answer(request));
-    }
 }
