@@ -89,7 +89,11 @@ internal sealed class FixReception(FixInstallOptions fixes)
         }
         finally
         {
-            File.Delete(file);
+            // Also when the inbox could not be made (a file stands where it should be): then there is nothing to delete.
+            if (File.Exists(file))
+            {
+                File.Delete(file);
+            }
         }
     }
 

@@ -8,7 +8,7 @@ using RemoteSupport.Identities;
 
 namespace RemoteSupport.Tests.Fixes;
 
-public sealed class FixInstallerTests : IDisposable
+public sealed partial class FixInstallerTests : IDisposable
 {
     private readonly TemporaryFolder _folder = new();
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 27, 9, 0, 0, TimeSpan.Zero));
@@ -278,24 +278,26 @@ public sealed class FixInstallerTests : IDisposable
 
     private async Task<InstallReceipt> InstallAsync(FixInstaller installer, string package, Func<bool> healthy, string? packageHash = null)
     {
-        ConsentDecision consent = ConsentGate.IssueForTest(new ConsentDecision
-        {
-            DecisionId = "decision-1",
-            DecidedAt = _time.GetUtcNow(),
-            Outcome = ConsentOutcome.Granted,
-            Reason = ConsentReason.None,
-            Sentence = "granted",
-            Request = new ConsentRequest
-            {
-                SessionId = "session-1", UnitId = "unit-7", VendorId = "contoso", TechnicianId = "contoso",
-                TechnicianKey = _release1.PublicKey, Operation = SupportOperation.InstallFix, PackageHash = packageHash,
-            },
-        });
         await using FileStream stream = File.OpenRead(package);
-        SignedEnvelope signed = await installer.InstallAsync(stream, _trust, _context, consent, _ => Task.FromResult(healthy()), "session-1");
+        SignedEnvelope signed = await installer.InstallAsync(stream, _trust, _context, Grant(packageHash), _ => Task.FromResult(healthy()), "session-1");
         _unit.PublicKey.Verify(signed.PreAuthenticationEncoding(), signed.Signatures[0].Signature.Span).Should().BeTrue("the unit signs its receipts");
         return InstallReceipt.FromEnvelope(signed);
     }
+
+    /// <summary>A grant to install, as a gate issues it (bound to <paramref name="packageHash"/> when given).</summary>
+    private ConsentDecision Grant(string? packageHash) => ConsentGate.IssueForTest(new ConsentDecision
+    {
+        DecisionId = "decision-1",
+        DecidedAt = _time.GetUtcNow(),
+        Outcome = ConsentOutcome.Granted,
+        Reason = ConsentReason.None,
+        Sentence = "granted",
+        Request = new ConsentRequest
+        {
+            SessionId = "session-1", UnitId = "unit-7", VendorId = "contoso", TechnicianId = "contoso",
+            TechnicianKey = _release1.PublicKey, Operation = SupportOperation.InstallFix, PackageHash = packageHash,
+        },
+    });
 
     private async Task<string> BuildAsync()
     {

@@ -6,7 +6,7 @@ using RemoteSupport.Identities;
 
 namespace RemoteSupport.Tests.Fixes;
 
-public sealed class FixVerifierTests : IDisposable
+public sealed partial class FixVerifierTests : IDisposable
 {
     private readonly TemporaryFolder _folder = new();
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 27, 9, 0, 0, TimeSpan.Zero));
