@@ -31,17 +31,37 @@ internal sealed class SoakChecks(SoakUnit unit, IReadOnlyList<TransportConnectio
         CheckSessions(audit);
         await CheckDataFileAsync(audit);
         CheckInstall(audit);
-        foreach (string checkpoint in checkpoints)
-        {
-            JournalVerification verified = await JournalVerifier.VerifyAsync(export, checkpoint, "unit-7", unit.Unit.PublicKey);
-            if (!verified.IsValid)
-            {
-                _violations.Add("the audit journal does not verify against a checkpoint taken during the run: " + verified.Sentence);
-            }
-        }
-
+        await CheckCheckpointsAsync(export);
         File.Delete(export);
         return _violations;
+    }
+
+    /// <summary>
+    /// The export against the last checkpoint through the verifier a customer runs, and each earlier checkpoint as a prefix
+    /// of the same tree (the root of its size), from one read of the export: verifying every checkpoint with the verifier
+    /// would read the whole export once per checkpoint (a 27,000-session run took 45 minutes of its checks that way).
+    /// </summary>
+    private async Task CheckCheckpointsAsync(string export)
+    {
+        JournalVerification verified = await JournalVerifier.VerifyAsync(export, checkpoints[^1], "unit-7", unit.Unit.PublicKey);
+        if (!verified.IsValid)
+        {
+            _violations.Add("the audit journal does not verify against the last checkpoint of the run: " + verified.Sentence);
+        }
+
+        byte[][] leaves = [.. (await AppendOnlyJournal.ReadAllRecordsAsync(export)).Select(record => MerkleTree.LeafHash(record))];
+        foreach (string note in checkpoints.SkipLast(1))
+        {
+            if (!Checkpoint.TryVerify(note, "unit-7", unit.Unit.PublicKey, out Checkpoint? checkpoint, out string error))
+            {
+                _violations.Add("a checkpoint taken during the run does not verify: " + error);
+            }
+            else if (checkpoint.Size > leaves.Length || !MerkleTree.Root(leaves, checkpoint.Size).AsSpan().SequenceEqual(checkpoint.Root))
+            {
+                _violations.Add(string.Create(CultureInfo.InvariantCulture,
+                    $"the audit journal's first {checkpoint.Size} records are not those the checkpoint of that size signed"));
+            }
+        }
     }
 
     /// <summary>Reopens the journals the (disposed) unit wrote: each holds the records it held, with nothing torn.</summary>

@@ -29,6 +29,9 @@ internal sealed class SoakRun(string folder, int seed, double faultRate, TextWri
     private readonly List<string> _checkpoints = [];
     private readonly Dictionary<string, int> _outcomes = new(StringComparer.Ordinal);
 
+    /// <summary>Gets the audit checkpoints the unit signed during the run (one every 10 sessions and one at the end), for the checks.</summary>
+    internal List<string> Checkpoints => _checkpoints;
+
     public async Task<SoakReport> RunAsync(int sessions, Func<SoakUnit, Task>? beforeChecks = null)
     {
         int faults = 0;

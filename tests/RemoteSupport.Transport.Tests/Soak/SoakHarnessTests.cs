@@ -1,3 +1,5 @@
+using RemoteSupport.Identities;
+using RemoteSupport.Journal;
 using RemoteSupport.Ledger;
 using RemoteSupport.Soak;
 
@@ -80,6 +82,22 @@ public sealed class SoakHarnessTests : IDisposable
 
         report.Violations.Should().Contain(v => v.StartsWith("1 of ", StringComparison.Ordinal) && v.Contains("timers are still alive", StringComparison.Ordinal))
             .And.Contain(v => v.StartsWith("1 of ", StringComparison.Ordinal) && v.Contains("pipe buffers were never returned", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task ACheckpointTheJournalDoesNotExtend_OrOneNotSignedByTheUnit_IsAViolation()
+    {
+        using var stranger = PartyIdentity.Create("fabrikam", PartyRole.Unit);
+        var run = new SoakRun(_folder, 9, 0, _log);
+        SoakReport report = await run.RunAsync(2, unit =>
+        {
+            run.Checkpoints.Insert(0, new Checkpoint("fabrikam/unit-7/audit", 1, new byte[32]).Sign("unit-7", unit.Unit));
+            run.Checkpoints.Insert(1, new Checkpoint("fabrikam/unit-7/audit", 1, unit.AuditJournal.Root()).Sign("unit-7", stranger));
+            return Task.CompletedTask;
+        });
+
+        report.Violations.Should().Contain("the audit journal's first 1 records are not those the checkpoint of that size signed")
+            .And.Contain(v => v.StartsWith("a checkpoint taken during the run does not verify: ", StringComparison.Ordinal));
     }
 
     [Fact]
