@@ -89,24 +89,18 @@ public static class FixPackage
             await output.WriteAsync(header, cancellationToken).ConfigureAwait(false);
             await output.WriteAsync(manifestJson, cancellationToken).ConfigureAwait(false);
             long total = 0;
+            byte[] buffer = new byte[1 << 16];
             foreach (string file in payloadFiles)
             {
                 FileStream input = new(file, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true);
                 await using (input.ConfigureAwait(false))
                 {
-                    if (copied is null)
-                    {
-                        await input.CopyToAsync(output, cancellationToken).ConfigureAwait(false);
-                        continue;
-                    }
-
-                    byte[] buffer = new byte[1 << 16];
                     int read;
                     while ((read = await input.ReadAsync(buffer, cancellationToken).ConfigureAwait(false)) > 0)
                     {
                         await output.WriteAsync(buffer.AsMemory(0, read), cancellationToken).ConfigureAwait(false);
                         total += read;
-                        copied(total);
+                        copied?.Invoke(total);
                     }
                 }
             }

@@ -191,6 +191,33 @@ public sealed partial class FixInstallerTests
     }
 
     [Fact]
+    public async Task TheReception_ReadsExactlyTheAnnouncedLength_LeavingWhatFollowsOnTheLine()
+    {
+        byte[] package = await File.ReadAllBytesAsync(await BuildAsync());
+        byte[] next = "the next message"u8.ToArray();
+        using var line = new MemoryStream([.. package, .. next]);
+
+        FixReceived received = await ReceiveAsync(Reception(), line, package.Length);
+
+        received.Installed.Should().BeTrue(received.Sentence);
+        line.Position.Should().Be(package.Length, "the bytes after the package belong to whatever follows it");
+    }
+
+    [Fact]
+    public async Task APackageWhoseManifestCannotBeRead_IsRefused_AsThePackage()
+    {
+        byte[] package = await File.ReadAllBytesAsync(await BuildAsync());
+        package[0] ^= 0x20;
+
+        FixReceived received = await ReceiveAsync(Reception(), package);
+
+        received.Code.Should().Be("fix-malformed");
+        received.Target.Should().Be("package");
+        received.Sentence.Should().Be("The file is not a version 1 fix package.");
+        InstallReceipt.FromEnvelope(received.Receipt!).Outcome.Should().Be(InstallResult.Refused);
+    }
+
+    [Fact]
     public async Task TheReceptionDefaults_AreFourGiB_AndAHealthyCheck()
     {
         var options = new FixInstallOptions { Trust = _trust, Installer = new FixInstaller(Root, Work, _unit, _time), Context = () => _context, Inbox = Inbox };

@@ -1,6 +1,7 @@
 using System.Buffers.Binary;
 using System.Globalization;
 using System.Security.Cryptography;
+using RemoteSupport.Documents;
 using RemoteSupport.Fixes;
 
 namespace RemoteSupport.Tests.Fixes;
@@ -126,6 +127,38 @@ public sealed partial class FixVerifierTests
 
         result.IsValid.Should().BeTrue(result.Sentence);
         result.Sentence.Should().Be("ledger-fix-2.4.0 2.4.0 verified: 0 entries staged.");
+        Directory.EnumerateDirectories(_folder.Path, "staging-*").Should().ContainSingle("the staging folder is made for a verified package, even one that only deletes");
+    }
+
+    [Fact]
+    public async Task ASignedDocumentThatIsNotAManifest_IsMalformed()
+    {
+        SignedEnvelope notAManifest = SignedEnvelope.Create(FixManifest.DocumentType, "{\"packageId\":\"ledger-fix-2.4.0\"}"u8.ToArray()).Sign(_release[0]).Sign(_release[1]);
+        string package = Path.Combine(_folder.Path, "not-a-manifest.rsfix");
+        await FixPackage.WriteAsync(notAManifest, [], package, default);
+
+        FixVerification result = await VerifyAsync(package);
+
+        result.Reason.Should().Be(FixRefusal.Malformed);
+        result.Sentence.Should().StartWith("The manifest is malformed: ");
+        FluentActions.Invoking(() => FixManifest.FromEnvelope(null!)).Should().Throw<ArgumentNullException>().WithParameterName("envelope");
+    }
+
+    [Theory]
+    [InlineData("extra")]
+    [InlineData("short")]
+    public async Task AChunkHashThatIsNotExactly32Bytes_NeverMatches_EvenWhenItStartsWithTheRightHash(string flaw)
+    {
+        byte[] content = [0x41];
+        string right = Convert.ToHexStringLower(SHA256.HashData(content));
+        string chunk = flaw == "extra" ? right + "00" : right[..62];
+        FixManifest manifest = Template() with { Files = [new FixFile("bin/app.dll", FixFileAction.Replace, 1, right, [chunk])] };
+        string package = await SignedPackageAsync(manifest, content);
+
+        FixVerification result = await VerifyAsync(package);
+
+        result.Reason.Should().Be(FixRefusal.HashMismatch);
+        result.Sentence.Should().Be("Chunk 0 of bin/app.dll does not match its hash.");
     }
 
     [Theory]
@@ -185,7 +218,11 @@ public sealed partial class FixVerifierTests
     {
         string hash = Convert.ToHexStringLower(SHA256.HashData([0x41]));
 
-        (await VerifyManifestAsync(Template() with { Files = [Entry("bin/./app.dll")] })).Sentence.Should().StartWith("Entry 'bin/./app.dll' is refused: ");
+        (await VerifyManifestAsync(Template() with { Files = [Entry("bin/./app.dll")] })).Sentence.Should()
+            .Be("Entry 'bin/./app.dll' is refused: A data path must not contain empty, '.' or '..' segments ('bin/./app.dll').");
+        FixVerification decomposed = await VerifyManifestAsync(Template() with { Files = [Entry("bin/cafe\u0301.dll")] });
+        decomposed.Reason.Should().Be(FixRefusal.BadEntryPath);
+        decomposed.Sentence.Should().Be("Entry 'bin/cafe\u0301.dll' is refused: not canonical", "a valid path that is not in its canonical (NFC) form is refused too");
         FixVerification twice = await VerifyManifestAsync(Template() with { Files = [Entry("bin/app.dll"), Entry("bin/APP.dll")] });
         twice.Reason.Should().Be(FixRefusal.BadEntryPath);
         twice.Sentence.Should().Be("Entry 'bin/APP.dll' is listed twice.", "names that differ only in case are one file on some file systems");
@@ -196,7 +233,10 @@ public sealed partial class FixVerifierTests
             .Be($"Entry 'bin/app.dll' has inconsistent length and chunk hashes ({FixManifest.DefaultChunkSize + 1} bytes in chunks of {FixManifest.DefaultChunkSize} need 2 hashes; 1 given).");
         (await VerifyManifestAsync(Template() with { Files = [new FixFile("bin/app.dll", FixFileAction.Add, FixManifest.DefaultChunkSize, hash, [hash, hash])] })).Sentence.Should()
             .Be($"Entry 'bin/app.dll' has inconsistent length and chunk hashes ({FixManifest.DefaultChunkSize} bytes in chunks of {FixManifest.DefaultChunkSize} need 1 hashes; 2 given).");
-        (await VerifyManifestAsync(Template() with { Files = [new FixFile("bin/app.dll", FixFileAction.Add, 1, null!, [hash])] })).Sentence.Should()
-            .Be("The manifest lists an entry without its path, hashes or chunk hashes.");
+        foreach (FixFile incomplete in new[] { new FixFile("bin/app.dll", FixFileAction.Add, 1, null!, [hash]), new FixFile(null!, FixFileAction.Add, 1, hash, [hash]), new FixFile("bin/app.dll", FixFileAction.Add, 1, hash, null!) })
+        {
+            (await VerifyManifestAsync(Template() with { Files = [incomplete] })).Sentence.Should()
+                .Be("The manifest lists an entry without its path, hashes or chunk hashes.");
+        }
     }
 }

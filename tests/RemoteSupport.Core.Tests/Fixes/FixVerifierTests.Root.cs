@@ -57,6 +57,17 @@ public sealed partial class FixVerifierTests
     }
 
     [Fact]
+    public void ARotation_IsJudgedByTheTrustsClock()
+    {
+        // The fake clock stands days before the machine's: a root expiring a second after it has not expired for this trust.
+        VendorRoot next = Root(2, [_release[2], _release[3]]) with { Expires = _time.GetUtcNow().AddSeconds(1) };
+
+        DocumentAcceptance accepted = _trust.Rotate(Signed(next, _release[0], _release[2], _release[3]));
+
+        accepted.IsAccepted.Should().BeTrue(accepted.Sentence);
+    }
+
+    [Fact]
     public void ARootKeptByTheContractState_IsNotRotatedBehindItsBack()
     {
         _trust.IsKept = true;
