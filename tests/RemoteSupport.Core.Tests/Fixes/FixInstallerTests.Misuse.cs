@@ -70,7 +70,7 @@ public sealed partial class FixInstallerTests
         receipt.Outcome.Should().Be(InstallResult.Installed, receipt.Reason);
 
         await FluentActions.Awaiting(() => installer.InstallAsync(staged, Grant(null), Healthy, CancellationToken.None)).Should().ThrowAsync<ArgumentException>()
-            .WithMessage("This staged fix was installed, refused or disposed already.*");
+            .WithMessage("This staged fix was installed, refused or disposed already.*").WithParameterName("staged");
     }
 
     [Fact]

@@ -110,6 +110,38 @@ public sealed partial class FixInstallerTests
     }
 
     [Fact]
+    public async Task AStaging_FirstRecoversAnInstallACrashInterrupted()
+    {
+        string package = await BuildAsync();
+        var crashing = new FixInstaller(Root, Work, _unit, _time) { AfterStep = s => { if (s == "swap:0") { throw new FixInstaller.InstallInterruptedException(); } } };
+        await FluentActions.Awaiting(() => InstallAsync(crashing, package, () => true)).Should().ThrowAsync<FixInstaller.InstallInterruptedException>();
+
+        await using StagedFix staged = await StageAsync(new FixInstaller(Root, Work, _unit, _time), package);
+
+        staged.Verification.IsValid.Should().BeTrue(staged.Verification.Sentence);
+        Snapshot().Should().BeEquivalentTo(_before, "the half-done install was rolled back before the next one was staged");
+    }
+
+    [Fact]
+    public async Task InstallingOrRefusing_ReleasesTheLock_BeforeTheStagedFixIsDisposed()
+    {
+        var installer = new FixInstaller(Root, Work, _unit, _time);
+        string package = await BuildAsync();
+        byte[] bytes = await File.ReadAllBytesAsync(package);
+        bytes[^2] ^= 0x01;
+        string damaged = Path.Combine(_folder.Path, "damaged.rsfix");
+        await File.WriteAllBytesAsync(damaged, bytes);
+        await using StagedFix invalid = await StageAsync(installer, damaged);
+        (await installer.RefuseAsync(invalid)).Should().NotBeNull();
+        await using StagedFix valid = await StageAsync(installer, package);
+
+        (await installer.InstallAsync(valid, Grant(null), Healthy, CancellationToken.None)).Should().NotBeNull();
+
+        await using StagedFix next = await StageAsync(installer, package);
+        next.Verification.Reason.Should().Be(FixRefusal.Rollback, "the lock is free, and 2.4.0 is installed now");
+    }
+
+    [Fact]
     public async Task TheVersionTheUnitReports_Counts_WhenTheInstallerRecordedNone()
     {
         var installer = new FixInstaller(Root, Work, _unit, _time);

@@ -129,9 +129,10 @@ public sealed partial class FixVerifierTests
     public async Task TooFewSignatures_AreRefused_CountingTheGoodOnes_AndNamingEveryBadAndUnlistedKey()
     {
         using var outsider = PartyIdentity.Create("contoso", PartyRole.Vendor);
+        using var stranger = PartyIdentity.Create("globex", PartyRole.Vendor);
         SignedEnvelope genuine = Template().ToEnvelope();
         SignedEnvelope other = (Template() with { ReleaseNotes = "other" }).ToEnvelope().Sign(_release[1]).Sign(_release[2]);
-        SignedEnvelope envelope = genuine.Sign(_release[0]).AddSignature(other.Signatures[0]).AddSignature(other.Signatures[1]).Sign(outsider);
+        SignedEnvelope envelope = genuine.Sign(_release[0]).AddSignature(other.Signatures[0]).AddSignature(other.Signatures[1]).Sign(outsider).Sign(stranger);
         string package = Path.Combine(_folder.Path, "signers.rsfix");
         await FixPackage.WriteAsync(envelope, [], package, default);
 
@@ -141,7 +142,7 @@ public sealed partial class FixVerifierTests
         result.Sentence.Should().Be(
             "The manifest is signed by 1 release key(s) of the current root (version 1); 2 are needed."
             + $" Bad signature (the manifest was altered, or the signature forged) by listed key(s): {_release[1].PublicKey.KeyId}, {_release[2].PublicKey.KeyId}."
-            + $" Signed by key(s) the root does not list: {outsider.PublicKey.KeyId}.");
+            + $" Signed by key(s) the root does not list: {outsider.PublicKey.KeyId}, {stranger.PublicKey.KeyId}.");
         result.Manifest.Should().BeNull();
     }
 }

@@ -13,6 +13,8 @@ public sealed partial class FixVerifierTests
     public void TheInitialRoot_MustBeSignedByItsOwnThreshold()
     {
         FluentActions.Invoking(() => new FixTrust(null!)).Should().Throw<ArgumentNullException>().WithParameterName("initialRoot");
+        FluentActions.Invoking(() => VendorRoot.FromEnvelope(null!)).Should().Throw<ArgumentNullException>().WithParameterName("envelope");
+        FluentActions.Invoking(() => _trust.Rotate(null!)).Should().Throw<ArgumentNullException>().WithParameterName("newRoot");
         FluentActions.Invoking(() => new FixTrust(Signed(Root(1, [_release[0], _release[1]]), _release[0]), _time)).Should().Throw<ArgumentException>()
             .WithParameterName("initialRoot").WithMessage("The initial root is not signed by its own threshold of release keys.*");
 
