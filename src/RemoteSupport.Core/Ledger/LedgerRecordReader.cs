@@ -35,6 +35,9 @@ internal sealed class LedgerRecordReader
     private byte[] _text = new byte[4096];
     private int _used;
 
+    /// <summary>Gets the number of records read with the serializer (anything not written as the ledger writes an entry).</summary>
+    internal long SerializerReads { get; private set; }
+
     /// <summary>Reads <paramref name="record"/>: an entry into <paramref name="entry"/>, or an annotation.</summary>
     /// <returns>The annotation, or null for an entry.</returns>
     /// <exception cref="JsonException">The record is neither (the serializer's message).</exception>
@@ -52,6 +55,7 @@ internal sealed class LedgerRecordReader
             return null;
         }
 
+        SerializerReads++;
         using (JsonDocument shape = JsonDocument.Parse(record.ToArray()))
         {
             if (shape.RootElement.ValueKind == JsonValueKind.Object && shape.RootElement.TryGetProperty("annotation", out _))
