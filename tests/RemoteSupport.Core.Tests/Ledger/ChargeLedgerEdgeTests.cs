@@ -333,14 +333,12 @@ public sealed class ChargeLedgerEdgeTests : IAsyncLifetime
     [Fact]
     public async Task ADisputedEntryReversed_CountsNeitherItsAmountNorItsCredit()
     {
-        using ChargeLedger ledger = await OpenAsync();
+        using ChargeLedger ledger = await OpenAsync(_f.Rules with { TollCharges = Policy with { ApprovalThresholdMinor = long.MaxValue } });
         ChargeEntry disputed = await ledger.RecordAsync(Charge("a", 9_000));
         await ledger.DisputeAsync(new ChargeDispute { CustomerId = "fabrikam", EntryId = disputed.EntryId, Reason = "no call" }.ToEnvelope().Sign(_f.Customer), _f.Trust);
         await ledger.ReverseAsync(disputed.EntryId, "rev-a", "dispute upheld");
-        await ledger.RecordAsync(Charge("b", 9_000));
-        await ledger.RecordAsync(Charge("c", 9_000));
 
-        ChargeEntry over = await ledger.RecordAsync(Charge("d", 2_001));
+        ChargeEntry over = await ledger.RecordAsync(Charge("b", 20_001)); // judged right after the reversal
 
         over.Status.Should().Be(ChargeStatus.Held, "9,000 and -9,000 net to nothing: 20,001 is above the cap");
         over.HeldBecause.Should().Be("The session would total 20001, above its cap of 20000.");
@@ -397,5 +395,35 @@ public sealed class ChargeLedgerEdgeTests : IAsyncLifetime
         ledger.HoldsDocument(DocumentJson.Hash(approval.Payload.Span)).Should().BeTrue();
         ledger.HoldsDocument(DocumentJson.Hash(mixed.Payload.Span)).Should().BeFalse();
         ledger.StatusOf(ours).Should().Be(ChargeStatus.Due);
+    }
+
+    [Fact]
+    public async Task AnApprovedEntry_CountsOnceInTheMonthlyCap_Too()
+    {
+        using ChargeLedger ledger = await OpenAsync(_f.Rules with { TollCharges = Policy with { MonthlyCapMinor = 30_000 } });
+        await ledger.RecordAsync(Charge("due", 5_000, "s1"));
+        ChargeEntry held = await ledger.RecordAsync(Charge("held", 11_000, "s2"));
+        await ledger.ApproveAsync(new ChargeApproval { CustomerId = "fabrikam", EntryIds = [held.EntryId] }.ToEnvelope().Sign(_f.Customer), _f.Trust);
+        await ledger.RecordAsync(Charge("third", 9_000, "s3"));
+
+        ChargeEntry reaching = await ledger.RecordAsync(Charge("reaching", 5_000, "s4"));
+        ChargeEntry passing = await ledger.RecordAsync(Charge("passing", 1, "s5"));
+
+        reaching.Status.Should().Be(ChargeStatus.Due, "5,000 + 11,000 + 9,000 + 5,000 is the monthly cap exactly");
+        passing.Status.Should().Be(ChargeStatus.Held);
+    }
+
+    [Fact]
+    public async Task WithoutGroundRulesInForce_NothingIsRecorded_AndApprovalsNeedAnEnvelope()
+    {
+        using ChargeLedger ledger = await ChargeLedger.OpenAsync(_journal, new GroundRulesBook(_f.Trust), _f.Time);
+
+        var record = async () => await ledger.RecordAsync(Charge("k", 500));
+
+        (await record.Should().ThrowAsync<InvalidOperationException>()).Which.Message
+            .Should().Be("No ground rules are in force: the toll-charge policy (caps, approval threshold, time zone) is unknown.");
+        _journal.Count.Should().Be(0);
+        (await FluentActions.Awaiting(() => ledger.ApproveAsync(null!, _f.Trust)).Should().ThrowAsync<ArgumentNullException>()).Which.ParamName.Should().Be("signed");
+        (await FluentActions.Awaiting(() => ledger.DisputeAsync(null!, _f.Trust)).Should().ThrowAsync<ArgumentNullException>()).Which.ParamName.Should().Be("signed");
     }
 }
