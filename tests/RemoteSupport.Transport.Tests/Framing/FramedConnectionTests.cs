@@ -8,7 +8,7 @@ using RemoteSupport.Transport.Transports;
 
 namespace RemoteSupport.Transport.Tests.Framing;
 
-public sealed class FramedConnectionTests
+public sealed partial class FramedConnectionTests
 {
     private static readonly PipeOptions Inline = new(readerScheduler: PipeScheduler.Inline, writerScheduler: PipeScheduler.Inline, pauseWriterThreshold: 64 * 1024 * 1024, resumeWriterThreshold: 32 * 1024 * 1024, useSynchronizationContext: false);
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 27, 9, 0, 0, TimeSpan.Zero));
@@ -288,13 +288,13 @@ public sealed class FramedConnectionTests
     }
 
     /// <summary>A server framed connection whose peer is a raw transport that has sent a valid preface.</summary>
-    private async Task<(TransportConnection Raw, FramedConnection Server)> ConnectRawAsync()
+    private async Task<(TransportConnection Raw, FramedConnection Server)> ConnectRawAsync(FramingOptions? options = null)
     {
         (TransportConnection raw, TransportConnection b) = InMemoryTransport.CreatePair(InlineTransport);
         var preface = new ArrayBufferWriter<byte>();
         FrameCodec.WritePreface(preface, 65536);
         await raw.Output.WriteAsync(preface.WrittenMemory);
-        FramedConnection server = await FramedConnection.StartAsync(b, Framing());
+        FramedConnection server = await FramedConnection.StartAsync(b, options ?? Framing());
         ReadResult prefaceBack = await raw.Input.ReadAsync();
         prefaceBack.Buffer.Length.Should().BeGreaterThanOrEqualTo(FrameCodec.PrefaceSize);
         raw.Input.AdvanceTo(prefaceBack.Buffer.GetPosition(FrameCodec.PrefaceSize));

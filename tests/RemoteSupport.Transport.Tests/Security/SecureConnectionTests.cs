@@ -8,7 +8,7 @@ using RemoteSupport.Trust;
 
 namespace RemoteSupport.Transport.Tests.Security;
 
-public sealed class SecureConnectionTests : IDisposable
+public sealed partial class SecureConnectionTests : IDisposable
 {
     private static readonly TimeSpan TestTimeout = TimeSpan.FromSeconds(30);
     private readonly PartyIdentity _technician = PartyIdentity.Create("contoso", PartyRole.Technician);
