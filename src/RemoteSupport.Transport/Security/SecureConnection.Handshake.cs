@@ -61,7 +61,8 @@ public sealed partial class SecureConnection
         return names;
     }
 
-    private static byte[] Prologue(string protocolName) => Encoding.ASCII.GetBytes(PrologueLabel + "\0" + protocolName);
+    /// <summary>The handshake's prologue (docs/protocol/secure-channel.md): the label, a zero byte, the protocol name, in ASCII.</summary>
+    internal static byte[] Prologue(string protocolName) => Encoding.ASCII.GetBytes(PrologueLabel + "\0" + protocolName);
 
     private static async ValueTask<SecureConnection> HandshakeAsync(FramedConnection framed, SecureChannelOptions options, bool initiator, CancellationToken cancellationToken)
     {

@@ -295,6 +295,9 @@ public sealed partial class SecureConnection : IAsyncDisposable
     /// <summary>Gets a value indicating whether the connection holds a plaintext buffer (only from a frame's arrival to the next receive).</summary>
     internal bool HoldsPlaintextBuffer => Volatile.Read(ref _receivePlain) is not null;
 
+    /// <summary>Gets a value indicating whether either direction still holds its key (not after a dispose or a failure).</summary>
+    internal bool HoldsKeys => _send.HasKey || _receive.HasKey;
+
     /// <summary>Returns the last received frame's plaintext buffer, cleared: called before waiting for the next frame.</summary>
     private void ReleaseReceivePlain()
     {

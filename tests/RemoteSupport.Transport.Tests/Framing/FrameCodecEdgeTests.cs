@@ -242,9 +242,11 @@ public class FrameCodecEdgeTests
         var output = new ArrayBufferWriter<byte>();
 
         FluentActions.Invoking(() => FrameCodec.WriteFrame(output, FrameType.Data, FrameFlags.None, 1, big))
-            .Should().Throw<ArgumentException>().Which.ParamName.Should().Be("payload");
+            .Should().Throw<ArgumentException>().WithMessage("A frame payload is at most 16777216 bytes.*").Which.ParamName.Should().Be("payload");
         FluentActions.Invoking(() => FrameCodec.WriteFrame(output, FrameType.Data, FrameFlags.None, 1, Segments.Of(big[..10], big[10..])))
-            .Should().Throw<ArgumentException>().Which.ParamName.Should().Be("payload");
+            .Should().Throw<ArgumentException>().WithMessage("A frame payload is at most 16777216 bytes.*").Which.ParamName.Should().Be("payload");
+        FluentActions.Invoking(() => FrameCodec.WriteFrame(null!, FrameType.Data, FrameFlags.None, 1, Segments.Of([1], [2])))
+            .Should().Throw<ArgumentNullException>().Which.ParamName.Should().Be("output");
         FluentActions.Invoking(() => FrameCodec.WriteFrame(null!, FrameType.Data, FrameFlags.None, 1, ReadOnlySpan<byte>.Empty))
             .Should().Throw<ArgumentNullException>().Which.ParamName.Should().Be("output");
         FluentActions.Invoking(() => FrameCodec.WriteFrame(null!, FrameType.Data, FrameFlags.None, 1, ReadOnlySequence<byte>.Empty))
@@ -276,6 +278,16 @@ public class FrameCodecEdgeTests
         FrameCodec.WriteFrame(output, FrameType.ChannelReset, FrameFlags.None, 0x0102, payload);
 
         output.WrittenSpan.ToArray().Should().Equal(0, 0, 0, 6, 0x07, 0, 1, 2, 1, 2, 3, 4, 5, 6);
+    }
+
+    [Fact]
+    public void WriteFrame_SequenceOfOneSegment_IsWrittenOnce()
+    {
+        var output = new ArrayBufferWriter<byte>();
+
+        FrameCodec.WriteFrame(output, FrameType.Data, FrameFlags.None, 3, new ReadOnlySequence<byte>(new byte[] { 9, 8 }));
+
+        output.WrittenSpan.ToArray().Should().Equal(0, 0, 0, 2, 0, 0, 0, 3, 9, 8);
     }
 
     [Fact]

@@ -22,7 +22,8 @@ public sealed partial class FramedConnectionTests
         }
         else
         {
-            validate.Should().Throw<ArgumentOutOfRangeException>().Which.ParamName.Should().Be("MaxFramePayload");
+            validate.Should().Throw<ArgumentOutOfRangeException>().WithMessage("MaxFramePayload must be within [1024, 16777216].*")
+                .Which.ParamName.Should().Be("MaxFramePayload");
         }
     }
 
@@ -37,6 +38,10 @@ public sealed partial class FramedConnectionTests
         }.Validate();
 
         Refused(new FramingOptions { HandshakeTimeout = TimeSpan.Zero }).Should().Be("HandshakeTimeout");
+        FluentActions.Invoking(new FramingOptions { IdleTimeout = TimeSpan.Zero }.Validate).Should().Throw<ArgumentOutOfRangeException>()
+            .WithMessage("IdleTimeout must be positive or Timeout.InfiniteTimeSpan.*");
+        FluentActions.Invoking(new FramingOptions { MinDataRate = -1 }.Validate).Should().Throw<ArgumentOutOfRangeException>()
+            .WithMessage("MinDataRate must be 0 (off) or a positive number of bytes per second.*");
         Refused(new FramingOptions { IdleTimeout = TimeSpan.FromSeconds(-2) }).Should().Be("IdleTimeout");
         Refused(new FramingOptions { MinDataRateGracePeriod = TimeSpan.Zero }).Should().Be("MinDataRateGracePeriod");
         Refused(new FramingOptions { MinDataRate = -0.001 }).Should().Be("MinDataRate");
@@ -193,6 +198,24 @@ public sealed partial class FramedConnectionTests
     });
 
     [Fact]
+    public Task CancelPendingIo_AFlushWaitingForAPeerThatDoesNotRead_ReturnsCanceled() => WithoutSynchronizationContext(async () =>
+    {
+        var small = new PipeOptions(readerScheduler: PipeScheduler.Inline, writerScheduler: PipeScheduler.Inline, pauseWriterThreshold: 2048, resumeWriterThreshold: 1024, useSynchronizationContext: false);
+        (TransportConnection a, TransportConnection b) = InMemoryTransport.CreatePair(new TransportOptions { InputPipeOptions = small, OutputPipeOptions = small });
+        ValueTask<FramedConnection> clientStart = FramedConnection.StartAsync(a, Framing());
+        FramedConnection server = await FramedConnection.StartAsync(b, Framing());
+        FramedConnection client = await clientStart;
+        client.WriteFrame(FrameType.Data, FrameFlags.None, 1, new byte[4096]);
+
+        ValueTask<FlushResult> flush = client.FlushAsync();
+        flush.IsCompleted.Should().BeFalse("the server reads nothing and the pipe holds at most 2 KiB");
+        client.CancelPendingIo();
+
+        (await flush).IsCanceled.Should().BeTrue();
+        (await server.ReadFrameAsync()).Frame.Payload.Length.Should().Be(4096);
+    });
+
+    [Fact]
     public Task IdleTimeout_NamesItsLength_AndRestartsAfterEachFrame() => WithoutSynchronizationContext(async () =>
     {
         (TransportConnection raw, FramedConnection server) = await ConnectRawAsync();
@@ -318,13 +341,15 @@ public sealed partial class FramedConnectionTests
     [Fact]
     public Task ThePrefaceExchangeCanceled_IsAborted_ATransportFailure_IsATransportError() => WithoutSynchronizationContext(async () =>
     {
-        (_, TransportConnection quiet) = InMemoryTransport.CreatePair(InlineTransport);
+        (TransportConnection peer, TransportConnection quiet) = InMemoryTransport.CreatePair(InlineTransport);
         using var cancel = new CancellationTokenSource();
         ValueTask<FramedConnection> start = FramedConnection.StartAsync(quiet, Framing(), cancel.Token);
         cancel.Cancel();
         await FluentActions.Awaiting(async () => await start).Should().ThrowAsync<OperationCanceledException>();
         quiet.CloseReason.Should().Be(ConnectionCloseReason.Aborted);
         quiet.CloseDetail.Should().StartWith("The preface exchange failed: ");
+        ReadResult left = await peer.Input.ReadAsync();
+        (left.Buffer.Length, left.IsCompleted).Should().Be((FrameCodec.PrefaceSize, true), "the failed side is disposed: its preface, then the end");
 
         (TransportConnection raw, TransportConnection broken) = InMemoryTransport.CreatePair(InlineTransport);
         ValueTask<FramedConnection> failing = FramedConnection.StartAsync(broken, Framing());
@@ -350,7 +375,7 @@ public sealed partial class FramedConnectionTests
     });
 
     [Fact]
-    public Task AfterAProtocolViolation_LaterReadsSeeTheEnd() => WithoutSynchronizationContext(async () =>
+    public Task AfterAProtocolViolation_LaterReadsSeeTheEnd_AndThePeerGetsGoAwayThenTheEnd() => WithoutSynchronizationContext(async () =>
     {
         (TransportConnection raw, FramedConnection server) = await ConnectRawAsync();
         await raw.Output.WriteAsync(FrameCodecTests.Header(9, FrameType.Ping, FrameFlags.None, 0));
@@ -358,6 +383,24 @@ public sealed partial class FramedConnectionTests
         (await ReadErrorAsync(server)).Error.Should().Be(FramingError.InvalidPayloadLength);
         (await server.ReadFrameAsync()).IsCompleted.Should().BeTrue();
         FluentActions.Invoking(() => server.WriteFrame(FrameType.Data, FrameFlags.None, 1, "x"u8)).Should().Throw<InvalidOperationException>();
+        (await ReadGoAwayAsync(raw)).Code.Should().Be((uint)FramingError.InvalidPayloadLength);
+        using var bounded = new CancellationTokenSource(TimeSpan.FromSeconds(10));
+        (await raw.Input.ReadAsync(bounded.Token)).IsCompleted.Should().BeTrue("the connection is disposed after its GoAway");
+    });
+
+    [Fact]
+    public Task AFrameCutShort_BehindAWholeOneInTheLastRead_ClosesWithProtocolError() => WithoutSynchronizationContext(async () =>
+    {
+        (TransportConnection raw, FramedConnection server) = await ConnectRawAsync();
+        await raw.Output.WriteAsync((byte[])[.. FrameCodecTests.Header(1, FrameType.Data, FrameFlags.None, 1), 5, .. FrameCodecTests.Header(4, FrameType.Data, FrameFlags.None, 1), 1]);
+        await raw.Output.CompleteAsync();
+
+        (await server.ReadFrameAsync()).Frame.Payload.ToArray().Should().Equal(5);
+        FramingException error = await ReadErrorAsync(server);
+
+        (error.Error, error.Message).Should().Be((FramingError.TruncatedFrame, "The connection terminated while reading a frame (9 bytes of it had arrived)."));
+        server.CloseReason.Should().Be(ConnectionCloseReason.ProtocolError);
+        (await ReadGoAwayAsync(raw)).Code.Should().Be((uint)FramingError.TruncatedFrame);
     });
 
     private static async Task<FramingException> ReadFailureAsync(ValueTask<FrameReadResult> read)

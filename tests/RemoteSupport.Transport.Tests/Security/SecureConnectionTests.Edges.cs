@@ -15,18 +15,18 @@ public sealed partial class SecureConnectionTests
     public void Options_EachRequirementAndLimit_NamesItsProperty()
     {
         ConsoleOptions().Validate();
-        Refused(o => o.Identity = null).Should().Be("Identity");
-        Refused(o => o.TrustStore = null).Should().Be("TrustStore");
-        Refused(o => o.AcceptedPeers.Clear()).Should().Be("AcceptedPeers");
-        Refused(o => o.KnownResponderStaticKey = new byte[31]).Should().Be("KnownResponderStaticKey");
-        Refused(o => o.KnownResponderStaticKey = new byte[33]).Should().Be("KnownResponderStaticKey");
-        Refused(o => o.RekeyAfterBytes = 64 * 1024 - 1).Should().Be("RekeyAfterBytes");
-        Refused(o => o.RekeyAfterBytes = (1L << 62) + 1).Should().Be("RekeyAfterBytes");
-        Refused(o => o.MaxMessageSize = 1023).Should().Be("MaxMessageSize");
-        Refused(o => o.MaxMessageSize = (1024 * 1024 * 1024) + 1).Should().Be("MaxMessageSize");
-        Refused(o => o.HandshakeTimeout = TimeSpan.Zero).Should().Be("HandshakeTimeout");
-        Refused(o => o.HandshakeTimeout = TimeSpan.FromSeconds(-1)).Should().Be("HandshakeTimeout");
-        Refused(o => o.TimeProvider = null!).Should().Be("TimeProvider");
+        Refused(o => o.Identity = null).Should().Be("Identity: A secure channel needs this side's identity.");
+        Refused(o => o.TrustStore = null).Should().Be("TrustStore: A secure channel needs a trust store to check the peer against.");
+        Refused(o => o.AcceptedPeers.Clear()).Should().Be("AcceptedPeers: A secure channel must name at least one accepted peer (party and role).");
+        Refused(o => o.KnownResponderStaticKey = new byte[31]).Should().Be("KnownResponderStaticKey: A Noise static public key is 32 bytes.");
+        Refused(o => o.KnownResponderStaticKey = new byte[33]).Should().StartWith("KnownResponderStaticKey: ");
+        Refused(o => o.RekeyAfterBytes = 64 * 1024 - 1).Should().Be("RekeyAfterBytes: RekeyAfterBytes must be within [65536, 2^62].");
+        Refused(o => o.RekeyAfterBytes = (1L << 62) + 1).Should().StartWith("RekeyAfterBytes: ");
+        Refused(o => o.MaxMessageSize = 1023).Should().Be("MaxMessageSize: MaxMessageSize must be within [1024, 1073741824].");
+        Refused(o => o.MaxMessageSize = (1024 * 1024 * 1024) + 1).Should().StartWith("MaxMessageSize: ");
+        Refused(o => o.HandshakeTimeout = TimeSpan.Zero).Should().Be("HandshakeTimeout: HandshakeTimeout must be positive.");
+        Refused(o => o.HandshakeTimeout = TimeSpan.FromSeconds(-1)).Should().StartWith("HandshakeTimeout: ");
+        Refused(o => o.TimeProvider = null!).Should().StartWith("TimeProvider: ");
 
         SecureChannelOptions atTheLimits = ConsoleOptions();
         atTheLimits.KnownResponderStaticKey = new byte[32];
@@ -43,7 +43,8 @@ public sealed partial class SecureConnectionTests
         {
             SecureChannelOptions options = ConsoleOptions();
             change(options);
-            return FluentActions.Invoking(options.Validate).Should().Throw<ArgumentException>().Which.ParamName;
+            ArgumentException error = FluentActions.Invoking(options.Validate).Should().Throw<ArgumentException>().Which;
+            return $"{error.ParamName}: {error.Message.Split(" (Parameter")[0]}";
         }
     }
 
@@ -55,7 +56,7 @@ public sealed partial class SecureConnectionTests
 
         restored.PublicKey.ToArray().Should().Equal(key.PublicKey.ToArray());
         key.PublicKey.Length.Should().Be(32);
-        FluentActions.Invoking(() => NoiseStaticKey.FromPrivateKey(new byte[31])).Should().Throw<ArgumentException>().Which.ParamName.Should().Be("privateKey");
+        FluentActions.Invoking(() => NoiseStaticKey.FromPrivateKey(new byte[31])).Should().Throw<ArgumentException>().WithMessage("An X25519 private key is 32 bytes.*").Which.ParamName.Should().Be("privateKey");
         FluentActions.Invoking(() => NoiseStaticKey.FromPrivateKey(new byte[33])).Should().Throw<ArgumentException>().Which.ParamName.Should().Be("privateKey");
     }
 
@@ -122,7 +123,8 @@ public sealed partial class SecureConnectionTests
         Task sending = console.SendAsync(message, _stop.Token).AsTask();
         if (accepted)
         {
-            (await agent.ReceiveAsync(_stop.Token)).Message.ToArray().Should().Equal(message);
+            SecureReceiveResult received = await agent.ReceiveAsync(_stop.Token);
+            (received.IsCompleted, received.Message.ToArray()).Should().BeEquivalentTo((false, message));
             await sending;
         }
         else
