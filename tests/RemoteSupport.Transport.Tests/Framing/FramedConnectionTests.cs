@@ -301,18 +301,7 @@ public sealed partial class FramedConnectionTests
         return (raw, server);
     }
 
-    private static async Task<FramingException> ReadErrorAsync(FramedConnection connection)
-    {
-        try
-        {
-            FrameReadResult result = await connection.ReadFrameAsync();
-            throw new Xunit.Sdk.XunitException($"Expected a FramingException, got {(result.HasFrame ? result.Frame.ToString() : "the end")}.");
-        }
-        catch (FramingException ex)
-        {
-            return ex;
-        }
-    }
+    private static Task<FramingException> ReadErrorAsync(FramedConnection connection) => ReadFailureAsync(connection.ReadFrameAsync());
 
     private static async Task<(uint Code, string Reason)> ReadGoAwayAsync(TransportConnection raw)
     {

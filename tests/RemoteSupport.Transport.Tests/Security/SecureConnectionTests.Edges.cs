@@ -129,7 +129,7 @@ public sealed partial class SecureConnectionTests
         }
         else
         {
-            SecureChannelException error = (await FluentActions.Awaiting(async () => await agent.ReceiveAsync(_stop.Token)).Should().ThrowAsync<SecureChannelException>()).Which;
+            SecureChannelException error = (await ReceiveErrorAsync(agent));
             error.Error.Should().Be(SecureChannelError.MessageTooLarge);
             error.Message.Should().Be($"A message exceeds the limit of {limit} bytes.");
             agent.Framed.CloseReason.Should().Be(ConnectionCloseReason.SecurityFailure);
@@ -146,7 +146,7 @@ public sealed partial class SecureConnectionTests
         await console.SendAsync("first"u8.ToArray(), _stop.Token);
 
         (await Text(agent)).Should().Be("first");
-        SecureChannelException error = (await FluentActions.Awaiting(async () => await agent.ReceiveAsync(_stop.Token)).Should().ThrowAsync<SecureChannelException>()).Which;
+        SecureChannelException error = (await ReceiveErrorAsync(agent));
         error.Error.Should().Be(SecureChannelError.PeerClosed);
         error.Message.Should().Be("The peer closed the channel: maintenance (code 99).");
         await FluentActions.Awaiting(async () => await agent.ReceiveAsync(_stop.Token)).Should().ThrowAsync<ObjectDisposedException>();
@@ -175,7 +175,7 @@ public sealed partial class SecureConnectionTests
 
         await console.SendAsync("x"u8.ToArray(), _stop.Token);
 
-        SecureChannelException error = (await FluentActions.Awaiting(async () => await agent.ReceiveAsync(_stop.Token)).Should().ThrowAsync<SecureChannelException>()).Which;
+        SecureChannelException error = (await ReceiveErrorAsync(agent));
         (error.Error, error.Message).Should().Be((SecureChannelError.UnexpectedFrame, expected));
         agent.Framed.CloseReason.Should().Be(ConnectionCloseReason.SecurityFailure);
     }
@@ -191,7 +191,7 @@ public sealed partial class SecureConnectionTests
 
         await console.SendAsync("x"u8.ToArray(), _stop.Token);
 
-        SecureChannelException error = (await FluentActions.Awaiting(async () => await agent.ReceiveAsync(_stop.Token)).Should().ThrowAsync<SecureChannelException>()).Which;
+        SecureChannelException error = (await ReceiveErrorAsync(agent));
         error.Error.Should().Be(SecureChannelError.DecryptionFailed);
         error.Message.Should().Be("A message failed authentication: it was tampered with, replayed, reordered or truncated.");
     }
@@ -206,7 +206,7 @@ public sealed partial class SecureConnectionTests
 
         _ = console.SendAsync(new byte[100_000], _stop.Token).AsTask(); // two fragments: the relay drops the line at the second (the sender may or may not see it)
 
-        SecureChannelException error = (await FluentActions.Awaiting(async () => await agent.ReceiveAsync(_stop.Token)).Should().ThrowAsync<SecureChannelException>()).Which;
+        SecureChannelException error = (await ReceiveErrorAsync(agent));
         (error.Error, error.Message).Should().Be((SecureChannelError.DecryptionFailed, "The connection ended inside a message: it was cut off."));
     }
 
@@ -219,7 +219,7 @@ public sealed partial class SecureConnectionTests
 
         await console.SendAsync("x"u8.ToArray(), _stop.Token);
 
-        SecureChannelException error = (await FluentActions.Awaiting(async () => await agent.ReceiveAsync(_stop.Token)).Should().ThrowAsync<SecureChannelException>()).Which;
+        SecureChannelException error = (await ReceiveErrorAsync(agent));
         error.Error.Should().Be(SecureChannelError.PeerClosed);
         error.Message.Should().Be("The connection failed: Frame type 0x33 is not defined in framing version 1.0.");
         error.InnerException.Should().BeOfType<FramingException>();
@@ -310,9 +310,13 @@ public sealed partial class SecureConnectionTests
         console.WriteSealedFrame(FrameType.Data, FrameFlags.None, 0, "sealed"u8);
         await console.Framed.FlushAsync(_stop.Token);
 
-        SecureChannelException error = (await FluentActions.Awaiting(async () => await agent.ReceiveAsync(_stop.Token)).Should().ThrowAsync<SecureChannelException>()).Which;
+        SecureChannelException error = (await ReceiveErrorAsync(agent));
         error.Error.Should().Be(SecureChannelError.DecryptionFailed, "a sealed record's first byte (0x02) is not a message fragment's flags");
     }
+
+    /// <summary>The exception the next receive on <paramref name="connection"/> fails with.</summary>
+    private async Task<SecureChannelException> ReceiveErrorAsync(SecureConnection connection) =>
+        (await FluentActions.Awaiting(async () => await connection.ReceiveAsync(_stop.Token)).Should().ThrowAsync<SecureChannelException>()).Which;
 
     private static RelayFrame GoAway(uint code, string reason) =>
         new(FrameType.GoAway, FrameFlags.None, 0, [(byte)(code >> 24), (byte)(code >> 16), (byte)(code >> 8), (byte)code, .. System.Text.Encoding.UTF8.GetBytes(reason)]);

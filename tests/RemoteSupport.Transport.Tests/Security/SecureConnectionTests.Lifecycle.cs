@@ -50,7 +50,7 @@ public sealed partial class SecureConnectionTests
         (SecureConnection console, SecureConnection agent) = await ConnectAsync(ConsoleOptions(), agentOptions);
         _ = console.SendAsync(new byte[2000], _stop.Token).AsTask();
 
-        (await FluentActions.Awaiting(async () => await agent.ReceiveAsync(_stop.Token)).Should().ThrowAsync<SecureChannelException>()).Which.Error.Should().Be(SecureChannelError.MessageTooLarge);
+        (await ReceiveErrorAsync(agent)).Error.Should().Be(SecureChannelError.MessageTooLarge);
 
         (agent.HoldsKeys, agent.HoldsPlaintextBuffer).Should().Be((false, false));
         await FluentActions.Awaiting(async () => await agent.ReceiveAsync(_stop.Token)).Should().ThrowAsync<ObjectDisposedException>();
@@ -113,7 +113,7 @@ public sealed partial class SecureConnectionTests
 
         await console.SendAsync("never opened"u8.ToArray(), _stop.Token);
 
-        (await FluentActions.Awaiting(async () => await agent.ReceiveAsync(_stop.Token)).Should().ThrowAsync<SecureChannelException>()).Which.Error.Should().Be(SecureChannelError.DecryptionFailed);
+        (await ReceiveErrorAsync(agent)).Error.Should().Be(SecureChannelError.DecryptionFailed);
     }
 
     [Fact]
